@@ -1,0 +1,5 @@
+import sys
+
+from foot_traffic.cli import main
+
+sys.exit(main())

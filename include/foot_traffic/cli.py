@@ -1,0 +1,173 @@
+"""``foot-traffic``: the original standalone producer, as a command.
+
+    foot-traffic produce                 # day after day, from now (like the original)
+    foot-traffic produce --date 2025-11-07 [--days N]
+    foot-traffic preview [--date 2025-11-07]
+
+Settings come from the original environment variables (see README). Exit codes: 0 on
+success or a clean stop (SIGTERM/SIGINT), 1 when delivery failed, 2 on invalid settings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+from datetime import date
+
+from foot_traffic.pacing import SystemClock
+from foot_traffic.plan import day_start, plan_from_settings, today
+from foot_traffic.profile import ProfileError, load_profile
+from foot_traffic.publisher import KafkaOptions, KafkaPublisher, PublishError
+from foot_traffic.resume import KafkaDayScanner, PlanMismatch
+from foot_traffic.runner import Runner, days_from
+from foot_traffic.settings import Settings, SettingsError
+
+log = logging.getLogger("foot_traffic")
+
+EXIT_OK, EXIT_DELIVERY, EXIT_SETTINGS = 0, 1, 2
+
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date YYYY-MM-DD") from None
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive whole number")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="foot-traffic", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--log-level", default=os.environ.get("LOG_LEVEL", "INFO"), help="default: INFO")
+    sub = parser.add_subparsers(dest="command", required=True)
+    produce = sub.add_parser("produce", help="stream foot traffic to Kafka")
+    produce.add_argument("--date", type=_day, help="play this whole day (YYYY-MM-DD, UTC) and exit")
+    produce.add_argument("--days", type=_positive, help="play this many days (from --date, or today)")
+    produce.add_argument(
+        "--from-midnight",
+        action="store_true",
+        help="start the simulated clock at the first day's midnight instead of now "
+        "(with TIME_SCALE=1440 a whole day plays in a minute)",
+    )
+    produce.add_argument("--summary-json", help="also write the per-day summaries to this file")
+    preview = sub.add_parser("preview", help="show a day's plan without Kafka")
+    preview.add_argument("--date", type=_day, help="the day to plan (default: today, UTC)")
+    return parser
+
+
+def settings_from_env() -> Settings:
+    return Settings.from_env(os.environ)
+
+
+def kafka_options(settings: Settings, client_options: dict | None = None) -> KafkaOptions:
+    return KafkaOptions(
+        bootstrap_servers=settings.bootstrap_servers,
+        client_options=client_options or {},
+        compression=settings.compression,
+        max_retries=settings.max_retries,
+        retry_backoff_seconds=settings.retry_backoff_seconds,
+        partitions=settings.topic_partitions,
+        replication_factor=settings.topic_replication_factor,
+        retention_ms=settings.topic_retention_ms,
+    )
+
+
+def cmd_preview(settings: Settings, args: argparse.Namespace) -> int:
+    profile = load_profile(settings.profile_file)
+    day = args.date or today(SystemClock().now())
+    plan = plan_from_settings(day, settings, profile)
+    seeded = "" if settings.seed is not None else "  (SEED unset: a random plan; set SEED to reproduce it)"
+    print(f"{day} ({plan.weekday}): {plan.total} visits, seed {plan.seed}, profile {profile.name}{seeded}")
+    widest = max(plan.slot_counts) or 1
+    for slot, count in zip(profile.slots, plan.slot_counts):
+        print(f"  {slot.label}  {count:7d}  {'█' * round(40 * count / widest)}")
+    return EXIT_OK
+
+
+def cmd_produce(settings: Settings, args: argparse.Namespace) -> int:
+    stop = threading.Event()
+
+    def on_signal(signum, _frame):
+        if not stop.is_set():
+            log.warning("%s received: no new events; flushing what was sent, then exiting", signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+
+    clock = SystemClock()
+    options = kafka_options(settings)
+    first = args.date or today(clock.now())
+    count = args.days if args.days else (1 if args.date else None)
+    anchor = day_start(first).timestamp() if args.from_midnight else None
+    runner = Runner(
+        settings,
+        KafkaPublisher(options, stop),
+        KafkaDayScanner(options, stop),
+        clock=clock,
+        stop=stop,
+        sim_anchor=anchor,
+        progress_every=10.0 if settings.time_scale > 1 else 60.0,
+    )
+    log.info(
+        "foot-traffic produce: %s, TIME_SCALE=%g, topics %s and %s",
+        f"{count} day(s) from {first}" if count else f"continuously from {first}",
+        settings.time_scale, settings.kafka_topic, settings.kafka_topic_realistic,
+    )
+    summaries = runner.run(days_from(first, count), first_from_now=args.date is None and not args.from_midnight)
+    result = [s.as_dict() for s in summaries]
+    for s in summaries:
+        log.info("summary %s", json.dumps(s.as_dict(), ensure_ascii=False))
+    if args.summary_json:
+        with open(args.summary_json, "w", encoding="utf-8") as fh:
+            json.dump(result, fh, ensure_ascii=False, indent=2)
+    if stop.is_set():
+        log.info("stopped cleanly: every record sent was acknowledged")
+    return EXIT_OK
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=getattr(logging, str(args.log_level).upper(), logging.INFO),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    logging.getLogger("kafka").setLevel(logging.WARNING)
+    try:
+        settings = settings_from_env()
+        if settings.profile_file is not None:
+            load_profile(settings.profile_file)
+    except SettingsError as exc:
+        print(f"foot-traffic: {exc}", file=sys.stderr)
+        return EXIT_SETTINGS
+    except ProfileError as exc:
+        print(f"foot-traffic: invalid settings:\n  - FOOT_TRAFFIC_PROFILE: {exc}", file=sys.stderr)
+        return EXIT_SETTINGS
+    try:
+        if args.command == "preview":
+            return cmd_preview(settings, args)
+        return cmd_produce(settings, args)
+    except (PublishError, PlanMismatch) as exc:
+        log.error("delivery failed: %s", exc)
+        return EXIT_DELIVERY
+    except InterruptedError:
+        log.info("stopped before anything was sent")
+        return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

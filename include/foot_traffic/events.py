@@ -1,0 +1,163 @@
+"""The two JSON records of the original producer and the time-ordered stream of them.
+
+Contract with downstream consumers (do not change): field names and order as below,
+``event_type`` values ``foot_traffic``/``entry``/``exit``, slot labels with an EN DASH
+(written as UTF-8), ISO 8601 times with ``+00:00``, ``json.dumps`` separators, both
+topics keyed by the customer UUID. Headers add what consumers and resume need without
+touching the JSON.
+"""
+
+from __future__ import annotations
+
+import heapq
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from foot_traffic.plan import DayPlan, Visit
+from foot_traffic.profile import WEEKDAYS
+
+SESSION = "session"
+ENTRY = "entry"
+EXIT = "exit"
+
+# Header names (values are UTF-8 text).
+H_EVENT_ID = "ft-event-id"  # "<customer uuid>:<session|entry|exit>", unique and stable
+H_DAY = "ft-day"  # the simulated day the record belongs to, YYYY-MM-DD
+H_SEQ = "ft-seq"  # position of the record in its topic's stream for that day, from 0
+H_PLAN = "ft-plan"  # plan id: version, seed, total and profile digest
+
+
+def iso(ts: int) -> str:
+    """ISO 8601 UTC with an explicit ``+00:00``, as the original wrote it."""
+    return datetime.fromtimestamp(ts, UTC).isoformat()
+
+
+def session_json(visit: Visit, weekday: str, slot_label: str) -> bytes:
+    """The ``foot_traffic`` session record, byte for byte ``json.dumps(..., ensure_ascii=False)``."""
+    return json.dumps(
+        {
+            "event_type": "foot_traffic",
+            "customer_id": visit.customer_id,
+            "entry_time": iso(visit.entry_ts),
+            "exit_time": iso(visit.exit_ts),
+            "trip_duration_minutes": visit.duration_minutes,
+            "weekday": weekday,
+            "time_slot": slot_label,
+        },
+        ensure_ascii=False,
+    ).encode("utf-8")
+
+
+def atomic_json(event_type: str, ts: int, weekday: str, slot_label: str) -> bytes:
+    """An ``entry`` or ``exit`` record; the exit carries the weekday and slot of the entry."""
+    return json.dumps(
+        {"event_type": event_type, "time": iso(ts), "weekday": weekday, "time_slot": slot_label},
+        ensure_ascii=False,
+    ).encode("utf-8")
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """One Kafka record, ready to send. ``due`` is its event time (epoch seconds)."""
+
+    topic: str
+    key: bytes
+    value: bytes
+    headers: tuple[tuple[str, bytes], ...]
+    due: int
+    seq: int
+    kind: str
+    slot: int
+
+    @property
+    def timestamp_ms(self) -> int:
+        return self.due * 1000
+
+
+@dataclass(frozen=True, slots=True)
+class Moment:
+    """What happens at one instant for one customer: an entry (session + entry) or an exit."""
+
+    due: int
+    visit: Visit
+    records: tuple[Record, ...]
+    entering: bool
+
+
+class DayStream:
+    """Merges a day's entries and exits by due time. Memory: the visits inside the store."""
+
+    def __init__(self, plan: DayPlan, topic: str, topic_realistic: str):
+        self.plan = plan
+        self.topic = topic
+        self.topic_realistic = topic_realistic
+        self._pending: list[tuple[int, int, Visit]] = []  # (exit_ts, index, visit)
+        day = plan.day.isoformat().encode()
+        plan_id = plan.plan_id.encode()
+        self._common = ((H_DAY, day), (H_PLAN, plan_id))
+        weekday = WEEKDAYS[plan.day.weekday()]
+        self._weekday = weekday
+        self._labels = [slot.label for slot in plan.profile.slots]
+
+    def _headers(self, customer: str, kind: str, seq: int) -> tuple[tuple[str, bytes], ...]:
+        return ((H_EVENT_ID, f"{customer}:{kind}".encode()), (H_SEQ, str(seq).encode()), *self._common)
+
+    def __iter__(self) -> Iterator[Moment]:
+        weekday = self._weekday
+        labels = self._labels
+        pending = self._pending = []
+        event_seq = 0
+        push, pop = heapq.heappush, heapq.heappop
+        for visit in self.plan.visits():
+            while pending and pending[0][0] <= visit.entry_ts:
+                yield self._exit(pop(pending)[2], event_seq, weekday, labels)
+                event_seq += 1
+            key = visit.customer_id.encode()
+            label = labels[visit.slot]
+            session = Record(
+                self.topic,
+                key,
+                session_json(visit, weekday, label),
+                self._headers(visit.customer_id, SESSION, visit.index),
+                visit.entry_ts,
+                visit.index,
+                SESSION,
+                visit.slot,
+            )
+            entry = Record(
+                self.topic_realistic,
+                key,
+                atomic_json(ENTRY, visit.entry_ts, weekday, label),
+                self._headers(visit.customer_id, ENTRY, event_seq),
+                visit.entry_ts,
+                event_seq,
+                ENTRY,
+                visit.slot,
+            )
+            event_seq += 1
+            push(pending, (visit.exit_ts, visit.index, visit))
+            yield Moment(visit.entry_ts, visit, (session, entry), True)
+        while pending:
+            yield self._exit(pop(pending)[2], event_seq, weekday, labels)
+            event_seq += 1
+
+    @property
+    def inside(self) -> int:
+        """Customers in the store (entered, exit not yet emitted)."""
+        return len(self._pending)
+
+    def _exit(self, visit: Visit, seq: int, weekday: str, labels: list[str]) -> Moment:
+        label = labels[visit.slot]
+        record = Record(
+            self.topic_realistic,
+            visit.customer_id.encode(),
+            atomic_json(EXIT, visit.exit_ts, weekday, label),
+            self._headers(visit.customer_id, EXIT, seq),
+            visit.exit_ts,
+            seq,
+            EXIT,
+            visit.slot,
+        )
+        return Moment(visit.exit_ts, visit, (record,), False)

@@ -1,0 +1,300 @@
+"""Delivery to Kafka with kafka-python: every record confirmed, or a clear failure.
+
+``KafkaPublisher`` connects with retries (growing back-off with jitter), creates the
+topics if missing, sends asynchronously with acks=all and idempotence, and on
+``flush()`` proves that every record sent so far was acknowledged. A record whose
+delivery failed is never counted as sent: the first failure is raised as
+``DeliveryError`` at the next call.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from foot_traffic.events import Record
+
+log = logging.getLogger(__name__)
+
+MAX_BACKOFF_SECONDS = 60.0
+
+
+class PublishError(RuntimeError):
+    """Base of the publisher's errors: the day could not be (fully) delivered."""
+
+
+class BrokerUnavailable(PublishError):
+    """No broker answered within the retry budget."""
+
+
+class DeliveryError(PublishError):
+    """A record was not acknowledged by the broker."""
+
+
+class Publisher(Protocol):
+    def connect(self) -> None: ...
+    def ensure_topics(self, topics: list[str]) -> None: ...
+    def partition_for(self, topic: str, key: bytes) -> int: ...
+    def send(self, record: Record) -> None: ...
+    def flush(self) -> None: ...
+    def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class KafkaOptions:
+    """Client settings shared by producer, consumer and admin client."""
+
+    bootstrap_servers: str
+    client_options: Mapping[str, Any] = field(default_factory=dict)  # security_protocol, sasl_*, ssl_*
+    compression: str = "gzip"
+    max_retries: int = 6
+    retry_backoff_seconds: float = 5.0
+    partitions: int = 3
+    replication_factor: int = 1
+    retention_ms: int = -1
+    request_timeout_ms: int = 30_000
+    delivery_timeout_ms: int = 120_000
+
+    def common(self) -> dict[str, Any]:
+        return {"bootstrap_servers": self.bootstrap_servers, **dict(self.client_options)}
+
+    def redacted(self) -> dict[str, Any]:
+        """The configuration as it may be logged: secrets replaced."""
+        return {k: ("***" if _secret(k) else v) for k, v in self.common().items()}
+
+
+def _secret(key: str) -> bool:
+    key = key.lower()
+    return any(word in key for word in ("password", "secret", "token", "keyfile", "key_password", "oauth"))
+
+
+def backoff_delays(max_retries: int, base: float, rng: random.Random | None = None) -> list[float]:
+    """Delays between connection attempts: base, 2 base, 4 base ... capped, with +-20 % jitter."""
+    rng = rng or random.Random()
+    cap = max(base, MAX_BACKOFF_SECONDS)
+    return [min(base * 2**n, cap) * rng.uniform(0.8, 1.2) for n in range(max_retries)]
+
+
+def murmur2_partition(key: bytes, partitions: int) -> int:
+    """The partition kafka-python's (and Java's) default partitioner picks for ``key``."""
+    from kafka.partitioner.default import murmur2
+
+    return (murmur2(key) & 0x7FFFFFFF) % partitions
+
+
+def retry_connect(
+    connect: Callable[[], Any],
+    options: KafkaOptions,
+    stop: threading.Event,
+    what: str = "Kafka",
+) -> Any:
+    """Call ``connect`` until it succeeds, ``MAX_RETRIES`` retries apart by growing back-off."""
+    from kafka.errors import KafkaError
+
+    delays = backoff_delays(options.max_retries, options.retry_backoff_seconds)
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            return connect()
+        except (KafkaError, OSError) as exc:
+            if attempt > len(delays):
+                raise BrokerUnavailable(
+                    f"cannot reach {what} at {options.bootstrap_servers} after {attempt} attempts "
+                    f"(MAX_RETRIES={options.max_retries}, RETRY_BACKOFF_SECONDS={options.retry_backoff_seconds:g}): "
+                    f"{type(exc).__name__}: {exc}"
+                ) from None
+            delay = delays[attempt - 1]
+            log.warning(
+                "%s at %s not reachable (attempt %d of %d: %s); next try in %.1f s",
+                what, options.bootstrap_servers, attempt, len(delays) + 1, type(exc).__name__, delay,
+            )
+            if stop.wait(delay):
+                raise InterruptedError(f"stopped while waiting for {what} at {options.bootstrap_servers}")
+
+
+class KafkaPublisher:
+    """kafka-python producer with confirmed delivery. Not thread-safe: one runner uses it."""
+
+    def __init__(self, options: KafkaOptions, stop: threading.Event | None = None):
+        self.options = options
+        self.stop = stop or threading.Event()
+        self._producer = None
+        self._partitions: dict[str, int] = {}
+        self._error: tuple[Record, BaseException] | None = None
+        self.sent = 0
+        self.acked = 0
+        self.acked_by_topic: Counter[str] = Counter()
+
+    # -- connection -------------------------------------------------------------------------
+    def connect(self) -> None:
+        from kafka import KafkaProducer
+
+        config = dict(
+            acks="all",
+            enable_idempotence=True,
+            max_in_flight_requests_per_connection=5,  # ordered with idempotence
+            linger_ms=20,
+            batch_size=256 * 1024,
+            compression_type=None if self.options.compression == "none" else self.options.compression,
+            retries=2_147_483_647,  # bounded by delivery_timeout_ms
+            request_timeout_ms=self.options.request_timeout_ms,
+            delivery_timeout_ms=self.options.delivery_timeout_ms,
+            max_block_ms=self.options.delivery_timeout_ms,
+            client_id="foot-traffic-producer",
+            **self.options.common(),
+        )
+        log.info("connecting to Kafka: %s", self.options.redacted())
+        self._producer = retry_connect(lambda: KafkaProducer(**config), self.options, self.stop)
+        log.info("connected to Kafka at %s", self.options.bootstrap_servers)
+
+    def ensure_topics(self, topics: list[str]) -> None:
+        """Create missing topics with the configured partitions and replication factor."""
+        from kafka.admin import KafkaAdminClient, NewTopic
+        from kafka.errors import TopicAlreadyExistsError
+
+        admin = retry_connect(
+            lambda: KafkaAdminClient(client_id="foot-traffic-admin", **self.options.common()),
+            self.options,
+            self.stop,
+            "Kafka admin",
+        )
+        try:
+            existing = set(admin.list_topics())
+            missing = [t for t in topics if t not in existing]
+            for topic in missing:
+                try:
+                    admin.create_topics(
+                        [
+                            NewTopic(
+                                topic,
+                                self.options.partitions,
+                                self.options.replication_factor,
+                                topic_configs={"retention.ms": str(self.options.retention_ms)},
+                            )
+                        ]
+                    )
+                    log.info(
+                        "created topic %s (%d partitions, replication %d, retention.ms %d)",
+                        topic, self.options.partitions, self.options.replication_factor, self.options.retention_ms,
+                    )
+                except TopicAlreadyExistsError:
+                    pass
+        finally:
+            admin.close()
+
+    def partition_count(self, topic: str) -> int:
+        if topic not in self._partitions:
+            parts = None
+            for _ in range(50):
+                parts = self._producer.partitions_for(topic)
+                if parts:
+                    break
+                self.stop.wait(0.1)
+            if not parts:
+                raise PublishError(f"topic {topic!r} has no partitions visible to the producer")
+            self._partitions[topic] = len(parts)
+        return self._partitions[topic]
+
+    def partition_for(self, topic: str, key: bytes) -> int:
+        return murmur2_partition(key, self.partition_count(topic))
+
+    # -- sending ----------------------------------------------------------------------------
+    def _raise_if_failed(self) -> None:
+        if self._error is not None:
+            record, exc = self._error
+            raise DeliveryError(
+                f"record {record.kind} seq {record.seq} to {record.topic} was not delivered: "
+                f"{type(exc).__name__}: {exc}"
+            )
+
+    def _on_ack(self, topic: str) -> Callable[[Any], None]:
+        def ack(_metadata: Any) -> None:
+            self.acked += 1
+            self.acked_by_topic[topic] += 1
+
+        return ack
+
+    def _on_error(self, record: Record) -> Callable[[BaseException], None]:
+        def failed(exc: BaseException) -> None:
+            if self._error is None:
+                self._error = (record, exc)
+
+        return failed
+
+    def send(self, record: Record) -> None:
+        from kafka.errors import KafkaError
+
+        self._raise_if_failed()
+        try:
+            future = self._producer.send(
+                record.topic,
+                value=record.value,
+                key=record.key,
+                headers=list(record.headers),
+                timestamp_ms=record.timestamp_ms,
+            )
+        except KafkaError as exc:
+            raise DeliveryError(f"record {record.kind} seq {record.seq} to {record.topic} refused: {exc}") from exc
+        self.sent += 1
+        future.add_callback(self._on_ack(record.topic))
+        future.add_errback(self._on_error(record))
+
+    def flush(self, timeout: float | None = None) -> None:
+        """Wait for every record sent so far; raise DeliveryError if any was not acknowledged."""
+        if self._producer is None:
+            return
+        from kafka.errors import KafkaError
+
+        try:
+            self._producer.flush(timeout=timeout)
+        except KafkaError as exc:
+            raise DeliveryError(f"flush failed: {exc}") from exc
+        self._raise_if_failed()
+        if self.acked != self.sent:
+            raise DeliveryError(f"{self.sent - self.acked} of {self.sent} records not acknowledged after flush")
+
+    def close(self, timeout: float = 10.0) -> None:
+        if self._producer is not None:
+            try:
+                self._producer.close(timeout=timeout)
+            finally:
+                self._producer = None
+
+
+class MemoryPublisher:
+    """Keeps records in a list: for unit tests of the runner and for dry runs (no Kafka)."""
+
+    def __init__(self, partitions: int = 3, fail_after: int | None = None):
+        self.records: list[Record] = []
+        self.partitions = partitions
+        self.fail_after = fail_after
+        self.flushes = 0
+        self.closed = False
+        self.acked_by_topic: Counter[str] = Counter()
+
+    def connect(self) -> None:
+        pass
+
+    def ensure_topics(self, topics: list[str]) -> None:
+        pass
+
+    def partition_for(self, topic: str, key: bytes) -> int:
+        return murmur2_partition(key, self.partitions)
+
+    def send(self, record: Record) -> None:
+        if self.fail_after is not None and len(self.records) >= self.fail_after:
+            raise DeliveryError(f"record {record.kind} seq {record.seq} to {record.topic} was not delivered: injected")
+        self.records.append(record)
+        self.acked_by_topic[record.topic] += 1
+
+    def flush(self) -> None:
+        self.flushes += 1
+
+    def close(self) -> None:
+        self.closed = True

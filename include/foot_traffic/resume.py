@@ -1,0 +1,151 @@
+"""Find what the topics already hold of one day, so a restarted day sends only the rest.
+
+Why a per-partition high-water mark is enough: a day's records are produced in one
+deterministic order by an idempotent producer, so each partition holds a *prefix* of
+that day's records for the partition (a restart skips what is there and continues in
+the same order). A record of the day is therefore present exactly when its sequence
+number is at most the highest sequence number of the day seen in its partition.
+
+The scan reads each partition from the first record timestamped at or after the day's
+start (``offsets_for_times``) to the end offset taken when the scan began, so its work
+follows the records written since that day began, not the topic's whole history.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date
+
+from foot_traffic.events import H_DAY, H_PLAN, H_SEQ, Record
+from foot_traffic.publisher import KafkaOptions, retry_connect
+
+log = logging.getLogger(__name__)
+
+
+class PlanMismatch(RuntimeError):
+    """The day already holds records of another plan; mixing them would corrupt the day."""
+
+
+@dataclass
+class DayHoldings:
+    """What one plan of one day already has in the topics."""
+
+    plan_id: str
+    high: dict[tuple[str, int], int] = field(default_factory=dict)  # (topic, partition) -> max seq
+    count: dict[str, int] = field(default_factory=dict)  # topic -> records found
+
+    def add(self, topic: str, partition: int, seq: int) -> None:
+        key = (topic, partition)
+        if seq > self.high.get(key, -1):
+            self.high[key] = seq
+        self.count[topic] = self.count.get(topic, 0) + 1
+
+    def holds(self, record: Record, partition: int) -> bool:
+        return record.seq <= self.high.get((record.topic, partition), -1)
+
+    @property
+    def total(self) -> int:
+        return sum(self.count.values())
+
+    @property
+    def seed(self) -> int:
+        return int(self.plan_id.split(":")[1])
+
+
+def _header(headers, name: str) -> bytes | None:
+    for key, value in headers or ():
+        if key == name:
+            return value
+    return None
+
+
+def collect(records: Iterable[tuple[str, int, list]], day: date) -> dict[str, DayHoldings]:
+    """Group ``(topic, partition, headers)`` of a scan by plan id, keeping the day's only."""
+    wanted = day.isoformat().encode()
+    found: dict[str, DayHoldings] = {}
+    for topic, partition, headers in records:
+        if _header(headers, H_DAY) != wanted:
+            continue
+        plan_id = (_header(headers, H_PLAN) or b"?").decode()
+        seq_raw = _header(headers, H_SEQ)
+        if seq_raw is None:
+            continue
+        holdings = found.setdefault(plan_id, DayHoldings(plan_id))
+        holdings.add(topic, partition, int(seq_raw))
+    return found
+
+
+class KafkaDayScanner:
+    """Reads the day's records back from Kafka (no consumer group, nothing committed)."""
+
+    def __init__(self, options: KafkaOptions, stop: threading.Event | None = None):
+        self.options = options
+        self.stop = stop or threading.Event()
+
+    def scan(self, day: date, topics: list[str], since_ms: int) -> dict[str, DayHoldings]:
+        from kafka import KafkaConsumer, TopicPartition
+
+        consumer = retry_connect(
+            lambda: KafkaConsumer(
+                client_id="foot-traffic-resume",
+                enable_auto_commit=False,
+                auto_offset_reset="earliest",
+                consumer_timeout_ms=1000,
+                **self.options.common(),
+            ),
+            self.options,
+            self.stop,
+            "Kafka consumer",
+        )
+        try:
+            partitions = []
+            for topic in topics:
+                for p in sorted(consumer.partitions_for_topic(topic) or ()):
+                    partitions.append(TopicPartition(topic, p))
+            if not partitions:
+                return {}
+            end = consumer.end_offsets(partitions)
+            starts = consumer.offsets_for_times({tp: since_ms for tp in partitions})
+            todo = {}
+            for tp in partitions:
+                found = starts.get(tp)
+                if found is not None and found.offset < end[tp]:
+                    todo[tp] = (found.offset, end[tp])
+            if not todo:
+                return {}
+            consumer.assign(list(todo))
+            for tp, (start, _) in todo.items():
+                consumer.seek(tp, start)
+            scanned = 0
+
+            def records():
+                nonlocal scanned
+                remaining = dict(todo)
+                while remaining:
+                    batch = consumer.poll(timeout_ms=1000, max_records=5000)
+                    for tp, messages in batch.items():
+                        stop_at = remaining.get(tp, (0, -1))[1]
+                        for message in messages:
+                            if message.offset >= stop_at:
+                                break
+                            scanned += 1
+                            yield message.topic, message.partition, message.headers
+                    for tp in list(remaining):
+                        if consumer.position(tp) >= remaining[tp][1]:
+                            del remaining[tp]
+                            consumer.pause(tp)
+                    if self.stop.is_set():
+                        raise InterruptedError("stopped during the resume scan")
+
+            found = collect(records(), day)
+            log.info(
+                "resume scan of %s: read %d records from %d partitions; %s",
+                day, scanned, len(todo),
+                ", ".join(f"plan {h.plan_id}: {h.count}" for h in found.values()) or "nothing of this day",
+            )
+            return found
+        finally:
+            consumer.close()
