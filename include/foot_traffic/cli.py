@@ -72,19 +72,6 @@ def settings_from_env() -> Settings:
     return Settings.from_env(os.environ)
 
 
-def kafka_options(settings: Settings, client_options: dict | None = None) -> KafkaOptions:
-    return KafkaOptions(
-        bootstrap_servers=settings.bootstrap_servers,
-        client_options=client_options or {},
-        compression=settings.compression,
-        max_retries=settings.max_retries,
-        retry_backoff_seconds=settings.retry_backoff_seconds,
-        partitions=settings.topic_partitions,
-        replication_factor=settings.topic_replication_factor,
-        retention_ms=settings.topic_retention_ms,
-    )
-
-
 def cmd_preview(settings: Settings, args: argparse.Namespace) -> int:
     profile = load_profile(settings.profile_file)
     day = args.date or today(SystemClock().now())
@@ -109,7 +96,7 @@ def cmd_produce(settings: Settings, args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, on_signal)
 
     clock = SystemClock()
-    options = kafka_options(settings)
+    options = KafkaOptions.from_settings(settings)
     first = args.date or today(clock.now())
     count = args.days if args.days else (1 if args.date else None)
     anchor = day_start(first).timestamp() if args.from_midnight else None
@@ -162,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_preview(settings, args)
         return cmd_produce(settings, args)
     except (PublishError, PlanMismatch) as exc:
-        log.error("delivery failed: %s", exc)
+        log.error("%s: %s", "delivery failed" if isinstance(exc, PublishError) else "cannot produce", exc)
         return EXIT_DELIVERY
     except InterruptedError:
         log.info("stopped before anything was sent")

@@ -60,6 +60,21 @@ class KafkaOptions:
     request_timeout_ms: int = 30_000
     delivery_timeout_ms: int = 120_000
 
+    @classmethod
+    def from_settings(cls, settings, client_options: Mapping[str, Any] | None = None) -> KafkaOptions:
+        """Options from a ``foot_traffic.settings.Settings``; ``client_options`` adds
+        kafka-python keyword arguments (security_protocol, sasl_*, ssl_*)."""
+        return cls(
+            bootstrap_servers=settings.bootstrap_servers,
+            client_options=dict(client_options or {}),
+            compression=settings.compression,
+            max_retries=settings.max_retries,
+            retry_backoff_seconds=settings.retry_backoff_seconds,
+            partitions=settings.topic_partitions,
+            replication_factor=settings.topic_replication_factor,
+            retention_ms=settings.topic_retention_ms,
+        )
+
     def common(self) -> dict[str, Any]:
         return {"bootstrap_servers": self.bootstrap_servers, **dict(self.client_options)}
 
