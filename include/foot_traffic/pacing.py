@@ -17,6 +17,10 @@ from datetime import UTC, datetime
 from typing import Protocol
 
 
+# Due times are whole seconds; a wait this short is not worth a system call.
+EARLY_TOLERANCE = 1e-6
+
+
 class Clock(Protocol):
     """What the engine needs of time; injected so tests run a day in milliseconds."""
 
@@ -47,12 +51,13 @@ class FakeClock:
     def __init__(self, start: datetime):
         if start.tzinfo is None:
             raise ValueError("FakeClock needs an aware datetime")
-        self._t = start.timestamp()
+        self._start = start.timestamp()
+        self._t = 0.0  # elapsed seconds: small numbers keep sub-microsecond waits exact
         self.waits: list[float] = []
         self.on_wait = None  # optional callback(clock) run after each wait (tests stop here)
 
     def now(self) -> datetime:
-        return datetime.fromtimestamp(self._t, UTC)
+        return datetime.fromtimestamp(self._start + self._t, UTC)
 
     def monotonic(self) -> float:
         return self._t
@@ -95,7 +100,7 @@ class Pacer:
             if self.stop.is_set():
                 return False
             delay = self.wall_delay(due)
-            if delay <= 0:
+            if delay <= EARLY_TOLERANCE:
                 return True
             if self.clock.wait(min(delay, self.max_wait), self.stop):
                 return False

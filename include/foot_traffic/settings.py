@@ -186,10 +186,10 @@ class Settings(BaseModel):
                     continue
                 data[name] = value
         for field_name, value in overrides.items():
+            if value is None:
+                continue
             alias = cls.model_fields[field_name].alias if field_name in cls.model_fields else field_name
-            data.pop(alias, None)
-            if value is not None:
-                data[alias] = value
+            data[alias] = value
         return cls.build(data)
 
     @classmethod

@@ -1,0 +1,110 @@
+"""The JSON contract, headers, and the merged entry/exit stream."""
+
+import json
+from collections import Counter
+from datetime import date
+
+from foot_traffic.events import H_DAY, H_EVENT_ID, H_PLAN, H_SEQ, DayStream, atomic_json, session_json
+from foot_traffic.plan import Visit, plan_day
+from foot_traffic.profile import seed_profile
+
+PROFILE = seed_profile()
+# The seed document's own example: Friday 2025-11-07, entry 09:32:10, 30 minutes.
+ENTRY_TS = 1762507930  # 2025-11-07T09:32:10+00:00
+EXAMPLE = Visit(0, "0b7e6a0e-9d6f-4c1e-8b7a-2f7c1d9e3a10", ENTRY_TS, 30, 1)
+
+
+def test_session_json_is_the_seed_example_byte_for_byte():
+    value = session_json(EXAMPLE, "Friday", "07:00–09:59")
+    assert value == (
+        '{"event_type": "foot_traffic", "customer_id": "0b7e6a0e-9d6f-4c1e-8b7a-2f7c1d9e3a10", '
+        '"entry_time": "2025-11-07T09:32:10+00:00", "exit_time": "2025-11-07T10:02:10+00:00", '
+        '"trip_duration_minutes": 30, "weekday": "Friday", "time_slot": "07:00\u201309:59"}'
+    ).encode("utf-8")
+    assert list(json.loads(value)) == [
+        "event_type", "customer_id", "entry_time", "exit_time", "trip_duration_minutes", "weekday", "time_slot",
+    ]
+    assert "\u2013".encode() in value  # EN DASH, UTF-8
+
+
+def test_atomic_json_is_the_seed_example():
+    assert atomic_json("entry", ENTRY_TS, "Friday", "07:00–09:59") == (
+        '{"event_type": "entry", "time": "2025-11-07T09:32:10+00:00", "weekday": "Friday", "time_slot": "07:00–09:59"}'
+    ).encode()
+    assert atomic_json("exit", ENTRY_TS + 1800, "Friday", "07:00–09:59") == (
+        '{"event_type": "exit", "time": "2025-11-07T10:02:10+00:00", "weekday": "Friday", "time_slot": "07:00–09:59"}'
+    ).encode()
+
+
+def stream(total=2000, seed=7):
+    plan = plan_day(date(2025, 11, 7), PROFILE, seed=seed, baseline=1000, fixed_total=total)
+    return plan, DayStream(plan, "s", "e")
+
+
+def test_each_customer_has_session_entry_then_exactly_one_exit_after_it():
+    plan, ds = stream()
+    seen: dict[bytes, list[str]] = {}
+    for moment in ds:
+        for r in moment.records:
+            seen.setdefault(r.key, []).append(r.kind)
+            doc = json.loads(r.value)
+            if r.kind == "exit":
+                # the exit carries the entry's weekday and slot
+                assert doc["time_slot"] == PROFILE.slots[moment.visit.slot].label
+                assert doc["weekday"] == "Friday"
+    assert len(seen) == plan.total
+    assert all(kinds == ["session", "entry", "exit"] for kinds in seen.values())
+
+
+def test_stream_is_in_due_order_with_consecutive_sequences_per_topic():
+    _, ds = stream()
+    dues, seqs = [], {"s": [], "e": []}
+    for moment in ds:
+        dues.append(moment.due)
+        for r in moment.records:
+            assert r.due == moment.due and r.timestamp_ms == r.due * 1000
+            seqs[r.topic].append(r.seq)
+    assert dues == sorted(dues)
+    assert seqs["s"] == list(range(2000)) and seqs["e"] == list(range(4000))
+
+
+def test_headers_identify_day_plan_sequence_and_event():
+    plan, ds = stream(total=50)
+    for moment in ds:
+        for r in moment.records:
+            h = dict(r.headers)
+            assert h[H_DAY] == b"2025-11-07"
+            assert h[H_PLAN] == plan.plan_id.encode()
+            assert h[H_SEQ] == str(r.seq).encode()
+            assert h[H_EVENT_ID] == f"{r.key.decode()}:{r.kind}".encode()
+            assert r.key.decode() == moment.visit.customer_id
+
+
+def test_session_is_sent_at_entry_and_exit_times_are_consistent():
+    _, ds = stream(total=300)
+    for moment in ds:
+        for r in moment.records:
+            doc = json.loads(r.value)
+            if r.kind == "session":
+                assert doc["entry_time"].endswith("+00:00") and doc["exit_time"].endswith("+00:00")
+                assert r.due == moment.visit.entry_ts
+
+
+def test_memory_follows_occupancy_not_the_day():
+    _, ds = stream(total=20000)
+    peak = 0
+    for _ in ds:
+        peak = max(peak, ds.inside)
+    # 20,000 visits over a day, trips <= 75 min: a few hundred inside at once, never the day.
+    assert 0 < peak < 1000
+    assert ds.inside == 0
+
+
+def test_same_plan_same_bytes():
+    def dump():
+        _, ds = stream(total=500)
+        return [(r.topic, r.key, r.value, r.headers) for m in ds for r in m.records]
+
+    assert dump() == dump()
+    kinds = Counter(r[2].split(b'"')[3] for r in dump())
+    assert kinds == {b"foot_traffic": 500, b"entry": 500, b"exit": 500}

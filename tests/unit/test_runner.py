@@ -1,0 +1,138 @@
+"""The runner on a fake clock with an in-memory publisher: whole days in milliseconds."""
+
+import threading
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+
+from foot_traffic.pacing import FakeClock
+from foot_traffic.plan import day_start
+from foot_traffic.publisher import DeliveryError, MemoryPublisher
+from foot_traffic.resume import PlanMismatch
+from foot_traffic.runner import MemoryDayScanner, Runner, days_from
+from foot_traffic.settings import Settings
+
+DAY = date(2025, 11, 7)
+
+
+def settings(**env):
+    base = {"SEED": "7", "DAILY_CUSTOMERS": "400", "KAFKA_TOPIC": "s", "KAFKA_TOPIC_REALISTIC": "e"}
+    base.update({k: str(v) for k, v in env.items()})
+    return Settings.from_env(base)
+
+
+def runner(s, pub, clock, stop=None, **kw):
+    return Runner(s, pub, MemoryDayScanner(pub), clock=clock, stop=stop or threading.Event(), **kw)
+
+
+def dump(pub):
+    return [(r.topic, r.key, r.value, r.headers, r.timestamp_ms) for r in pub.records]
+
+
+def test_a_past_day_goes_out_at_once_with_its_own_timestamps():
+    clock = FakeClock(datetime(2026, 1, 1, tzinfo=UTC))
+    pub = MemoryPublisher()
+    [summary] = runner(settings(), pub, clock).run([DAY])
+    assert clock.waits == []  # no sleeping for a past day
+    assert summary.finished and not summary.stopped
+    assert summary.sent_per_topic == {"s": 400, "e": 800}
+    assert sum(summary.entries_per_slot.values()) == 400
+    assert all(day_start(DAY).timestamp() * 1000 <= r.timestamp_ms for r in pub.records)
+    assert [r.due for r in pub.records] == sorted(r.due for r in pub.records)
+
+
+def test_same_seed_same_day_identical_records_whatever_the_start_time():
+    a, b = MemoryPublisher(), MemoryPublisher()
+    runner(settings(), a, FakeClock(datetime(2026, 1, 1, tzinfo=UTC))).run([DAY])
+    runner(settings(), b, FakeClock(datetime(2027, 6, 3, 17, 45, tzinfo=UTC))).run([DAY])
+    assert dump(a) == dump(b)
+
+
+def test_live_day_is_paced_and_time_scale_compresses_it():
+    start = day_start(DAY)
+    clock = FakeClock(start)
+    pub = MemoryPublisher()
+    [summary] = runner(settings(TIME_SCALE=1440), pub, clock).run([DAY])
+    assert summary.finished
+    waited = sum(clock.waits)
+    # The day plus its late exits (<= 75 min) in 1/1440 of the time: about a minute.
+    assert 59 <= waited <= 65
+    assert max(clock.waits) <= 0.5
+    # every record went out at (or after) its due time, never before
+    assert summary.max_lag_seconds < 1e-6
+
+
+def test_fresh_start_mid_day_plays_the_rest_of_today_like_the_original():
+    clock = FakeClock(day_start(DAY) + timedelta(hours=15))
+    pub = MemoryPublisher()
+    [summary] = runner(settings(TIME_SCALE=100000), pub, clock).run([DAY], first_from_now=True)
+    cutoff = (day_start(DAY) + timedelta(hours=15)).timestamp()
+    sessions = [r for r in pub.records if r.topic == "s"]
+    assert sessions and all(r.due >= cutoff for r in sessions)
+    assert summary.skipped_before_start > 0
+    assert len(pub.records) + summary.skipped_before_start == 1200
+
+
+def test_restart_after_failure_sends_exactly_the_rest():
+    full = MemoryPublisher()
+    runner(settings(), full, FakeClock(datetime(2026, 1, 1, tzinfo=UTC))).run([DAY])
+
+    pub = MemoryPublisher(fail_after=517)
+    with pytest.raises(DeliveryError):
+        runner(settings(), pub, FakeClock(datetime(2026, 1, 1, tzinfo=UTC))).run([DAY])
+    assert len(pub.records) == 517
+    pub.fail_after = None
+    [summary] = runner(settings(), pub, FakeClock(datetime(2026, 1, 2, tzinfo=UTC))).run([DAY])
+    assert summary.already_present == 517 and summary.sent == 1200 - 517
+    assert sorted(dump(pub)) == sorted(dump(full))  # nothing lost, nothing twice
+
+
+def test_completed_day_rerun_sends_nothing():
+    pub = MemoryPublisher()
+    runner(settings(), pub, FakeClock(datetime(2026, 1, 1, tzinfo=UTC))).run([DAY])
+    [summary] = runner(settings(), pub, FakeClock(datetime(2026, 1, 1, tzinfo=UTC))).run([DAY])
+    assert summary.sent == 0 and summary.already_present == 1200 and len(pub.records) == 1200
+
+
+def test_unseeded_restart_keeps_the_first_attempts_seed():
+    s = Settings.from_env({"DAILY_CUSTOMERS": "300", "KAFKA_TOPIC": "s", "KAFKA_TOPIC_REALISTIC": "e"})
+    pub = MemoryPublisher(fail_after=100)
+    with pytest.raises(DeliveryError):
+        runner(s, pub, FakeClock(datetime(2026, 1, 1, tzinfo=UTC))).run([DAY])
+    pub.fail_after = None
+    [summary] = runner(s, pub, FakeClock(datetime(2026, 1, 1, tzinfo=UTC))).run([DAY])
+    assert summary.already_present == 100 and len(pub.records) == 900
+    assert len({dict(r.headers)["ft-plan"] for r in pub.records}) == 1
+
+
+def test_another_plan_in_the_day_is_refused_before_sending():
+    pub = MemoryPublisher()
+    runner(settings(), pub, FakeClock(datetime(2026, 1, 1, tzinfo=UTC))).run([DAY])
+    with pytest.raises(PlanMismatch, match="another plan"):
+        runner(settings(SEED=8), pub, FakeClock(datetime(2026, 1, 1, tzinfo=UTC))).run([DAY])
+    assert len(pub.records) == 1200
+
+
+def test_stop_mid_day_flushes_and_reports_stopped_then_resume_completes_it():
+    clock = FakeClock(day_start(DAY))
+    stop = threading.Event()
+    # TIME_SCALE=1000: 40 wall seconds are about 11 simulated hours.
+    clock.on_wait = lambda c: stop.set() if c.now() > day_start(DAY) + timedelta(seconds=40) else None
+    pub = MemoryPublisher()
+    [summary] = runner(settings(TIME_SCALE=1000), pub, clock, stop).run([DAY])
+    assert summary.stopped and not summary.finished and pub.flushes >= 1 and pub.closed
+    assert 0 < len(pub.records) < 1200
+    [again] = runner(settings(), pub, FakeClock(datetime(2026, 1, 1, tzinfo=UTC))).run([DAY])
+    assert again.finished and len(pub.records) == 1200
+    assert len({(r.topic, r.seq) for r in pub.records}) == 1200
+
+
+def test_consecutive_days_interleave_late_exits_with_the_next_morning():
+    pub = MemoryPublisher()
+    summaries = runner(settings(), pub, FakeClock(datetime(2026, 1, 1, tzinfo=UTC))).run(days_from(DAY, 2))
+    assert [s.day for s in summaries] == [DAY, DAY + timedelta(days=1)]
+    assert [r.due for r in pub.records] == sorted(r.due for r in pub.records)
+    days = [dict(r.headers)["ft-day"] for r in pub.records]
+    first_next = days.index(b"2025-11-08")
+    assert b"2025-11-07" in days[first_next:]  # a late exit of the 7th after the 8th began
+    assert all(s.sent == 1200 for s in summaries)
