@@ -40,15 +40,27 @@ def binary() -> Path:
 
 
 def wait_ready(bootstrap: str, timeout: float = 20.0) -> None:
-    """Return once the broker answers a metadata request; raise after ``timeout`` seconds."""
+    """Return once the broker answers a metadata request; raise after ``timeout`` seconds.
+
+    The port is polled with plain TCP first: a kafka-python client that finds no listener
+    backs off for many seconds before it tries again.
+    """
     from kafka import KafkaAdminClient
     from kafka.errors import KafkaError
 
+    host, port = bootstrap.rsplit(":", 1)
     deadline = time.monotonic() + timeout
     last: Exception | None = None
     while time.monotonic() < deadline:
         try:
-            admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=2000, api_version_auto_timeout_ms=2000)
+            socket.create_connection((host, int(port)), timeout=1).close()
+            break
+        except OSError as exc:
+            last = exc
+            time.sleep(0.02)
+    while time.monotonic() < deadline:
+        try:
+            admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=3000)
             try:
                 admin.list_topics()
                 return
@@ -56,7 +68,7 @@ def wait_ready(bootstrap: str, timeout: float = 20.0) -> None:
                 admin.close()
         except (KafkaError, OSError) as exc:
             last = exc
-            time.sleep(0.05)
+            time.sleep(0.1)
     raise BrokerStartError(f"broker at {bootstrap} not ready after {timeout:g} s: {last}")
 
 
