@@ -1,0 +1,75 @@
+"""
+# foot_traffic_daily
+
+Streams one simulated day of store foot traffic to Kafka per run:
+
+* **`foot_traffic`**: one session record per visit (entry and exit time, trip duration);
+* **`foot_traffic_realistic`**: separate `entry` and `exit` events.
+
+The day played is the run's **logical date (UTC)**. The scheduled run at midnight streams
+today in real time (`time_scale` compresses it) and ends with the day's last late exits
+after midnight, so two runs may overlap (`max_active_runs=2`). A run for a past day
+(a manual trigger with a logical date, `airflow backfill create`, `airflow dags test`)
+sends that whole day at full speed with that day's timestamps. A retry sends only what
+the topics do not hold yet.
+
+**Connection:** Kafka provider connection `kafka_default` (conn_type `kafka`, extra JSON
+with `bootstrap.servers` and any `security.protocol` / `sasl.*` / `ssl.*`); without it,
+the `KAFKA_BROKER` environment variable.
+
+**Params** (defaults from the original environment variables where set):
+`daily_customers`, `base_daily_customers`, `daily_variation_pct`, `disable_daily_variation`,
+`time_scale`, `seed`, `topic`, `topic_realistic`, `from_midnight`, `profile_file`.
+
+Outlets: an Asset per topic, so downstream DAGs (shelf events, POS transactions) can be
+scheduled on them. See docs/airflow.md.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pendulum
+from airflow.sdk import DAG
+
+from foot_traffic_airflow.operators import FootTrafficProducerOperator
+from foot_traffic_airflow.params import dag_params, topic_assets
+
+default_args = {
+    "owner": "foot-traffic",
+    "retries": 3,
+    "retry_delay": timedelta(minutes=1),
+    "retry_exponential_backoff": 2.0,
+    "max_retry_delay": timedelta(minutes=30),
+    # A day of real-time traffic plus its late exits after midnight, plus slack.
+    "execution_timeout": timedelta(hours=26),
+}
+
+with DAG(
+    dag_id="foot_traffic_daily",
+    description="One simulated day of store foot traffic to Kafka per run",
+    doc_md=__doc__,
+    schedule="0 0 * * *",
+    start_date=pendulum.datetime(2025, 1, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=2,
+    default_args=default_args,
+    params=dag_params(),
+    tags=["foot-traffic", "kafka", "producer", "simulation"],
+) as dag:
+    FootTrafficProducerOperator(
+        task_id="produce_day",
+        daily_customers="{{ params.daily_customers }}",
+        base_daily_customers="{{ params.base_daily_customers }}",
+        daily_variation_pct="{{ params.daily_variation_pct }}",
+        disable_daily_variation="{{ params.disable_daily_variation }}",
+        time_scale="{{ params.time_scale }}",
+        seed="{{ params.seed }}",
+        topic="{{ params.topic }}",
+        topic_realistic="{{ params.topic_realistic }}",
+        from_midnight="{{ params.from_midnight }}",
+        profile_file="{{ params.profile_file }}",
+        kafka_config_id="kafka_default",
+        env_fallback=False,  # the Params already carry the environment's values
+        outlets=topic_assets(),
+    )
