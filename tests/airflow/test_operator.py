@@ -1,0 +1,224 @@
+"""FootTrafficProducerOperator: templates, settings validation, the day played, stopping, failures.
+
+The tests that send go to the real local broker (``kafka_bootstrap``), never a mock.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import threading
+import time
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+from airflow.sdk.exceptions import AirflowException, AirflowFailException
+
+from foot_traffic_airflow.operators import FootTrafficProducerOperator, FootTrafficStopped
+from tests.support.kafka_read import read_topic
+
+from .conftest import kafka_conn_json
+
+ROOT = Path(__file__).resolve().parents[2]
+SECRET = "hunter2-never-logged"
+
+
+@pytest.fixture(scope="module")
+def dag():
+    from airflow.dag_processing.dagbag import DagBag
+
+    return DagBag(dag_folder=str(ROOT / "dags")).dags["foot_traffic_daily"]
+
+
+def rendered(dag, **conf):
+    task = copy.deepcopy(dag.get_task("produce_day"))
+    task.render_template_fields({"params": {**dag.params.dump(), **conf}})
+    return task
+
+
+def context(day: date | None = None, run_after: datetime | None = None) -> dict:
+    logical = datetime(day.year, day.month, day.day, tzinfo=UTC) if day else None
+    return {"logical_date": logical, "dag_run": SimpleNamespace(run_after=run_after), "data_interval_end": None}
+
+
+# -- templates and settings -----------------------------------------------------------------
+def test_params_render_into_the_arguments_and_settings(dag, clean_producer_env):
+    task = rendered(dag, seed=7, daily_customers=300, topic="t1", topic_realistic="t2", time_scale=60.0)
+    assert (task.seed, task.daily_customers, task.topic, task.topic_realistic) == ("7", "300", "t1", "t2")
+    s = task.build_settings(kafka_broker="127.0.0.1:1")
+    assert (s.seed, s.daily_customers, s.kafka_topic, s.kafka_topic_realistic, s.time_scale) == (7, 300, "t1", "t2", 60.0)
+    assert s.kafka_broker == ("127.0.0.1:1",)
+
+
+def test_null_params_mean_unset_even_when_the_worker_environment_sets_them(dag, monkeypatch):
+    monkeypatch.setenv("DAILY_CUSTOMERS", "999")
+    monkeypatch.setenv("SEED", "5")
+    task = rendered(dag, daily_customers=None, seed=None)
+    assert task.daily_customers == "None"
+    s = task.build_settings(kafka_broker="127.0.0.1:1")
+    assert s.daily_customers is None and s.seed is None
+
+
+def test_operator_without_dag_falls_back_to_the_environment(monkeypatch, clean_producer_env):
+    monkeypatch.setenv("TIME_SCALE", "120")
+    monkeypatch.setenv("KAFKA_TOPIC", "old_topic")
+    monkeypatch.setenv("KAFKA_BROKER", "old-broker:9092")
+    s = FootTrafficProducerOperator(task_id="p", seed=3).build_settings()
+    assert (s.time_scale, s.kafka_topic, s.seed, s.kafka_broker) == (120.0, "old_topic", 3, ("old-broker:9092",))
+
+
+def test_template_fields_are_named_like_the_arguments():
+    import inspect
+
+    args = set(inspect.signature(FootTrafficProducerOperator.__init__).parameters)
+    assert set(FootTrafficProducerOperator.template_fields) <= args
+    for name in ("daily_customers", "seed", "topic", "topic_realistic", "time_scale", "kafka_config_id"):
+        assert name in FootTrafficProducerOperator.template_fields
+
+
+@pytest.mark.parametrize(
+    "arg, value, named",
+    [
+        ("daily_customers", "0", "daily_customers"),
+        ("time_scale", "-1", "time_scale"),
+        ("topic", "bad topic!", "topic"),
+        ("daily_variation_pct", "1.5", "daily_variation_pct"),
+        ("seed", "abc", "seed"),
+        ("profile_file", "/no/such/profile.yaml", "profile_file"),
+    ],
+)
+def test_bad_argument_is_refused_naming_it(arg, value, named, clean_producer_env):
+    op = FootTrafficProducerOperator(task_id="p", **{arg: value})
+    with pytest.raises(AirflowFailException) as err:
+        op.build_settings(kafka_broker="127.0.0.1:1")
+    assert named in str(err.value) and value in str(err.value)
+    assert "nothing was sent" in str(err.value)
+
+
+# -- the day played -------------------------------------------------------------------------
+def test_day_is_the_logical_date_in_utc():
+    op = FootTrafficProducerOperator(task_id="p")
+    assert op.day_to_play(context(date(2025, 11, 7))) == date(2025, 11, 7)
+    late = {"logical_date": datetime(2025, 11, 7, 23, 30, tzinfo=UTC).astimezone(
+        __import__("zoneinfo").ZoneInfo("Asia/Tokyo"))}
+    assert op.day_to_play(late) == date(2025, 11, 7)
+
+
+def test_day_without_logical_date_is_run_after():
+    op = FootTrafficProducerOperator(task_id="p")
+    assert op.day_to_play(context(None, datetime(2025, 11, 9, 8, tzinfo=UTC))) == date(2025, 11, 9)
+
+
+def test_day_argument_wins():
+    assert FootTrafficProducerOperator(task_id="p", day="2025-01-02").day_to_play(context(date(2025, 11, 7))) == date(2025, 1, 2)
+
+
+# -- against the local broker ---------------------------------------------------------------
+@pytest.mark.integration
+def test_bad_param_is_refused_before_anything_is_sent(kafka_conn, topics, clean_producer_env):
+    t1, t2 = topics
+    op = FootTrafficProducerOperator(task_id="p", topic=t1, topic_realistic=t2, daily_customers="0", seed=1)
+    with pytest.raises(AirflowFailException, match="daily_customers"):
+        op.execute(context(date(2025, 11, 7)))
+    from kafka import KafkaAdminClient
+
+    admin = KafkaAdminClient(bootstrap_servers=kafka_conn)
+    try:
+        assert not {t1, t2} & set(admin.list_topics()), "topics were created before the settings were checked"
+    finally:
+        admin.close()
+
+
+@pytest.mark.integration
+def test_past_day_is_sent_at_full_speed_and_summary_is_the_xcom(monkeypatch, kafka_bootstrap, topics, clean_producer_env, caplog, capsys):
+    # a SASL password in the connection (ignored on PLAINTEXT) must appear in no log and no XCom
+    monkeypatch.setenv("AIRFLOW_CONN_KAFKA_DEFAULT", kafka_conn_json(kafka_bootstrap, **{"sasl.password": SECRET}))
+    caplog.set_level(logging.DEBUG)
+    t1, t2 = topics
+    op = FootTrafficProducerOperator(task_id="p", topic=t1, topic_realistic=t2, seed="7", daily_customers="120",
+                                     topic_partitions="2")
+    started = time.monotonic()
+    result = op.execute(context(date(2025, 11, 7)))
+    assert time.monotonic() - started < 30
+    json.dumps(result)  # XCom-safe
+    assert result["day"] == "2025-11-07" and result["finished"] and not result["stopped"]
+    assert result["sent_per_topic"] == {t1: 120, t2: 240}
+    assert sum(result["entries_per_slot"].values()) == 120
+    landed = read_topic(kafka_bootstrap, t1)
+    assert len(landed) == 120 and {r.partition for r in landed} <= {0, 1}
+    assert all(r.header("ft-day") == "2025-11-07" for r in landed)
+    day0 = datetime(2025, 11, 7, tzinfo=UTC).timestamp() * 1000
+    assert all(day0 <= r.timestamp_ms < day0 + 2 * 86_400_000 for r in landed)
+    out = capsys.readouterr()
+    for text in (caplog.text, out.out, out.err, json.dumps(result)):
+        assert SECRET not in text
+    # a retry of the same day sends nothing again (resume)
+    again = op.execute(context(date(2025, 11, 7)))
+    assert again["records_sent"] == 0 and again["records_already_present"] == 360
+
+
+@pytest.mark.integration
+def test_on_kill_stops_flushes_and_fails_the_task(kafka_conn, topics, clean_producer_env):
+    t1, t2 = topics
+    # from midnight at 10 simulated minutes per second: the day would take 2.4 minutes
+    op = FootTrafficProducerOperator(task_id="p", topic=t1, topic_realistic=t2, seed=3, daily_customers=5000,
+                                     time_scale=600, from_midnight=True)
+    outcome: dict = {}
+
+    def run():
+        try:
+            outcome["result"] = op.execute(context(date(2025, 11, 7)))
+        except BaseException as exc:  # noqa: BLE001 - recorded for the assertions
+            outcome["error"] = exc
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not read_topic(kafka_conn, t1):
+        time.sleep(0.3)
+    killed = time.monotonic()
+    op.on_kill()
+    worker.join(10)
+    assert not worker.is_alive(), "execute kept running after on_kill"
+    assert time.monotonic() - killed < 5, "on_kill must stop within the SDK's 5 s grace period"
+    assert "result" not in outcome, "a stopped task must not report success"
+    assert isinstance(outcome["error"], FootTrafficStopped)
+    assert isinstance(outcome["error"], AirflowException)
+    # everything sent before the stop was flushed and acknowledged; the day is incomplete
+    landed = read_topic(kafka_conn, t2)
+    assert 0 < len(landed) < 10_000
+    assert "records" in str(outcome["error"]) and "incomplete" in str(outcome["error"])
+
+
+@pytest.mark.integration
+def test_unreachable_broker_fails_the_task_without_leaking_secrets(monkeypatch, topics, clean_producer_env, caplog, capsys):
+    from foot_traffic.local_broker import free_port
+
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_KAFKA_DEFAULT",
+        kafka_conn_json(f"127.0.0.1:{free_port()}", **{"security.protocol": "SASL_PLAINTEXT", "sasl.mechanism": "PLAIN",
+                                                       "sasl.username": "u", "sasl.password": SECRET}),
+    )
+    import dataclasses
+
+    from foot_traffic_airflow import connection
+
+    real_resolve = connection.resolve_kafka
+
+    def quick_resolve(conn_id):  # the real mapping, plus a 2 s bootstrap timeout (default 30 s)
+        target = real_resolve(conn_id)
+        return dataclasses.replace(target, client_options={**target.client_options, "bootstrap_timeout_ms": 2000})
+
+    monkeypatch.setattr(connection, "resolve_kafka", quick_resolve)
+    caplog.set_level(logging.DEBUG)
+    op = FootTrafficProducerOperator(task_id="p", topic=topics[0], topic_realistic=topics[1], seed=1,
+                                     max_retries=0, retry_backoff_seconds=0)
+    with pytest.raises(AirflowException) as err:
+        op.execute(context(date(2025, 11, 7)))
+    assert not isinstance(err.value, AirflowFailException), "a broker outage is worth a retry"
+    out = capsys.readouterr()
+    for text in (caplog.text, out.out, out.err, str(err.value)):
+        assert SECRET not in text
