@@ -59,6 +59,9 @@ class KafkaOptions:
     retention_ms: int = -1
     request_timeout_ms: int = 30_000
     delivery_timeout_ms: int = 120_000
+    # How long one connection attempt may take (kafka-python's own default, 30 s, makes
+    # every attempt against a dead broker block that long, whatever MAX_RETRIES says).
+    bootstrap_timeout_ms: int = 5_000
 
     @classmethod
     def from_settings(cls, settings, client_options: Mapping[str, Any] | None = None) -> KafkaOptions:
@@ -76,7 +79,11 @@ class KafkaOptions:
         )
 
     def common(self) -> dict[str, Any]:
-        return {"bootstrap_servers": self.bootstrap_servers, **dict(self.client_options)}
+        return {
+            "bootstrap_servers": self.bootstrap_servers,
+            "bootstrap_timeout_ms": self.bootstrap_timeout_ms,
+            **dict(self.client_options),
+        }
 
     def redacted(self) -> dict[str, Any]:
         """The configuration as it may be logged: secrets replaced."""
@@ -142,6 +149,11 @@ class KafkaPublisher:
         self._producer = None
         self._partitions: dict[str, int] = {}
         self._error: tuple[Record, BaseException] | None = None
+        # Fence: set when the producer is abandoned. After the first failed record the
+        # sender thread waits on it inside the error callback, so nothing sent later
+        # (kafka-python would bump the epoch and go on) can land behind a hole: each
+        # partition keeps holding a prefix of the day, which resume relies on.
+        self._released = threading.Event()
         self.sent = 0
         self.acked = 0
         self.acked_by_topic: Counter[str] = Counter()
@@ -239,6 +251,13 @@ class KafkaPublisher:
         def failed(exc: BaseException) -> None:
             if self._error is None:
                 self._error = (record, exc)
+                log.error(
+                    "record %s seq %d to %s not delivered (%s: %s): holding the producer until it is abandoned",
+                    record.kind, record.seq, record.topic, type(exc).__name__, exc,
+                )
+            producer = self._producer
+            if producer is not None and threading.current_thread() is getattr(producer, "_sender", None):
+                self._released.wait()
 
         return failed
 
@@ -264,22 +283,57 @@ class KafkaPublisher:
         """Wait for every record sent so far; raise DeliveryError if any was not acknowledged."""
         if self._producer is None:
             return
-        from kafka.errors import KafkaError
+        import time
 
-        try:
-            self._producer.flush(timeout=timeout)
-        except KafkaError as exc:
-            raise DeliveryError(f"flush failed: {exc}") from exc
+        from kafka.errors import KafkaError, KafkaTimeoutError
+
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            # Short waits: a failure holds the sender thread (see _on_error), so a
+            # single unbounded flush would never return.
+            self._raise_if_failed()
+            try:
+                self._producer.flush(timeout=0.5)
+                break
+            except KafkaTimeoutError as exc:
+                if deadline is not None and time.monotonic() >= deadline:
+                    raise DeliveryError(f"flush failed: not acknowledged within {timeout:g} s") from exc
+            except KafkaError as exc:
+                raise DeliveryError(f"flush failed: {exc}") from exc
         self._raise_if_failed()
         if self.acked != self.sent:
             raise DeliveryError(f"{self.sent - self.acked} of {self.sent} records not acknowledged after flush")
 
     def close(self, timeout: float = 10.0) -> None:
-        if self._producer is not None:
-            try:
-                self._producer.close(timeout=timeout)
-            finally:
-                self._producer = None
+        """Close; after a failure (or when a flush times out) abandon unsent records instead."""
+        if self._producer is None:
+            return
+        from kafka.errors import KafkaError
+
+        try:
+            if self._error is None:
+                try:
+                    self._producer.close(timeout=timeout)
+                    return
+                except KafkaError as exc:
+                    log.warning("producer close did not complete (%s): abandoning unsent records", exc)
+            self._abandon()
+        finally:
+            self._producer = None
+
+    def _abandon(self) -> None:
+        """Stop the sender thread without sending anything more; unacknowledged records fail."""
+        producer = self._producer
+        sender = getattr(producer, "_sender", None)
+        if sender is not None:
+            sender.force_close()
+        self._released.set()
+        if sender is not None and sender is not threading.current_thread():
+            sender.join(10)
+        try:
+            producer.close(timeout=0)
+        except Exception as exc:  # noqa: BLE001 - already failing; keep the first error
+            log.debug("forced close: %s", exc)
 
 
 class MemoryPublisher:
