@@ -10,10 +10,11 @@ touching the JSON.
 from __future__ import annotations
 
 import heapq
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
+from json.encoder import encode_basestring as _json_str  # what json.dumps(..., ensure_ascii=False) quotes with
 
 from foot_traffic.plan import DayPlan, Visit
 from foot_traffic.profile import WEEKDAYS
@@ -29,32 +30,32 @@ H_SEQ = "ft-seq"  # position of the record in its topic's stream for that day, f
 H_PLAN = "ft-plan"  # plan id: version, seed, total and profile digest
 
 
+@lru_cache(maxsize=8192)  # each time is written twice (session + entry/exit record); bounded
 def iso(ts: int) -> str:
     """ISO 8601 UTC with an explicit ``+00:00``, as the original wrote it."""
     return datetime.fromtimestamp(ts, UTC).isoformat()
 
 
+# The two records are written with templates instead of json.dumps (5x faster, the
+# producer's hottest code): the same bytes as json.dumps(dict, ensure_ascii=False) with
+# its default separators, strings quoted by json's own encoder, numbers by repr().
+
+
 def session_json(visit: Visit, weekday: str, slot_label: str) -> bytes:
     """The ``foot_traffic`` session record, byte for byte ``json.dumps(..., ensure_ascii=False)``."""
-    return json.dumps(
-        {
-            "event_type": "foot_traffic",
-            "customer_id": visit.customer_id,
-            "entry_time": iso(visit.entry_ts),
-            "exit_time": iso(visit.exit_ts),
-            "trip_duration_minutes": visit.duration_minutes,
-            "weekday": weekday,
-            "time_slot": slot_label,
-        },
-        ensure_ascii=False,
+    return (
+        f'{{"event_type": "foot_traffic", "customer_id": {_json_str(visit.customer_id)}, '
+        f'"entry_time": {_json_str(iso(visit.entry_ts))}, "exit_time": {_json_str(iso(visit.exit_ts))}, '
+        f'"trip_duration_minutes": {visit.duration_minutes!r}, "weekday": {_json_str(weekday)}, '
+        f'"time_slot": {_json_str(slot_label)}}}'
     ).encode("utf-8")
 
 
 def atomic_json(event_type: str, ts: int, weekday: str, slot_label: str) -> bytes:
     """An ``entry`` or ``exit`` record; the exit carries the weekday and slot of the entry."""
-    return json.dumps(
-        {"event_type": event_type, "time": iso(ts), "weekday": weekday, "time_slot": slot_label},
-        ensure_ascii=False,
+    return (
+        f'{{"event_type": {_json_str(event_type)}, "time": {_json_str(iso(ts))}, '
+        f'"weekday": {_json_str(weekday)}, "time_slot": {_json_str(slot_label)}}}'
     ).encode("utf-8")
 
 
