@@ -84,3 +84,12 @@ def test_three_past_logical_dates_give_three_distinct_days(airflow_home, kafka_b
         customers[r.header("ft-day")].add(json.loads(r.value)["customer_id"])
     a, b, c = customers.values()
     assert len(a) == len(b) == len(c) == 120 and not (a & b or b & c or a & c), "each day has its own visits"
+
+
+def test_a_bad_param_is_refused_before_anything_is_sent(airflow_home, kafka_bootstrap, topics):
+    t1, t2 = topics
+    proc = airflow_dags_test(airflow_home, kafka_bootstrap, "2025-11-07",
+                             {"daily_customers": 0, "topic": t1, "topic_realistic": t2})
+    assert proc.returncode != 0
+    assert "daily_customers" in proc.stdout + proc.stderr
+    assert read_topic(kafka_bootstrap, t1) == [] and read_topic(kafka_bootstrap, t2) == []
