@@ -95,6 +95,25 @@ def _secret(key: str) -> bool:
     return any(word in key for word in ("password", "secret", "token", "keyfile", "key_password", "oauth"))
 
 
+class _RedactClientConfig(logging.Filter):
+    """kafka-python's KafkaAdminClient logs its whole configuration, passwords included, at
+    DEBUG: replace secret values in any mapping logged by that logger."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, Mapping):
+            record.args = {k: ("***" if _secret(str(k)) else v) for k, v in args.items()}
+        elif isinstance(args, tuple) and any(isinstance(a, Mapping) for a in args):
+            record.args = tuple(
+                {k: ("***" if _secret(str(k)) else v) for k, v in a.items()} if isinstance(a, Mapping) else a
+                for a in args
+            )
+        return True
+
+
+logging.getLogger("kafka.admin.client").addFilter(_RedactClientConfig())
+
+
 def backoff_delays(max_retries: int, base: float, rng: random.Random | None = None) -> list[float]:
     """Delays between connection attempts: base, 2 base, 4 base ... capped, with +-20 % jitter."""
     rng = rng or random.Random()
