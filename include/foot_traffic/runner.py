@@ -59,7 +59,6 @@ class DaySummary:
     entries_per_slot: Counter[str] = field(default_factory=Counter)
     already_present: int = 0
     skipped_before_start: int = 0
-    pending_records: int = 0
     max_lag_seconds: float = 0.0
     stopped: bool = False
     finished: bool = False
