@@ -84,7 +84,11 @@ def _parse_brokers(value: Any) -> Any:
 
 
 def _existing_file(value: Path) -> Path:
-    if not value.is_file():
+    try:
+        exists = value.is_file()
+    except (OSError, ValueError):  # a name too long for the OS, a NUL byte
+        exists = False
+    if not exists:
         raise ValueError("no such file; expected the path of a YAML or JSON store profile")
     return value
 
