@@ -78,17 +78,18 @@ class DayPlan:
         """All visits of the day in entry order (ties kept in generation order)."""
         # The hot loop of every run (a 1,000,000-visit day must plan in <= 2 s): locals
         # only, and the same draws in the same order as the plain version, so the same
-        # plan: randint(a, b) is a + _randbelow(b - a + 1) in CPython's random module.
+        # plan: CPython's randint(a, b) is a + _randbelow(n = b - a + 1), which draws
+        # getrandbits(n.bit_length()) until the value is below n; inlined here.
         rng = random.Random(derive_seed(self.seed, self.day, "visits"))
         rand = rng.random
         getrandbits = rng.getrandbits
-        randbelow = rng._randbelow
         new_visit = tuple.__new__  # Visit(...) without the namedtuple's Python-level __new__
-        bands = []  # (cumulative probability, min minutes, number of possible minutes)
+        bands = []  # (cumulative probability, min minutes, number of possible minutes, its bits)
         running = 0.0
         for band in self.profile.durations:
             running += band.probability
-            bands.append((running, band.min_minutes, band.max_minutes - band.min_minutes + 1))
+            span = band.max_minutes - band.min_minutes + 1
+            bands.append((running, band.min_minutes, span, span.bit_length()))
         bands[-1] = (1.0, *bands[-1][1:])  # no gap from float rounding
         keep = ~(0xF000 << 64) & ~(0xC000 << 48)  # UUID version 4, RFC 4122 variant
         mark = (0x4000 << 64) | (0x8000 << 48)
@@ -107,10 +108,13 @@ class DayPlan:
                 if offset > last:
                     offset = last
                 u = rand()
-                for edge, low, span in bands:
+                for edge, low, span, nbits in bands:
                     if u < edge:
                         break
-                duration = low + randbelow(span)
+                r = getrandbits(nbits)
+                while r >= span:
+                    r = getrandbits(nbits)
+                duration = low + r
                 # 32 hex digits in groups of 4 ("xxxx-xxxx-...-xxxx"), regrouped 8-4-4-4-12.
                 h = ((getrandbits(128) & keep) | mark).to_bytes(16, "big").hex("-", 2)
                 customer = h[:4] + h[5:29] + h[30:34] + h[35:]
