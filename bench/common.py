@@ -1,0 +1,216 @@
+"""Shared pieces of the benchmarks: the day under test, fresh brokers, topics, records.
+
+Every benchmark case runs in its own Python process (so imports, RSS and CPU time are
+its own) against a broker started for it alone (the embedded broker keeps all data in
+one JSON snapshot: its cost grows with what it holds, so cases never share one).
+"""
+
+from __future__ import annotations
+
+import json
+import marshal
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import contextmanager
+from datetime import date
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH = ROOT / "bench"
+PYTHON = sys.executable
+WORK = Path(os.environ.get("BENCH_WORK_DIR", ROOT / ".data" / "bench"))
+
+# The day every delivery case sends: a past Friday, fixed seed and size.
+DAY = date(2025, 11, 7)
+SEED = 7
+VISITS = int(os.environ.get("BENCH_VISITS", "100000"))
+REPEATS = int(os.environ.get("BENCH_REPEATS", "3"))
+TOPIC = "foot_traffic"
+TOPIC_REALISTIC = "foot_traffic_realistic"
+PARTITIONS = 3
+
+
+def env_for(bootstrap: str, **extra: str) -> dict[str, str]:
+    """The environment of a producer process: the original variables, the bench day."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("KAFKA_", "DAILY_", "SEED", "TIME_SCALE"))}
+    env.update(
+        KAFKA_BROKER=bootstrap,
+        KAFKA_TOPIC=TOPIC,
+        KAFKA_TOPIC_REALISTIC=TOPIC_REALISTIC,
+        SEED=str(SEED),
+        DAILY_CUSTOMERS=str(VISITS),
+        PYTHONPATH=str(BENCH),
+        LOG_LEVEL="WARNING",
+    )
+    env.update(extra)
+    return env
+
+
+@contextmanager
+def fresh_broker(name: str):
+    """A LocalBroker on a free port with an empty data directory, removed afterwards."""
+    from foot_traffic.local_broker import LocalBroker
+
+    WORK.mkdir(parents=True, exist_ok=True)
+    base = Path(tempfile.mkdtemp(prefix=f"{name}-", dir=WORK))
+    broker = LocalBroker(base / "data", log_file=base / "broker.log")
+    broker.start()
+    try:
+        yield broker
+    finally:
+        broker.stop()
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def create_topics(bootstrap: str, topics=(TOPIC, TOPIC_REALISTIC), partitions: int = PARTITIONS) -> None:
+    """Create topics the way our producer does (retention.ms=-1: old timestamps kept)."""
+    from kafka.admin import KafkaAdminClient, NewTopic
+
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="bench-admin")
+    try:
+        admin.create_topics(
+            [NewTopic(t, partitions, 1, topic_configs={"retention.ms": "-1"}) for t in topics]
+        )
+    finally:
+        admin.close()
+
+
+def topic_counts(bootstrap: str, topics=(TOPIC, TOPIC_REALISTIC)) -> dict[str, int]:
+    """Records each topic holds now (sum of end offsets): proof that everything landed."""
+    from kafka import KafkaConsumer, TopicPartition
+
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    try:
+        out = {}
+        for topic in topics:
+            tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
+            out[topic] = sum(consumer.end_offsets(tps).values()) if tps else 0
+        return out
+    finally:
+        consumer.close()
+
+
+def records_file(visits: int = VISITS) -> Path:
+    """The day's records, pre-serialized by the engine once (marshal: fast to load)."""
+    path = WORK / f"records-{DAY}-{SEED}-{visits}.marshal"
+    if path.exists():
+        return path
+    from foot_traffic.events import DayStream
+    from foot_traffic.plan import plan_day
+    from foot_traffic.profile import load_profile
+
+    plan = plan_day(DAY, load_profile(None), seed=SEED, baseline=1000, fixed_total=visits)
+    rows = []
+    for moment in DayStream(plan, TOPIC, TOPIC_REALISTIC):
+        for r in moment.records:
+            rows.append((r.topic, r.key, r.value, r.headers, r.timestamp_ms))
+    WORK.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_bytes(marshal.dumps(rows))
+    tmp.replace(path)
+    return path
+
+
+def load_records(path: Path) -> list[tuple[str, bytes, bytes, tuple, int]]:
+    return marshal.loads(Path(path).read_bytes())
+
+
+def run_json(args: list[str], env: dict[str, str] | None = None, timeout: float = 600) -> dict:
+    """Run a bench worker (a Python module in bench/) and parse the JSON on its last stdout line."""
+    started = time.perf_counter()
+    proc = subprocess.run(
+        [PYTHON, *args], env=env, capture_output=True, text=True, timeout=timeout, cwd=ROOT
+    )
+    wall = time.perf_counter() - started
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(args)} failed (rc {proc.returncode}):\n{proc.stderr[-3000:]}")
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
+    if not lines:
+        raise RuntimeError(f"{' '.join(args)} printed no result:\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}")
+    result = json.loads(lines[-1])
+    result.setdefault("process_wall_s", wall)
+    return result
+
+
+def emit(result: dict) -> None:
+    """A worker's result: one JSON line on stdout."""
+    print(json.dumps(result), flush=True)
+
+
+def median(values):
+    values = [v for v in values if v is not None]
+    return statistics.median(values) if values else None
+
+
+def peak_rss_mb() -> float:
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux: KiB
+
+
+def cpu_seconds() -> float:
+    import resource
+
+    ru = resource.getrusage(resource.RUSAGE_SELF)
+    return ru.ru_utime + ru.ru_stime
+
+
+def machine() -> dict[str, str]:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = ""
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal"):
+                mem = f"{int(line.split()[1]) / 1024 / 1024:.1f} GiB"
+    except OSError:
+        pass
+    try:
+        load = " / ".join(f"{x:.1f}" for x in os.getloadavg())
+    except OSError:
+        load = "?"
+    return {
+        "cpu": cpu,
+        "cores": str(os.cpu_count()),
+        "memory": mem,
+        "os": f"{platform.system()} {platform.release()}",
+        "python": platform.python_version(),
+        "load": load,
+    }
+
+
+def versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {}
+    for name in (
+        "foot-traffic-producer",
+        "kafka-python",
+        "confluent-kafka",
+        "apache-airflow",
+        "apache-airflow-providers-apache-kafka",
+        "noida-db",
+    ):
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            out[name] = "-"
+    try:
+        import confluent_kafka
+
+        out["librdkafka"] = confluent_kafka.libversion()[0]
+    except ImportError:
+        pass
+    return out

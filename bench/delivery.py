@@ -1,0 +1,187 @@
+"""Benchmark 1, full-speed delivery of a past day: one case per process.
+
+    python bench/delivery.py CASE BOOTSTRAP [RECORDS_FILE [PART/PARTS]]
+
+Cases (each prints one JSON line: records, seconds, records_per_s):
+  cli            our producer: ``foot-traffic produce --date DAY`` (cli.main in this process,
+                 timed from the call to its return: connect, resume scan, plan, send, flush)
+  kafka_python   (b) raw kafka-python loop: the same pre-serialized records (key, value,
+                 headers, timestamp) through a KafkaProducer built with *our* settings
+                 (KafkaPublisher.connect), futures checked after flush
+  operator       (c) Airflow's ProduceToTopicOperator at its defaults (synchronous, one
+                 log line per record), one operator per topic, key/value only; run
+                 in-process (operator.execute), its fastest setting; PART/PARTS sends
+                 one consecutive slice of the day (the repeats together send all of it)
+  operator_async (c) the same with synchronous=False
+  confluent      (d) raw confluent-kafka loop, settings equivalent to ours (acks=all,
+                 idempotence, linger 20 ms, gzip, murmur2_random), delivery callbacks counted
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import DAY, emit, load_records, peak_rss_mb  # noqa: E402
+
+
+def case_cli(bootstrap: str, _records: str | None = None) -> dict:
+    from foot_traffic import cli
+
+    summary = Path(tempfile.mkstemp(suffix=".json")[1])
+    started = time.perf_counter()
+    rc = cli.main(["--log-level", "WARNING", "produce", "--date", DAY.isoformat(), "--summary-json", str(summary)])
+    elapsed = time.perf_counter() - started
+    if rc != 0:
+        raise SystemExit(f"foot-traffic produce exited {rc}")
+    days = json.loads(summary.read_text())
+    summary.unlink()
+    return {"records": sum(d["records_sent"] for d in days), "seconds": elapsed}
+
+
+def _our_producer(bootstrap: str):
+    """A KafkaProducer with exactly the settings KafkaPublisher uses."""
+    from foot_traffic.publisher import KafkaOptions, KafkaPublisher
+    from foot_traffic.settings import Settings
+
+    publisher = KafkaPublisher(KafkaOptions.from_settings(Settings.from_env(os.environ)))
+    publisher.connect()
+    return publisher._producer
+
+
+def case_kafka_python(bootstrap: str, records_file: str) -> dict:
+    rows = load_records(records_file)
+    started = time.perf_counter()
+    producer = _our_producer(bootstrap)
+    send = producer.send
+    futures = [
+        send(topic, value=value, key=key, headers=list(headers), timestamp_ms=ts)
+        for topic, key, value, headers, ts in rows
+    ]
+    producer.flush()
+    elapsed = time.perf_counter() - started
+    failed = sum(1 for f in futures if not f.succeeded())
+    producer.close()
+    if failed:
+        raise SystemExit(f"{failed} records not acknowledged")
+    return {"records": len(futures), "seconds": elapsed}
+
+
+def case_confluent(bootstrap: str, records_file: str) -> dict:
+    from confluent_kafka import Producer
+
+    rows = load_records(records_file)
+    acked = errors = 0
+
+    def on_delivery(err, _msg):
+        nonlocal acked, errors
+        if err is None:
+            acked += 1
+        else:
+            errors += 1
+
+    started = time.perf_counter()
+    producer = Producer(
+        {
+            "bootstrap.servers": bootstrap,
+            "acks": "all",
+            "enable.idempotence": True,
+            "linger.ms": 20,
+            "batch.size": 256 * 1024,
+            "compression.type": "gzip",
+            "partitioner": "murmur2_random",
+            "client.id": "bench-confluent",
+        }
+    )
+    produce, poll = producer.produce, producer.poll
+    for topic, key, value, headers, ts in rows:
+        while True:
+            try:
+                produce(topic, value, key, headers=list(headers), timestamp=ts, on_delivery=on_delivery)
+                break
+            except BufferError:  # local queue full: serve callbacks, then retry
+                poll(0.05)
+        poll(0)
+    left = producer.flush(120)
+    elapsed = time.perf_counter() - started
+    if left or errors or acked != len(rows):
+        raise SystemExit(f"confluent: {acked} acked, {errors} errors, {left} left of {len(rows)}")
+    return {"records": acked, "seconds": elapsed}
+
+
+def _part(rows: list, part: str | None) -> list:
+    """``"i/n"``: the i-th of n consecutive slices of the day (all of it when None)."""
+    if not part:
+        return rows
+    i, n = (int(x) for x in part.split("/"))
+    return rows[i * len(rows) // n : (i + 1) * len(rows) // n]
+
+
+def _operator(bootstrap: str, records_file: str, synchronous: bool, part: str | None = None) -> dict:
+    work = Path(tempfile.mkdtemp(prefix="bench-airflow-"))
+    os.environ.setdefault("AIRFLOW_HOME", str(work))
+    os.environ["AIRFLOW_CONN_KAFKA_DEFAULT"] = json.dumps(
+        {"conn_type": "kafka", "extra": {"bootstrap.servers": bootstrap}}
+    )
+    from airflow.providers.apache.kafka.operators.produce import ProduceToTopicOperator
+
+    # A task writes its log lines to a file: so do we (the default callback logs every record).
+    handler = logging.FileHandler(work / "task.log")
+    handler.setFormatter(logging.Formatter("[%(asctime)s] {%(filename)s:%(lineno)d} %(levelname)s - %(message)s"))
+    airflow_log = logging.getLogger("airflow")
+    airflow_log.handlers[:] = [handler]
+    airflow_log.setLevel(logging.INFO)
+    airflow_log.propagate = False
+
+    rows = _part(load_records(records_file), part)
+    by_topic: dict[str, list[tuple[bytes, bytes]]] = {}
+    for topic, key, value, _headers, _ts in rows:
+        by_topic.setdefault(topic, []).append((key, value))
+
+    started = time.perf_counter()
+    for topic, pairs in by_topic.items():
+        op = ProduceToTopicOperator(
+            task_id=f"produce_{topic}",
+            topic=topic,
+            producer_function=lambda pairs=pairs: iter(pairs),
+            synchronous=synchronous,
+        )
+        op.execute(context={})
+    elapsed = time.perf_counter() - started
+    handler.flush()
+    lines = sum(1 for line in open(work / "task.log", encoding="utf-8") if "Produced record" in line)
+    if lines != len(rows):
+        raise SystemExit(f"operator: {lines} delivery reports of {len(rows)} records")
+    return {"records": len(rows), "seconds": elapsed}
+
+
+def case_operator(bootstrap: str, records_file: str, part: str | None = None) -> dict:
+    return _operator(bootstrap, records_file, synchronous=True, part=part)
+
+
+def case_operator_async(bootstrap: str, records_file: str, part: str | None = None) -> dict:
+    return _operator(bootstrap, records_file, synchronous=False, part=part)
+
+
+CASES = {name[5:]: fn for name, fn in globals().items() if name.startswith("case_")}
+
+
+def main() -> None:
+    case, bootstrap = sys.argv[1], sys.argv[2]
+    args = sys.argv[3:]
+    result = CASES[case](bootstrap, *args)
+    result["case"] = case
+    result["records_per_s"] = result["records"] / result["seconds"]
+    result["peak_rss_mb"] = peak_rss_mb()
+    emit(result)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,78 @@
+"""Benchmark 3, memory: peak RSS of one process playing a whole day at full speed.
+
+    python bench/memory.py VISITS [BOOTSTRAP]
+
+Without BOOTSTRAP the runner's records go to a publisher that only counts them (the
+engine alone: plan, event stream, runner); with it, to the real KafkaPublisher.
+Prints the RSS after imports and the peak RSS (ru_maxrss) at the end.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import DAY, SEED, emit, peak_rss_mb  # noqa: E402
+
+
+def current_rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024.0
+    return 0.0
+
+
+class CountingPublisher:
+    """Accepts every record and keeps nothing (the engine's own memory)."""
+
+    def __init__(self):
+        self.sent = 0
+
+    def connect(self): ...
+    def ensure_topics(self, topics): ...
+    def flush(self): ...
+    def close(self): ...
+
+    def partition_for(self, topic, key):
+        return 0
+
+    def send(self, record):
+        self.sent += 1
+
+
+def main() -> None:
+    visits = int(sys.argv[1])
+    bootstrap = sys.argv[2] if len(sys.argv) > 2 else None
+    from foot_traffic.publisher import KafkaOptions, KafkaPublisher
+    from foot_traffic.runner import Runner
+    from foot_traffic.settings import Settings
+
+    env = dict(os.environ, SEED=str(SEED), DAILY_CUSTOMERS=str(visits), FOOT_TRAFFIC_RESUME="0")
+    if bootstrap:
+        env["KAFKA_BROKER"] = bootstrap
+    settings = Settings.from_env(env)
+    import kafka  # noqa: F401  (both variants pay for the client import)
+
+    publisher = KafkaPublisher(KafkaOptions.from_settings(settings)) if bootstrap else CountingPublisher()
+    base = current_rss_mb()
+    started = time.perf_counter()
+    summaries = Runner(settings, publisher).run([DAY])
+    elapsed = time.perf_counter() - started
+    emit(
+        {
+            "visits": visits,
+            "kafka": bool(bootstrap),
+            "records": summaries[0].sent,
+            "seconds": elapsed,
+            "rss_after_imports_mb": base,
+            "peak_rss_mb": peak_rss_mb(),
+        }
+    )
+
+
+if __name__ == "__main__":
+    main()
