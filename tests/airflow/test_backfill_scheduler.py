@@ -1,0 +1,149 @@
+"""``airflow backfill create`` run by a real scheduler, as in production.
+
+Airflow's production set-up here: a PostgreSQL metadata database (a fresh database on
+127.0.0.1:5432 for this test), LocalExecutor, the api-server (the execution API that task
+workers report to) and the scheduler. Three past days are backfilled; each must land in
+Kafka exactly as planned, with its own day's timestamps.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+import uuid
+from collections import defaultdict
+from datetime import date
+
+import psutil
+import pytest
+
+from foot_traffic.events import DayStream
+from foot_traffic.local_broker import free_port
+from foot_traffic.plan import plan_from_settings
+from foot_traffic.profile import seed_profile
+from foot_traffic.settings import Settings
+from tests.support.kafka_read import read_topic
+
+from .conftest import BIN, ROOT, kafka_conn_json, subprocess_env
+
+pytestmark = [pytest.mark.airflow, pytest.mark.integration]
+
+DAYS = ["2025-11-03", "2025-11-04", "2025-11-05"]
+CONF = {"seed": 7, "daily_customers": 120}
+
+
+@pytest.fixture
+def postgres_db():
+    psycopg2 = pytest.importorskip("psycopg2")
+    name = f"ft_backfill_{uuid.uuid4().hex[:8]}"
+    try:
+        admin = psycopg2.connect(host="127.0.0.1", port=5432, user="postgres", dbname="postgres", connect_timeout=5)
+    except psycopg2.OperationalError as exc:  # pragma: no cover - the machines run PostgreSQL
+        pytest.skip(f"PostgreSQL not reachable on 127.0.0.1:5432: {exc}")
+    admin.autocommit = True
+    admin.cursor().execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"postgresql+psycopg2://postgres@127.0.0.1:5432/{name}"
+    finally:
+        admin.cursor().execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()
+
+
+def _kill_tree(proc: subprocess.Popen) -> None:
+    try:
+        parent = psutil.Process(proc.pid)
+        family = parent.children(recursive=True) + [parent]
+    except psutil.NoSuchProcess:
+        return
+    for p in family:
+        try:
+            p.send_signal(signal.SIGTERM)
+        except psutil.NoSuchProcess:
+            pass
+    _, alive = psutil.wait_procs(family, timeout=10)
+    for p in alive:
+        try:
+            p.kill()
+        except psutil.NoSuchProcess:
+            pass
+
+
+def _airflow(env, *args, timeout=180):
+    proc = subprocess.run([str(BIN / "airflow"), *args], env=env, capture_output=True, text=True, timeout=timeout)
+    assert proc.returncode == 0, f"airflow {' '.join(args)}:\n{proc.stdout[-2000:]}\n{proc.stderr[-3000:]}"
+    return proc.stdout
+
+
+def test_backfill_create_runs_three_past_days_through_the_scheduler(postgres_db, kafka_bootstrap, topics, tmp_path):
+    port = free_port()
+    env = subprocess_env(
+        AIRFLOW_HOME=str(tmp_path / "home"),
+        AIRFLOW__CORE__DAGS_FOLDER=str(ROOT / "dags"),
+        AIRFLOW__CORE__LOAD_EXAMPLES="False",
+        AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=postgres_db,
+        AIRFLOW__CORE__EXECUTOR="LocalExecutor",
+        AIRFLOW__CORE__PARALLELISM="4",
+        AIRFLOW__API__HOST="127.0.0.1",
+        AIRFLOW__API__PORT=str(port),
+        AIRFLOW__CORE__EXECUTION_API_SERVER_URL=f"http://127.0.0.1:{port}/execution/",
+        AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC="1",
+        AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT=str(free_port()),
+        AIRFLOW_CONN_KAFKA_DEFAULT=kafka_conn_json(kafka_bootstrap),
+        # The DAG's Param defaults follow the original variables: unpausing also creates
+        # today's scheduled run, which these make quick (the rest of today at 100,000x).
+        KAFKA_TOPIC=topics[0],
+        KAFKA_TOPIC_REALISTIC=topics[1],
+        TIME_SCALE="100000",
+        DAILY_CUSTOMERS="10",
+        PYTHONWARNINGS="ignore",
+    )
+    _airflow(env, "db", "migrate")
+    _airflow(env, "dags", "reserialize")
+    _airflow(
+        env, "backfill", "create", "--dag-id", "foot_traffic_daily", "--from-date", DAYS[0], "--to-date", DAYS[-1],
+        "--dag-run-conf", json.dumps(CONF), "--max-active-runs", "2",
+    )
+    _airflow(env, "dags", "unpause", "foot_traffic_daily")
+
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    started = []
+    try:
+        for component in ("api-server", "scheduler"):
+            out = open(logs / f"{component}.log", "wb")
+            started.append(
+                subprocess.Popen([str(BIN / "airflow"), component], env=env, stdout=out, stderr=subprocess.STDOUT,
+                                 stdin=subprocess.DEVNULL, start_new_session=True)
+            )
+        deadline = time.monotonic() + 240
+        states: dict[str, str] = {}
+        while time.monotonic() < deadline:
+            runs = json.loads(_airflow(env, "dags", "list-runs", "foot_traffic_daily", "-o", "json"))
+            states = {r["run_id"]: r["state"] for r in runs if r["run_id"].startswith("backfill__")}
+            if len(states) == 3 and all(s in ("success", "failed") for s in states.values()):
+                break
+            time.sleep(3)
+    finally:
+        for proc in started:
+            _kill_tree(proc)
+    tail = "\n".join((logs / f).read_text(errors="replace")[-1500:] for f in ("scheduler.log", "api-server.log"))
+    assert sorted(states.values()) == ["success"] * 3, f"{states}\n{tail}"
+
+    sessions, events = read_topic(kafka_bootstrap, topics[0]), read_topic(kafka_bootstrap, topics[1])
+    landed = defaultdict(set)
+    for r in sessions + events:
+        landed[r.header("ft-day")].add((r.topic, r.key, r.value, r.headers, r.timestamp_ms))
+    settings = Settings.from_env({"KAFKA_TOPIC": topics[0], "KAFKA_TOPIC_REALISTIC": topics[1],
+                                  "SEED": str(CONF["seed"]), "DAILY_CUSTOMERS": str(CONF["daily_customers"])})
+    customers = []
+    for day in DAYS:
+        plan = plan_from_settings(date.fromisoformat(day), settings, seed_profile())
+        want = {(r.topic, r.key, r.value, r.headers, r.timestamp_ms)
+                for m in DayStream(plan, *topics) for r in m.records}
+        assert landed[day] == want, day  # exactly the plan: nothing lost, nothing twice
+        assert all(json.loads(v)["entry_time"].startswith(day) for t, _, v, _, _ in want if t == topics[0])
+        customers.append({k for _, k, _, _, _ in want})
+    assert not (customers[0] & customers[1]) and not (customers[1] & customers[2])
