@@ -2,7 +2,7 @@
 
 import json
 from collections import Counter
-from datetime import date
+from datetime import UTC, date, datetime
 
 from foot_traffic.events import H_DAY, H_EVENT_ID, H_PLAN, H_SEQ, DayStream, atomic_json, session_json
 from foot_traffic.plan import Visit, plan_day
@@ -108,3 +108,20 @@ def test_same_plan_same_bytes():
     assert dump() == dump()
     kinds = Counter(r[2].split(b'"')[3] for r in dump())
     assert kinds == {b"foot_traffic": 500, b"entry": 500, b"exit": 500}
+
+
+def test_templated_records_equal_json_dumps_for_a_whole_day():
+    """The fast templates must stay byte-identical to json.dumps(..., ensure_ascii=False)."""
+    plan, _ = stream(total=3000, seed=21)
+    for visit in plan.visits():
+        label = PROFILE.slots[visit.slot].label
+        entry = datetime.fromtimestamp(visit.entry_ts, UTC).isoformat()
+        leave = datetime.fromtimestamp(visit.exit_ts, UTC).isoformat()
+        assert session_json(visit, "Friday", label) == json.dumps({
+            "event_type": "foot_traffic", "customer_id": visit.customer_id, "entry_time": entry,
+            "exit_time": leave, "trip_duration_minutes": visit.duration_minutes, "weekday": "Friday",
+            "time_slot": label,
+        }, ensure_ascii=False).encode()
+        assert atomic_json("exit", visit.exit_ts, "Friday", label) == json.dumps(
+            {"event_type": "exit", "time": leave, "weekday": "Friday", "time_slot": label}, ensure_ascii=False
+        ).encode()
