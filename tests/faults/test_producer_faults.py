@@ -80,11 +80,11 @@ def test_producer_sigkilled_at_random_points_then_started_again(kafka_bootstrap,
     partials = []
     for trial in range(TRIALS):
         topics = fresh_topics(f"kill{trial}")
-        env = producer_env(kafka_bootstrap, topics, TIME_SCALE=40000, SEED=100 + trial)
+        env = producer_env(kafka_bootstrap, topics, TIME_SCALE=30000, SEED=100 + trial)
         log = tmp_path / f"trial{trial}.log"
         proc = spawn(env, "--date", day.isoformat(), "--from-midnight", log=log)
         wait_for_line(log, f"plan for {day}", proc=proc)
-        delay = RNG.uniform(0.0, 2.2)  # the day plays in about 2.3 s
+        delay = RNG.uniform(0.05, 1.9)  # the day plays in about 3 s: kill while it is under way
         time.sleep(delay)
         if proc.poll() is None:
             proc.send_signal(signal.SIGKILL)
@@ -100,4 +100,4 @@ def test_producer_sigkilled_at_random_points_then_started_again(kafka_bootstrap,
         assert check.ok, f"trial {trial} (killed after {delay:.2f} s): {check.describe()}"
     mid_stream = [p for p in partials if 0 < p[1] < p[2]]
     print("kill after s, landed before restart, expected:", partials)
-    assert len(mid_stream) >= TRIALS // 2, partials
+    assert len(mid_stream) >= TRIALS - 1, partials  # (a kill before the first send is allowed once)
