@@ -355,6 +355,16 @@ class KafkaPublisher:
             log.debug("forced close: %s", exc)
 
 
+def publisher_for(settings, options: KafkaOptions, stop: threading.Event | None = None, **confluent: Any) -> Publisher:
+    """The publisher ``KAFKA_CLIENT`` selects: kafka-python (default) or librdkafka
+    (``confluent``; ``confluent`` keywords go to ConfluentPublisher, e.g. ``base_config``)."""
+    if getattr(settings, "kafka_client", "kafka-python") == "confluent":
+        from foot_traffic.publisher_confluent import ConfluentPublisher
+
+        return ConfluentPublisher(options, stop, **confluent)
+    return KafkaPublisher(options, stop)
+
+
 class MemoryPublisher:
     """Keeps records in a list: for unit tests of the runner and for dry runs (no Kafka)."""
 
