@@ -176,15 +176,14 @@ def main(argv: list[str] | None = None) -> int:
         while airflow.poll() is None:
             time.sleep(0.5)
         raise RuntimeError(f"airflow standalone exited ({airflow.returncode}); see {log_path}")
-    except Interrupted as exc:
-        print(f"\n{exc} received: stopping Airflow and the broker", file=sys.stderr, flush=True)
+    except Interrupted:
         return 0
     except Exception as exc:  # noqa: BLE001
         print(f"\nmake airflow failed: {exc}", file=sys.stderr, flush=True)
         return 1
     finally:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(sig, signal.SIG_IGN)
         if airflow is not None:
             stop_group(airflow, "airflow standalone", grace=30)
             left = group_alive(airflow.pid)

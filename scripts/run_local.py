@@ -29,6 +29,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass
@@ -66,13 +67,19 @@ class Interrupted(Exception):
 
 
 def _raise_interrupted(signum, _frame):
-    raise Interrupted(signal.Signals(signum).name)
+    name = signal.Signals(signum).name
+    # Further signals must not interrupt the cleanup that follows.
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, signal.SIG_IGN)
+    print(f"\n{name} received: stopping everything this command started ...", file=sys.stderr, flush=True)
+    raise Interrupted(name)
 
 
 def install_signal_handlers() -> None:
-    """Ctrl-C and SIGTERM end the run through ``finally`` blocks that stop every child."""
-    signal.signal(signal.SIGINT, _raise_interrupted)
-    signal.signal(signal.SIGTERM, _raise_interrupted)
+    """Ctrl-C, SIGTERM and a closed terminal end the run through ``finally`` blocks that
+    stop every child process."""
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, _raise_interrupted)
 
 
 def _default_sigint() -> None:
@@ -221,30 +228,66 @@ def _trim(line: str) -> str:
     return f"{text}: {state[1]}" if state else text
 
 
+# `airflow dags test` answers SIGTERM by calling the task's on_kill (the runner stops and
+# flushes what it sent); the task then waits for a retry, which these lines announce.
+STOPPED_MARKERS = ("FootTrafficStopped", "up_for_retry", "No tasks to run")
+
+
 def run_dag_test(env: dict[str, str], day: date, conf: dict, log_path: Path, verbose: bool, timeout: float) -> None:
     """``airflow dags test`` with its progress lines shown live and all of it in ``log_path``."""
     command = [str(BIN / "airflow"), "dags", "test", DAG_ID, day.isoformat(), "-c", json.dumps(conf)]
     info(f"$ airflow dags test {DAG_ID} {day.isoformat()} -c '{json.dumps(conf)}'")
     info(f"(full output in {log_path})")
     process = spawn(command, env, None, text=True, bufsize=1, errors="replace")
-    deadline = time.monotonic() + timeout
-    try:
+    task_stopped = threading.Event()
+    stopping = threading.Event()
+
+    def drain() -> None:
+        # A thread, so that the output keeps flowing while the main thread stops the run.
         with open(log_path, "w", encoding="utf-8") as log:
             for line in process.stdout:
                 log.write(line)
                 log.flush()
                 line = line.rstrip("\n")
+                if any(marker in line for marker in STOPPED_MARKERS):
+                    task_stopped.set()
+                if stopping.is_set() and not verbose and not ("on_kill" in line or "state updated" in line):
+                    continue  # the stop's traceback and retry wait are in the log file
                 if verbose or _shown(line):
                     print(f"    {_c('2', '│')} {_trim(line)[:220]}", flush=True)
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"airflow dags test did not finish in {timeout:g} s")
-        rc = process.wait(30)
+
+    reader = threading.Thread(target=drain, name="dags-test-output", daemon=True)
+    reader.start()
+    deadline = time.monotonic() + timeout
+    try:
+        while process.poll() is None:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"airflow dags test did not finish in {timeout:g} s")
+            time.sleep(0.2)
+        reader.join(10)
+    except BaseException:
+        stopping.set()
+        if process.poll() is None:
+            info("stopping airflow dags test: SIGTERM (the task stops and flushes what it sent)")
+            try:
+                os.killpg(process.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+            until = time.monotonic() + 20
+            while process.poll() is None and not task_stopped.is_set() and time.monotonic() < until:
+                time.sleep(0.2)
+            time.sleep(0.5)
+        stop_group(process, "airflow dags test", grace=0.5, first=signal.SIGKILL)
+        reader.join(5)
+        raise
     finally:
-        if process.poll() is None or group_alive(process.pid):
-            stop_group(process, "airflow dags test", grace=15)
-    if rc != 0:
+        if group_alive(process.pid):
+            stop_group(process, "airflow dags test", grace=0.5, first=signal.SIGKILL)
+    if process.returncode != 0:
         tail = log_path.read_text(errors="replace").splitlines()[-40:]
-        raise RuntimeError(f"airflow dags test failed (exit {rc}); last lines of {log_path}:\n" + "\n".join(tail))
+        raise RuntimeError(
+            f"airflow dags test failed (exit {process.returncode}); last lines of {log_path}:\n" + "\n".join(tail)
+        )
 
 
 # -- reading the topics back -------------------------------------------------------------
@@ -516,15 +559,14 @@ def main(argv: list[str] | None = None) -> int:
 
         ok = summarize(day, plan, broker.bootstrap, (conf["topic"], conf["topic_realistic"]))
         return 0 if ok else 1
-    except Interrupted as exc:
-        print(f"\n{exc} received: stopping everything", file=sys.stderr, flush=True)
+    except Interrupted:
         return 130
     except Exception as exc:  # noqa: BLE001 - one clear line for a person, not a traceback
         print(f"\n{_c('1;31', 'make run failed:')} {exc}", file=sys.stderr, flush=True)
         return 1
     finally:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not skip the cleanup
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(sig, signal.SIG_IGN)  # a second Ctrl-C must not skip the cleanup
         if broker is not None:
             broker.stop()
             info(f"broker stopped; everything stopped ({time.monotonic() - started:.0f} s in all)")

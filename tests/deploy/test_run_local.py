@@ -90,4 +90,5 @@ def test_make_run_stops_everything_on_ctrl_c(tmp_path):
             process.kill()
     assert process.returncode == 130, "".join(seen) + rest
     assert "SIGINT received: stopping everything" in rest
+    assert "stopping airflow dags test" in rest
     assert wait_gone(str(tmp_path)) == [], "processes left running after Ctrl-C"
