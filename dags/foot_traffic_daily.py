@@ -22,7 +22,7 @@ the `KAFKA_BROKER` environment variable.
 `time_scale`, `seed`, `topic`, `topic_realistic`, `from_midnight`, `profile_file`.
 
 Outlets: an Asset per topic, so downstream DAGs (shelf events, POS transactions) can be
-scheduled on them. See docs/airflow.md.
+scheduled on them. See the README, section "Airflow".
 """
 
 from __future__ import annotations
