@@ -418,6 +418,8 @@ def main() -> int:
     res: dict = {"machine": machine(), "versions": versions()}
     log(f"machine {res['machine']}")
     started = time.perf_counter()
+    for stale in WORK.glob("records-*.marshal"):  # always the current engine's records
+        stale.unlink()
     records_file(VISITS)
     log(f"records of {DAY} ({VISITS:,} visits) ready ({time.perf_counter() - started:.1f} s)")
 
