@@ -13,6 +13,8 @@ Cases (each prints one JSON line: records, seconds, records_per_s):
                  in-process (operator.execute), its fastest setting; PART/PARTS sends
                  one consecutive slice of the day (the repeats together send all of it)
   operator_async (c) the same with synchronous=False
+  kafka_python RECORDS BUSY_US
+                 control: (b) plus BUSY_US of busy Python work per record in its loop
   confluent      (d) raw confluent-kafka loop, settings equivalent to ours (acks=all,
                  idempotence, linger 20 ms, gzip, murmur2_random), delivery callbacks counted
 """
@@ -64,15 +66,27 @@ def _our_producer(bootstrap: str):
     return publisher._producer
 
 
-def case_kafka_python(bootstrap: str, records_file: str) -> dict:
+def case_kafka_python(bootstrap: str, records_file: str, busy_us: str | None = None) -> dict:
     rows = load_records(records_file)
+    busy = float(busy_us or 0) / 1e6
+    clock = time.perf_counter
     started = time.perf_counter()
     producer = _our_producer(bootstrap)
     send = producer.send
-    futures = [
-        send(topic, value=value, key=key, headers=list(headers), timestamp_ms=ts)
-        for topic, key, value, headers, ts in rows
-    ]
+    if busy:
+        # Control: the same loop doing `busy` seconds of Python work per record in the
+        # sending thread (the engine's own CPU per record), holding the GIL like it does.
+        futures = []
+        for topic, key, value, headers, ts in rows:
+            until = clock() + busy
+            while clock() < until:
+                pass
+            futures.append(send(topic, value=value, key=key, headers=list(headers), timestamp_ms=ts))
+    else:
+        futures = [
+            send(topic, value=value, key=key, headers=list(headers), timestamp_ms=ts)
+            for topic, key, value, headers, ts in rows
+        ]
     producer.flush()
     elapsed = time.perf_counter() - started
     failed = sum(1 for f in futures if not f.succeeded())
