@@ -22,7 +22,7 @@ from datetime import date
 from foot_traffic.pacing import SystemClock
 from foot_traffic.plan import day_start, plan_from_settings, today
 from foot_traffic.profile import ProfileError, load_profile
-from foot_traffic.publisher import KafkaOptions, KafkaPublisher, PublishError
+from foot_traffic.publisher import KafkaOptions, PublishError, publisher_for
 from foot_traffic.resume import KafkaDayScanner, PlanMismatch
 from foot_traffic.runner import Runner, days_from
 from foot_traffic.settings import Settings, SettingsError
@@ -102,7 +102,7 @@ def cmd_produce(settings: Settings, args: argparse.Namespace) -> int:
     anchor = day_start(first).timestamp() if args.from_midnight else None
     runner = Runner(
         settings,
-        KafkaPublisher(options, stop),
+        publisher_for(settings, options, stop),
         KafkaDayScanner(options, stop),
         clock=clock,
         stop=stop,

@@ -68,6 +68,9 @@ def librdkafka_config(options: KafkaOptions, base_config: Mapping[str, Any] | No
             "batch.size": 256 * 1024,
             "compression.type": "none" if options.compression == "none" else options.compression,
             "partitioner": "murmur2_random",
+            # A failed batch must never leave a hole that later batches land behind:
+            # resume relies on each partition holding a prefix of the day (see resume.py).
+            "enable.gapless.guarantee": True,
             "request.timeout.ms": options.request_timeout_ms,
             "delivery.timeout.ms": options.delivery_timeout_ms,
             "client.id": "foot-traffic-producer",

@@ -182,7 +182,6 @@ class Runner:
 
     def run(self, days: Iterable[date], *, first_from_now: bool = False) -> list[DaySummary]:
         """Play ``days`` (possibly endless), merged by due time; return one summary per day."""
-        pacer = Pacer(self.clock, self.settings.time_scale, self.settings.sleep, self.stop, self.sim_anchor)
         day_iter = iter(days)
         summaries: list[DaySummary] = []
         heap: list[tuple[int, int, int, Moment, _OpenDay]] = []
@@ -192,6 +191,8 @@ class Runner:
         last_progress = self.clock.monotonic()
         self.publisher.connect()
         self.publisher.ensure_topics(self.topics)
+        # After connecting: the simulated clock starts when records can actually be sent.
+        pacer = Pacer(self.clock, self.settings.time_scale, self.settings.sleep, self.stop, self.sim_anchor)
         try:
             while True:
                 if next_day is not None and (

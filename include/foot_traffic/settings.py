@@ -145,6 +145,11 @@ class Settings(BaseModel):
         default=True, alias="FOOT_TRAFFIC_RESUME", description="Skip what the topics already hold for the day"
     )
     compression: Literal["gzip", "none"] = Field(default="gzip", alias="KAFKA_COMPRESSION")
+    kafka_client: Literal["kafka-python", "confluent"] = Field(
+        default="kafka-python",
+        alias="KAFKA_CLIENT",
+        description="Producer client: kafka-python (the original's) or confluent (librdkafka, faster)",
+    )
     topic_partitions: Annotated[int, BeforeValidator(_no_bool), Field(ge=1, le=10_000)] = Field(
         default=3, alias="TOPIC_PARTITIONS", description="Partitions of topics the producer creates"
     )

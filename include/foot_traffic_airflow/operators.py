@@ -253,7 +253,7 @@ class FootTrafficProducerOperator(BaseOperator):
         from foot_traffic.pacing import SystemClock
         from foot_traffic.plan import day_start
         from foot_traffic.profile import ProfileError, load_profile
-        from foot_traffic.publisher import KafkaOptions, KafkaPublisher, PublishError
+        from foot_traffic.publisher import KafkaOptions, PublishError, publisher_for
         from foot_traffic.resume import KafkaDayScanner, PlanMismatch
         from foot_traffic.runner import Runner
         from foot_traffic_airflow.connection import resolve_kafka
@@ -281,7 +281,7 @@ class FootTrafficProducerOperator(BaseOperator):
         progress_every = self.progress_every or (10.0 if settings.time_scale > 1 else 60.0)
         runner = Runner(
             settings,
-            KafkaPublisher(options, self._stop),
+            publisher_for(settings, options, self._stop),
             KafkaDayScanner(options, self._stop),
             clock=SystemClock(),
             stop=self._stop,

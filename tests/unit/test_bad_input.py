@@ -53,6 +53,7 @@ BAD: dict[str, list[str]] = {
     "FOOT_TRAFFIC_PROFILE": ["/no/such/profile.yaml", "/", "nul\x00byte"],  # empty = unset
     "FOOT_TRAFFIC_RESUME": FLAG_BAD,
     "KAFKA_COMPRESSION": ["", "zip", "lz4x", "1"],
+    "KAFKA_CLIENT": ["", "librdkafka", "kafka_python", "1"],
     "TOPIC_PARTITIONS": INT_BAD + ["", "0", "-1", "10001"],
     "TOPIC_REPLICATION_FACTOR": INT_BAD + ["", "0", "-1", "33"],
     "TOPIC_RETENTION_MS": INT_BAD + ["", "-2", str(2**63)],
