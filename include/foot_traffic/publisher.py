@@ -358,7 +358,7 @@ class KafkaPublisher:
 def publisher_for(settings, options: KafkaOptions, stop: threading.Event | None = None, **confluent: Any) -> Publisher:
     """The publisher ``KAFKA_CLIENT`` selects: kafka-python (default) or librdkafka
     (``confluent``; ``confluent`` keywords go to ConfluentPublisher, e.g. ``base_config``)."""
-    if getattr(settings, "kafka_client", "kafka-python") == "confluent":
+    if settings.kafka_client == "confluent":
         from foot_traffic.publisher_confluent import ConfluentPublisher
 
         return ConfluentPublisher(options, stop, **confluent)
