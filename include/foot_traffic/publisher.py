@@ -238,7 +238,7 @@ class KafkaPublisher:
         if topic not in self._partitions:
             parts = None
             for _ in range(50):
-                parts = self._producer.partitions_for(topic)
+                parts = self._visible_partitions(topic)
                 if parts:
                     break
                 self.stop.wait(0.1)
@@ -249,6 +249,10 @@ class KafkaPublisher:
 
     def partition_for(self, topic: str, key: bytes) -> int:
         return murmur2_partition(key, self.partition_count(topic))
+
+    def _visible_partitions(self, topic: str):
+        """The topic's partitions as the producer's metadata shows them (may be empty at first)."""
+        return self._producer.partitions_for(topic)
 
     # -- sending ----------------------------------------------------------------------------
     def _raise_if_failed(self) -> None:

@@ -124,22 +124,11 @@ class ConfluentPublisher(KafkaPublisher):
 
     # ensure_topics: inherited (kafka-python admin client, same topic settings)
 
-    def partition_count(self, topic: str) -> int:
-        if topic not in self._partitions:
-            parts = None
-            for _ in range(50):
-                meta = self._producer.list_topics(topic, timeout=5).topics.get(topic)
-                if meta is not None and meta.error is None and meta.partitions:
-                    parts = meta.partitions
-                    break
-                self.stop.wait(0.1)
-            if not parts:
-                raise PublishError(f"topic {topic!r} has no partitions visible to the producer")
-            self._partitions[topic] = len(parts)
-        return self._partitions[topic]
-
-    def partition_for(self, topic: str, key: bytes) -> int:
-        return murmur2_partition(key, self.partition_count(topic))
+    def _visible_partitions(self, topic: str):
+        meta = self._producer.list_topics(topic, timeout=5).topics.get(topic)
+        if meta is not None and meta.error is None:
+            return meta.partitions
+        return None
 
     # -- sending ----------------------------------------------------------------------------
     def _on_delivery(self, err, msg) -> None:
