@@ -27,8 +27,6 @@ from foot_traffic.publisher import (
     DeliveryError,
     KafkaOptions,
     KafkaPublisher,
-    PublishError,
-    murmur2_partition,
     retry_connect,
 )
 
