@@ -9,7 +9,6 @@ Kafka exactly as planned, with its own day's timestamps.
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import time

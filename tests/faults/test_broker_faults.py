@@ -8,10 +8,8 @@ day refills what the broker lost instead of trusting its own acknowledgements.
 
 from __future__ import annotations
 
-import json
 import os
 import random
-import signal
 import time
 import uuid
 from datetime import UTC, date, datetime
