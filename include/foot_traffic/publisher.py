@@ -308,24 +308,34 @@ class KafkaPublisher:
             return
         import time
 
-        from kafka.errors import KafkaError, KafkaTimeoutError
-
         deadline = None if timeout is None else time.monotonic() + timeout
+        # Short waits: a failure holds the sender thread (see _on_error), so a single
+        # unbounded flush would never return.
         while True:
-            # Short waits: a failure holds the sender thread (see _on_error), so a
-            # single unbounded flush would never return.
             self._raise_if_failed()
-            try:
-                self._producer.flush(timeout=0.5)
+            if self._flush_step(0.5):
                 break
-            except KafkaTimeoutError as exc:
-                if deadline is not None and time.monotonic() >= deadline:
-                    raise DeliveryError(f"flush failed: not acknowledged within {timeout:g} s") from exc
-            except KafkaError as exc:
-                raise DeliveryError(f"flush failed: {exc}") from exc
+            if deadline is not None and time.monotonic() >= deadline:
+                raise DeliveryError(f"flush failed: not acknowledged within {timeout:g} s")
         self._raise_if_failed()
+        self._after_flush()
         if self.acked != self.sent:
             raise DeliveryError(f"{self.sent - self.acked} of {self.sent} records not acknowledged after flush")
+
+    def _flush_step(self, seconds: float) -> bool:
+        """Wait up to ``seconds`` for the client's queue to drain; True once it has."""
+        from kafka.errors import KafkaError, KafkaTimeoutError
+
+        try:
+            self._producer.flush(timeout=seconds)
+            return True
+        except KafkaTimeoutError:
+            return False
+        except KafkaError as exc:
+            raise DeliveryError(f"flush failed: {exc}") from exc
+
+    def _after_flush(self) -> None:
+        """Acknowledgements are counted by the callbacks as they arrive."""
 
     def close(self, timeout: float = 10.0) -> None:
         """Close; after a failure (or when a flush times out) abandon unsent records instead."""

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections import Counter
 from collections.abc import Mapping
 from typing import Any
@@ -187,23 +186,13 @@ class ConfluentPublisher(KafkaPublisher):
             self._unpolled = 0
             producer.poll(0)
 
-    def flush(self, timeout: float | None = None) -> None:
-        """Wait for every record sent so far; raise DeliveryError if any was not acknowledged."""
-        if self._producer is None:
-            return
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while True:
-            self._raise_if_failed()
-            if self._producer.flush(0.5) == 0:
-                break
-            if deadline is not None and time.monotonic() >= deadline:
-                raise DeliveryError(f"flush failed: not acknowledged within {timeout:g} s")
-        self._raise_if_failed()
+    def _flush_step(self, seconds: float) -> bool:
+        return self._producer.flush(seconds) == 0
+
+    def _after_flush(self) -> None:
         # Nothing left in librdkafka and no failure reported: all sent so far are acknowledged.
         self.acked = self.sent
         self.acked_by_topic = Counter(self._sent_by_topic)
-        if self.acked != self.sent:
-            raise DeliveryError(f"{self.sent - self.acked} of {self.sent} records not acknowledged after flush")
 
     def close(self, timeout: float = 10.0) -> None:
         """Deliver what is queued (up to ``timeout``); after a failure drop it instead."""
