@@ -93,6 +93,16 @@ def _existing_file(value: Path) -> Path:
     return value
 
 
+def _existing_catalogue(value: Path) -> Path:
+    try:
+        exists = value.is_file()
+    except (OSError, ValueError):
+        exists = False
+    if not exists:
+        raise ValueError("no such file; expected the path of a YAML or JSON store catalogue")
+    return value
+
+
 def _topic(value: str) -> str:
     if value in {".", ".."} or not TOPIC_NAME.match(value):
         raise ValueError("must be 1-249 characters of ASCII letters, digits, '.', '_' or '-' (Kafka topic rules)")
@@ -141,6 +151,16 @@ class Settings(BaseModel):
     profile_file: Annotated[Path, AfterValidator(_existing_file)] | None = Field(
         default=None, alias="FOOT_TRAFFIC_PROFILE", description="YAML/JSON store profile; default: the original model"
     )
+    stores_file: Annotated[Path, AfterValidator(_existing_catalogue)] | None = Field(
+        default=None,
+        alias="STORES_FILE",
+        description="YAML/JSON store catalogue (a chain); default: one store on UTC, the original's output",
+    )
+    closing_grace_minutes: Annotated[int, BeforeValidator(_no_bool), Field(ge=0, le=1440)] = Field(
+        default=15,
+        alias="CLOSING_GRACE_MINUTES",
+        description="With a catalogue: whoever is inside at closing leaves within this many minutes",
+    )
     resume: Flag = Field(
         default=True, alias="FOOT_TRAFFIC_RESUME", description="Skip what the topics already hold for the day"
     )
@@ -184,9 +204,9 @@ class Settings(BaseModel):
         """Read the known variables from ``environ``; ``overrides`` (by field name) win.
 
         An empty value means "unset" for the optional settings (DAILY_CUSTOMERS, SEED,
-        BASE_DAILY_CUSTOMERS, FOOT_TRAFFIC_PROFILE); for the others it is an error.
+        BASE_DAILY_CUSTOMERS, FOOT_TRAFFIC_PROFILE, STORES_FILE); for the others it is an error.
         """
-        optional = {"DAILY_CUSTOMERS", "SEED", "BASE_DAILY_CUSTOMERS", "FOOT_TRAFFIC_PROFILE"}
+        optional = {"DAILY_CUSTOMERS", "SEED", "BASE_DAILY_CUSTOMERS", "FOOT_TRAFFIC_PROFILE", "STORES_FILE"}
         data: dict[str, Any] = {}
         for name in cls.env_names():
             if name in environ:
