@@ -19,12 +19,13 @@ import sys
 import threading
 from datetime import date
 
+from foot_traffic.build import build_runner
 from foot_traffic.pacing import SystemClock
-from foot_traffic.plan import day_start, plan_from_settings, today
-from foot_traffic.profile import ProfileError, load_profile
-from foot_traffic.publisher import KafkaOptions, PublishError, publisher_for
-from foot_traffic.resume import KafkaDayScanner, PlanMismatch
-from foot_traffic.runner import Runner, days_from
+from foot_traffic.plan import plan_from_settings, today
+from foot_traffic.profile import Profile, ProfileError, load_profile
+from foot_traffic.publisher import PublishError
+from foot_traffic.resume import PlanMismatch
+from foot_traffic.runner import days_from
 from foot_traffic.settings import Settings, SettingsError
 
 log = logging.getLogger("foot_traffic")
@@ -68,12 +69,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def settings_from_env() -> Settings:
-    return Settings.from_env(os.environ)
+def settings_from(args: argparse.Namespace) -> Settings:
+    """The environment's settings; command-line flags win."""
+    flags = {"from_midnight": True} if getattr(args, "from_midnight", False) else {}
+    return Settings.from_sources(os.environ, overrides=flags)
 
 
-def cmd_preview(settings: Settings, args: argparse.Namespace) -> int:
-    profile = load_profile(settings.profile_file)
+def cmd_preview(settings: Settings, profile: Profile, args: argparse.Namespace) -> int:
     day = args.date or today(SystemClock().now())
     plan = plan_from_settings(day, settings, profile)
     seeded = "" if settings.seed is not None else "  (SEED unset: a random plan; set SEED to reproduce it)"
@@ -84,7 +86,7 @@ def cmd_preview(settings: Settings, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def cmd_produce(settings: Settings, args: argparse.Namespace) -> int:
+def cmd_produce(settings: Settings, profile: Profile, args: argparse.Namespace) -> int:
     stop = threading.Event()
 
     def on_signal(signum, _frame):
@@ -96,25 +98,15 @@ def cmd_produce(settings: Settings, args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, on_signal)
 
     clock = SystemClock()
-    options = KafkaOptions.from_settings(settings)
     first = args.date or today(clock.now())
     count = args.days if args.days else (1 if args.date else None)
-    anchor = day_start(first).timestamp() if args.from_midnight else None
-    runner = Runner(
-        settings,
-        publisher_for(settings, options, stop),
-        KafkaDayScanner(options, stop),
-        clock=clock,
-        stop=stop,
-        sim_anchor=anchor,
-        progress_every=10.0 if settings.time_scale > 1 else 60.0,
-    )
+    runner = build_runner(settings, first, stop=stop, profile=profile, clock=clock)
     log.info(
         "foot-traffic produce: %s, TIME_SCALE=%g, topics %s and %s",
         f"{count} day(s) from {first}" if count else f"continuously from {first}",
         settings.time_scale, settings.kafka_topic, settings.kafka_topic_realistic,
     )
-    summaries = runner.run(days_from(first, count), first_from_now=args.date is None and not args.from_midnight)
+    summaries = runner.run(days_from(first, count), first_from_now=args.date is None and not settings.from_midnight)
     result = [s.as_dict() for s in summaries]
     for s in summaries:
         log.info("summary %s", json.dumps(s.as_dict(), ensure_ascii=False))
@@ -135,9 +127,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     logging.getLogger("kafka").setLevel(logging.WARNING)
     try:
-        settings = settings_from_env()
-        if settings.profile_file is not None:
-            load_profile(settings.profile_file)
+        settings = settings_from(args)
+        profile = load_profile(settings.profile_file)
     except SettingsError as exc:
         print(f"foot-traffic: {exc}", file=sys.stderr)
         return EXIT_SETTINGS
@@ -146,8 +137,8 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_SETTINGS
     try:
         if args.command == "preview":
-            return cmd_preview(settings, args)
-        return cmd_produce(settings, args)
+            return cmd_preview(settings, profile, args)
+        return cmd_produce(settings, profile, args)
     except (PublishError, PlanMismatch) as exc:
         log.error("%s: %s", "delivery failed" if isinstance(exc, PublishError) else "cannot produce", exc)
         return EXIT_DELIVERY

@@ -22,8 +22,8 @@ from foot_traffic.events import DayStream, Moment
 from foot_traffic.pacing import Clock, Pacer, SystemClock
 from foot_traffic.plan import DayPlan, day_start, plan_from_settings
 from foot_traffic.profile import Profile, load_profile
-from foot_traffic.publisher import MemoryPublisher, Publisher
-from foot_traffic.resume import DayHoldings, PlanMismatch, collect
+from foot_traffic.publisher import Publisher
+from foot_traffic.resume import DayHoldings, PlanMismatch
 from foot_traffic.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -31,19 +31,6 @@ log = logging.getLogger(__name__)
 
 class DayScanner(Protocol):
     def scan(self, day: date, topics: list[str], since_ms: int) -> dict[str, DayHoldings]: ...
-
-
-class MemoryDayScanner:
-    """Resume scan over a MemoryPublisher's records (unit tests)."""
-
-    def __init__(self, publisher: MemoryPublisher):
-        self.publisher = publisher
-
-    def scan(self, day: date, topics: list[str], since_ms: int) -> dict[str, DayHoldings]:
-        pub = self.publisher
-        return collect(
-            ((r.topic, pub.partition_for(r.topic, r.key), r.headers) for r in pub.records if r.topic in topics), day
-        )
 
 
 @dataclass
