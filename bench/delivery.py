@@ -58,7 +58,8 @@ def case_cli(bootstrap: str, _records: str | None = None) -> dict:
 
 def _our_producer(bootstrap: str):
     """A KafkaProducer with exactly the settings KafkaPublisher uses."""
-    from foot_traffic.publisher import KafkaOptions, KafkaPublisher
+    from foot_traffic.kafka_options import KafkaOptions
+    from foot_traffic.publisher_kafka import KafkaPublisher
     from foot_traffic.settings import Settings
 
     publisher = KafkaPublisher(KafkaOptions.from_settings(Settings.from_env(os.environ)))

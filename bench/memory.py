@@ -47,7 +47,8 @@ class CountingPublisher:
 def main() -> None:
     visits = int(sys.argv[1])
     bootstrap = sys.argv[2] if len(sys.argv) > 2 else None
-    from foot_traffic.publisher import KafkaOptions, KafkaPublisher
+    from foot_traffic.kafka_options import KafkaOptions
+    from foot_traffic.publisher_kafka import KafkaPublisher
     from foot_traffic.runner import Runner
     from foot_traffic.settings import Settings
 

@@ -138,7 +138,8 @@ class StartClock:
 
 def run_ours(bootstrap: str, seconds: float, prefix: str) -> dict:
     from foot_traffic.plan import day_start
-    from foot_traffic.publisher import KafkaOptions, KafkaPublisher
+    from foot_traffic.kafka_options import KafkaOptions
+    from foot_traffic.publisher_kafka import KafkaPublisher
     from foot_traffic.runner import Runner
 
     settings = settings_for(bootstrap, prefix)
@@ -174,7 +175,8 @@ def run_polling(bootstrap: str, seconds: float, prefix: str) -> dict:
     from foot_traffic.events import DayStream
     from foot_traffic.plan import plan_from_settings
     from foot_traffic.profile import load_profile
-    from foot_traffic.publisher import KafkaOptions, KafkaPublisher
+    from foot_traffic.kafka_options import KafkaOptions
+    from foot_traffic.publisher_kafka import KafkaPublisher
 
     settings = settings_for(bootstrap, prefix)
     plan = plan_from_settings(DAY, settings, load_profile(settings.profile_file))

@@ -20,13 +20,14 @@ import sys
 import threading
 from datetime import date
 
-from foot_traffic.localday import local_date, local_instant
+from foot_traffic.build import build_runner
+from foot_traffic.localday import local_date
 from foot_traffic.pacing import SystemClock
-from foot_traffic.plan import day_start, plan_from_settings, today
-from foot_traffic.profile import ProfileError, load_profile
-from foot_traffic.publisher import KafkaOptions, PublishError, publisher_for
-from foot_traffic.resume import KafkaDayScanner, PlanMismatch
-from foot_traffic.runner import Runner, days_from
+from foot_traffic.plan import plan_from_settings, today
+from foot_traffic.profile import Profile, ProfileError, load_profile
+from foot_traffic.publisher import PublishError
+from foot_traffic.resume import PlanMismatch
+from foot_traffic.runner import days_from
 from foot_traffic.settings import Settings, SettingsError
 from foot_traffic.storeplan import plan_store_from_settings
 from foot_traffic.stores import Catalogue, CatalogueError, load_catalogue
@@ -80,8 +81,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def settings_from_env(stores: str | None = None) -> Settings:
-    return Settings.from_env(os.environ, stores_file=stores)
+def settings_from(args: argparse.Namespace) -> Settings:
+    """The environment's settings; command-line flags win."""
+    flags: dict = {"from_midnight": True} if getattr(args, "from_midnight", False) else {}
+    if getattr(args, "stores", None) is not None:
+        flags["STORES_FILE"] = args.stores
+    try:
+        return Settings.from_sources(os.environ, overrides=flags)
+    except SettingsError as exc:
+        if "STORES_FILE" in flags:
+            raise SettingsError([p.replace("STORES_FILE=", "--stores=", 1) for p in exc.problems]) from None
+        raise
 
 
 def catalogue_of(settings: Settings) -> Catalogue | None:
@@ -132,8 +142,7 @@ def cmd_preview_chain(settings: Settings, catalogue: Catalogue, args: argparse.N
     return EXIT_OK
 
 
-def cmd_preview(settings: Settings, args: argparse.Namespace) -> int:
-    profile = load_profile(settings.profile_file)
+def cmd_preview(settings: Settings, profile: Profile, args: argparse.Namespace) -> int:
     day = args.date or today(SystemClock().now())
     plan = plan_from_settings(day, settings, profile)
     seeded = "" if settings.seed is not None else "  (SEED unset: a random plan; set SEED to reproduce it)"
@@ -144,7 +153,7 @@ def cmd_preview(settings: Settings, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def cmd_produce(settings: Settings, args: argparse.Namespace, catalogue: Catalogue | None = None) -> int:
+def cmd_produce(settings: Settings, profile: Profile, args: argparse.Namespace, catalogue: Catalogue | None = None) -> int:
     stop = threading.Event()
 
     def on_signal(signum, _frame):
@@ -156,26 +165,12 @@ def cmd_produce(settings: Settings, args: argparse.Namespace, catalogue: Catalog
     signal.signal(signal.SIGINT, on_signal)
 
     clock = SystemClock()
-    options = KafkaOptions.from_settings(settings)
     if catalogue is None:
         first = args.date or today(clock.now())
-        anchor = day_start(first).timestamp() if args.from_midnight else None
     else:
-        # Each store plays its local day; the simulated clock of --from-midnight starts at
-        # the first store's local midnight.
         first = args.date or chain_first_day(catalogue, clock.now().timestamp())
-        anchor = min(local_instant(first, 0, s.tz) for s in catalogue) if args.from_midnight else None
     count = args.days if args.days else (1 if args.date else None)
-    runner = Runner(
-        settings,
-        publisher_for(settings, options, stop),
-        KafkaDayScanner(options, stop),
-        clock=clock,
-        stop=stop,
-        sim_anchor=anchor,
-        progress_every=10.0 if settings.time_scale > 1 else 60.0,
-        catalogue=catalogue,
-    )
+    runner = build_runner(settings, first, stop=stop, profile=profile, clock=clock, catalogue=catalogue)
     log.info(
         "foot-traffic produce: %s%s, TIME_SCALE=%g, topics %s and %s",
         f"{count} day(s) from {first}" if count else f"continuously from {first}",
@@ -184,7 +179,7 @@ def cmd_produce(settings: Settings, args: argparse.Namespace, catalogue: Catalog
     )
     summaries = runner.run(
         days_from(first, count),
-        first_from_now=args.date is None and not args.from_midnight,
+        first_from_now=args.date is None and not settings.from_midnight,
         keep_summaries=count is not None or catalogue is None,
     )
     result = [s.as_dict() for s in summaries]
@@ -214,14 +209,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     logging.getLogger("kafka").setLevel(logging.WARNING)
     try:
-        settings = settings_from_env(args.stores)
+        settings = settings_from(args)
         catalogue = catalogue_of(settings)
-        if settings.profile_file is not None and catalogue is None:
-            load_profile(settings.profile_file)
+        profile = load_profile(None if catalogue is not None else settings.profile_file)
     except SettingsError as exc:
-        if args.stores is not None:
-            exc.problems = [p.replace("STORES_FILE=", "--stores=", 1) for p in exc.problems]
-            exc.args = (str(SettingsError(exc.problems)),)
         print(f"foot-traffic: {exc}", file=sys.stderr)
         return EXIT_SETTINGS
     except ProfileError as exc:
@@ -234,8 +225,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "preview":
             if catalogue is not None:
                 return cmd_preview_chain(settings, catalogue, args)
-            return cmd_preview(settings, args)
-        return cmd_produce(settings, args, catalogue)
+            return cmd_preview(settings, profile, args)
+        return cmd_produce(settings, profile, args, catalogue)
     except (PublishError, PlanMismatch) as exc:
         log.error("%s: %s", "delivery failed" if isinstance(exc, PublishError) else "cannot produce", exc)
         return EXIT_DELIVERY

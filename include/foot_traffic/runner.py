@@ -29,8 +29,8 @@ from foot_traffic.localday import local_date
 from foot_traffic.pacing import Clock, Pacer, SystemClock
 from foot_traffic.plan import DayPlan, day_start, plan_from_settings
 from foot_traffic.profile import Profile, load_profile
-from foot_traffic.publisher import MemoryPublisher, Publisher
-from foot_traffic.resume import DayHoldings, PlanMismatch, collect, collect_stores
+from foot_traffic.publisher import Publisher
+from foot_traffic.resume import DayHoldings, PlanMismatch
 from foot_traffic.settings import Settings
 from foot_traffic.stores import Catalogue
 
@@ -43,25 +43,6 @@ class DayScanner(Protocol):
     def scan_stores(
         self, day: date, topics: list[str], since_ms: int, stores: Iterable[str]
     ) -> dict[str, dict[str, DayHoldings]]: ...
-
-
-class MemoryDayScanner:
-    """Resume scan over a MemoryPublisher's records (unit tests)."""
-
-    def __init__(self, publisher: MemoryPublisher):
-        self.publisher = publisher
-
-    def scan(self, day: date, topics: list[str], since_ms: int) -> dict[str, DayHoldings]:
-        return collect(self._records(topics), day)
-
-    def scan_stores(
-        self, day: date, topics: list[str], since_ms: int, stores: Iterable[str]
-    ) -> dict[str, dict[str, DayHoldings]]:
-        return collect_stores(self._records(topics), day, stores)
-
-    def _records(self, topics: list[str]):
-        pub = self.publisher
-        return ((r.topic, pub.partition_for(r.topic, r.key), r.headers) for r in pub.records if r.topic in topics)
 
 
 @dataclass

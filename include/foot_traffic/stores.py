@@ -37,7 +37,7 @@ from zoneinfo import ZoneInfo
 import yaml
 
 from foot_traffic.localday import MINUTES_PER_DAY, zone
-from foot_traffic.profile import WEEKDAYS, Profile, ProfileError, load_profile, seed_profile
+from foot_traffic.profile import WEEKDAYS, Profile, ProfileError, load_profile, original_profile
 
 STORE_ID = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 MAX_STORE_ID = 64
@@ -306,7 +306,7 @@ def _store(doc: Any, index: int, base_dir: Path, problems: list[str], profiles: 
     if not isinstance(profile_ref, str) or not profile_ref.strip():
         problems.append(f"{where}.profile={profile_ref!r}: must be 'seed' or the path of a profile file")
     elif profile_ref == "seed":
-        profile = seed_profile()
+        profile = original_profile()
     else:
         path = Path(profile_ref)
         if not path.is_absolute():

@@ -97,7 +97,7 @@ def test_foot_traffic_daily_shape(dagbag):
         assert {"maximum", "exclusiveMaximum"} & set(schema), f"{name}: no maximum"
 
 
-def test_param_defaults_follow_the_seed_environment():
+def test_param_defaults_follow_the_original_environment():
     from foot_traffic_airflow.params import dag_params
 
     params = dag_params({"KAFKA_TOPIC": "ft_old", "TIME_SCALE": "60", "SEED": "42", "DAILY_CUSTOMERS": "500",

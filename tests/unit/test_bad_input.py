@@ -53,6 +53,7 @@ BAD: dict[str, list[str]] = {
     "STORES_FILE": ["/no/such/stores.yaml", "/", "nul\x00byte"],  # empty = unset
     "CLOSING_GRACE_MINUTES": INT_BAD + ["", "-1", "1441"],
     "FOOT_TRAFFIC_RESUME": FLAG_BAD,
+    "FOOT_TRAFFIC_FROM_MIDNIGHT": FLAG_BAD,
     "KAFKA_COMPRESSION": ["", "zip", "lz4x", "1"],
     "KAFKA_CLIENT": ["", "librdkafka", "kafka_python", "1"],
     "TOPIC_PARTITIONS": INT_BAD + ["", "0", "-1", "10001"],

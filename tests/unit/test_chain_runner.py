@@ -13,12 +13,12 @@ import pytest
 
 from foot_traffic.chain import store_days
 from foot_traffic.localday import local_instant
-from foot_traffic.pacing import FakeClock
-from foot_traffic.publisher import DeliveryError, MemoryPublisher
+from foot_traffic.publisher import DeliveryError
 from foot_traffic.resume import PlanMismatch
-from foot_traffic.runner import MemoryDayScanner, Runner, days_from
+from foot_traffic.runner import Runner, days_from
 from foot_traffic.settings import Settings
-from foot_traffic.stores import Catalogue, catalogue_from_dict, load_catalogue
+from foot_traffic.stores import Catalogue, load_catalogue
+from foot_traffic.testing import FakeClock, MemoryDayScanner, MemoryPublisher
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = load_catalogue(ROOT / "include" / "foot_traffic" / "chains" / "example_chain.yaml")

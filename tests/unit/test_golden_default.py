@@ -14,10 +14,9 @@ import hashlib
 import threading
 from datetime import UTC, date, datetime
 
-from foot_traffic.pacing import FakeClock
-from foot_traffic.publisher import MemoryPublisher
 from foot_traffic.runner import Runner
 from foot_traffic.settings import Settings
+from foot_traffic.testing import FakeClock, MemoryPublisher
 
 GOLDEN = {
     "foot_traffic": (500, "376049a787938766fc5cef3466515df0cdc84edb2b02a9ffb893c30d2498b0dc"),
