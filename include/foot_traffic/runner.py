@@ -214,10 +214,13 @@ class Runner:
             )
         skip_before = None
         if holdings is not None:
-            log.info(
-                "store %s %s: resuming, the topics already hold %d records of this plan (%s)",
-                store.id, plan.day, holdings.total, dict(holdings.count),
-            )
+            if holdings.total >= 3 * plan.total:
+                log.info("store %s %s is already complete: nothing to send", store.id, plan.day)
+            else:
+                log.info(
+                    "store %s %s: resuming, the topics already hold %d records of this plan (%s)",
+                    store.id, plan.day, holdings.total, dict(holdings.count),
+                )
         elif from_now is not None and plan.day == local_date(from_now, store.tz):
             skip_before = int(from_now)
         stream = StoreDayStream(plan, self.settings.kafka_topic, self.settings.kafka_topic_realistic)
