@@ -31,7 +31,8 @@ def test_every_dag_file_imports_without_errors_or_warnings(dagbag):
     assert dagbag.dags, "no DAG found in dags/"
 
 
-def test_dag_file_imports_without_any_warning_and_parses_well_under_a_second():
+@pytest.mark.parametrize("dag_file", ["foot_traffic_daily.py", "foot_traffic_chain_daily.py"])
+def test_dag_file_imports_without_any_warning_and_parses_well_under_a_second(dag_file):
     """A fresh interpreter, -W error: a deprecated import (FutureWarning/DeprecationWarning) in the
     DAG file fails here; its parse time is measured with Airflow already imported, as in the
     dag-processor."""
@@ -40,7 +41,7 @@ def test_dag_file_imports_without_any_warning_and_parses_well_under_a_second():
         "import airflow.sdk, pydantic\n"  # Airflow's own start-up is not ours
         "warnings.simplefilter('error')\n"
         "t = time.perf_counter()\n"
-        f"runpy.run_path({str(DAGS / 'foot_traffic_daily.py')!r})\n"
+        f"runpy.run_path({str(DAGS / dag_file)!r})\n"
         "print(time.perf_counter() - t)\n"
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
@@ -116,3 +117,31 @@ def test_malformed_environment_is_an_import_error_naming_the_variable():
 
     with pytest.raises(ValueError, match="TIME_SCALE"):
         dag_params({"TIME_SCALE": "fast"})
+
+
+def test_foot_traffic_chain_daily_shape(dagbag):
+    from foot_traffic_airflow.chain import CHAIN_DAY_ZONE
+
+    dag = dagbag.dags["foot_traffic_chain_daily"]
+    assert dag.catchup is False and dag.max_active_runs == 3
+    assert str(getattr(dag.timetable.timezone, "name", dag.timetable.timezone)) == CHAIN_DAY_ZONE
+    assert dag.timetable.expression == "0 0 * * *"
+    check, produce = dag.get_task("check_catalogue"), dag.get_task("produce_shard")
+    assert produce.upstream_task_ids == {"check_catalogue"}
+    assert type(produce).__name__ == "MappedOperator" and produce.operator_class.__name__ == "FootTrafficProducerOperator"
+    partial = produce.partial_kwargs
+    assert partial["chain"] is True and partial["day_timezone"] == CHAIN_DAY_ZONE
+    assert "task.stores" in partial.get("map_index_template", produce.map_index_template or "")
+    assert produce.max_active_tis_per_dag >= 1 and produce.execution_timeout > timedelta(days=2)
+    assert {a.uri.rsplit("/", 1)[1] for a in produce.outlets} == {"foot_traffic", "foot_traffic_realistic"}
+    assert set(dag.params) == {
+        "stores_file", "shard_size", "seed", "time_scale", "from_midnight", "daily_variation_pct",
+        "disable_daily_variation", "closing_grace_minutes", "topic", "topic_realistic",
+    }
+    assert dag.params["stores_file"].endswith("example_chain.yaml")
+    for name in ("shard_size", "closing_grace_minutes", "seed", "time_scale"):
+        schema = dag.params.get_param(name).schema
+        assert {"minimum", "exclusiveMinimum"} & set(schema) and {"maximum", "exclusiveMaximum"} & set(schema), name
+    assert check.retries >= 2
+    # the one-store DAG keeps its Params and gets none of the chain's
+    assert not {"stores_file", "shard_size", "closing_grace_minutes"} & set(dagbag.dags["foot_traffic_daily"].params)
