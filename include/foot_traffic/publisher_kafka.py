@@ -80,7 +80,7 @@ class KafkaPublisher(ConfirmedPublisher):
                     "record %s seq %d to %s not delivered (%s: %s): holding the producer until it is abandoned",
                     record.kind, record.seq, record.topic, type(exc).__name__, exc,
                 )
-            if kafka_internals.on_sender_thread(self._producer):
+            if kafka_internals.in_io_thread(self._producer):
                 self._released.wait()
 
         return failed
@@ -134,7 +134,7 @@ class KafkaPublisher(ConfirmedPublisher):
     def _abandon(self) -> None:
         """Stop the sender thread without sending anything more; unacknowledged records fail."""
         producer = self._producer
-        kafka_internals.stop_sender(producer, self._released)
+        kafka_internals.stop_io_thread(producer, self._released)
         try:
             producer.close(timeout=0)
         except Exception as exc:  # noqa: BLE001 - already failing; keep the first error

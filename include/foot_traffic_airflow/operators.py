@@ -179,7 +179,6 @@ class FootTrafficProducerOperator(BaseOperator):
             # A retry resumes: it sends only what the topics do not hold yet.
             raise AirflowException(f"{day}: delivery failed, the day is incomplete: {exc}") from None
         result = summary.as_dict()
-        result["topics"] = [settings.kafka_topic, settings.kafka_topic_realistic]
         if summary.stopped or not summary.finished:
             raise FootTrafficStopped(
                 f"{day}: stopped after {summary.sent} records (all acknowledged); the day is incomplete, "

@@ -263,3 +263,25 @@ def test_confluent_client_takes_its_producer_from_the_provider_hook(kafka_conn, 
         a = sorted((r.partition, r.key, r.value, r.timestamp_ms) for r in read_topic(kafka_conn, ours))
         b = sorted((r.partition, r.key, r.value, r.timestamp_ms) for r in read_topic(kafka_conn, theirs))
         assert a == b and len(a) in (150, 300)
+
+
+@pytest.mark.integration
+def test_cli_json_summary_equals_the_operators_xcom(kafka_conn, topics, clean_producer_env, request):
+    """``foot-traffic produce --json`` and the task's XCom are the same document for the same day."""
+    import os
+    import subprocess
+    import sys
+
+    t1, t2 = topics
+    xcom = FootTrafficProducerOperator(
+        task_id="p", settings={"seed": 9, "daily_customers": 240, "topic": t1, "topic_realistic": t2}
+    ).execute(context(date(2025, 11, 7)))
+    c1, c2 = f"{t1}_cli", f"{t2}_cli"
+    env = {**os.environ, "KAFKA_BROKER": kafka_conn, "KAFKA_TOPIC": c1, "KAFKA_TOPIC_REALISTIC": c2,
+           "SEED": "9", "DAILY_CUSTOMERS": "240"}
+    run = subprocess.run([sys.executable, "-m", "foot_traffic", "produce", "--date", "2025-11-07", "--json"],
+                         env=env, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    (cli_day,) = json.loads(run.stdout)["days"]
+    renamed = json.loads(json.dumps(cli_day).replace(c1, t1).replace(c2, t2))
+    assert renamed == xcom
