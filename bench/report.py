@@ -378,9 +378,9 @@ def _note_pacing(res: dict) -> str:
     if p["startup_max_ms"] > PACING_P99_MS:
         text += (
             f"; the first {p['startup_sends']} records, due when the schedule starts, went out up to "
-            f"{p['startup_max_ms']:.0f} ms late: the first send to each topic blocked up to "
-            f"{max(p['first_send_ms'].values()):.0f} ms (kafka-python fetches a topic's metadata at its first "
-            "send; the baseline loop fetches it before its schedule starts)"
+            f"{p['startup_max_ms']:.0f} ms late: the first sends to the {len(p['first_send_ms'])} topics blocked "
+            f"{sum(p['first_send_ms'].values()):.0f} ms in all (kafka-python fetches a topic's metadata at its "
+            "first send; the baseline loop fetches it before its schedule starts)"
         )
     return text + "."
 
