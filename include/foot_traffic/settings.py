@@ -94,6 +94,16 @@ def _existing_file(value: Path) -> Path:
     return value
 
 
+def _existing_catalogue(value: Path) -> Path:
+    try:
+        exists = value.is_file()
+    except (OSError, ValueError):
+        exists = False
+    if not exists:
+        raise ValueError("no such file; expected the path of a YAML or JSON store catalogue")
+    return value
+
+
 def _topic(value: str) -> str:
     if value in {".", ".."} or not TOPIC_NAME.match(value):
         raise ValueError("must be 1-249 characters of ASCII letters, digits, '.', '_' or '-' (Kafka topic rules)")
@@ -184,6 +194,16 @@ class Settings(BaseModel):
         description="Start the simulated clock at the day's midnight instead of now, paced by time_scale "
         "(a demo of a day: time_scale 1440 plays it in a minute).",
         json_schema_extra=param("from_midnight"),
+    )
+    stores_file: Annotated[Path, AfterValidator(_existing_catalogue)] | None = Field(
+        default=None,
+        alias="STORES_FILE",
+        description="YAML/JSON store catalogue (a chain); default: one store on UTC, the original's output",
+    )
+    closing_grace_minutes: Annotated[int, BeforeValidator(_no_bool), Field(ge=0, le=1440)] = Field(
+        default=15,
+        alias="CLOSING_GRACE_MINUTES",
+        description="With a catalogue: whoever is inside at closing leaves within this many minutes",
     )
     resume: Flag = Field(
         default=True, alias="FOOT_TRAFFIC_RESUME", description="Skip what the topics already hold for the day"

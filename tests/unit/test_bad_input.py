@@ -50,6 +50,8 @@ BAD: dict[str, list[str]] = {
     "MAX_RETRIES": INT_BAD + ["", "-1", "101"],
     "RETRY_BACKOFF_SECONDS": FLOAT_BAD + ["", "3601"],
     "FOOT_TRAFFIC_PROFILE": ["/no/such/profile.yaml", "/", "nul\x00byte"],  # empty = unset
+    "STORES_FILE": ["/no/such/stores.yaml", "/", "nul\x00byte"],  # empty = unset
+    "CLOSING_GRACE_MINUTES": INT_BAD + ["", "-1", "1441"],
     "FOOT_TRAFFIC_RESUME": FLAG_BAD,
     "FOOT_TRAFFIC_FROM_MIDNIGHT": FLAG_BAD,
     "KAFKA_COMPRESSION": ["", "zip", "lz4x", "1"],
