@@ -3,6 +3,7 @@
     foot-traffic produce                 # day after day, from now (like the original)
     foot-traffic produce --date 2025-11-07 [--days N]
     foot-traffic preview [--date 2025-11-07]
+    foot-traffic produce --stores chain.yaml --date 2026-11-27   # a chain: each store's local day
     foot-traffic validate --date 2025-11-07 [--chart day.png] [--json report.json]
 
 Settings come from the original environment variables (see README). Exit codes: 0 on
@@ -22,6 +23,7 @@ import threading
 from datetime import date
 
 from foot_traffic.build import build_runner
+from foot_traffic.localday import local_date
 from foot_traffic.pacing import SystemClock
 from foot_traffic.plan import plan_from_settings, today
 from foot_traffic.profile import Profile, ProfileError, load_profile
@@ -29,6 +31,8 @@ from foot_traffic.publisher import PublishError
 from foot_traffic.resume import PlanMismatch
 from foot_traffic.runner import days_from
 from foot_traffic.settings import Settings, SettingsError
+from foot_traffic.storeplan import plan_store_from_settings
+from foot_traffic.stores import Catalogue, CatalogueError, load_catalogue
 
 log = logging.getLogger("foot_traffic")
 
@@ -57,7 +61,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--log-level", default=os.environ.get("LOG_LEVEL", "INFO"), help="default: INFO")
     sub = parser.add_subparsers(dest="command", required=True)
     produce = sub.add_parser("produce", help="stream foot traffic to Kafka")
-    produce.add_argument("--date", type=_day, help="play this whole day (YYYY-MM-DD, UTC) and exit")
+    produce.add_argument(
+        "--date", type=_day, help="play this whole day (YYYY-MM-DD; UTC, or each store's local day) and exit"
+    )
     produce.add_argument("--days", type=_positive, help="play this many days (from --date, or today)")
     produce.add_argument(
         "--from-midnight",
@@ -68,6 +74,12 @@ def build_parser() -> argparse.ArgumentParser:
     produce.add_argument("--summary-json", help="also write the per-day summaries to this file")
     preview = sub.add_parser("preview", help="show a day's plan without Kafka")
     preview.add_argument("--date", type=_day, help="the day to plan (default: today, UTC)")
+    for command in (produce, preview):
+        command.add_argument(
+            "--stores",
+            metavar="PATH",
+            help="store catalogue (YAML/JSON, overrides STORES_FILE): play every store's local day",
+        )
     check = sub.add_parser(
         "validate",
         help="read a day back from both topics and test it against its plan and model",
@@ -84,8 +96,63 @@ def build_parser() -> argparse.ArgumentParser:
 
 def settings_from(args: argparse.Namespace) -> Settings:
     """The environment's settings; command-line flags win."""
-    flags = {"from_midnight": True} if getattr(args, "from_midnight", False) else {}
-    return Settings.from_sources(os.environ, overrides=flags)
+    flags: dict = {"from_midnight": True} if getattr(args, "from_midnight", False) else {}
+    if getattr(args, "stores", None) is not None:
+        flags["STORES_FILE"] = args.stores
+    try:
+        return Settings.from_sources(os.environ, overrides=flags)
+    except SettingsError as exc:
+        if "STORES_FILE" in flags:
+            raise SettingsError([p.replace("STORES_FILE=", "--stores=", 1) for p in exc.problems]) from None
+        raise
+
+
+def catalogue_of(settings: Settings) -> Catalogue | None:
+    """The settings' store catalogue, validated (CatalogueError lists every problem)."""
+    if settings.stores_file is None:
+        return None
+    catalogue = load_catalogue(settings.stores_file)
+    ignored = [name for name, value in (
+        ("DAILY_CUSTOMERS", settings.daily_customers),
+        ("BASE_DAILY_CUSTOMERS", settings.base_daily_customers),
+        ("FOOT_TRAFFIC_PROFILE", settings.profile_file),
+    ) if value is not None]
+    if ignored:
+        log.warning(
+            "%s: not used with a store catalogue (each store has its own base_daily_customers, "
+            "daily_customers and profile)", ", ".join(ignored),
+        )
+    return catalogue
+
+
+def chain_first_day(catalogue: Catalogue, now: float) -> date:
+    """The earliest local date among the stores at ``now`` (a chain run without --date)."""
+    return min(local_date(now, store.tz) for store in catalogue)
+
+
+def cmd_preview_chain(settings: Settings, catalogue: Catalogue, args: argparse.Namespace) -> int:
+    from foot_traffic.plan import random_seed
+
+    now = SystemClock().now().timestamp()
+    seed = settings.seed if settings.seed is not None else random_seed()
+    seeded = "" if settings.seed is not None else "  (SEED unset: a random plan; set SEED to reproduce it)"
+    first = args.date or chain_first_day(catalogue, now)
+    print(f"{catalogue.source}: {len(catalogue)} stores, local day {first}, seed {seed}{seeded}")
+    total = 0
+    for store in catalogue:
+        day = args.date or local_date(now, store.tz)
+        plan = plan_store_from_settings(store, day, settings, seed)
+        total += plan.total
+        hours = store.hours_text(day)
+        print(f"  {store.id:<24} {store.timezone:<22} {day} {plan.weekday[:3]}  {hours:<26} {plan.total:7d} visits")
+        if plan.closed:
+            continue
+        counts: dict[str, int] = {}
+        for label, count in zip(plan.labels, plan.slot_counts):
+            counts[label] = counts.get(label, 0) + count
+        print("      " + "  ".join(f"{label} {count}" for label, count in counts.items()))
+    print(f"  {'all stores':<24} {'':<22} {'':<10} {'':<4} {'':<26} {total:7d} visits")
+    return EXIT_OK
 
 
 def cmd_preview(settings: Settings, profile: Profile, args: argparse.Namespace) -> int:
@@ -99,7 +166,7 @@ def cmd_preview(settings: Settings, profile: Profile, args: argparse.Namespace) 
     return EXIT_OK
 
 
-def cmd_produce(settings: Settings, profile: Profile, args: argparse.Namespace) -> int:
+def cmd_produce(settings: Settings, profile: Profile, args: argparse.Namespace, catalogue: Catalogue | None = None) -> int:
     stop = threading.Event()
 
     def on_signal(signum, _frame):
@@ -111,18 +178,33 @@ def cmd_produce(settings: Settings, profile: Profile, args: argparse.Namespace) 
     signal.signal(signal.SIGINT, on_signal)
 
     clock = SystemClock()
-    first = args.date or today(clock.now())
+    if catalogue is None:
+        first = args.date or today(clock.now())
+    else:
+        first = args.date or chain_first_day(catalogue, clock.now().timestamp())
     count = args.days if args.days else (1 if args.date else None)
-    runner = build_runner(settings, first, stop=stop, profile=profile, clock=clock)
+    runner = build_runner(settings, first, stop=stop, profile=profile, clock=clock, catalogue=catalogue)
     log.info(
-        "foot-traffic produce: %s, TIME_SCALE=%g, topics %s and %s",
+        "foot-traffic produce: %s%s, TIME_SCALE=%g, topics %s and %s",
         f"{count} day(s) from {first}" if count else f"continuously from {first}",
+        "" if catalogue is None else f" of {len(catalogue)} stores ({catalogue.source}), each its local day",
         settings.time_scale, settings.kafka_topic, settings.kafka_topic_realistic,
     )
-    summaries = runner.run(days_from(first, count), first_from_now=args.date is None and not settings.from_midnight)
+    summaries = runner.run(
+        days_from(first, count),
+        first_from_now=args.date is None and not settings.from_midnight,
+        keep_summaries=count is not None or catalogue is None,
+    )
     result = [s.as_dict() for s in summaries]
-    for s in summaries:
-        log.info("summary %s", json.dumps(s.as_dict(), ensure_ascii=False))
+    if catalogue is None:
+        for s in summaries:
+            log.info("summary %s", json.dumps(s.as_dict(), ensure_ascii=False))
+    else:
+        log.info(
+            "summary: %d store-days (%d closed), %d visits planned, %d records sent, %d already present",
+            len(summaries), sum(s.closed for s in summaries), sum(s.total_visits for s in summaries),
+            sum(s.sent for s in summaries), sum(s.already_present for s in summaries),
+        )
     if args.summary_json:
         with open(args.summary_json, "w", encoding="utf-8") as fh:
             json.dump(result, fh, ensure_ascii=False, indent=2)
@@ -163,19 +245,25 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("kafka").setLevel(logging.WARNING)
     try:
         settings = settings_from(args)
-        profile = load_profile(settings.profile_file)
+        catalogue = catalogue_of(settings)
+        profile = load_profile(None if catalogue is not None else settings.profile_file)
     except SettingsError as exc:
         print(f"foot-traffic: {exc}", file=sys.stderr)
         return EXIT_SETTINGS
     except ProfileError as exc:
         print(f"foot-traffic: invalid settings:\n  - FOOT_TRAFFIC_PROFILE: {exc}", file=sys.stderr)
         return EXIT_SETTINGS
+    except CatalogueError as exc:
+        print(f"foot-traffic: {exc}", file=sys.stderr)
+        return EXIT_SETTINGS
     try:
         if args.command == "preview":
+            if catalogue is not None:
+                return cmd_preview_chain(settings, catalogue, args)
             return cmd_preview(settings, profile, args)
         if args.command == "validate":
             return cmd_validate(settings, profile, args)
-        return cmd_produce(settings, profile, args)
+        return cmd_produce(settings, profile, args, catalogue)
     except (PublishError, PlanMismatch) as exc:
         if args.command == "validate":
             log.error("cannot read the day back: %s", exc)

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from json.encoder import encode_basestring as _json_str  # what json.dumps(..., ensure_ascii=False) quotes with
 
+from foot_traffic.localday import LocalClockText
 from foot_traffic.plan import DayPlan, Visit
 from foot_traffic.profile import WEEKDAYS
 
@@ -29,6 +30,7 @@ H_DAY = "ft-day"  # the simulated day the record belongs to, YYYY-MM-DD
 H_SEQ = "ft-seq"  # position of the record in its topic's stream for that day, from 0
 H_PLAN = "ft-plan"  # plan id: version, seed, total and profile digest
 H_PARTY = "ft-party"  # the party's id (its first member's customer id); only with a curve profile
+H_STORE = "ft-store"  # the store's id; only on records of a store catalogue
 
 
 @lru_cache(maxsize=8192)  # each time is written twice (session + entry/exit record); bounded
@@ -112,12 +114,13 @@ class DayStream:
         self._pending: list[tuple[int, int, Visit]] = []  # (exit_ts, index, visit)
         day = plan.day.isoformat().encode()
         plan_id = plan.plan_id.encode()
-        self._common = ((H_DAY, day), (H_PLAN, plan_id))
+        self._common: tuple[tuple[str, bytes], ...] = ((H_DAY, day), (H_PLAN, plan_id))
         weekday = WEEKDAYS[plan.day.weekday()]
         self._weekday = weekday
-        self._labels = [slot.label for slot in plan.profile.slots]
-        # The JSON writers; a curve profile's visits are PartyVisits, whose session
-        # records end with their party and whose records carry an ft-party header.
+        self._labels = list(plan.labels)
+        # The JSON writers (a store stream writes its own, with store_id and local time);
+        # a curve profile's visits are PartyVisits, whose session records end with their
+        # party and whose records carry an ft-party header.
         self._parties = plan.profile.model is not None
         self._session_json = with_party(session_json) if self._parties else session_json
         self._atomic_json = atomic_json
@@ -192,3 +195,38 @@ class DayStream:
             visit.slot,
         )
         return Moment(visit.exit_ts, visit, (record,), False)
+
+
+class StoreDayStream(DayStream):
+    """A store's local day: the same stream, records written for a store of a catalogue.
+
+    Both JSON records start with ``"store_id"``; times carry the store's UTC offset at
+    that instant (``2026-03-28T10:00:00+01:00``); ``weekday`` is the store's local day (the
+    day an opening period started); ``time_slot`` the local slot of the entry; headers
+    add ``ft-store``. Kafka timestamps stay the instants.
+    """
+
+    def __init__(self, plan, topic: str, topic_realistic: str):
+        super().__init__(plan, topic, topic_realistic)
+        store_id = plan.store.id
+        self._common = (*self._common, (H_STORE, store_id.encode()))
+        clock = LocalClockText(plan.store.tz, plan.start, plan.last_exit_bound)
+        text = lru_cache(maxsize=64)(clock)  # each time is written twice (session + entry/exit)
+        prefix = f'{{"store_id": {_json_str(store_id)}, '
+
+        def session(visit: Visit, weekday: str, slot_label: str) -> bytes:
+            return (
+                f'{prefix}"event_type": "foot_traffic", "customer_id": {_json_str(visit.customer_id)}, '
+                f'"entry_time": {_json_str(text(visit.entry_ts))}, "exit_time": {_json_str(text(visit.exit_ts))}, '
+                f'"trip_duration_minutes": {visit.duration_minutes!r}, "weekday": {_json_str(weekday)}, '
+                f'"time_slot": {_json_str(slot_label)}}}'
+            ).encode("utf-8")
+
+        def atomic(event_type: str, ts: int, weekday: str, slot_label: str) -> bytes:
+            return (
+                f'{prefix}"event_type": {_json_str(event_type)}, "time": {_json_str(text(ts))}, '
+                f'"weekday": {_json_str(weekday)}, "time_slot": {_json_str(slot_label)}}}'
+            ).encode("utf-8")
+
+        self._session_json = with_party(session) if self._parties else session
+        self._atomic_json = atomic

@@ -66,6 +66,11 @@ class DayPlan:
         return WEEKDAYS[self.day.weekday()]
 
     @property
+    def labels(self) -> tuple[str, ...]:
+        """The ``time_slot`` label of each slot (index = ``Visit.slot``)."""
+        return tuple(slot.label for slot in self.profile.slots)
+
+    @property
     def plan_id(self) -> str:
         """Identifies the plan in record headers: same id, same records."""
         return f"{PLAN_VERSION}:{self.seed}:{self.total}:{self.profile.digest()}"

@@ -110,6 +110,16 @@ def _existing_file_named(value: str) -> None:
         )
 
 
+def _existing_catalogue(value: Path) -> Path:
+    try:
+        exists = value.is_file()
+    except (OSError, ValueError):
+        exists = False
+    if not exists:
+        raise ValueError("no such file; expected the path of a YAML or JSON store catalogue")
+    return value
+
+
 def _topic(value: str) -> str:
     if value in {".", ".."} or not TOPIC_NAME.match(value):
         raise ValueError("must be 1-249 characters of ASCII letters, digits, '.', '_' or '-' (Kafka topic rules)")
@@ -233,6 +243,16 @@ class Settings(BaseModel):
         description="At the end of a run, read the day back and test it against its model (FOOT_TRAFFIC_VALIDATE); "
         "the report goes to the log and the summary (XCom).",
         json_schema_extra=param("validate"),
+    )
+    stores_file: Annotated[Path, AfterValidator(_existing_catalogue)] | None = Field(
+        default=None,
+        alias="STORES_FILE",
+        description="YAML/JSON store catalogue (a chain); default: one store on UTC, the original's output",
+    )
+    closing_grace_minutes: Annotated[int, BeforeValidator(_no_bool), Field(ge=0, le=1440)] = Field(
+        default=15,
+        alias="CLOSING_GRACE_MINUTES",
+        description="With a catalogue: whoever is inside at closing leaves within this many minutes",
     )
     resume: Flag = Field(
         default=True, alias="FOOT_TRAFFIC_RESUME", description="Skip what the topics already hold for the day"

@@ -56,6 +56,8 @@ BAD: dict[str, list[str]] = {
     "SENSOR_BATCH_SECONDS": INT_BAD + ["", "-1", "3601"],
     "SENSOR_UPLOAD_DELAY_SECONDS": INT_BAD + ["", "-1", "3601", "30"],  # 30 without a batch
     "FOOT_TRAFFIC_VALIDATE": FLAG_BAD,
+    "STORES_FILE": ["/no/such/stores.yaml", "/", "nul\x00byte"],  # empty = unset
+    "CLOSING_GRACE_MINUTES": INT_BAD + ["", "-1", "1441"],
     "FOOT_TRAFFIC_RESUME": FLAG_BAD,
     "FOOT_TRAFFIC_FROM_MIDNIGHT": FLAG_BAD,
     "KAFKA_COMPRESSION": ["", "zip", "lz4x", "1"],
