@@ -48,7 +48,7 @@ def day_chart(data, path: str, *, width: float = 11.0) -> str:
         sensed, _ = np.histogram(data.sensor_in, bins=edges)
         ax1.step(centers, sensed, where="post", color="#e6550d", linewidth=0.9, label="entry events per 15 min (door sensor)")
     if data.share is not None:
-        fine = np.arange(start + BIN // 2, start + 24 * 3600 - BIN // 2 + 1, 60)
+        fine = np.arange(start + BIN // 2, start + span - BIN // 2 + 1, 60)
         expected = [data.customers * data.share(t - BIN / 2, t + BIN / 2) for t in fine]
         ax1.plot((fine - start) / 3600.0, expected, color="#08306b", linewidth=1.6,
                  label="intensity: customers expected per 15 min")

@@ -74,7 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
     produce.add_argument("--summary-json", help="also write the per-day summaries to this file")
     preview = sub.add_parser("preview", help="show a day's plan without Kafka")
     preview.add_argument("--date", type=_day, help="the day to plan (default: today, UTC)")
-    for command in (produce, preview):
+    for command in (produce, preview):  # validate has its own --stores below
         command.add_argument(
             "--stores",
             metavar="PATH",
@@ -91,6 +91,12 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--date", type=_day, help="the day to check (default: today, UTC)")
     check.add_argument("--chart", help="also draw the day into this PNG file")
     check.add_argument("--json", help="also write the report as JSON to this file")
+    check.add_argument(
+        "--stores",
+        metavar="PATH",
+        help="store catalogue (YAML/JSON, overrides STORES_FILE): check every store's local day "
+        "(--chart then draws one file per store, NAME-<store>.png)",
+    )
     return parser
 
 
@@ -213,26 +219,50 @@ def cmd_produce(settings: Settings, profile: Profile, args: argparse.Namespace, 
     return EXIT_OK
 
 
-def cmd_validate(settings: Settings, profile: Profile, args: argparse.Namespace) -> int:
+def cmd_validate(settings: Settings, profile: Profile, args: argparse.Namespace, catalogue: Catalogue | None) -> int:
     from foot_traffic.kafka_options import KafkaOptions
+    from foot_traffic.localday import local_instant
     from foot_traffic.plan import day_start
     from foot_traffic.readback import read_day
-    from foot_traffic.validate import validate_day
+    from foot_traffic.validate import apply_family_level, validate_day, validate_store_day
 
     day = args.date or today(SystemClock().now())
     topics = [settings.kafka_topic, settings.kafka_topic_realistic]
-    landed = read_day(KafkaOptions.from_settings(settings), topics, day, int(day_start(day).timestamp() * 1000))
-    report = validate_day(settings, profile, day, landed)
-    print(report.table())
+    options = KafkaOptions.from_settings(settings)
+    if catalogue is None:
+        landed = read_day(options, topics, day, int(day_start(day).timestamp() * 1000))
+        reports = [validate_day(settings, profile, day, landed)]
+    else:
+        ids = [s.id for s in catalogue.stores]
+        since = min(local_instant(day, 0, s.tz) for s in catalogue.stores)
+        landed = read_day(options, topics, day, since * 1000, stores=set(ids))
+        reports = []
+        for store in catalogue.stores:
+            mine = {t: [r for r in records if r.header("ft-store") == store.id] for t, records in landed.items()}
+            reports.append(validate_store_day(settings, store, day, mine))
+        apply_family_level(reports)
+    for report in reports:
+        print(report.table())
+        print()
+    if len(reports) > 1:
+        failed = [r.store for r in reports if not r.passed]
+        print(f"{len(reports) - len(failed)} of {len(reports)} store-days pass" + (f"; failed: {', '.join(failed)}" if failed else ""))
     if args.json:
         with open(args.json, "w", encoding="utf-8") as fh:
-            json.dump(report.as_dict(), fh, ensure_ascii=False, indent=2)
+            json.dump([r.as_dict() for r in reports] if catalogue is not None else reports[0].as_dict(), fh, ensure_ascii=False, indent=2)
     if args.chart:
         from foot_traffic.charts import day_chart
 
-        day_chart(report.data, args.chart)
-        print(f"chart: {args.chart}")
-    return EXIT_OK if report.passed else EXIT_DELIVERY
+        for report in reports:
+            if report.data is None or not report.data.customers:
+                continue
+            path = args.chart
+            if report.store:
+                stem, dot, ext = args.chart.rpartition(".")
+                path = f"{stem}-{report.store}.{ext}" if dot else f"{args.chart}-{report.store}"
+            day_chart(report.data, path)
+            print(f"chart: {path}")
+    return EXIT_OK if all(r.passed for r in reports) else EXIT_DELIVERY
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -262,7 +292,7 @@ def main(argv: list[str] | None = None) -> int:
                 return cmd_preview_chain(settings, catalogue, args)
             return cmd_preview(settings, profile, args)
         if args.command == "validate":
-            return cmd_validate(settings, profile, args)
+            return cmd_validate(settings, profile, args, catalogue)
         return cmd_produce(settings, profile, args, catalogue)
     except (PublishError, PlanMismatch) as exc:
         if args.command == "validate":

@@ -63,7 +63,6 @@ class DayData:
     title: str
     start: int
     end: int
-    offset: Callable[[int], int]  # UTC offset in seconds at an instant (local time axis)
     entries: list[int] = field(default_factory=list)  # every customer's entry (sessions)
     exits: list[int] = field(default_factory=list)
     sensor_in: list[int] = field(default_factory=list)  # JSON times of entry events
@@ -82,6 +81,7 @@ class DayReport:
     profile: str
     checks: list[Check]
     data: DayData | None = None
+    family: int | None = None  # tests in the whole check (several store-days), None: this day's
 
     @property
     def tests(self) -> list[Check]:
@@ -89,8 +89,14 @@ class DayReport:
 
     @property
     def level(self) -> float:
-        """The per-test level: 1 % shared out over the day's tests (Bonferroni)."""
-        return ALPHA / max(1, len(self.tests))
+        """The per-test level: 1 % shared out over the tests of the check (Bonferroni)."""
+        return ALPHA / max(1, self.family or len(self.tests))
+
+    def judge(self) -> None:
+        """Set each test's verdict at :attr:`level`."""
+        for c in self.checks:
+            if c.kind == TEST:
+                c.passed = c.p_value is not None and c.p_value >= self.level
 
     @property
     def passed(self) -> bool:
@@ -113,10 +119,11 @@ class DayReport:
             if c.detail and (not c.passed or c.kind == INFO):
                 lines.append(f"  {c.name}: {c.detail}")
         n = len(self.tests)
+        family = self.family or n
         lines.append(
             f"  {'PASS' if self.passed else 'FAIL'}: {sum(c.passed for c in self.checks if c.kind != INFO)} of "
             f"{sum(c.kind != INFO for c in self.checks)} checks pass ({n} statistical tests, each at "
-            f"{self.level:.2g} = 1 % / {n}; exact checks must hold)"
+            f"{self.level:.2g} = 1 % / {family}; exact checks must hold)"
         )
         return "\n".join(lines)
 
@@ -128,6 +135,7 @@ class DayReport:
             "profile": self.profile,
             "passed": self.passed,
             "level_per_test": self.level,
+            "family_level": ALPHA,
             "checks": [
                 {
                     "name": c.name, "kind": c.kind, "statistic": c.statistic, "p_value": c.p_value,
@@ -368,23 +376,38 @@ def curve_checks(visitors: list[Visitor], intensity, model, weekday: str, data: 
     return checks
 
 
-def seed_checks(visitors: list[Visitor], plan, data: DayData) -> list[Check]:
-    """A seed-profile day: slot counts, uniform entries within slots, duration bands."""
-    profile = plan.profile
-    start = int(plan.start.timestamp())
+def seed_checks(visitors: list[Visitor], profile, segments: list[tuple[tuple, int]], data: DayData) -> list[Check]:
+    """A seed-profile day: slot counts, uniform entries within slots, duration bands.
+
+    ``segments``: per slot (or store segment) its open pieces ``(start, end, leave_by)`` and
+    its planned count.
+    """
     rng = random.Random(20261128)
-    counts = Counter()
-    pits = []
+    bounds = sorted((s, e, leave, i) for i, (pieces, _) in enumerate(segments) for s, e, leave in pieces)
+    before: dict[tuple[int, int], int] = {}  # open seconds of the segment before each piece
+    for i, (pieces, _) in enumerate(segments):
+        acc = 0
+        for s, e, _leave in pieces:
+            before[(i, s)] = acc
+            acc += e - s
+    widths = [sum(e - s for s, e, _ in pieces) for pieces, _ in segments]
+    counts: Counter[int] = Counter()
+    pits, leaves = [], []
     for v in visitors:
-        minute = (v.entry - start) // 60
-        slot = profile.slot_at(min(max(minute, 0), 1439))
-        counts[slot.index] += 1
-        a = start + 60 * slot.start_minute
-        pits.append((v.entry - a + rng.random()) / slot.seconds)
-    got = tuple(counts.get(i, 0) for i in range(len(profile.slots)))
+        where = next(((s, e, leave, i) for s, e, leave, i in bounds if s <= v.entry < e), None)
+        if where is None:
+            counts[-1] += 1
+            leaves.append(0)
+            continue
+        s, e, leave, i = where
+        counts[i] += 1
+        pits.append((before[(i, s)] + v.entry - s + rng.random()) / widths[i])
+        leaves.append(leave)
+    got = tuple(counts.get(i, 0) for i in range(len(segments)))
+    planned = tuple(n for _, n in segments)
     checks = [
-        Check("visits per slot = plan", EXACT, f"{sum(got)} visits in {len(got)} slots", None, got == plan.slot_counts,
-              f"landed {got}, planned {plan.slot_counts}"),
+        Check("visits per slot = plan", EXACT, f"{sum(got)} visits in {len(got)} slots", None,
+              got == planned and not counts.get(-1), f"landed {got} (+{counts.get(-1, 0)} while closed), planned {planned}"),
     ]
     stat, p = ks_uniform(pits)
     checks.append(Check("entry times uniform in their slot (KS)", TEST, f"D={stat:.4f} n={len(pits)}", p))
@@ -398,7 +421,12 @@ def seed_checks(visitors: list[Visitor], plan, data: DayData) -> list[Check]:
     for m in range(0, max(pmf) + 1):
         running += pmf.get(m, 0.0)
         cdf[m] = running
-    trip_pits = [cdf.get(v.minutes - 1, 0.0) + rng.random() * pmf.get(v.minutes, 0.0) for v in visitors]
+    trip_pits = []
+    for v, leave in zip(visitors, leaves):
+        cut = leave and v.minutes >= (leave - v.entry) // 60  # cut at closing + grace: censored
+        low = cdf.get(v.minutes - 1, 0.0)
+        high = 1.0 if cut else low + pmf.get(v.minutes, 0.0)
+        trip_pits.append(low + rng.random() * (high - low))
     stat, p = ks_uniform(trip_pits)
     checks.append(Check("trip minutes vs duration bands (KS)", TEST, f"D={stat:.4f} n={len(trip_pits)}", p))
     data.trips = [v.minutes for v in visitors]
@@ -479,30 +507,27 @@ def _plan_seed(settings, landed: Iterable) -> tuple[int | None, Counter[str]]:
     return int(plans.most_common(1)[0][0].split(":")[1]), plans
 
 
-def seed_share(plan) -> Callable[[float, float], float]:
-    """The seed profile's expected share of a day's arrivals in [a, b): slot counts, uniform inside."""
-    start = int(plan.start.timestamp())
-    total = max(1, plan.total)
-    bounds = [(start + 60 * s.start_minute, start + 60 * s.end_minute, c) for s, c in zip(plan.profile.slots, plan.slot_counts)]
+def segment_share(segments: list[tuple[tuple, int]], total: int) -> Callable[[float, float], float]:
+    """The seed profile's expected share of a day's arrivals in [a, b): planned counts, uniform in the open time."""
+    parts = []
+    for pieces, count in segments:
+        width = sum(e - s for s, e, _ in pieces)
+        parts.extend((s, e, count / width) for s, e, _ in pieces if width)
+    total = max(1, total)
 
     def share(a: float, b: float) -> float:
-        return sum(c * max(0.0, min(b, hi) - max(a, lo)) / (hi - lo) for lo, hi, c in bounds) / total
+        return sum(rate * max(0.0, min(b, hi) - max(a, lo)) for lo, hi, rate in parts) / total
 
     return share
 
 
-def validate_day(settings, profile, day: date, landed: dict[str, list]) -> DayReport:
-    """Check ``day`` (no store catalogue) against its plan and model; ``landed``: topic -> records."""
-    from foot_traffic import curve_plan
-    from foot_traffic.events import DayStream
-    from foot_traffic.plan import plan_from_settings
+def check_plan(settings, plan, stream, landed: dict[str, list], *, intensity, segments, title: str, store: str | None) -> DayReport:
+    """Check one planned day (a DayPlan or a store's StoreDayPlan) against what landed."""
     from foot_traffic.sensor import day_moments
 
     sessions = landed.get(settings.kafka_topic, [])
     events = landed.get(settings.kafka_topic_realistic, [])
-    seed, plans = _plan_seed(settings, [*sessions, *events])
-    plan = plan_from_settings(day, settings, profile, seed=seed)
-    stream = DayStream(plan, settings.kafka_topic, settings.kafka_topic_realistic)
+    plans = Counter(_headers(r).get("ft-plan", "?") for r in [*sessions, *events])
     expected = [r for m in day_moments(stream, settings) for r in m.records]
     others = {pid: n for pid, n in plans.items() if pid != plan.plan_id}
     checks = [
@@ -511,33 +536,73 @@ def validate_day(settings, profile, day: date, landed: dict[str, list]) -> DayRe
         reconcile("sessions = plan", [r for r in expected if r.topic == settings.kafka_topic], sessions),
         reconcile("entry/exit events = plan + sensor model", [r for r in expected if r.topic == settings.kafka_topic_realistic], events),
     ]
+    profile = plan.profile
     visitors = visitors_from(sessions)
-    start = int(plan.start.timestamp())
+    start = plan.start if isinstance(plan.start, int) else int(plan.start.timestamp())
+    bound = plan.last_exit_bound if isinstance(plan.last_exit_bound, int) else int(plan.last_exit_bound.timestamp())
+    model = SensorModel.from_settings(settings)
     data = DayData(
-        day=day,
-        title=f"{day} ({plan.weekday}), profile {profile.name}, seed {plan.seed}",
-        start=start,
-        end=int(plan.last_exit_bound.timestamp()) + SensorModel.from_settings(settings).max_lateness,
-        offset=lambda _ts: 0,
-        entries=[v.entry for v in visitors],
-        exits=[v.exit for v in visitors],
-        customers=plan.total,
+        day=plan.day, title=title, start=start, end=bound + model.max_lateness,
+        entries=[v.entry for v in visitors], exits=[v.exit for v in visitors], customers=plan.total,
     )
     for r in events:
         doc = json.loads(r.value)
         (data.sensor_in if doc["event_type"] == ENTRY else data.sensor_out).append(_ts(doc["time"]))
-    if profile.model is not None:
-        intensity = curve_plan.utc_intensity(profile, day)
+    if plan.total == 0:
+        checks.append(Check("closed day", INFO, "no visits planned", None, True))
+    elif profile.model is not None:
         data.share = intensity.share
         checks += curve_checks(visitors, intensity, profile.model, plan.weekday, data)
     else:
-        data.share = seed_share(plan)
-        checks += seed_checks(visitors, plan, data)
-    if settings.sensor_active:
-        checks += sensor_checks(visitors, events, SensorModel.from_settings(settings), f"{plan.seed}/")
-    report = DayReport(day, None, plan.plan_id, profile.name, checks, data)
-    level = report.level
-    for c in checks:
-        if c.kind == TEST:
-            c.passed = c.p_value is not None and c.p_value >= level
+        data.share = segment_share(segments, plan.total)
+        checks += seed_checks(visitors, profile, segments, data)
+    if settings.sensor_active and plan.total:
+        checks += sensor_checks(visitors, events, model, f"{plan.seed}/{store or ''}")
+    report = DayReport(plan.day, store, plan.plan_id, profile.name, checks, data)
+    report.judge()
     return report
+
+
+def apply_family_level(reports: list[DayReport]) -> None:
+    """Share the 1 % over every test of several store-days, so the whole check fails a
+    correct chain with probability <= 1 %."""
+    family = sum(len(r.tests) for r in reports)
+    for r in reports:
+        r.family = family
+        r.judge()
+
+
+def validate_day(settings, profile, day: date, landed: dict[str, list]) -> DayReport:
+    """Check ``day`` (no store catalogue) against its plan and model; ``landed``: topic -> records."""
+    from foot_traffic import curve_plan
+    from foot_traffic.events import DayStream
+    from foot_traffic.plan import plan_from_settings
+
+    seed, _ = _plan_seed(settings, [*landed.get(settings.kafka_topic, []), *landed.get(settings.kafka_topic_realistic, [])])
+    plan = plan_from_settings(day, settings, profile, seed=seed)
+    stream = DayStream(plan, settings.kafka_topic, settings.kafka_topic_realistic)
+    start = int(plan.start.timestamp())
+    segments = [(((start + 60 * s.start_minute, start + 60 * s.end_minute, 0),), n) for s, n in zip(profile.slots, plan.slot_counts)]
+    intensity = curve_plan.utc_intensity(profile, day) if profile.model is not None else None
+    title = f"{day} ({plan.weekday}), profile {profile.name}, seed {plan.seed}"
+    return check_plan(settings, plan, stream, landed, intensity=intensity, segments=segments, title=title, store=None)
+
+
+def validate_store_day(settings, store, day: date, landed: dict[str, list]) -> DayReport:
+    """Check one store's local ``day``; ``landed``: topic -> that store's records of the day."""
+    from foot_traffic import curve_plan
+    from foot_traffic.events import StoreDayStream
+    from foot_traffic.storeplan import plan_store_from_settings
+
+    seed, _ = _plan_seed(settings, [*landed.get(settings.kafka_topic, []), *landed.get(settings.kafka_topic_realistic, [])])
+    if seed is None:
+        raise ValueError(f"store {store.id}: {day} holds no records and SEED is unset: nothing to check against")
+    plan = plan_store_from_settings(store, day, settings, seed)
+    stream = StoreDayStream(plan, settings.kafka_topic, settings.kafka_topic_realistic)
+    segments = [(seg.pieces, n) for seg, n in zip(plan.segments, plan.slot_counts)]
+    intensity = (
+        curve_plan.store_intensity(store.profile, day, plan.segments, store.tz)
+        if store.profile.model is not None and plan.segments else None
+    )
+    title = f"{store.id} {day} ({plan.weekday}, {store.tz.key}), profile {store.profile.name}, seed {plan.seed}"
+    return check_plan(settings, plan, stream, landed, intensity=intensity, segments=segments, title=title, store=store.id)
