@@ -216,31 +216,23 @@ def cmd_produce(settings: Settings, profile: Profile, args: argparse.Namespace, 
             json.dump(result, fh, ensure_ascii=False, indent=2)
     if stop.is_set():
         log.info("stopped cleanly: every record sent was acknowledged")
+    elif settings.validate_day and count is not None:
+        from foot_traffic.kafka_options import KafkaOptions
+        from foot_traffic.validate import read_and_validate
+
+        for day in days_from(first, count):
+            for report in read_and_validate(settings, profile, day, KafkaOptions.from_settings(settings), catalogue=catalogue):
+                for line in report.table().splitlines():
+                    log.info("%s", line)
     return EXIT_OK
 
 
 def cmd_validate(settings: Settings, profile: Profile, args: argparse.Namespace, catalogue: Catalogue | None) -> int:
     from foot_traffic.kafka_options import KafkaOptions
-    from foot_traffic.localday import local_instant
-    from foot_traffic.plan import day_start
-    from foot_traffic.readback import read_day
-    from foot_traffic.validate import apply_family_level, validate_day, validate_store_day
+    from foot_traffic.validate import read_and_validate
 
     day = args.date or today(SystemClock().now())
-    topics = [settings.kafka_topic, settings.kafka_topic_realistic]
-    options = KafkaOptions.from_settings(settings)
-    if catalogue is None:
-        landed = read_day(options, topics, day, int(day_start(day).timestamp() * 1000))
-        reports = [validate_day(settings, profile, day, landed)]
-    else:
-        ids = [s.id for s in catalogue.stores]
-        since = min(local_instant(day, 0, s.tz) for s in catalogue.stores)
-        landed = read_day(options, topics, day, since * 1000, stores=set(ids))
-        reports = []
-        for store in catalogue.stores:
-            mine = {t: [r for r in records if r.header("ft-store") == store.id] for t, records in landed.items()}
-            reports.append(validate_store_day(settings, store, day, mine))
-        apply_family_level(reports)
+    reports = read_and_validate(settings, profile, day, KafkaOptions.from_settings(settings), catalogue=catalogue)
     for report in reports:
         print(report.table())
         print()

@@ -606,3 +606,41 @@ def validate_store_day(settings, store, day: date, landed: dict[str, list]) -> D
     )
     title = f"{store.id} {day} ({plan.weekday}, {store.tz.key}), profile {store.profile.name}, seed {plan.seed}"
     return check_plan(settings, plan, stream, landed, intensity=intensity, segments=segments, title=title, store=store.id)
+
+
+def read_and_validate(settings, profile, day: date, options, *, catalogue=None, stop=None) -> list[DayReport]:
+    """Read ``day`` back from the broker and check it: one report, or one per store of
+    ``catalogue`` (1 % shared over all of them). What ``foot-traffic validate`` and the
+    operator's ``validate`` flag run."""
+    from foot_traffic.localday import local_instant
+    from foot_traffic.plan import day_start
+    from foot_traffic.readback import read_day
+
+    topics = [settings.kafka_topic, settings.kafka_topic_realistic]
+    if catalogue is None:
+        landed = read_day(options, topics, day, int(day_start(day).timestamp() * 1000), stop=stop)
+        return [validate_day(settings, profile, day, landed)]
+    ids = [s.id for s in catalogue.stores]
+    since = min(local_instant(day, 0, s.tz) for s in catalogue.stores)
+    landed = read_day(options, topics, day, since * 1000, stores=set(ids), stop=stop)
+    reports = []
+    for store in catalogue.stores:
+        mine = {t: [r for r in records if r.header("ft-store") == store.id] for t, records in landed.items()}
+        reports.append(validate_store_day(settings, store, day, mine))
+    apply_family_level(reports)
+    return reports
+
+
+def summary_of(reports: list[DayReport]) -> dict[str, Any]:
+    """A short, JSON-safe summary for a run's XCom."""
+    return {
+        "passed": all(r.passed for r in reports),
+        "days": [
+            {
+                "day": r.day.isoformat(), "store": r.store, "plan_id": r.plan_id, "passed": r.passed,
+                "failed": [c.name for c in r.checks if not c.passed],
+                "p_values": {c.name: c.p_value for c in r.checks if c.p_value is not None},
+            }
+            for r in reports
+        ],
+    }
