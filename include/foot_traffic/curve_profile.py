@@ -163,13 +163,15 @@ def _dwell(raw: Any, days: dict[str, dict], curves: dict[str, Curve], problems: 
         problems.add("dwell.sigma", f"{sigma!r} must be a number in (0, 3]")
         ok = False
     low, high = raw.get("min_minutes"), raw.get("max_minutes")
+    bounds_ok = True
     for key, value in (("min_minutes", low), ("max_minutes", high)):
         if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 1440:
             problems.add(f"dwell.{key}", f"{value!r} must be whole minutes, 1-1440")
-            ok = False
-    if ok and low >= high:
+            bounds_ok = False
+    if bounds_ok and low >= high:
         problems.add("dwell", f"min_minutes ({low}) must be below max_minutes ({high})")
-        ok = False
+        bounds_ok = False
+    ok = ok and bounds_ok
     hour_raw = raw.get("hour_factor")
     hour = Curve((0, SECONDS_PER_DAY), (1.0, 1.0)) if hour_raw is None else _curve(
         hour_raw, "dwell.hour_factor", problems, positive=True
@@ -182,7 +184,7 @@ def _dwell(raw: Any, days: dict[str, dict], curves: dict[str, Curve], problems: 
         if not _is_number(mean) or mean <= 0:
             problems.add(f"days.{day}.dwell_mean_minutes", f"{mean!r} must be a number of minutes > 0")
             ok = False
-        elif ok and not low <= mean <= high:
+        elif bounds_ok and not low <= mean <= high:
             problems.add(f"days.{day}.dwell_mean_minutes", f"{mean!r} must lie between dwell.min_minutes and max_minutes")
             ok = False
         else:
