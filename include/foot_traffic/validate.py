@@ -578,14 +578,36 @@ def validate_day(settings, profile, day: date, landed: dict[str, list]) -> DayRe
     from foot_traffic.events import DayStream
     from foot_traffic.plan import plan_from_settings
 
-    seed, _ = _plan_seed(settings, [*landed.get(settings.kafka_topic, []), *landed.get(settings.kafka_topic_realistic, [])])
+    seed, plans = _plan_seed(settings, [*landed.get(settings.kafka_topic, []), *landed.get(settings.kafka_topic_realistic, [])])
+    adopted = None
+    if settings.profile_file is None:
+        profile, adopted = _profile_of_records(profile, plans)
     plan = plan_from_settings(day, settings, profile, seed=seed)
     stream = DayStream(plan, settings.kafka_topic, settings.kafka_topic_realistic)
     start = int(plan.start.timestamp())
     segments = [(((start + 60 * s.start_minute, start + 60 * s.end_minute, 0),), n) for s, n in zip(profile.slots, plan.slot_counts)]
     intensity = curve_plan.utc_intensity(profile, day) if profile.model is not None else None
     title = f"{day} ({plan.weekday}), profile {profile.name}, seed {plan.seed}"
-    return check_plan(settings, plan, stream, landed, intensity=intensity, segments=segments, title=title, store=None)
+    report = check_plan(settings, plan, stream, landed, intensity=intensity, segments=segments, title=title, store=None)
+    if adopted:
+        report.checks.insert(0, Check("profile", INFO, f"{profile.name} (from the records' plan id)", None, True,
+                                      f"FOOT_TRAFFIC_PROFILE is unset and the day was produced with the built-in profile {profile.name}"))
+    return report
+
+
+def _profile_of_records(profile, plans: Counter[str]):
+    """With FOOT_TRAFFIC_PROFILE unset, a day produced with a built-in profile is checked
+    against that profile (its digest is in the records' plan id): ``(profile, adopted?)``."""
+    from foot_traffic.profile import BUILTIN, load_profile
+
+    digests = {pid.rsplit(":", 1)[-1] for pid in plans}
+    if not digests or profile.digest() in digests:
+        return profile, False
+    for name in BUILTIN:
+        candidate = load_profile(name)
+        if candidate.digest() in digests:
+            return candidate, True
+    return profile, False
 
 
 def validate_store_day(settings, store, day: date, landed: dict[str, list]) -> DayReport:

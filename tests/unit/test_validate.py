@@ -187,3 +187,12 @@ def test_landed_records_read_like_kafka():
     for rec in got["foot_traffic"]:
         assert rec.offset == offsets.get(rec.partition, -1) + 1
         offsets[rec.partition] = rec.offset
+
+
+def test_without_a_profile_setting_the_records_tell_the_builtin_profile():
+    """`FOOT_TRAFFIC_PROFILE=retail foot-traffic produce ...` then `foot-traffic validate ...`
+    without the variable: the plan id names retail's digest, so retail is checked."""
+    _, got = produce(RETAIL)
+    report = validate_day(Settings.from_env({"SEED": "42"}), load_profile(None), DAY, got)
+    assert report.passed, report.table()
+    assert report.profile == "retail" and "from the records' plan id" in report.table()
