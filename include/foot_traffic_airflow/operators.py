@@ -187,10 +187,10 @@ class FootTrafficProducerOperator(BaseOperator):
             )
         self.log.info("%s done: %s", day, result)
         if settings.validate_day:
-            result["validation"] = self.validate(settings, profile, day, target)
+            result["validation"] = self.check_the_day(settings, profile, day, target)
         return result
 
-    def validate(self, settings: Settings, profile, day: date, target) -> dict[str, Any]:
+    def check_the_day(self, settings: Settings, profile, day: date, target) -> dict[str, Any]:
         """Read the day back and test it against its model (``validate``); log the table and
         return a summary for XCom. A failed check is reported, not raised: the day was
         delivered, and a statistical test rejects a correct day 1 % of the time."""
