@@ -85,7 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="read a day back from both topics and test it against its plan and model",
         description="Reads both topics back and checks the day: the records are exactly the plan (and the "
         "sensor model), and the arrivals, trips, parties and sensor flaws follow the model (chi-squared, "
-        "Kolmogorov-Smirnov, binomial tests at family-wise level 1 %%). Prints a table; exit 0 when every "
+        "Kolmogorov-Smirnov, binomial tests at family-wise level 1 %). Prints a table; exit 0 when every "
         "check passes, 1 otherwise. Uses the same settings (environment) as produce.",
     )
     check.add_argument("--date", type=_day, help="the day to check (default: today, UTC)")
