@@ -29,8 +29,9 @@ def _hours(t: float, start: int) -> float:
     return (t - start) / 3600.0
 
 
-def day_chart(data, path: str, *, width: float = 11.0) -> str:
-    """Draw ``data`` (a validate.DayData) into ``path`` (PNG); returns the path."""
+def day_chart(data, path, *, width: float = 11.0):
+    """Draw ``data`` (a validate.DayData) as a PNG into ``path`` (a file name or a binary
+    file object, e.g. a web response's buffer); returns ``path``."""
     import numpy as np
 
     plt = _pyplot()
@@ -100,7 +101,7 @@ def day_chart(data, path: str, *, width: float = 11.0) -> str:
         ax3.legend(loc="upper right", fontsize=8, frameon=False)
         ax3.grid(axis="y", linewidth=0.3)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=110, format="png")
     plt.close(fig)
     return path
 

@@ -532,7 +532,9 @@ def check_plan(settings, plan, stream, landed: dict[str, list], *, intensity, se
     others = {pid: n for pid, n in plans.items() if pid != plan.plan_id}
     checks = [
         Check("plan id", EXACT, plan.plan_id, None, not others,
-              "records of other plans: " + ", ".join(f"{pid} ({n})" for pid, n in others.items())),
+              "records of other plans: " + ", ".join(f"{pid} ({n})" for pid, n in others.items())
+              + " (check with the settings the day was produced with: SEED, DAILY_CUSTOMERS or the baseline, "
+              "FOOT_TRAFFIC_PROFILE, the catalogue)"),
         reconcile("sessions = plan", [r for r in expected if r.topic == settings.kafka_topic], sessions),
         reconcile("entry/exit events = plan + sensor model", [r for r in expected if r.topic == settings.kafka_topic_realistic], events),
     ]
