@@ -35,7 +35,7 @@ from foot_traffic.dwell import Dwell
 from foot_traffic.intensity import SECONDS_PER_DAY, Curve
 from foot_traffic.parties import NO_PARTIES, PartyMix
 
-WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")  # = profile.WEEKDAYS (profile imports this module)
 TOP_KEYS = {"name", "shape", "description", "time_slots", "curves", "days", "dwell", "parties", "sources"}
 DAY_KEYS = {"weight", "curve", "dwell_mean_minutes"}
 DWELL_KEYS = {"distribution", "sigma", "min_minutes", "max_minutes", "hour_factor"}

@@ -38,6 +38,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 
 from foot_traffic.events import ENTRY, EXIT, H_EVENT_ID, H_SEQ, Moment, Record
+from foot_traffic.plan import derive_seed
 
 DUPLICATE_SUFFIX = ":dup"
 DOUBLE_DELAYS = (1, 2)  # seconds after the passage
@@ -170,8 +171,6 @@ def day_moments(stream, settings) -> Iterator[Moment]:
     """
     if not settings.sensor_active:
         return iter(stream)
-    from foot_traffic.plan import derive_seed
-
     plan = stream.plan
     store = getattr(plan, "store_id", None) or ""
     return sensor_moments(
