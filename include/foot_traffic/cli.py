@@ -2,7 +2,8 @@
 
 Settings come from the original environment variables (see the README); flags choose
 what to play and how much to say. Exit codes: 0 on success or a clean stop
-(SIGTERM/SIGINT), 1 when delivery failed, 2 on invalid settings.
+(SIGTERM/SIGINT), 1 when delivery failed (validate: the day fails a check or cannot be
+read), 2 on invalid settings.
 """
 
 from __future__ import annotations
@@ -60,6 +61,15 @@ examples:
   foot-traffic produce --stores chain.yaml --date 2026-11-27
                                                         every store of a chain plays its local day
 """
+VALIDATE_EPILOG = """\
+examples:
+  FOOT_TRAFFIC_PROFILE=retail foot-traffic validate --date 2026-11-28 --chart day.png
+                                                        check a produced day and draw it
+  foot-traffic validate --stores chain.yaml --date 2026-11-27
+                                                        every store's local day (one chart per store)
+  foot-traffic validate --date 2026-11-28 --json | jq '.checks'
+                                                        the report as JSON for scripts
+"""
 PREVIEW_EPILOG = """\
 examples:
   foot-traffic preview                                  today's plan (UTC)
@@ -116,12 +126,34 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _verbosity(preview, argparse.SUPPRESS)
     preview.add_argument("--date", type=_day, help="the day to plan (default: today, UTC)")
-    for command in (produce, preview):
+    for command in (produce, preview):  # validate has its own --stores below
         command.add_argument(
             "--stores",
             metavar="PATH",
             help="store catalogue (YAML/JSON, overrides STORES_FILE): play every store's local day",
         )
+    check = sub.add_parser(
+        "validate",
+        help="read a day back from both topics and test it against its plan and model",
+        description="Reads both topics back and checks the day: the records are exactly the plan (and the "
+        "sensor model), and the arrivals, trips, parties and sensor flaws follow the model (chi-squared, "
+        "Kolmogorov-Smirnov, binomial tests at family-wise level 1 %). Prints a table; exit 0 when every "
+        "check passes, 1 otherwise. Uses the same settings (environment) as produce.",
+        epilog=VALIDATE_EPILOG, formatter_class=raw,
+    )
+    _verbosity(check, argparse.SUPPRESS)
+    check.add_argument("--date", type=_day, help="the day to check (default: today, UTC)")
+    check.add_argument("--chart", metavar="PNG", help="also draw the day into this PNG file")
+    check.add_argument(
+        "--json", action="store_true", help="print the report as one JSON document on standard output (only that)"
+    )
+    check.add_argument("--json-file", metavar="FILE", help="also write the report as JSON to FILE")
+    check.add_argument(
+        "--stores",
+        metavar="PATH",
+        help="store catalogue (YAML/JSON, overrides STORES_FILE): check every store's local day "
+        "(--chart then draws one file per store, NAME-<store>.png)",
+    )
     return parser
 
 
@@ -273,6 +305,14 @@ def cmd_produce(settings: Settings, profile: Profile, args: argparse.Namespace, 
         summary_table(result, sys.stdout)
     if stop.is_set():
         log.info("stopped cleanly: every record sent was acknowledged")
+    elif settings.validate_day and count is not None:
+        from foot_traffic.kafka_options import KafkaOptions
+        from foot_traffic.validate import read_and_validate
+
+        for day in days_from(first, count):
+            for report in read_and_validate(settings, profile, day, KafkaOptions.from_settings(settings), catalogue=catalogue):
+                for line in report.table().splitlines():
+                    log.info("%s", line)
     return EXIT_OK
 
 
@@ -282,6 +322,42 @@ def log_level(args: argparse.Namespace) -> int:
     if args.quiet:
         return logging.WARNING
     return getattr(logging, str(args.log_level or "INFO").upper(), logging.INFO)
+
+
+def cmd_validate(settings: Settings, profile: Profile, args: argparse.Namespace, catalogue: Catalogue | None) -> int:
+    from foot_traffic.kafka_options import KafkaOptions
+    from foot_traffic.validate import read_and_validate
+
+    day = args.date or today(SystemClock().now())
+    reports = read_and_validate(settings, profile, day, KafkaOptions.from_settings(settings), catalogue=catalogue)
+    document = [r.as_dict() for r in reports] if catalogue is not None else reports[0].as_dict()
+    # With --json, standard output holds the JSON document and nothing else.
+    say = (lambda *a: print(*a, file=sys.stderr)) if args.json else print
+    for report in reports:
+        say(report.table())
+        say()
+    if len(reports) > 1:
+        failed = [r.store for r in reports if not r.passed]
+        say(f"{len(reports) - len(failed)} of {len(reports)} store-days pass" + (f"; failed: {', '.join(failed)}" if failed else ""))
+    if args.json:
+        json.dump(document, sys.stdout, ensure_ascii=False)
+        sys.stdout.write("\n")
+    if args.json_file:
+        with open(args.json_file, "w", encoding="utf-8") as fh:
+            json.dump(document, fh, ensure_ascii=False, indent=2)
+    if args.chart:
+        from foot_traffic.charts import day_chart
+
+        for report in reports:
+            if report.data is None or not report.data.customers:
+                continue
+            path = args.chart
+            if report.store:
+                stem, dot, ext = args.chart.rpartition(".")
+                path = f"{stem}-{report.store}.{ext}" if dot else f"{args.chart}-{report.store}"
+            day_chart(report.data, path)
+            say(f"chart: {path}")
+    return EXIT_OK if all(r.passed for r in reports) else EXIT_DELIVERY
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -306,9 +382,14 @@ def main(argv: list[str] | None = None) -> int:
             if catalogue is not None:
                 return cmd_preview_chain(settings, catalogue, args)
             return cmd_preview(settings, profile, args)
+        if args.command == "validate":
+            return cmd_validate(settings, profile, args, catalogue)
         return cmd_produce(settings, profile, args, catalogue)
     except (PublishError, PlanMismatch) as exc:
-        log.error("%s: %s", "delivery failed" if isinstance(exc, PublishError) else "cannot produce", exc)
+        if args.command == "validate":
+            log.error("cannot read the day back: %s", exc)
+        else:
+            log.error("%s: %s", "delivery failed" if isinstance(exc, PublishError) else "cannot produce", exc)
         return EXIT_DELIVERY
     except InterruptedError:
         log.info("stopped before anything was sent")

@@ -32,6 +32,7 @@ from foot_traffic.profile import Profile, load_profile
 from foot_traffic.progress import LogProgress, ProgressReporter, Snapshot
 from foot_traffic.publisher import Publisher
 from foot_traffic.resume import DayHoldings, PlanMismatch
+from foot_traffic.sensor import day_moments
 from foot_traffic.settings import Settings
 from foot_traffic.stores import Catalogue
 
@@ -199,7 +200,7 @@ class Runner:
             # A fresh start in the middle of today plays the rest of today, like the original.
             skip_before = int(self.clock.now().timestamp())
         stream = DayStream(plan, self.settings.kafka_topic, self.settings.kafka_topic_realistic)
-        return _OpenDay(plan, stream, iter(stream), summary, holdings, skip_before)
+        return _OpenDay(plan, stream, day_moments(stream, self.settings), summary, holdings, skip_before)
 
     def _open_store_day(self, store_day: StoreDay, from_now: float | None) -> _OpenDay:
         plan, holdings = self._chain.plan(store_day)
@@ -237,7 +238,7 @@ class Runner:
         elif from_now is not None and plan.day == local_date(from_now, store.tz):
             skip_before = int(from_now)
         stream = StoreDayStream(plan, self.settings.kafka_topic, self.settings.kafka_topic_realistic)
-        return _OpenDay(plan, stream, iter(stream), summary, holdings, skip_before, chain=True)
+        return _OpenDay(plan, stream, day_moments(stream, self.settings), summary, holdings, skip_before, chain=True)
 
     def _units(self, days: Iterable[date], first_from_now: bool) -> Iterator[tuple[float, Any]]:
         """``(start, unit)`` in start order: days of the implicit store, or store-days."""
