@@ -25,6 +25,7 @@ from foot_traffic.profile import Profile, load_profile
 from foot_traffic.progress import LogProgress, ProgressReporter, Snapshot
 from foot_traffic.publisher import Publisher
 from foot_traffic.resume import DayHoldings, PlanMismatch
+from foot_traffic.sensor import day_moments
 from foot_traffic.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -178,7 +179,7 @@ class Runner:
             # A fresh start in the middle of today plays the rest of today, like the original.
             skip_before = int(self.clock.now().timestamp())
         stream = DayStream(plan, self.settings.kafka_topic, self.settings.kafka_topic_realistic)
-        return _OpenDay(plan, stream, iter(stream), summary, holdings, skip_before)
+        return _OpenDay(plan, stream, day_moments(stream, self.settings), summary, holdings, skip_before)
 
     def run(
         self, days: Iterable[date], *, first_from_now: bool = False, days_total: int | None = None
