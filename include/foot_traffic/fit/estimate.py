@@ -8,7 +8,7 @@
   ``level`` is the mean of the seven, the weekday factor is mean / level.
 - **Intraday curve**: per weekday when it has ``min_days`` days and ``min_curve_arrivals``
   arrivals, else per group: the mean share of the day's arrivals per bin, smoothed by a
-  circular Gaussian kernel whose width (0-4 bins) is chosen by two-fold cross-validation
+  circular Gaussian kernel whose width (0-8 bins) is chosen by two-fold cross-validation
   over alternate weeks, then turned into knot values at the bin centres such that the
   linearly interpolated curve has exactly the smoothed mass in each bin.
 - **Day-to-day variation**: the coefficient of variation (CV) of daily totals divided by
@@ -31,11 +31,12 @@ from datetime import date
 from statistics import NormalDist
 
 from foot_traffic.fit.counts import SECONDS_PER_DAY, CountsError, DayCounts, DoorCounts
+from foot_traffic.intensity import Curve
+from foot_traffic.profile import WEEKDAYS
 
-WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 GROUPS = {"weekdays": WEEKDAYS[:5], "weekend": WEEKDAYS[5:]}
 GROUP_OF = {day: name for name, members in GROUPS.items() for day in members}
-BANDWIDTHS = (0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0)  # kernel sd, in bins
+BANDWIDTHS = (0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0)  # kernel sd, in bins
 SIGMAS = tuple(round(0.2 + 0.05 * k, 2) for k in range(29))  # 0.20 .. 1.60
 MAX_VARIATION = 0.95
 _STD = NormalDist()
@@ -179,24 +180,17 @@ def knot_values(masses: list[float]) -> list[float]:
 
 
 def curve_points(values: list[float], bin_seconds: int) -> tuple[tuple[int, ...], tuple[float, ...]]:
-    """Knots at the bin centres plus 0 and 86400 (the mean of the two ends: no jump at midnight)."""
+    """Knots at the bin centres plus 0 and 86400 (the mean of the two ends: no jump at midnight).
+
+    A profile writes times as "HH:MM", so a centre that falls on half a minute (odd bin
+    widths, e.g. 15 minutes) is moved 30 s earlier; the fit's figures use these knots.
+    """
     n = len(values)
-    centres = [i * bin_seconds + bin_seconds // 2 for i in range(n)]
+    centres = [(i * bin_seconds + bin_seconds // 2) // 60 * 60 for i in range(n)]
     edge = (values[0] + values[-1]) / 2.0
+    if centres[0] == 0:  # one-minute bins: the first centre is midnight itself
+        return (*centres, SECONDS_PER_DAY), (*values, values[0])
     return (0, *centres, SECONDS_PER_DAY), (edge, *values, edge)
-
-
-def integral(knots: tuple[int, ...], values: tuple[float, ...], a: float, b: float) -> float:
-    """Integral of the linear interpolation over [a, b] (seconds)."""
-    total = 0.0
-    for (x0, y0), (x1, y1) in zip(zip(knots, values), zip(knots[1:], values[1:])):
-        lo, hi = max(a, x0), min(b, x1)
-        if hi <= lo:
-            continue
-        ya = y0 + (y1 - y0) * (lo - x0) / (x1 - x0)
-        yb = y0 + (y1 - y0) * (hi - x0) / (x1 - x0)
-        total += (ya + yb) * (hi - lo) / 2.0
-    return total
 
 
 def aggregate(shares: list[float] | tuple[float, ...], per: int) -> list[float]:
@@ -280,8 +274,9 @@ def fit_curve(key: str, weekdays: tuple[str, ...], days: list[DayCounts], bin_se
     mean = sum(values) / n
     values = [v / mean for v in values] if mean > 0 else [1.0] * n
     knots, points = curve_points(values, bin_seconds)
-    points = tuple(round(v, 5) for v in points)
-    fitted = [integral(knots, points, i * bin_seconds, (i + 1) * bin_seconds) for i in range(n)]
+    points = tuple(round(v, 4) for v in points)
+    curve = Curve(knots, points)
+    fitted = [curve.integral(i * bin_seconds, (i + 1) * bin_seconds) for i in range(n)]
     total = sum(fitted)
     fitted = [f / total for f in fitted]
     return CurveFit(
