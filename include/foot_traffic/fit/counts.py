@@ -19,6 +19,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -31,7 +32,7 @@ MAX_LISTED = 8  # problems of one kind listed before "... and N more"
 TIME_NAMES = ("timestamp", "time", "datetime", "date_time", "ts", "period", "interval_start", "start")
 IN_NAMES = ("in", "ins", "entries", "entry", "enter", "entered", "in_count", "count_in", "incoming")
 OUT_NAMES = ("out", "outs", "exits", "exit", "exited", "out_count", "count_out", "outgoing")
-FORMATS = ("csv", "calit2")
+FORMATS = ("csv", "calit2")  # and "auto" in read_counts: detect_format
 
 
 class CountsError(ValueError):
@@ -310,10 +311,25 @@ def check_bin_minutes(value: int | None) -> int | None:
     return value * 60
 
 
+CALIT2_LINE = re.compile(r"^\s*[79],\d\d/\d\d/\d\d,\d\d:\d\d:\d\d,\s*\d+\s*$")
+
+
+def detect_format(path: str | Path) -> str:
+    """``calit2`` when the first line looks like ``9,07/24/05,00:30:00,3``, else ``csv``."""
+    try:
+        with Path(path).open("r", encoding="utf-8-sig", errors="replace") as fh:
+            for line in fh:
+                if line.strip():
+                    return "calit2" if CALIT2_LINE.match(line) else "csv"
+    except OSError:
+        pass  # read_counts says why
+    return "csv"
+
+
 def read_counts(
     path: str | Path,
     *,
-    format: str = "csv",
+    format: str = "auto",
     timezone: str | None = None,
     bin_minutes: int | None = None,
     bin_label: str | None = None,
@@ -325,6 +341,8 @@ def read_counts(
 ) -> DoorCounts:
     """Read, check and arrange a file of door counts; raise :class:`CountsError`."""
     path = Path(path)
+    if format == "auto":
+        format = detect_format(path)
     if format not in FORMATS:
         raise CountsError([f"--format {format!r}: expected one of {', '.join(FORMATS)}"])
     zone = zone_of(timezone)

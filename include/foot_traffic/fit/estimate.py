@@ -162,7 +162,10 @@ def knot_values(masses: list[float]) -> list[float]:
     """Values at bin centres whose linear interpolation has mass ``masses[i]`` in bin ``i``.
 
     Around the clock, bin i's integral (in bin widths) is (v[i-1] + 6 v[i] + v[i+1]) / 8;
-    solved by projected Gauss-Seidel (diagonally dominant), keeping every value >= 0.
+    solved by projected Gauss-Seidel (diagonally dominant), keeping every value >= 0. Exact
+    when the solution needs no clamping (a smoothed curve); where a near-empty bin sits
+    next to a busy one the value is held at 0 and the neighbours carry a little more (the
+    fit's figures are computed from the curve as written, so they show it).
     """
     n = len(masses)
     if n < 3:

@@ -165,7 +165,7 @@ def profile_text(fit: Fit, name: str) -> str:
         note = (f"{wf.days} days, mean {wf.mean_total:.1f} sd {wf.sd_total:.1f}" if wf.days else "no days")
         if wf.total_from != "own":
             note += f"; weight from the {wf.total_from} group"
-        add(f"  {w}:{' ' * (10 - len(w))}{{weight: {wf.used_total:.1f}, curve: {wf.curve}, "
+        add(f"  {w}:{' ' * (10 - len(w))}{{weight: {_num(wf.used_total, 3)}, curve: {wf.curve}, "
             f"dwell_mean_minutes: {dwell_mean:.1f}, variation_pct: {_num(pct, 3)}}}  # {note}")
     add("")
     add("# Trip time from the in/out lag: occupancy = cumulative ins - outs from the night's quietest")
