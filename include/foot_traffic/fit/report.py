@@ -19,7 +19,7 @@ def print_report(fit: Fit, out: Path, stream: IO[str], round_trip: RoundTrip | N
     from rich.console import Console
     from rich.table import Table
 
-    console = Console(file=stream, width=120, highlight=False)
+    console = Console(file=stream, width=120, highlight=False, soft_wrap=True)  # commands stay copyable
     c = fit.counts
     console.print(
         f"[bold]{Path(c.source).name}[/]: {c.format}, {c.bin_seconds // 60}-minute bins, "
@@ -117,3 +117,9 @@ def _round_trip_table(console, rt: RoundTrip) -> None:
         e = rt.occupancy_mae_pct(g)
         row(f"occupancy {g}: MAE of peak", "", "", f"{e:.1f} %", f"{limit} %", e <= limit)
     console.print(table)
+    failures = rt.failures()
+    if failures:
+        console.print(f"  [red]{len(failures)} figure(s) outside their tolerance[/]: the profile was written; "
+                      "see the notes above for why the counts may be hard to fit")
+    else:
+        console.print("  every figure within its tolerance (README: Fit a profile from your door counts)")
