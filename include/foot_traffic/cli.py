@@ -2,7 +2,8 @@
 
 Settings come from the original environment variables (see the README); flags choose
 what to play and how much to say. Exit codes: 0 on success or a clean stop
-(SIGTERM/SIGINT), 1 when delivery failed, 2 on invalid settings.
+(SIGTERM/SIGINT), 1 when delivery failed (validate: when the day fails a check or cannot
+be read), 2 on invalid settings (fit: on bad input).
 """
 
 from __future__ import annotations
@@ -103,7 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="foot-traffic", description=DESCRIPTION, epilog=EPILOG, formatter_class=raw)
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     _verbosity(parser, None)
-    sub = parser.add_subparsers(dest="command", required=True, metavar="{produce,preview,fit}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{produce,preview,validate,fit}")
     produce = sub.add_parser(
         "produce", help="stream foot traffic to Kafka", description="Stream foot traffic to Kafka.",
         epilog=PRODUCE_EPILOG, formatter_class=raw,
@@ -127,6 +128,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _verbosity(preview, argparse.SUPPRESS)
     preview.add_argument("--date", type=_day, help="the day to plan (default: today, UTC)")
+    check = sub.add_parser(
+        "validate",
+        help="read a day back from both topics and test it against its plan and model",
+        description="Reads both topics back and checks the day: the records are exactly the plan (and the "
+        "sensor model), and the arrivals, trips, parties and sensor flaws follow the model (chi-squared, "
+        "Kolmogorov-Smirnov, binomial tests at family-wise level 1 %%). Prints a table; exit 0 when every "
+        "check passes, 1 otherwise. Uses the same settings (environment) as produce.",
+    )
+    _verbosity(check, argparse.SUPPRESS)
+    check.add_argument("--date", type=_day, help="the day to check (default: today, UTC)")
+    check.add_argument("--chart", help="also draw the day into this PNG file")
+    check.add_argument("--json", help="also write the report as JSON to this file")
     _fit_parser(sub, raw)
     return parser
 
@@ -337,6 +350,28 @@ def cmd_produce(settings: Settings, profile: Profile, args: argparse.Namespace) 
     return EXIT_OK
 
 
+def cmd_validate(settings: Settings, profile: Profile, args: argparse.Namespace) -> int:
+    from foot_traffic.kafka_options import KafkaOptions
+    from foot_traffic.plan import day_start
+    from foot_traffic.readback import read_day
+    from foot_traffic.validate import validate_day
+
+    day = args.date or today(SystemClock().now())
+    topics = [settings.kafka_topic, settings.kafka_topic_realistic]
+    landed = read_day(KafkaOptions.from_settings(settings), topics, day, int(day_start(day).timestamp() * 1000))
+    report = validate_day(settings, profile, day, landed)
+    print(report.table())
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as fh:
+            json.dump(report.as_dict(), fh, ensure_ascii=False, indent=2)
+    if args.chart:
+        from foot_traffic.charts import day_chart
+
+        day_chart(report.data, args.chart)
+        print(f"chart: {args.chart}")
+    return EXIT_OK if report.passed else EXIT_DELIVERY
+
+
 def log_level(args: argparse.Namespace) -> int:
     if args.verbose:
         return logging.DEBUG
@@ -363,9 +398,14 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "preview":
             return cmd_preview(settings, profile, args)
+        if args.command == "validate":
+            return cmd_validate(settings, profile, args)
         return cmd_produce(settings, profile, args)
     except (PublishError, PlanMismatch) as exc:
-        log.error("%s: %s", "delivery failed" if isinstance(exc, PublishError) else "cannot produce", exc)
+        if args.command == "validate":
+            log.error("cannot read the day back: %s", exc)
+        else:
+            log.error("%s: %s", "delivery failed" if isinstance(exc, PublishError) else "cannot produce", exc)
         return EXIT_DELIVERY
     except InterruptedError:
         log.info("stopped before anything was sent")
