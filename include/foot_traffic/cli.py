@@ -231,6 +231,9 @@ def cmd_fit(args: argparse.Namespace) -> int:
 
         try:
             chart = draw(fit, args.chart, trip)
+        except ImportError:
+            return _fit_error([f"--chart {args.chart}: needs matplotlib (pip install 'foot-traffic-producer[validate]'); "
+                               f"the profile was written to {out}"])
         except OSError as exc:
             return _fit_error([f"--chart {args.chart}: cannot be written ({exc.strerror or exc})"])
     log.debug("fit: %d days used, hourly shares MAE %.2f pp; profile written to %s", len(fit.days_used), fit.hourly_mae_pp, out)

@@ -1,5 +1,6 @@
-"""Door counts -> ``foot-traffic fit`` -> ``foot-traffic produce`` on a real broker: what lands
-is exactly the fitted profile's plan, and a week of it looks like the counts it came from."""
+"""Door counts -> ``foot-traffic fit`` -> ``foot-traffic produce`` on a real broker ->
+``foot-traffic validate``: what lands is exactly the fitted profile's plan, validate passes
+its days against the fitted model, and a week of it looks like the counts it came from."""
 
 from __future__ import annotations
 
@@ -57,6 +58,17 @@ def test_a_fitted_week_lands_as_planned_and_looks_like_the_counts(kafka_bootstra
     assert as_set(events) == as_set(r for r in want if r.topic == topics[1])
     summary = json.loads(run.stdout)["days"]
     assert [d["total_visits"] for d in summary] == [sum(1 for r in sessions if r.header("ft-day") == d["day"]) for d in summary]
+
+    # foot-traffic validate: each day is its plan, and its arrivals and trips follow the
+    # fitted model (chi-squared and KS at family-wise 1 %): a busy Monday, a thin Saturday
+    for day in ("2025-11-03", "2025-11-08"):
+        check = subprocess.run(
+            [sys.executable, "-m", "foot_traffic", "validate", "--date", day, "--chart", str(tmp_path / f"{day}.png")],
+            env={**os.environ, **env}, capture_output=True, text=True, timeout=300,
+        )
+        assert check.returncode == 0, check.stdout + check.stderr
+        assert "profile calit2" in check.stdout and "PASS" in check.stdout
+        assert (tmp_path / f"{day}.png").stat().st_size > 10_000
 
     # the week's Monday-Friday arrivals per hour against the counts' (about 1,200 arrivals:
     # a share's noise is at most 0.8 pp, the fit's own error 0.3 pp on average)
