@@ -409,7 +409,8 @@ def fit_dwell(days: list[DayCounts], bin_seconds: int, opts: FitOptions) -> Dwel
     mean_minutes, balance, count, obs_occ, clamped = {}, {}, {}, {}, 0.0
     mean_arrivals: dict[str, list[float]] = {}
     nwin = 0
-    for group, wins in windows.items():
+    for group in (g for g in GROUPS if g in windows):
+        wins = windows[group]
         person_time = arrivals = 0.0
         total_in = sum(sum(i) for i, _ in wins)
         total_out = sum(sum(o) for _, o in wins)
