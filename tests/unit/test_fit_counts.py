@@ -57,6 +57,14 @@ def test_column_names_are_found_by_name_any_case_and_separator(tmp_path):
     assert counts.days[0].outs == tuple(k % 3 for k in range(24))
 
 
+def test_separate_date_and_time_columns_are_joined(tmp_path):
+    path = tmp_path / "c.csv"
+    path.write_text("Date,Time,In,Out\n" + "".join(
+        f"2025-03-0{3 + k // 24},{k % 24:02d}:00,{k},1\n" for k in range(48)), encoding="utf-8")
+    counts = read_counts(path)
+    assert [d.day for d in counts.days] == [date(2025, 3, 3), date(2025, 3, 4)] and counts.days[1].ins[0] == 24
+
+
 def test_bin_label_end_moves_each_count_to_the_bin_before(tmp_path):
     rows = [(k, 0) for k in range(48)]  # stamped 00:00 .. 47:00 = bins ending then
     path = write_csv(tmp_path / "c.csv", rows, start=datetime(2025, 3, 3, 1))
@@ -201,7 +209,7 @@ def test_gaps_are_refused_naming_the_day_and_the_time(tmp_path):
     assert "gaps in the counts" in text
     assert "2025-03-05 (Wednesday): 3 bin(s) missing: 09:00–12:00" in text
     assert "2025-03-07 (Friday): no counts at all" in text
-    assert "--exclude-days" in text
+    assert "--exclude-days" in text and "give --timezone" in text
 
 
 def test_a_bin_counted_twice_is_refused(tmp_path):

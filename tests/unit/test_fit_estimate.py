@@ -187,3 +187,21 @@ def test_truncated_mean_and_its_inverse():
     assert truncated_mean(40, 0.5, 1, 1e9) == pytest.approx(40, rel=1e-6)
     m = untruncated_for(93.4, 1.0, 1, 1200)
     assert m > 93.4 and truncated_mean(m, 1.0, 1, 1200) == pytest.approx(93.4, rel=1e-6)
+
+
+def test_a_weekday_without_days_takes_its_groups_total_and_curve(tmp_path):
+    from foot_traffic.fit.chart import draw
+    from foot_traffic.fit.roundtrip import round_trip
+    from foot_traffic.fit.writer import write_profile
+
+    counts = simulate(6)
+    no_wednesdays = DoorCounts(**{**counts.__dict__, "days": tuple(d for d in counts.days if d.day.weekday() != 2)})
+    fit = fit_counts(no_wednesdays)
+    wed = fit.weekdays["Wednesday"]
+    assert wed.days == 0 and wed.total_from == "weekdays" and wed.curve == "weekdays"
+    assert "Wednesday: 0 day(s) (fewer than 4)" in "\n".join(fit.notes)
+    profile = write_profile(fit, tmp_path / "p.yaml")
+    assert profile.weekday_factor("Wednesday") == pytest.approx(wed.factor, rel=1e-3)
+    trip = round_trip(fit, profile, weeks=4, totals_weeks=200)
+    assert "Wednesday" not in trip.weekday_index and trip.failures() == []
+    assert draw(fit, tmp_path / "c.png", trip).stat().st_size > 10_000

@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from foot_traffic.fit.estimate import GROUPS, Fit
+from foot_traffic.fit.estimate import GROUPS, Fit, aggregate
 from foot_traffic.fit.roundtrip import RoundTrip
 from foot_traffic.profile import WEEKDAYS
 
@@ -46,8 +46,8 @@ def draw(fit: Fit, path: str | Path, round_trip: RoundTrip | None = None) -> Pat
     # weekday totals
     ax = fig.add_subplot(grid[0, 0:3])
     xs = range(7)
-    obs = [fit.weekdays[w].mean_total for w in WEEKDAYS]
-    sds = [fit.weekdays[w].sd_total for w in WEEKDAYS]
+    obs = [0.0 if math.isnan(fit.weekdays[w].mean_total) else fit.weekdays[w].mean_total for w in WEEKDAYS]
+    sds = [0.0 if math.isnan(fit.weekdays[w].sd_total) else fit.weekdays[w].sd_total for w in WEEKDAYS]
     ax.bar(xs, obs, yerr=sds, color=OBSERVED, alpha=0.6, capsize=3, label="observed mean ± sd")
     ax.plot(xs, [fit.weekdays[w].used_total for w in WEEKDAYS], "D", color=FITTED, label="profile (weight)")
     if round_trip is not None:
@@ -100,8 +100,10 @@ def draw(fit: Fit, path: str | Path, round_trip: RoundTrip | None = None) -> Pat
                     color=GENERATED, lw=1, label="generated (per hour)")
         weekdays = cf.weekdays if cf.key in GROUPS else ()
         who = f" ({', '.join(w[:3] for w in weekdays)})" if weekdays else ""
-        err = [fit.weekdays[w].hourly_mae_pp for w in WEEKDAYS if fit.weekdays[w].curve == cf.key and fit.weekdays[w].days]
-        ax.set_title(f"{cf.key}{who}: {cf.days} days, {cf.arrivals} arrivals; MAE {sum(err) / len(err):.2f} pp", fontsize=10)
+        per = fit.report_seconds // c.bin_seconds
+        observed_h, fitted_h = aggregate(cf.observed_share, per), aggregate(cf.fitted_share, per)
+        mae = 100 * sum(abs(a - b) for a, b in zip(observed_h, fitted_h)) / len(observed_h)
+        ax.set_title(f"{cf.key}{who}: {cf.days} days, {cf.arrivals} arrivals; hourly MAE {mae:.2f} pp", fontsize=10)
         ax.set_xlim(0, 24)
         ax.set_xticks(range(0, 25, 3))
         ax.set_xlabel("local time (h)")

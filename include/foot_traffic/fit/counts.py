@@ -183,7 +183,13 @@ def read_csv_rows(
     if not header or not any(h.strip() for h in header):
         raise CountsError([f"{path}: no header row; expected column names such as timestamp,in,out"])
     problems: list[str] = []
-    t_idx, err = _pick(header, time_column, TIME_NAMES, "timestamp", "--time-column")
+    lowered = [h.strip().lower() for h in header]
+    d_idx = None  # a separate date column: "Date,Time,In,Out" exports
+    if time_column is None and "date" in lowered and not any(n in lowered for n in TIME_NAMES if n != "time"):
+        d_idx = lowered.index("date")
+        t_idx, err = (lowered.index("time"), None) if "time" in lowered else (None, None)
+    else:
+        t_idx, err = _pick(header, time_column, TIME_NAMES, "timestamp", "--time-column")
     if err:
         problems.append(f"{path}: {err}")
     i_idx, err = _pick(header, in_column, IN_NAMES, "in-count", "--in-column")
@@ -194,7 +200,7 @@ def read_csv_rows(
         problems.append(f"{path}: {err}")
     if problems:
         raise CountsError(problems)
-    width = max(t_idx, i_idx, o_idx) + 1
+    width = max(i for i in (t_idx, d_idx, i_idx, o_idx) if i is not None) + 1
     rows: list[_Row] = []
     bad = 0
     raw: list[tuple[int, datetime, int, int]] = []
@@ -208,11 +214,12 @@ def read_csv_rows(
                 problems.append(f"{where}: {len(record)} fields, expected at least {width} ({','.join(record)!r})")
             continue
         before = len(problems)
+        stamp = record[t_idx] if d_idx is None else " ".join(record[i].strip() for i in (d_idx, t_idx) if i is not None)
         try:
-            when = _parse_time(record[t_idx], time_format)
+            when = _parse_time(stamp, time_format)
         except ValueError:
             hint = f"the format {time_format!r}" if time_format else "ISO 8601 (2025-03-01 09:30) or give --time-format"
-            problems.append(f"{where}: timestamp {record[t_idx]!r} is not {hint}")
+            problems.append(f"{where}: timestamp {stamp!r} is not {hint}")
             when = None
         ins = _count(record[i_idx], f"{where}: {header[i_idx].strip()}", problems)
         outs = _count(record[o_idx], f"{where}: {header[o_idx].strip()}", problems)
@@ -484,6 +491,7 @@ def arrange(
             + [f"  {g}" for g in shown]
             + ([f"  ... and {len(gaps) - MAX_LISTED} more day(s)"] if len(gaps) > MAX_LISTED else [])
             + ["  fill the bins with 0 if the counter was running, or leave those days out with --exclude-days"]
+            + (["  (the hour skipped when daylight saving starts is no gap: give --timezone)"] if zone is None else [])
         )
     if skipped_dst:
         notes.append(f"{skipped_dst} bin(s) skipped by a DST change (the wall time did not exist) counted as 0")
