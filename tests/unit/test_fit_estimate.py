@@ -205,3 +205,11 @@ def test_a_weekday_without_days_takes_its_groups_total_and_curve(tmp_path):
     trip = round_trip(fit, profile, weeks=4, totals_weeks=200)
     assert "Wednesday" not in trip.weekday_index and trip.failures() == []
     assert draw(fit, tmp_path / "c.png", trip).stat().st_size > 10_000
+
+
+def test_outs_in_the_same_bin_as_ins_give_a_one_minute_trip_and_say_so():
+    counts = simulate(3)
+    same = DoorCounts(**{**counts.__dict__, "days": tuple(DayCounts(d.day, d.ins, d.ins) for d in counts.days)})
+    fit = fit_counts(same)
+    assert fit.dwell.mean_minutes == {"weekdays": 1.0, "weekend": 1.0} and fit.dwell.floored == ("weekdays", "weekend")
+    assert "shorter than the bins can show; it is set to 1 minute" in "\n".join(fit.notes)

@@ -110,6 +110,7 @@ class DwellFit:
     fitted_occupancy: dict[str, tuple[float, ...]]
     occupancy_mae_pct: dict[str, float]  # MAE as % of the observed peak
     clamped_persons: float  # person count added by clamping occupancy at 0, per window
+    floored: tuple[str, ...] = ()  # groups whose mean trip was below a minute (raised to 1)
 
 
 @dataclass(frozen=True)
@@ -379,14 +380,12 @@ def predicted_occupancy(arrivals: list[float], bin_seconds: int, mean: float, si
     n = len(arrivals)
     horizon = n * steps + steps
     surv = [_survival(mean, sigma, low, high, (k + 0.5) * dt) for k in range(horizon)]
+    # still inside at boundary j, per arrival in bin i: the mean survival over bin i's
+    # sub-steps, which depends only on k = j - i - 1
+    inside = [sum(surv[k * steps:(k + 1) * steps]) / steps for k in range(n)]
     occ = [0.0] * (n + 1)
     for j in range(1, n + 1):
-        total = 0.0
-        for i in range(j):
-            # sub-steps of bin i, each holding arrivals[i] / steps, at lags from boundary j
-            base = (j - i - 1) * steps
-            total += arrivals[i] / steps * sum(surv[base:base + steps])
-        occ[j] = total
+        occ[j] = sum(arrivals[i] * inside[j - i - 1] for i in range(j))
     return occ
 
 
@@ -408,6 +407,7 @@ def fit_dwell(days: list[DayCounts], bin_seconds: int, opts: FitOptions) -> Dwel
     minutes_per_bin = bin_seconds / 60.0
     mean_minutes, balance, count, obs_occ, clamped = {}, {}, {}, {}, 0.0
     mean_arrivals: dict[str, list[float]] = {}
+    floored: list[str] = []
     nwin = 0
     for group in (g for g in GROUPS if g in windows):
         wins = windows[group]
@@ -442,6 +442,9 @@ def fit_dwell(days: list[DayCounts], bin_seconds: int, opts: FitOptions) -> Dwel
             continue
         nwin += used
         mean_minutes[group] = person_time / arrivals
+        if mean_minutes[group] < 1.0:
+            floored.append(group)
+            mean_minutes[group] = 1.0
         balance[group] = total_in / total_out
         count[group] = used
         obs_occ[group] = tuple(s / used for s in occ_sum)
@@ -472,7 +475,7 @@ def fit_dwell(days: list[DayCounts], bin_seconds: int, opts: FitOptions) -> Dwel
         untruncated_mean={g: untruncated_for(w, sigma, low, high) for g, w in mean_minutes.items()},
         balance=balance, reset_second=reset * bin_seconds, windows=count, observed_occupancy=obs_occ,
         fitted_occupancy={g: tuple(v) for g, v in fitted.items()}, occupancy_mae_pct=mae,
-        clamped_persons=clamped / max(1, nwin),
+        clamped_persons=clamped / max(1, nwin), floored=tuple(floored),
     )
 
 
@@ -578,6 +581,11 @@ def fit_counts(counts: DoorCounts, options: FitOptions | None = None) -> Fit:
             f"wider than ±{MAX_VARIATION:.0%} (CV {MAX_VARIATION / math.sqrt(3):.2f}), so the variation is capped"
         )
     dwell = fit_dwell(days, bin_seconds, opts)
+    for group in dwell.floored:
+        notes.append(
+            f"{group}: the outs follow the ins within the same {bin_seconds // 60}-minute bins, so the mean trip is "
+            f"shorter than the bins can show; it is set to 1 minute"
+        )
     for group, k in dwell.balance.items():
         if abs(k - 1.0) > 0.05:
             notes.append(
