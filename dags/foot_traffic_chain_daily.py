@@ -39,7 +39,8 @@ section "Store chains".
 
 **Params:** `stores_file`, `shard_size`, `seed`, `time_scale`, `from_midnight`,
 `daily_variation_pct`, `disable_daily_variation`, `closing_grace_minutes`, `topic`,
-`topic_realistic` (defaults from the original environment variables where set).
+`topic_realistic`, the door sensor's `sensor_*` flaws and `validate` (each shard reads its
+stores' day back and tests it) — defaults from the original environment variables where set.
 """
 
 from __future__ import annotations

@@ -6,6 +6,7 @@ Kafka connection come from and how a stop is requested; both call :func:`build_r
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Mapping
 from datetime import date
@@ -16,6 +17,7 @@ from foot_traffic.localday import local_instant
 from foot_traffic.pacing import Clock, SystemClock
 from foot_traffic.plan import day_start
 from foot_traffic.profile import Profile, load_profile
+from foot_traffic.progress import ProgressReporter
 from foot_traffic.publisher import ProducerFactory, publisher_for
 from foot_traffic.resume import KafkaDayScanner
 from foot_traffic.runner import Runner
@@ -38,6 +40,8 @@ def build_runner(
     client_options: Mapping[str, Any] | None = None,
     producer_factory: ProducerFactory | None = None,
     progress_every: float | None = None,
+    progress: ProgressReporter | None = None,
+    detail_level: int = logging.INFO,
     catalogue: Catalogue | None = None,
 ) -> Runner:
     """A runner for ``settings`` starting with ``first_day``.
@@ -46,6 +50,8 @@ def build_runner(
         None loads ``settings.profile_file``.
     :param client_options: kafka-python security options (from an Airflow connection).
     :param producer_factory: builds the librdkafka producer (``KAFKA_CLIENT=confluent``).
+    :param progress: where progress goes (default: log lines); see ``foot_traffic.progress``.
+    :param detail_level: log level of per-slot lines (DEBUG for long backfills).
     :param catalogue: a store catalogue (a chain): every store plays its local day; with
         ``from_midnight`` the simulated clock starts at the first store's local midnight.
     """
@@ -59,6 +65,8 @@ def build_runner(
         profile=profile or load_profile(settings.profile_file if catalogue is None else None),
         sim_anchor=sim_anchor(settings, first_day, catalogue),
         progress_every=progress_every or progress_cadence(settings),
+        progress=progress,
+        detail_level=detail_level,
         catalogue=catalogue,
     )
 

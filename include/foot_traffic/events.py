@@ -29,6 +29,7 @@ H_EVENT_ID = "ft-event-id"  # "<customer uuid>:<session|entry|exit>", unique and
 H_DAY = "ft-day"  # the simulated day the record belongs to, YYYY-MM-DD
 H_SEQ = "ft-seq"  # position of the record in its topic's stream for that day, from 0
 H_PLAN = "ft-plan"  # plan id: version, seed, total and profile digest
+H_PARTY = "ft-party"  # the party's id (its first member's customer id); only with a curve profile
 H_STORE = "ft-store"  # the store's id; only on records of a store catalogue
 
 
@@ -59,6 +60,20 @@ def atomic_json(event_type: str, ts: int, weekday: str, slot_label: str) -> byte
         f'{{"event_type": {_json_str(event_type)}, "time": {_json_str(iso(ts))}, '
         f'"weekday": {_json_str(weekday)}, "time_slot": {_json_str(slot_label)}}}'
     ).encode("utf-8")
+
+
+def party_fields(visit) -> bytes:
+    """The JSON fields a curve profile's session record ends with (a party of 1 is a solo visit)."""
+    return f', "party_id": {_json_str(visit.party_id)}, "party_size": {visit.party_size!r}}}'.encode("utf-8")
+
+
+def with_party(session_writer):
+    """A session writer that appends ``party_id`` and ``party_size`` (curve profiles only)."""
+
+    def session(visit, weekday: str, slot_label: str) -> bytes:
+        return session_writer(visit, weekday, slot_label)[:-1] + party_fields(visit)
+
+    return session
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,12 +118,24 @@ class DayStream:
         weekday = WEEKDAYS[plan.day.weekday()]
         self._weekday = weekday
         self._labels = list(plan.labels)
-        # The JSON writers (a store stream writes its own, with store_id and local time).
-        self._session_json = session_json
+        # The JSON writers (a store stream writes its own, with store_id and local time);
+        # a curve profile's visits are PartyVisits, whose session records end with their
+        # party and whose records carry an ft-party header.
+        self._parties = plan.profile.model is not None
+        self._session_json = with_party(session_json) if self._parties else session_json
         self._atomic_json = atomic_json
 
-    def _headers(self, customer: str, kind: str, seq: int) -> tuple[tuple[str, bytes], ...]:
+    def _headers(self, customer: str, kind: str, seq: int, visit=None) -> tuple[tuple[str, bytes], ...]:
+        if self._parties:
+            return (
+                (H_EVENT_ID, f"{customer}:{kind}".encode()), (H_SEQ, str(seq).encode()), *self._common,
+                (H_PARTY, visit.party_id.encode()),
+            )
         return ((H_EVENT_ID, f"{customer}:{kind}".encode()), (H_SEQ, str(seq).encode()), *self._common)
+
+    def atomic_value(self, kind: str, ts: int, visit: Visit) -> bytes:
+        """The JSON of an ``entry``/``exit`` event of ``visit`` at instant ``ts`` (the sensor's doubles)."""
+        return self._atomic_json(kind, ts, self._weekday, self._labels[visit.slot])
 
     def __iter__(self) -> Iterator[Moment]:
         weekday = self._weekday
@@ -127,7 +154,7 @@ class DayStream:
                 self.topic,
                 key,
                 session_json_(visit, weekday, label),
-                self._headers(visit.customer_id, SESSION, visit.index),
+                self._headers(visit.customer_id, SESSION, visit.index, visit),
                 visit.entry_ts,
                 visit.index,
                 SESSION,
@@ -137,7 +164,7 @@ class DayStream:
                 self.topic_realistic,
                 key,
                 atomic_json_(ENTRY, visit.entry_ts, weekday, label),
-                self._headers(visit.customer_id, ENTRY, event_seq),
+                self._headers(visit.customer_id, ENTRY, event_seq, visit),
                 visit.entry_ts,
                 event_seq,
                 ENTRY,
@@ -161,7 +188,7 @@ class DayStream:
             self.topic_realistic,
             visit.customer_id.encode(),
             self._atomic_json(EXIT, visit.exit_ts, weekday, label),
-            self._headers(visit.customer_id, EXIT, seq),
+            self._headers(visit.customer_id, EXIT, seq, visit),
             visit.exit_ts,
             seq,
             EXIT,
@@ -201,5 +228,5 @@ class StoreDayStream(DayStream):
                 f'"weekday": {_json_str(weekday)}, "time_slot": {_json_str(slot_label)}}}'
             ).encode("utf-8")
 
-        self._session_json = session
+        self._session_json = with_party(session) if self._parties else session
         self._atomic_json = atomic

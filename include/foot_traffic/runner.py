@@ -20,7 +20,7 @@ import threading
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any, Protocol
 
 from foot_traffic.chain import ChainPlanner, StoreDay, store_days
@@ -29,8 +29,10 @@ from foot_traffic.localday import local_date
 from foot_traffic.pacing import Clock, Pacer, SystemClock
 from foot_traffic.plan import DayPlan, day_start, plan_from_settings
 from foot_traffic.profile import Profile, load_profile
+from foot_traffic.progress import LogProgress, ProgressReporter, Snapshot
 from foot_traffic.publisher import Publisher
 from foot_traffic.resume import DayHoldings, PlanMismatch
+from foot_traffic.sensor import day_moments
 from foot_traffic.settings import Settings
 from foot_traffic.stores import Catalogue
 
@@ -59,6 +61,7 @@ class DaySummary:
     already_present: int = 0
     skipped_before_start: int = 0
     max_lag_seconds: float = 0.0
+    topics: tuple[str, ...] = ()
     stopped: bool = False
     finished: bool = False
     store_id: str | None = None  # with a catalogue: the store (``day`` is its local day)
@@ -85,6 +88,7 @@ class DaySummary:
             "max_lag_seconds": round(self.max_lag_seconds, 6),
             "stopped": self.stopped,
             "finished": self.finished,
+            "topics": list(self.topics),
         }
 
 
@@ -115,8 +119,13 @@ class Runner:
         profile: Profile | None = None,
         sim_anchor: float | None = None,
         progress_every: float = 30.0,
+        progress: ProgressReporter | None = None,
+        detail_level: int = logging.INFO,
         catalogue: Catalogue | None = None,
     ):
+        """:param progress: where progress goes (default: log lines every ``progress_every`` s).
+        :param detail_level: log level of the per-slot lines (the plan's slots, "slot done");
+            DEBUG keeps a long backfill to a few lines per day."""
         self.settings = settings
         self.publisher = publisher
         self.scanner = scanner
@@ -127,6 +136,10 @@ class Runner:
         self.profile = profile or (load_profile(settings.profile_file) if catalogue is None else None)
         self.sim_anchor = sim_anchor
         self.progress_every = progress_every
+        self.progress = progress or LogProgress()
+        self.detail_level = detail_level
+        self._run_sent = 0
+        self._days_done = 0
         self.topics = [settings.kafka_topic, settings.kafka_topic_realistic]
         self._chain = None if catalogue is None else ChainPlanner(catalogue, settings, scanner, self.topics)
 
@@ -161,7 +174,7 @@ class Runner:
         )
         widest = max(plan.slot_counts) or 1
         for slot, count in zip(plan.profile.slots, plan.slot_counts):
-            log.info("  slot %s  %6d visits  %s", slot.label, count, "#" * round(30 * count / widest))
+            log.log(self.detail_level, "  slot %s  %6d visits  %s", slot.label, count, "#" * round(30 * count / widest))
 
     # -- running ----------------------------------------------------------------------------
     def _open(self, day: date, from_now: bool) -> _OpenDay:
@@ -173,6 +186,7 @@ class Runner:
             seed=plan.seed,
             total_visits=plan.total,
             planned_per_slot={s.label: c for s, c in zip(plan.profile.slots, plan.slot_counts)},
+            topics=tuple(self.topics),
         )
         skip_before = None
         if holdings is not None:
@@ -186,7 +200,7 @@ class Runner:
             # A fresh start in the middle of today plays the rest of today, like the original.
             skip_before = int(self.clock.now().timestamp())
         stream = DayStream(plan, self.settings.kafka_topic, self.settings.kafka_topic_realistic)
-        return _OpenDay(plan, stream, iter(stream), summary, holdings, skip_before)
+        return _OpenDay(plan, stream, day_moments(stream, self.settings), summary, holdings, skip_before)
 
     def _open_store_day(self, store_day: StoreDay, from_now: float | None) -> _OpenDay:
         plan, holdings = self._chain.plan(store_day)
@@ -224,7 +238,7 @@ class Runner:
         elif from_now is not None and plan.day == local_date(from_now, store.tz):
             skip_before = int(from_now)
         stream = StoreDayStream(plan, self.settings.kafka_topic, self.settings.kafka_topic_realistic)
-        return _OpenDay(plan, stream, iter(stream), summary, holdings, skip_before, chain=True)
+        return _OpenDay(plan, stream, day_moments(stream, self.settings), summary, holdings, skip_before, chain=True)
 
     def _units(self, days: Iterable[date], first_from_now: bool) -> Iterator[tuple[float, Any]]:
         """``(start, unit)`` in start order: days of the implicit store, or store-days."""
@@ -236,10 +250,27 @@ class Runner:
         for store_day in store_days(self.catalogue, days, from_now=from_now):
             yield store_day.start, store_day
 
-    def run(self, days: Iterable[date], *, first_from_now: bool = False, keep_summaries: bool = True) -> list[DaySummary]:
+    def run(
+        self,
+        days: Iterable[date],
+        *,
+        first_from_now: bool = False,
+        keep_summaries: bool = True,
+        days_total: int | None = None,
+    ) -> list[DaySummary]:
         """Play ``days`` (possibly endless), merged by due time; return one summary per day
         (per store and local day with a catalogue). ``keep_summaries`` False keeps only
-        the days under way (an endless run of many stores)."""
+        the days under way (an endless run of many stores). ``days_total`` (how many
+        ``days`` holds, if known) is only for the progress display."""
+        if days_total is None and isinstance(days, (list, tuple)):
+            days_total = len(days)
+        self.progress.started(days_total)
+        try:
+            return self._run(days, first_from_now, keep_summaries)
+        finally:
+            self.progress.finished()
+
+    def _run(self, days: Iterable[date], first_from_now: bool, keep_summaries: bool) -> list[DaySummary]:
         units = self._units(days, first_from_now)
         summaries: list[DaySummary] = []
         heap: list[tuple[int, int, int, Moment, _OpenDay]] = []
@@ -322,6 +353,7 @@ class Runner:
         for record in records:
             self.publisher.send(record)
             summary.sent_per_topic[record.topic] += 1
+        self._run_sent += len(records)
         if moment.entering:
             label = open_day.stream._labels[moment.visit.slot]
             summary.entries_per_slot[label] += 1
@@ -336,7 +368,8 @@ class Runner:
 
     def _slot_done(self, open_day: _OpenDay) -> None:
         slot = open_day.plan.profile.slots[open_day.slot]
-        log.info(
+        log.log(
+            self.detail_level,
             "%s slot %s done: %d of %d planned visits entered, %d in store",
             open_day.plan.day, slot.label, open_day.slot_entries,
             open_day.plan.slot_counts[open_day.slot], open_day.stream.inside,
@@ -344,19 +377,41 @@ class Runner:
 
     def _progress(self, open_day: _OpenDay, pacer: Pacer) -> None:
         s = open_day.summary
-        log.info(
-            "%s progress: %d records sent (%s), %d already present, %d customers in store, "
-            "simulated time %s, max lag behind schedule %.3f s",
-            s.day, s.sent, dict(s.sent_per_topic), s.already_present, open_day.stream.inside,
-            _iso(pacer.sim_now()), s.max_lag_seconds,
+        slot = open_day.slot if open_day.slot >= 0 else 0
+        self.progress.tick(
+            Snapshot(
+                day=s.day,
+                slot=open_day.plan.profile.slots[slot].label,
+                records_sent=s.sent,
+                records_planned=3 * s.total_visits,
+                records_present=s.already_present,
+                sent_per_topic=dict(s.sent_per_topic),
+                run_records_sent=self._run_sent,
+                days_done=self._days_done,
+                inside=open_day.stream.inside,
+                sim_time=pacer.sim_now(),
+                max_lag_seconds=s.max_lag_seconds,
+            )
         )
 
     def _chain_progress(self, heap, summaries: list[DaySummary], pacer: Pacer) -> None:
         days = {id(entry[4]): entry[4] for entry in heap}
-        sent = sum(s.sent for s in summaries)
-        log.info(
-            "progress: %d records sent, %d store-days under way, %d customers in stores, simulated time %s",
-            sent, len(days), sum(d.stream.inside for d in days.values()), _iso(pacer.sim_now()),
+        open_summaries = [d.summary for d in days.values()]
+        self.progress.tick(
+            Snapshot(
+                day=min((s.day for s in open_summaries), default=summaries[-1].day if summaries else date.min),
+                slot="",
+                records_sent=sum(s.sent for s in open_summaries),
+                records_planned=sum(3 * s.total_visits for s in open_summaries),
+                records_present=sum(s.already_present for s in open_summaries),
+                sent_per_topic={},
+                run_records_sent=self._run_sent,
+                days_done=self._days_done,
+                inside=sum(d.stream.inside for d in days.values()),
+                sim_time=pacer.sim_now(),
+                max_lag_seconds=max((s.max_lag_seconds for s in open_summaries), default=0.0),
+                store_days_open=len(days),
+            )
         )
 
     def _close_day(self, open_day: _OpenDay) -> None:
@@ -370,15 +425,13 @@ class Runner:
                     "store %s %s finished: %d records sent, %d already present, %d skipped before start",
                     s.store_id, s.day, s.sent, s.already_present, s.skipped_before_start,
                 )
-            return
-        log.info(
-            "%s finished: %d records sent (%s), %d already present, %d skipped before start",
-            s.day, s.sent, dict(s.sent_per_topic), s.already_present, s.skipped_before_start,
-        )
-
-
-def _iso(ts: float) -> str:
-    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds")
+        else:
+            log.info(
+                "%s finished: %d records sent (%s), %d already present, %d skipped before start",
+                s.day, s.sent, dict(s.sent_per_topic), s.already_present, s.skipped_before_start,
+            )
+        self._days_done += 1
+        self.progress.day_done(s.day, s.sent, s.already_present)
 
 
 def days_from(first: date, count: int | None) -> Iterator[date]:

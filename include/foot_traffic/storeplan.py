@@ -63,6 +63,10 @@ class Segment:
 
 def _open_weight(profile: Profile, weekday: int, periods: tuple[tuple[int, int], ...]) -> float:
     """Sum of slot weights x nominal open share, for a weekday's template hours."""
+    if profile.model is not None:  # a curve profile: the curve's own share of the hours
+        from foot_traffic import curve_plan
+
+        return curve_plan.open_weight(profile, weekday, periods)
     weights = profile.weights[WEEKDAYS[weekday]]
     total = 0.0
     for offset in (0, MINUTES_PER_DAY):
@@ -107,6 +111,11 @@ def segments_of(store: Store, day: date, grace_minutes: int) -> tuple[Segment, .
                 continue
             seconds = sum(e - s for s, e, _ in pieces)
             segments.append(Segment(slot, pieces, w * seconds / slot.seconds))
+    if store.profile.model is not None:  # a curve profile: the curve's mass, not the open share
+        from foot_traffic import curve_plan
+
+        masses = curve_plan.segment_masses(store.profile, day, segments, tz)
+        segments = [Segment(seg.slot, seg.pieces, m) for seg, m in zip(segments, masses)]
     return tuple(segments)
 
 
@@ -173,6 +182,17 @@ class StoreDayPlan:
 
     def visits(self) -> Iterator[Visit]:
         """All visits of the day in entry order; ``Visit.slot`` is the segment index."""
+        if self.profile.model is not None:  # a curve profile (retail): arrivals.py
+            from foot_traffic import arrivals, curve_plan
+
+            yield from arrivals.visits(
+                self.profile.model,
+                curve_plan.store_intensity(self.profile, self.day, self.segments, self.store.tz),
+                self.weekday,
+                self.total,
+                curve_plan.store_seeds(self.seed, self.store.id, self.day, derive_store_seed),
+            )
+            return
         # The same hot loop as DayPlan.visits (see there), over the open pieces of each
         # segment, with the trip cut at closing + grace.
         rng = random.Random(derive_store_seed(self.seed, self.store.id, self.day, "visits"))
@@ -262,7 +282,14 @@ def plan_store_day(
     ``variation_enabled`` False (DISABLE_DAILY_VARIATION) turns variation off for every store."""
     segments = segments_of(store, day, grace_minutes)
     total = store_daily_total(store, day, seed, segments, variation_pct, variation_enabled)
-    counts = split_largest_remainder(total, tuple(seg.weight for seg in segments)) if total else (0,) * len(segments)
+    if store.profile.model is not None and total:  # a curve profile: counts follow from the draws
+        from foot_traffic import arrivals, curve_plan
+
+        intensity = curve_plan.store_intensity(store.profile, day, segments, store.tz)
+        seeds = curve_plan.store_seeds(seed, store.id, day, derive_store_seed)
+        counts = arrivals.slot_counts(store.profile.model, intensity, total, seeds, len(segments))
+    else:
+        counts = split_largest_remainder(total, tuple(seg.weight for seg in segments)) if total else (0,) * len(segments)
     return StoreDayPlan(store, day, seed, total, segments, counts, grace_minutes)
 
 

@@ -37,7 +37,7 @@ from zoneinfo import ZoneInfo
 import yaml
 
 from foot_traffic.localday import MINUTES_PER_DAY, zone
-from foot_traffic.profile import WEEKDAYS, Profile, ProfileError, load_profile, original_profile
+from foot_traffic.profile import BUILTIN, WEEKDAYS, Profile, ProfileError, builtin_profile, load_profile, original_profile
 from foot_traffic.settings import EXAMPLE_CHAIN  # noqa: F401 - the example chain, re-exported
 
 STORE_ID = re.compile(r"^[a-z0-9][a-z0-9-]*$")
@@ -305,9 +305,11 @@ def _store(doc: Any, index: int, base_dir: Path, problems: list[str], profiles: 
     profile_ref = doc.get("profile", "seed")
     profile = None
     if not isinstance(profile_ref, str) or not profile_ref.strip():
-        problems.append(f"{where}.profile={profile_ref!r}: must be 'seed' or the path of a profile file")
+        problems.append(f"{where}.profile={profile_ref!r}: must be a built-in profile ({', '.join(BUILTIN)}) or the path of a profile file")
     elif profile_ref == "seed":
         profile = original_profile()
+    elif profile_ref in BUILTIN:
+        profile = builtin_profile(profile_ref)
     else:
         path = Path(profile_ref)
         if not path.is_absolute():

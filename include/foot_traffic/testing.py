@@ -96,3 +96,22 @@ class MemoryDayScanner:
     def _records(self, topics: list[str]):
         pub = self.publisher
         return ((r.topic, pub.partition_for(r.topic, r.key), r.headers) for r in pub.records if r.topic in topics)
+
+
+def landed(publisher: MemoryPublisher) -> dict[str, list]:
+    """The publisher's records as they would land in Kafka (partition by key, offsets in send
+    order), topic -> records in partition, offset order; what ``validate`` reads."""
+    from foot_traffic.readback import Landed
+
+    offsets: Counter[tuple[str, int]] = Counter()
+    out: dict[str, list] = {}
+    for r in publisher.records:
+        partition = publisher.partition_for(r.topic, r.key)
+        offset = offsets[(r.topic, partition)]
+        offsets[(r.topic, partition)] += 1
+        out.setdefault(r.topic, []).append(
+            Landed(r.topic, partition, offset, r.key, r.value, r.headers, r.timestamp_ms)
+        )
+    for records in out.values():
+        records.sort(key=lambda x: (x.partition, x.offset))
+    return out

@@ -219,13 +219,14 @@ class FootTrafficProducerOperator(BaseOperator):
             # A retry resumes: it sends only what the topics do not hold yet.
             raise AirflowException(f"{day}: delivery failed, the day is incomplete: {exc}") from None
         result = summary.as_dict()
-        result["topics"] = [settings.kafka_topic, settings.kafka_topic_realistic]
         if summary.stopped or not summary.finished:
             raise FootTrafficStopped(
                 f"{day}: stopped after {summary.sent} records (all acknowledged); the day is incomplete, "
                 "a new attempt resumes where this one stopped"
             )
         self.log.info("%s done: %s", day, result)
+        if settings.validate_day:
+            result["validation"] = self.check_the_day(settings, profile, day, target)
         return result
 
     # -- a chain (a shard of a store catalogue) -----------------------------------------
@@ -311,6 +312,8 @@ class FootTrafficProducerOperator(BaseOperator):
             day, result["stores"], len(result["closed_stores"]), result["total_visits"], result["records_sent"],
             result["records_already_present"],
         )
+        if settings.validate_day:
+            result["validation"] = self.check_the_day(settings, None, day, target, catalogue=shard)
         return result
 
     def play_after_wait(self, context: Context, event: Any = None, sim_anchor: float | None = None) -> dict[str, Any]:
@@ -324,6 +327,27 @@ class FootTrafficProducerOperator(BaseOperator):
             raise AirflowFailException(f"Kafka connection {self.kafka_config_id!r}: {exc}") from None
         settings = self.build_settings(context.get("params"), kafka_broker=target.bootstrap_servers)
         return self._play_chain(context, day, settings, target, sim_anchor=sim_anchor)
+
+    def check_the_day(self, settings: Settings, profile, day: date, target, catalogue=None) -> dict[str, Any]:
+        """Read the day back and test it against its model (``validate``); log the table and
+        return a summary for XCom. A failed check is reported, not raised: the day was
+        delivered, and a statistical test rejects a correct day 1 % of the time."""
+        from foot_traffic.kafka_options import KafkaOptions
+        from foot_traffic.validate import read_and_validate, summary_of
+
+        options = KafkaOptions.from_settings(settings, client_options=target.client_options)
+        try:
+            reports = read_and_validate(settings, profile, day, options, catalogue=catalogue, stop=self._stop)
+        except Exception as exc:  # the day is delivered; a failed read-back must not fail the task
+            self.log.warning("%s: validation could not run: %s", day, exc)
+            return {"passed": None, "error": str(exc)}
+        for report in reports:
+            for line in report.table().splitlines():
+                self.log.info("%s", line)
+        summary = summary_of(reports)
+        if not summary["passed"]:
+            self.log.warning("%s: the day does NOT match its model (see the table above)", day)
+        return summary
 
     def on_kill(self) -> None:
         """Stop the stream: the runner stops at the next record, flushes and returns; the
