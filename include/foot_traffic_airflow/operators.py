@@ -19,6 +19,7 @@ from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
 from foot_traffic_airflow.connection import DEFAULT_CONN_ID, KafkaConnectionError
+from foot_traffic_airflow.lineage import TopicLineageMixin
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -90,7 +91,7 @@ def settings_problems_by_argument(problems: Sequence[str]) -> list[str]:
     return out
 
 
-class FootTrafficProducerOperator(BaseOperator):
+class FootTrafficProducerOperator(TopicLineageMixin, BaseOperator):
     """Stream one simulated day of store foot traffic to the two Kafka topics.
 
     The day played is the run's logical date (UTC): a run for today streams in real
@@ -277,6 +278,7 @@ class FootTrafficProducerOperator(BaseOperator):
             settings.seed, settings.daily_customers, from_midnight,
         )
 
+        self.remember_topics(settings.bootstrap_servers, [settings.kafka_topic, settings.kafka_topic_realistic])
         options = KafkaOptions.from_settings(settings, client_options=target.client_options)
         progress_every = self.progress_every or (10.0 if settings.time_scale > 1 else 60.0)
         runner = Runner(
