@@ -1,0 +1,129 @@
+"""Plan against delivery, without a database: the checks say "complete" only when every
+slot and topic agrees, and name what is missing otherwise."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+import pytest
+
+from foot_traffic.plan import plan_day
+from foot_traffic.profile import profile_from_dict, seed_profile
+from foot_traffic_airflow.ui.readback import Readback
+from foot_traffic_airflow.ui.runs import ProducerRun, ProducerTask, find_summaries
+from foot_traffic_airflow.ui.views import delivery_from_summary, run_view
+
+DAY = date(2025, 11, 7)
+PLAN = plan_day(DAY, seed_profile(), seed=7, baseline=1000, fixed_total=300)
+LABELS = [s.label for s in PLAN.profile.slots]
+
+
+def summary(**changes):
+    """What the operator returns for PLAN, delivered in full (``DaySummary.as_dict()`` + topics)."""
+    s = {
+        "day": DAY.isoformat(), "plan_id": PLAN.plan_id, "seed": 7, "total_visits": 300,
+        "planned_per_slot": dict(zip(LABELS, PLAN.slot_counts)),
+        "sent_per_topic": {"foot_traffic": 300, "foot_traffic_realistic": 600},
+        "entries_per_slot": dict(zip(LABELS, PLAN.slot_counts)),
+        "records_sent": 900, "records_already_present": 0, "records_skipped_before_start": 0,
+        "max_lag_seconds": 0.0, "stopped": False, "finished": True,
+        "topics": ["foot_traffic", "foot_traffic_realistic"],
+    }
+    s.update(changes)
+    return s
+
+
+def task(**rendered):
+    return ProducerTask("produce_day", -1, "success", 1, None, None, 3.0, None, rendered=rendered)
+
+
+def test_a_full_delivery_is_complete_with_every_slot_ok():
+    d = delivery_from_summary(task(seed="7"), summary(), None)
+    assert d.verdict == "complete"
+    assert [(c.label, c.planned, c.delivered, c.status) for c in d.slots] == [
+        (label, n, n, "ok") for label, n in zip(LABELS, PLAN.slot_counts)
+    ]
+    assert [t.status for t in d.topics] == ["ok", "ok"]
+    assert d.plan is not None and d.plan.plan_id == PLAN.plan_id
+    assert d.plan.slots == list(zip(LABELS, PLAN.slot_counts))
+
+
+def test_a_missing_slot_is_named():
+    entries = dict(zip(LABELS, PLAN.slot_counts))
+    entries[LABELS[2]] -= 5
+    d = delivery_from_summary(task(), summary(entries_per_slot=entries,
+                                              sent_per_topic={"foot_traffic": 295, "foot_traffic_realistic": 590}), None)
+    assert d.verdict == "incomplete"
+    assert d.slots[2].status == "short" and f"slot {LABELS[2]}" in d.verdict_text
+    assert [t.status for t in d.topics] == ["short", "short"]
+
+
+def test_the_topics_read_back_overrule_what_the_task_sent():
+    rb = Readback(bootstrap="b:1", counts={PLAN.plan_id: {"foot_traffic": 300, "foot_traffic_realistic": 599}})
+    d = delivery_from_summary(task(), summary(), rb)
+    assert [t.read_back for t in d.topics] == [300, 599]
+    assert d.verdict == "incomplete" and "foot_traffic_realistic: 599 of 600" in d.verdict_text
+
+
+def test_another_plan_in_the_same_day_is_a_mismatch():
+    rb = Readback(bootstrap="b:1", counts={PLAN.plan_id: {"foot_traffic": 300, "foot_traffic_realistic": 600},
+                                           "v1:8:300:abc": {"foot_traffic": 12}})
+    d = delivery_from_summary(task(), summary(), rb)
+    assert d.verdict == "mismatch" and "12 records of another plan" in d.verdict_text
+
+
+def test_a_resumed_day_is_checked_by_its_topics():
+    entries = dict(zip(LABELS, PLAN.slot_counts))
+    entries[LABELS[0]] = 10  # this attempt sent only part of slot 0; the rest was already there
+    rb = Readback(bootstrap="b:1", counts={PLAN.plan_id: {"foot_traffic": 300, "foot_traffic_realistic": 600}})
+    d = delivery_from_summary(task(), summary(entries_per_slot=entries, records_already_present=108), rb)
+    assert d.slots[0].status == "resumed"
+    assert d.verdict == "complete" and "108 records were already in the topics" in d.verdict_text
+
+
+def test_a_stopped_day_is_incomplete():
+    assert delivery_from_summary(task(), summary(stopped=True), None).verdict == "incomplete"
+
+
+def test_a_profile_the_server_cannot_load_keeps_the_summarys_numbers(tmp_path):
+    doc = {"slots": ["00:00", "12:00"], "weights": {d: [1, 3] for d in
+           ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")},
+           "trip_duration_minutes": [{"probability": 1.0, "min": 20, "max": 40}]}
+    other = plan_day(DAY, profile_from_dict(doc, "two"), seed=7, baseline=1, fixed_total=300)
+    labels = [s.label for s in other.profile.slots]
+    s = summary(plan_id=other.plan_id, planned_per_slot=dict(zip(labels, other.slot_counts)),
+                entries_per_slot=dict(zip(labels, other.slot_counts)))
+    d = delivery_from_summary(task(profile_file=str(tmp_path / "gone.yaml")), s, None)
+    assert d.plan is None and "cannot be loaded on the API server" in d.plan_note
+    assert d.verdict == "complete" and [c.planned for c in d.slots] == list(other.slot_counts)
+    # ... and with the file where the server can read it, the engine re-makes the plan.
+    import yaml
+
+    path = tmp_path / "two.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    d = delivery_from_summary(task(profile_file=str(path)), s, None)
+    assert d.plan is not None and d.plan.plan_id == other.plan_id
+
+
+def test_a_running_task_with_an_explicit_seed_shows_its_plan_and_progress():
+    run = ProducerRun("foot_traffic_daily", "manual__x", "running", "manual",
+                      datetime(2025, 11, 7, tzinfo=UTC), None, None, None, {}, [])
+    t = ProducerTask("produce_day", -1, "running", 1, None, None, None, None,
+                     rendered={"seed": "7", "daily_customers": "300", "topic": "a", "topic_realistic": "b"})
+    run.tasks.append(t)
+    rb = Readback(bootstrap="b:1", counts={PLAN.plan_id: {"a": 120, "b": 200}})
+    (d,) = run_view(run, lambda task, day, topics: rb).deliveries
+    assert d.verdict == "running" and d.plan.plan_id == PLAN.plan_id
+    assert [(c.topic, c.expected, c.read_back) for c in d.topics] == [("a", 300, 120), ("b", 600, 200)]
+    t.rendered["seed"] = "None"
+    (d,) = run_view(run, lambda task, day, topics: None).deliveries
+    assert d.plan is None and "seed unset" in d.plan_note
+
+
+@pytest.mark.parametrize(
+    ("value", "count"),
+    [(summary(), 1), ([summary(), summary(day="2025-11-08")], 2), ({"stores": {"a": summary(), "b": summary()}}, 2),
+     ({"nothing": 1}, 0), ("text", 0)],
+)
+def test_summaries_are_found_in_any_xcom_shape(value, count):
+    assert len(find_summaries(value)) == count
