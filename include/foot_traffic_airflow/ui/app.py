@@ -33,7 +33,7 @@ from foot_traffic_airflow.ui.runs import ProducerTask, load_run, recent_runs
 log = logging.getLogger(__name__)
 
 MAX_ID_LENGTH = 250  # Airflow's dag_id / run_id column width
-Text = Annotated[str | None, Query(max_length=200)]
+Text = Annotated[str | None, Query()]  # lengths are checked by inputs.parse_plan_query (400 with the form)
 
 
 class PageError(Exception):
