@@ -194,6 +194,20 @@ def test_unknown_run_and_non_producer_run_are_404(client, admin_token, producer_
     assert missing.status_code == 404 and "no run" in missing.json()["detail"]
     too_long = get(client, "/foot-traffic/api/runs/foot_traffic_daily/" + "x" * 300, admin_token)
     assert too_long.status_code == 400
+    # The UI shows the run tab on every DAG's runs: another DAG's run gets a 404 that says why.
+    from datetime import UTC, datetime
+
+    from airflow.models.dagrun import DagRun
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        if session.query(DagRun).filter_by(dag_id="not_a_producer", run_id="manual__1").first() is None:
+            session.add(DagRun(dag_id="not_a_producer", run_id="manual__1", run_type="manual", state="success",
+                               logical_date=datetime(2025, 1, 1, tzinfo=UTC), run_after=datetime(2025, 1, 1, tzinfo=UTC)))
+    other = get(client, "/foot-traffic/runs/not_a_producer/manual__1", admin_token)
+    assert other.status_code == 404 and "no FootTrafficProducerOperator task" in other.text
+    listed = get(client, PLAN, admin_token).text
+    assert producer_run["run_id"] in listed and "not_a_producer" not in listed
 
 
 def test_a_large_day_skips_the_minute_timeline_but_keeps_slots_and_week(client, admin_token):
@@ -212,6 +226,7 @@ def test_a_finished_runs_page_shows_plan_against_delivered_with_every_slot_check
     client, admin_token, producer_run, monkeypatch
 ):
     monkeypatch.setenv("AIRFLOW_CONN_KAFKA_DEFAULT", conn_json(producer_run["bootstrap"]))
+    monkeypatch.setenv("FOOT_TRAFFIC_UI_READBACK_TIMEOUT", "30")  # generous: this asserts the counts read back
     data = get(client, run_url(producer_run, api=True), admin_token).json()
     (delivery,) = data["deliveries"]
     plan = plan_day(date(2025, 11, 7), seed_profile(), seed=7, baseline=1000, fixed_total=300)

@@ -2,7 +2,7 @@
 
 The engine's own resume scan (``KafkaDayScanner``) does the reading: records of the day
 grouped by plan id, per topic. From the API server this is best effort and bounded: one
-connection attempt, a deadline (``FOOT_TRAFFIC_UI_READBACK_TIMEOUT``, default 3 s), at
+connection attempt, a deadline (``FOOT_TRAFFIC_UI_READBACK_TIMEOUT``, default 5 s), at
 most two scans at a time; ``FOOT_TRAFFIC_UI_READBACK=0`` turns it off. Nothing of the
 connection's secrets is returned: errors are reported with secret values removed.
 """
@@ -22,7 +22,7 @@ from foot_traffic_airflow.connection import is_secret
 
 log = logging.getLogger(__name__)
 
-DEFAULT_TIMEOUT = 3.0
+DEFAULT_TIMEOUT = 5.0
 _SLOTS = threading.BoundedSemaphore(2)
 
 

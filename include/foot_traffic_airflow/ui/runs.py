@@ -125,18 +125,30 @@ def load_run(session: Session, dag_id: str, run_id: str) -> ProducerRun | None:
     )
 
 
-def recent_runs(session: Session, dag_ids: Iterable[str] | None, limit: int = 15) -> list[RunRow]:
-    """The latest producer runs (by run_after) among ``dag_ids`` (None: every DAG)."""
+def recent_runs(session: Session, dag_ids: Iterable[str] | None, limit: int = 15, window: int = 500) -> list[RunRow]:
+    """The latest producer runs (by run_after) among ``dag_ids`` (None: every DAG).
+
+    Looks at the ``window`` latest runs only (joined to their task instances by key), so
+    the cost does not grow with the task instance table's history.
+    """
     from airflow.models.dagrun import DagRun
     from airflow.models.taskinstance import TaskInstance as TI
 
-    producers = select(TI.dag_id, TI.run_id).where(TI.operator == PRODUCER_OPERATOR).distinct().subquery()
-    query = select(DagRun).join(
-        producers, (producers.c.dag_id == DagRun.dag_id) & (producers.c.run_id == DagRun.run_id)
-    )
+    latest = select(DagRun.id)
     if dag_ids is not None:
-        query = query.where(DagRun.dag_id.in_(list(dag_ids)))
-    query = query.order_by(DagRun.run_after.desc(), DagRun.id.desc()).limit(limit)
+        latest = latest.where(DagRun.dag_id.in_(list(dag_ids)))
+    latest = latest.order_by(DagRun.run_after.desc(), DagRun.id.desc()).limit(window).subquery()
+    producer = (
+        select(TI.id)
+        .where(TI.dag_id == DagRun.dag_id, TI.run_id == DagRun.run_id, TI.operator == PRODUCER_OPERATOR)
+        .exists()
+    )
+    query = (
+        select(DagRun)
+        .where(DagRun.id.in_(select(latest.c.id)), producer)
+        .order_by(DagRun.run_after.desc(), DagRun.id.desc())
+        .limit(limit)
+    )
     return [
         RunRow(r.dag_id, r.run_id, _text(r.state), r.logical_date, r.run_after)
         for r in session.scalars(query)
