@@ -10,6 +10,7 @@ request the page makes (to check that none leaves the machine).
 from __future__ import annotations
 
 import base64
+import contextlib
 import itertools
 import json
 import os
@@ -105,7 +106,8 @@ class Page:
     def __init__(self, ws_url: str):
         from websockets.sync.client import connect
 
-        self.ws = connect(ws_url, max_size=64 * 1024 * 1024, open_timeout=10)
+        self._stack = contextlib.ExitStack()
+        self.ws = self._stack.enter_context(connect(ws_url, max_size=64 * 1024 * 1024, open_timeout=10))
         self._ids = itertools.count(1)
         self.events: list[dict[str, Any]] = []
         self.requests: list[str] = []  # every URL the page (and its frames) requested
@@ -113,7 +115,7 @@ class Page:
             self.send(f"{domain}.enable")
 
     def close(self) -> None:
-        self.ws.close()
+        self._stack.close()
 
     def _handle_event(self, message: dict[str, Any]) -> None:
         if message.get("method") == "Network.requestWillBeSent":
