@@ -115,9 +115,15 @@ def test_a_running_task_with_an_explicit_seed_shows_its_plan_and_progress():
     (d,) = run_view(run, lambda task, day, topics: rb).deliveries
     assert d.verdict == "running" and d.plan.plan_id == PLAN.plan_id
     assert [(c.topic, c.expected, c.read_back) for c in d.topics] == [("a", 300, 120), ("b", 600, 200)]
+    assert "a 120 of 300" in d.verdict_text
+    assert [t.status for t in d.topics] == ["pending", "pending"]  # still being written, not "short"
     t.rendered["seed"] = "None"
     (d,) = run_view(run, lambda task, day, topics: None).deliveries
     assert d.plan is None and "seed unset" in d.plan_note
+    # Unseeded, but the topics already hold records of one plan: that plan (its seed and total).
+    (d,) = run_view(run, lambda task, day, topics: rb).deliveries
+    assert d.plan is not None and d.plan.plan_id == PLAN.plan_id and "already in the topics" in d.plan_note
+    assert [c.planned for c in d.slots] == list(PLAN.slot_counts)
 
 
 @pytest.mark.parametrize(

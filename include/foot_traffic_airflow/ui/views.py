@@ -298,9 +298,28 @@ def _topics_of(task: ProducerTask) -> list[str]:
     return [str(session_topic), str(events_topic)]
 
 
+def _plan_in_topics(day: date, task: ProducerTask, readback: Readback | None) -> tuple[DayPlan | None, str | None]:
+    """The plan of an unseeded task from the records it already wrote: their plan id names
+    the seed, the total and the profile (as a retry does, which keeps its first attempt's seed)."""
+    if readback is None or readback.error or len(readback.counts) != 1:
+        return None, None
+    (plan_id,) = readback.counts
+    try:
+        _, seed, total, _ = plan_id.split(":")
+        seed_n, total_n = int(seed), int(total)
+    except ValueError:
+        return None, None
+    profile, note = profile_for(plan_id, task.rendered)
+    if profile is None:
+        return None, note
+    plan = plan_day(day, profile, seed=seed_n, baseline=1, fixed_total=total_n)
+    return (plan, None) if plan.plan_id == plan_id else (None, None)
+
+
 def delivery_without_summary(task: ProducerTask, run: ProducerRun, readback: Readback | None) -> Delivery:
-    """A task that has not returned a summary (running, failed, stopped): the plan when
-    its settings fix it (an explicit seed), and what the topics hold so far."""
+    """A task that has not returned a summary (running, failed, stopped): its plan (from
+    an explicit seed, or from the plan id of the records it already wrote) and what the
+    topics hold so far."""
     d = Delivery(
         task_id=task.task_id, map_index=task.map_index, label=task.label, state=task.state,
         try_number=task.try_number, duration=task.duration, summary=None, plan=None, plan_note=None,
@@ -308,10 +327,15 @@ def delivery_without_summary(task: ProducerTask, run: ProducerRun, readback: Rea
     )
     settings = settings_from_rendered(task.rendered) if task.rendered else None
     day = _day_of(task, run)
+    plan = None
     if settings is None or day is None:
         d.plan_note = "the task has not rendered its arguments yet" if not task.rendered else "its settings do not validate here"
     elif settings.seed is None:
-        d.plan_note = "seed unset: the task picks it at run time; the plan shows once the task returns its summary"
+        plan, note = _plan_in_topics(day, task, readback)
+        if plan is not None:
+            d.plan_note = f"seed unset: the plan of the records already in the topics (plan id {plan.plan_id})"
+        else:
+            d.plan_note = note or "seed unset: the task picks it at run time; the plan shows once records or its summary do"
     else:
         path = _unset(task.rendered.get("profile_file"))
         try:
@@ -321,18 +345,26 @@ def delivery_without_summary(task: ProducerTask, run: ProducerRun, readback: Rea
             d.plan_note = f"its profile file {path} is not readable on the API server"
         if profile is not None:
             plan = plan_from_settings(day, settings, profile)
-            d.plan = plan_view(plan, settings)
-            d.slots = [SlotCheck(label, count, None, "pending") for label, count in d.plan.slots]
-            counts = readback.for_plan(plan.plan_id) if readback and not readback.error else {}
-            for i, topic in enumerate(_topics_of(task)):
-                expected = plan.total * (1 if i == 0 else 2)
-                found = counts.get(topic) if readback and not readback.error else None
-                d.topics.append(TopicCheck(topic, expected, None, found, "unknown" if found is None else _compare(expected, found)))
     state = task.state or "none"
-    if state in {"running", "queued", "scheduled", "deferred", "up_for_retry", "restarting", "none"}:
+    active = state in {"running", "queued", "scheduled", "deferred", "up_for_retry", "restarting", "none"}
+    if plan is not None:
+        d.plan = plan_view(plan, settings)
+        d.slots = [SlotCheck(label, count, None, "pending") for label, count in d.plan.slots]
+        counts = readback.for_plan(plan.plan_id) if readback and not readback.error else {}
+        for i, topic in enumerate(_topics_of(task)):
+            expected = plan.total * (1 if i == 0 else 2)
+            found = counts.get(topic) if readback and not readback.error else None
+            status = "unknown" if found is None else _compare(expected, found)
+            if active and status == "short":
+                status = "pending"  # still being written
+            d.topics.append(TopicCheck(topic, expected, None, found, status))
+    if active:
         d.verdict, d.verdict_text = "running", f"task {state}: no summary yet"
     else:
         d.verdict, d.verdict_text = "failed", f"task {state}: it returned no summary (a failed or stopped attempt)"
+    if d.topics and all(t.read_back is not None for t in d.topics):
+        d.verdict_text += "; in the topics so far: " + ", ".join(
+            f"{t.topic} {t.read_back:,} of {t.expected:,}" for t in d.topics)
     return d
 
 
