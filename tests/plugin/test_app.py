@@ -15,7 +15,7 @@ from urllib.parse import quote
 import pytest
 
 from foot_traffic.plan import plan_day, plan_from_settings
-from foot_traffic.profile import seed_profile
+from foot_traffic.profile import original_profile
 from foot_traffic.settings import Settings
 from foot_traffic.timeline import day_timeline
 
@@ -75,7 +75,7 @@ def test_plan_json_and_charts_equal_the_engines_plan(client, admin_token, query)
              "variation": "DAILY_VARIATION_PCT"}
     settings = Settings.build({names[k]: v for k, v in query.items() if k in names})
     day = date.fromisoformat(query["day"])
-    plan = plan_from_settings(day, settings, seed_profile())
+    plan = plan_from_settings(day, settings, original_profile())
     timeline = day_timeline(plan)
 
     data = get(client, PLAN_JSON, admin_token, params=query).json()
@@ -83,7 +83,7 @@ def test_plan_json_and_charts_equal_the_engines_plan(client, admin_token, query)
     assert list(data["planned_per_slot"].values()) == list(plan.slot_counts)
     assert data["entries_per_hour"] == list(timeline.entries_per_hour)
     assert data["occupancy_per_minute"] == list(timeline.occupancy)
-    week = [plan_from_settings(date.fromordinal(day.toordinal() - day.weekday() + i), settings, seed_profile()).total
+    week = [plan_from_settings(date.fromordinal(day.toordinal() - day.weekday() + i), settings, original_profile()).total
             for i in range(7)]
     assert [w["total_visits"] for w in data["week"]] == week
 
@@ -105,7 +105,7 @@ def test_plan_page_defaults_to_today_from_the_injected_clock(api_app, admin_toke
 
     from fastapi.testclient import TestClient
 
-    from foot_traffic.pacing import FakeClock
+    from foot_traffic.testing import FakeClock
     from foot_traffic_airflow.ui.app import create_app
 
     app = create_app(clock=FakeClock(datetime(2025, 12, 24, 15, 0, tzinfo=UTC)))
@@ -229,7 +229,7 @@ def test_a_finished_runs_page_shows_plan_against_delivered_with_every_slot_check
     monkeypatch.setenv("FOOT_TRAFFIC_UI_READBACK_TIMEOUT", "30")  # generous: this asserts the counts read back
     data = get(client, run_url(producer_run, api=True), admin_token).json()
     (delivery,) = data["deliveries"]
-    plan = plan_day(date(2025, 11, 7), seed_profile(), seed=7, baseline=1000, fixed_total=300)
+    plan = plan_day(date(2025, 11, 7), original_profile(), seed=7, baseline=1000, fixed_total=300)
     assert delivery["state"] == "success"
     assert delivery["plan"]["plan_id"] == plan.plan_id == delivery["summary"]["plan_id"]
     assert [s["planned"] for s in delivery["slots"]] == list(plan.slot_counts)

@@ -28,7 +28,7 @@ from urllib.parse import quote
 import pytest
 
 from foot_traffic.plan import plan_day, plan_from_settings
-from foot_traffic.profile import seed_profile
+from foot_traffic.profile import original_profile
 from foot_traffic.settings import Settings
 from foot_traffic.timeline import day_timeline
 from tests.support.cdp import Browser
@@ -178,7 +178,7 @@ def test_signed_in_user_sees_the_plan_page_and_a_runs_plan_against_delivered(bro
                          ".some(a => a.textContent.trim() === 'Foot traffic')", what="'Foot traffic' in the navigation")
     bars = page.wait_for(f"(() => {{ const b = {READ_BARS}; return b && b.length ? b : null; }})()", what="plan chart")
     shown_day = date.fromisoformat(page.evaluate(f"{IFRAME_DOC}.querySelector('input[name=day]').value"))
-    plan = plan_from_settings(shown_day, Settings.build({"SEED": "42"}), seed_profile())
+    plan = plan_from_settings(shown_day, Settings.build({"SEED": "42"}), original_profile())
     labels = [s.label for s in plan.profile.slots]
     assert by_chart(bars, "slots", "planned") == dict(zip(labels, plan.slot_counts))
     assert list(by_chart(bars, "day", "hour").values()) == list(day_timeline(plan).entries_per_hour)
@@ -189,7 +189,7 @@ def test_signed_in_user_sees_the_plan_page_and_a_runs_plan_against_delivered(bro
     for name, value in (("day", "2025-11-07"), ("seed", "7"), ("customers", "300")):
         page.evaluate(f"{IFRAME_DOC}.querySelector('input[name={name}]').value = {json.dumps(value)}")
     page.evaluate(f"{IFRAME_DOC}.querySelector('form.query').submit()")
-    expected = plan_day(date(2025, 11, 7), seed_profile(), seed=7, baseline=1000, fixed_total=300)
+    expected = plan_day(date(2025, 11, 7), original_profile(), seed=7, baseline=1000, fixed_total=300)
     timeline = day_timeline(expected)
     page.wait_for(f"(() => {{ const d = {IFRAME_DOC}; return d && d.body && d.body.innerText.includes("
                   f"{json.dumps(expected.plan_id)}); }})()", what="the new plan")

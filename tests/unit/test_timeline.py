@@ -6,10 +6,10 @@ from datetime import date
 import pytest
 
 from foot_traffic.plan import plan_day
-from foot_traffic.profile import profile_from_dict, seed_profile
+from foot_traffic.profile import profile_from_dict, original_profile
 from foot_traffic.timeline import MINUTES_PER_DAY, day_timeline
 
-PROFILE = seed_profile()
+PROFILE = original_profile()
 
 
 @pytest.mark.parametrize(("seed", "total"), [(7, 300), (42, 1000), (3, 1)])

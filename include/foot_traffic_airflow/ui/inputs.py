@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from foot_traffic.profile import Profile, ProfileError, load_profile, seed_profile
+from foot_traffic.profile import Profile, ProfileError, load_profile, original_profile
 from foot_traffic.settings import Settings, SettingsError
 
 log = logging.getLogger(__name__)
@@ -87,7 +87,7 @@ def profile_choices(environ: Mapping[str, str] | None = None) -> dict[str, Path 
 
 def load_choice(key: str, choices: Mapping[str, Path | None]) -> Profile:
     path = choices[key]
-    return seed_profile() if path is None else load_profile(path)
+    return original_profile() if path is None else load_profile(path)
 
 
 def defaults(environ: Mapping[str, str] | None = None) -> dict[str, str]:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from foot_traffic_airflow.connection import is_secret
+from foot_traffic.kafka_options import is_secret
 
 log = logging.getLogger(__name__)
 
@@ -68,8 +68,8 @@ def scrub(text: str, options: Mapping[str, Any]) -> str:
 
 def read_back(conn_id: str, day: date, topics: Sequence[str], timeout: float) -> Readback:
     """Scan ``topics`` for ``day``'s records within ``timeout`` seconds."""
+    from foot_traffic.kafka_options import KafkaOptions
     from foot_traffic.plan import day_start
-    from foot_traffic.publisher import KafkaOptions
     from foot_traffic.resume import KafkaDayScanner
     from foot_traffic_airflow.connection import KafkaConnectionError, resolve_kafka
 

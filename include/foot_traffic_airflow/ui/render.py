@@ -14,7 +14,7 @@ from datetime import date, datetime
 from html import escape
 from urllib.parse import quote, urlencode
 
-from foot_traffic.profile import seed_profile
+from foot_traffic.profile import original_profile
 from foot_traffic.timeline import DayTimeline
 
 from foot_traffic_airflow.ui.runs import RunRow
@@ -485,7 +485,7 @@ def run_page(view: RunView, nonce: str = "") -> str:
         body.append('<div class="banner pending">This run has no producer task instance yet.</div>')
     for d in view.deliveries:
         link = None
-        if d.plan is not None and d.plan.plan_id.endswith(":" + seed_profile().digest()):
+        if d.plan is not None and d.plan.plan_id.endswith(":" + original_profile().digest()):
             link = "../../?" + urlencode({"day": d.plan.day.isoformat(), "seed": d.plan.seed,
                                           "customers": d.plan.total, "profile": "seed"})
         body.append(delivery_section(d, link))

@@ -10,6 +10,7 @@ to keep up to date.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -17,6 +18,8 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+
+log = logging.getLogger(__name__)
 
 PRODUCER_OPERATOR = "FootTrafficProducerOperator"
 SUMMARY_KEYS = {"day", "seed", "total_visits", "planned_per_slot"}
@@ -48,6 +51,7 @@ class ProducerRun:
     end_date: datetime | None
     conf: dict[str, Any]
     tasks: list[ProducerTask]
+    params: dict[str, Any] = field(default_factory=dict)  # the run's Params: the DAG's, updated by its conf
 
 
 @dataclass(frozen=True)
@@ -121,8 +125,27 @@ def load_run(session: Session, dag_id: str, run_id: str) -> ProducerRun | None:
     return ProducerRun(
         dag_id=dag_id, run_id=run_id, state=_text(run.state), run_type=_text(run.run_type),
         logical_date=run.logical_date, run_after=run.run_after, start_date=run.start_date, end_date=run.end_date,
-        conf=dict(run.conf or {}), tasks=list(tasks.values()),
+        conf=dict(run.conf or {}), tasks=list(tasks.values()), params=run_params(session, run),
     )
+
+
+def run_params(session: Session, run: Any) -> dict[str, Any]:
+    """The Params a task of ``run`` saw: the DAG version's defaults, updated by the run's conf
+    (as ``process_params`` does on the worker). Only the conf when the DAG is not found."""
+    from airflow.configuration import conf
+    from airflow.models.dagbag import DBDagBag
+
+    params: dict[str, Any] = {}
+    try:
+        dag = DBDagBag(load_op_links=False).get_dag_for_run(run, session)
+    except Exception:  # noqa: BLE001 - a DAG that cannot be deserialized: fall back to the conf
+        log.warning("DAG %s of run %s could not be read; using the run's conf only", run.dag_id, run.run_id)
+        dag = None
+    if dag is not None:
+        params.update(dag.params.dump())
+    if run.conf and conf.getboolean("core", "dag_run_conf_overrides_params", fallback=True):
+        params.update(run.conf)
+    return params
 
 
 def recent_runs(session: Session, dag_ids: Iterable[str] | None, limit: int = 15, window: int = 500) -> list[RunRow]:

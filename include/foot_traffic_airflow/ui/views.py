@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from foot_traffic.plan import DayPlan, plan_day, plan_from_settings
-from foot_traffic.profile import WEEKDAYS, Profile, ProfileError, load_profile, seed_profile
+from foot_traffic.profile import WEEKDAYS, Profile, ProfileError, load_profile, original_profile
 from foot_traffic.settings import Settings, SettingsError
 from foot_traffic.timeline import DayTimeline, day_timeline
 
@@ -175,31 +175,50 @@ def _unset(value: Any) -> Any:
     return value
 
 
-def settings_from_rendered(rendered: dict[str, Any]) -> Settings | None:
-    """The task's settings from its rendered arguments (Params only, as the DAG runs it:
-    ``env_fallback=False``); None when they do not validate here."""
-    from foot_traffic_airflow.operators import SETTING_ARGS
+PROFILE_KEYS = {"profile_file", "FOOT_TRAFFIC_PROFILE"}
 
-    overrides = {f: _unset(rendered.get(arg)) for arg, f in SETTING_ARGS.items() if arg in rendered}
-    overrides.pop("profile_file", None)  # a worker's path; the profile is matched by digest instead
+
+def _task_inputs(task: ProducerTask, run: ProducerRun) -> tuple[dict[str, Any], dict[str, Any]]:
+    """What the task read its settings from: the run's Params, and its ``settings`` argument."""
+    overrides = task.rendered.get("settings")
+    return dict(run.params), dict(overrides) if isinstance(overrides, dict) else {}
+
+
+def profile_path(task: ProducerTask, run: ProducerRun) -> str | None:
+    """The task's profile file (a path on the workers), if it named one."""
+    params, overrides = _task_inputs(task, run)
+    for source in (overrides, params):
+        for key in PROFILE_KEYS:
+            if _unset(source.get(key)) is not None:
+                return str(source[key])
+    return None
+
+
+def task_settings(task: ProducerTask, run: ProducerRun) -> Settings | None:
+    """The task's settings as the operator builds them (``Settings.from_sources``: the run's
+    Params, then its ``settings`` argument), without the workers' environment, which the
+    Params' defaults already carry; None when they do not validate here. The profile file
+    is left out (a path on the workers): the profile is matched by its digest instead."""
+    params, overrides = _task_inputs(task, run)
+    params.pop("profile_file", None)
+    overrides = {k: v for k, v in overrides.items() if k not in PROFILE_KEYS}
     try:
-        return Settings.from_env({}, **overrides)
+        return Settings.from_sources({}, params=params, overrides=overrides)
     except SettingsError:
         return None
 
 
-def profile_for(plan_id: str, rendered: dict[str, Any]) -> tuple[Profile | None, str | None]:
+def profile_for(plan_id: str, path: str | None) -> tuple[Profile | None, str | None]:
     """The profile whose digest the plan id names: the task's profile file if this server
     can read it, else the built-in model. (None, why) when neither matches."""
     digest = plan_id.rsplit(":", 1)[-1]
     candidates: list[Profile] = []
-    path = _unset(rendered.get("profile_file"))
     if path is not None:
         try:
-            candidates.append(load_profile(Path(str(path))))
+            candidates.append(load_profile(Path(path)))
         except ProfileError:
             pass
-    candidates.append(seed_profile())
+    candidates.append(original_profile())
     for profile in candidates:
         if profile.digest() == digest:
             return profile, None
@@ -222,7 +241,9 @@ def _compare(planned: int, got: int) -> str:
     return "ok" if got == planned else ("short" if got < planned else "over")
 
 
-def delivery_from_summary(task: ProducerTask, summary: dict[str, Any], readback: Readback | None) -> Delivery:
+def delivery_from_summary(
+    task: ProducerTask, run: ProducerRun, summary: dict[str, Any], readback: Readback | None
+) -> Delivery:
     """Plan (re-made by the engine from the summary's day, seed and total) against what the task sent."""
     day = date.fromisoformat(str(summary["day"]))
     seed, total, plan_id = int(summary["seed"]), int(summary["total_visits"]), str(summary.get("plan_id", ""))
@@ -233,7 +254,7 @@ def delivery_from_summary(task: ProducerTask, summary: dict[str, Any], readback:
     finished = bool(summary.get("finished")) and not bool(summary.get("stopped"))
 
     plan, note = None, None
-    profile, note = profile_for(plan_id, task.rendered) if plan_id else (None, "the summary has no plan id")
+    profile, note = profile_for(plan_id, profile_path(task, run)) if plan_id else (None, "the summary has no plan id")
     if profile is not None:
         engine_plan = plan_day(day, profile, seed=seed, baseline=1, fixed_total=total)
         if engine_plan.plan_id != plan_id or dict(
@@ -241,8 +262,7 @@ def delivery_from_summary(task: ProducerTask, summary: dict[str, Any], readback:
         ) != planned:
             note = f"the engine's plan {engine_plan.plan_id} differs from the task's {plan_id}"
         else:
-            settings = settings_from_rendered(task.rendered)
-            plan = plan_view(engine_plan, settings)
+            plan = plan_view(engine_plan, task_settings(task, run))
 
     slots = []
     for label, count in planned.items():
@@ -250,7 +270,7 @@ def delivery_from_summary(task: ProducerTask, summary: dict[str, Any], readback:
         status = "resumed" if already and got < count else _compare(count, got)
         slots.append(SlotCheck(label, count, got, status))
 
-    topics = [str(t) for t in summary.get("topics") or []] or _topics_of(task)
+    topics = [str(t) for t in summary.get("topics") or []] or _topics_of(task_settings(task, run))
     counts = readback.for_plan(plan_id) if readback and not readback.error else {}
     checks = []
     for i, topic in enumerate(topics[:2]):
@@ -292,13 +312,13 @@ def delivery_from_summary(task: ProducerTask, summary: dict[str, Any], readback:
     return d
 
 
-def _topics_of(task: ProducerTask) -> list[str]:
-    session_topic = _unset(task.rendered.get("topic")) or DEFAULT_TOPICS[0]
-    events_topic = _unset(task.rendered.get("topic_realistic")) or DEFAULT_TOPICS[1]
-    return [str(session_topic), str(events_topic)]
+def _topics_of(settings: Settings | None) -> list[str]:
+    if settings is None:
+        return list(DEFAULT_TOPICS)
+    return [settings.kafka_topic, settings.kafka_topic_realistic]
 
 
-def _plan_in_topics(day: date, task: ProducerTask, readback: Readback | None) -> tuple[DayPlan | None, str | None]:
+def _plan_in_topics(day: date, path: str | None, readback: Readback | None) -> tuple[DayPlan | None, str | None]:
     """The plan of an unseeded task from the records it already wrote: their plan id names
     the seed, the total and the profile (as a retry does, which keeps its first attempt's seed)."""
     if readback is None or readback.error or len(readback.counts) != 1:
@@ -309,7 +329,7 @@ def _plan_in_topics(day: date, task: ProducerTask, readback: Readback | None) ->
         seed_n, total_n = int(seed), int(total)
     except ValueError:
         return None, None
-    profile, note = profile_for(plan_id, task.rendered)
+    profile, note = profile_for(plan_id, path)
     if profile is None:
         return None, note
     plan = plan_day(day, profile, seed=seed_n, baseline=1, fixed_total=total_n)
@@ -325,21 +345,21 @@ def delivery_without_summary(task: ProducerTask, run: ProducerRun, readback: Rea
         try_number=task.try_number, duration=task.duration, summary=None, plan=None, plan_note=None,
         readback=readback,
     )
-    settings = settings_from_rendered(task.rendered) if task.rendered else None
+    settings = task_settings(task, run)
     day = _day_of(task, run)
+    path = profile_path(task, run)
     plan = None
     if settings is None or day is None:
-        d.plan_note = "the task has not rendered its arguments yet" if not task.rendered else "its settings do not validate here"
+        d.plan_note = "its settings do not validate on the API server" if settings is None else "no day to play"
     elif settings.seed is None:
-        plan, note = _plan_in_topics(day, task, readback)
+        plan, note = _plan_in_topics(day, path, readback)
         if plan is not None:
             d.plan_note = f"seed unset: the plan of the records already in the topics (plan id {plan.plan_id})"
         else:
             d.plan_note = note or "seed unset: the task picks it at run time; the plan shows once records or its summary do"
     else:
-        path = _unset(task.rendered.get("profile_file"))
         try:
-            profile = load_profile(Path(str(path))) if path else seed_profile()
+            profile = load_profile(Path(path)) if path else original_profile()
         except ProfileError:
             profile = None
             d.plan_note = f"its profile file {path} is not readable on the API server"
@@ -351,7 +371,7 @@ def delivery_without_summary(task: ProducerTask, run: ProducerRun, readback: Rea
         d.plan = plan_view(plan, settings)
         d.slots = [SlotCheck(label, count, None, "pending") for label, count in d.plan.slots]
         counts = readback.for_plan(plan.plan_id) if readback and not readback.error else {}
-        for i, topic in enumerate(_topics_of(task)):
+        for i, topic in enumerate(_topics_of(settings)):
             expected = plan.total * (1 if i == 0 else 2)
             found = counts.get(topic) if readback and not readback.error else None
             status = "unknown" if found is None else _compare(expected, found)
@@ -376,8 +396,8 @@ def run_view(run: ProducerRun, readback_for) -> RunView:
             for summary in task.summaries:
                 try:
                     day = date.fromisoformat(str(summary["day"]))
-                    topics = [str(t) for t in summary.get("topics") or []] or _topics_of(task)
-                    deliveries.append(delivery_from_summary(task, summary, readback_for(task, day, topics)))
+                    topics = [str(t) for t in summary.get("topics") or []] or _topics_of(task_settings(task, run))
+                    deliveries.append(delivery_from_summary(task, run, summary, readback_for(task, day, topics)))
                 except (KeyError, TypeError, ValueError) as exc:
                     deliveries.append(Delivery(
                         task_id=task.task_id, map_index=task.map_index, label=task.label, state=task.state,
@@ -387,6 +407,6 @@ def run_view(run: ProducerRun, readback_for) -> RunView:
                     ))
         else:
             day = _day_of(task, run)
-            readback = readback_for(task, day, _topics_of(task)) if day else None
+            readback = readback_for(task, day, _topics_of(task_settings(task, run))) if day else None
             deliveries.append(delivery_without_summary(task, run, readback))
     return RunView(run=run, deliveries=deliveries)
