@@ -243,6 +243,8 @@ def test_a_finished_runs_page_shows_plan_against_delivered_with_every_slot_check
                                                              producer_run["topic_realistic"]: 600}}
     assert delivery["verdict"] == "complete"
     assert delivery["plan"]["entries_per_hour"] == list(day_timeline(plan).entries_per_hour)
+    # The week uses the run's Params (the DAG's defaults updated by its conf: 300 customers a day).
+    assert [w["total_visits"] for w in delivery["plan"]["week"]] == [300] * 7
 
     page = get(client, run_url(producer_run), admin_token)
     assert page.status_code == 200
