@@ -149,6 +149,12 @@ def test_a_run_needs_the_permission_to_read_the_dags_runs(client, producer_run, 
     assert page.status_code == 200 and producer_run["run_id"] not in page.text
 
 
+def test_an_unknown_path_is_a_404_page(client, admin_token):
+    response = get(client, "/foot-traffic/nothing/here", admin_token)
+    assert response.status_code == 404 and response.headers["content-type"].startswith("text/html")
+    assert "Traceback" not in response.text
+
+
 def test_the_401_page_asks_to_sign_in_and_the_api_answers_json(client):
     page = get(client, PLAN)
     assert "sign in" in page.text.lower() and page.headers["content-type"].startswith("text/html")

@@ -19,9 +19,10 @@ from collections.abc import Callable
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, HTTPException, Query, Request
+from fastapi import Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from foot_traffic.pacing import Clock, SystemClock
 from foot_traffic.plan import plan_from_settings
@@ -107,8 +108,8 @@ def create_app(
     async def page_error(request: Request, exc: PageError):
         return error_response(request, exc.status, exc.title, exc.message, exc.problems)
 
-    @app.exception_handler(HTTPException)
-    async def http_error(request: Request, exc: HTTPException):
+    @app.exception_handler(StarletteHTTPException)  # FastAPI's HTTPException (401/403) and unknown paths
+    async def http_error(request: Request, exc: StarletteHTTPException):
         titles = {401: "Sign in to Airflow", 403: "Not allowed"}
         message = str(exc.detail)
         if exc.status_code == 401:
@@ -173,12 +174,16 @@ def create_app(
                 "of the producer DAGs (foot_traffic_daily, foot_traffic_chain_daily).",
             )
         timeout = rb.timeout_seconds()
+        done: dict[tuple, rb.Readback] = {}  # mapped tasks of one run share their topics: one scan each
 
         def readback_for(task: ProducerTask, day: date, topics: list[str]) -> rb.Readback | None:
             if not with_readback or not rb.enabled():
                 return None
-            conn_id = views._unset(task.rendered.get("kafka_config_id")) or "kafka_default"
-            return read_back(str(conn_id), day, topics, timeout)
+            conn_id = str(views.unset(task.rendered.get("kafka_config_id")) or "kafka_default")
+            key = (conn_id, day, tuple(topics))
+            if key not in done:
+                done[key] = read_back(conn_id, day, topics, timeout)
+            return done[key]
 
         return views.run_view(run, readback_for)
 

@@ -169,7 +169,8 @@ class RunView:
         }
 
 
-def _unset(value: Any) -> Any:
+def unset(value: Any) -> Any:
+    """None for a missing or rendered-empty value ("None", "", "null")."""
     if value is None or (isinstance(value, str) and value.strip().lower() in {"", "none", "null"}):
         return None
     return value
@@ -189,7 +190,7 @@ def profile_path(task: ProducerTask, run: ProducerRun) -> str | None:
     params, overrides = _task_inputs(task, run)
     for source in (overrides, params):
         for key in PROFILE_KEYS:
-            if _unset(source.get(key)) is not None:
+            if unset(source.get(key)) is not None:
                 return str(source[key])
     return None
 
@@ -227,7 +228,7 @@ def profile_for(plan_id: str, path: str | None) -> tuple[Profile | None, str | N
 
 
 def _day_of(task: ProducerTask, run: ProducerRun) -> date | None:
-    chosen = _unset(task.rendered.get("day"))
+    chosen = unset(task.rendered.get("day"))
     if chosen is not None:
         try:
             return date.fromisoformat(str(chosen)[:10])
