@@ -219,7 +219,7 @@ def test_unknown_run_and_non_producer_run_are_404(client, admin_token, producer_
 def test_a_large_day_skips_the_minute_timeline_but_keeps_slots_and_week(client, admin_token):
     data = get(client, PLAN_JSON, admin_token, params={"day": "2025-11-07", "seed": "1", "customers": "600000"}).json()
     assert sum(data["planned_per_slot"].values()) == 600_000
-    assert data["occupancy_per_minute"] is None and "500,000" in data["timeline_note"]
+    assert data["occupancy_per_minute"] is None and "250,000" in data["timeline_note"]
     assert [w["total_visits"] for w in data["week"]] == [600_000] * 7
 
 
