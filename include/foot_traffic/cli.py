@@ -2,7 +2,8 @@
 
 Settings come from the original environment variables (see the README); flags choose
 what to play and how much to say. Exit codes: 0 on success or a clean stop
-(SIGTERM/SIGINT), 1 when delivery failed, 2 on invalid settings.
+(SIGTERM/SIGINT), 1 when delivery failed (validate: the day fails a check or cannot be
+read), 2 on invalid settings.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from datetime import date
 
 from foot_traffic import __version__
 from foot_traffic.build import build_runner
+from foot_traffic.localday import local_date
 from foot_traffic.pacing import SystemClock
 from foot_traffic.plan import plan_from_settings, today
 from foot_traffic.profile import Profile, ProfileError, load_profile
@@ -25,6 +27,8 @@ from foot_traffic.publisher import PublishError
 from foot_traffic.resume import PlanMismatch
 from foot_traffic.runner import days_from
 from foot_traffic.settings import Settings, SettingsError
+from foot_traffic.storeplan import plan_store_from_settings
+from foot_traffic.stores import Catalogue, CatalogueError, load_catalogue
 
 log = logging.getLogger("foot_traffic")
 
@@ -41,6 +45,8 @@ examples:
   SEED=7 foot-traffic produce --date 2025-11-07         one past day, at full speed
   foot-traffic produce --date 2025-01-01 --days 30      a month's backfill, with progress
   foot-traffic preview --date 2025-11-07                a day's plan, without Kafka
+  foot-traffic produce --stores chain.yaml --date 2026-11-27
+                                                        a chain of stores, each its own local day
 """
 PRODUCE_EPILOG = """\
 examples:
@@ -52,11 +58,23 @@ examples:
                                                         a day paced from its midnight: about a minute
   foot-traffic produce --date 2025-11-07 --json | jq '.days[0].records_sent'
                                                         the summary as JSON for scripts
+  foot-traffic produce --stores chain.yaml --date 2026-11-27
+                                                        every store of a chain plays its local day
+"""
+VALIDATE_EPILOG = """\
+examples:
+  FOOT_TRAFFIC_PROFILE=retail foot-traffic validate --date 2026-11-28 --chart day.png
+                                                        check a produced day and draw it
+  foot-traffic validate --stores chain.yaml --date 2026-11-27
+                                                        every store's local day (one chart per store)
+  foot-traffic validate --date 2026-11-28 --json | jq '.checks'
+                                                        the report as JSON for scripts
 """
 PREVIEW_EPILOG = """\
 examples:
   foot-traffic preview                                  today's plan (UTC)
   SEED=7 foot-traffic preview --date 2025-11-07         a reproducible day's plan per slot
+  foot-traffic preview --stores chain.yaml              each store's plan for its local day
 """
 
 
@@ -88,7 +106,9 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=PRODUCE_EPILOG, formatter_class=raw,
     )
     _verbosity(produce, argparse.SUPPRESS)
-    produce.add_argument("--date", type=_day, help="play this whole day (YYYY-MM-DD, UTC) and exit")
+    produce.add_argument(
+        "--date", type=_day, help="play this whole day (YYYY-MM-DD; UTC, or each store's local day) and exit"
+    )
     produce.add_argument("--days", type=_positive, help="play this many days (from --date, or today)")
     produce.add_argument(
         "--from-midnight",
@@ -106,6 +126,34 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _verbosity(preview, argparse.SUPPRESS)
     preview.add_argument("--date", type=_day, help="the day to plan (default: today, UTC)")
+    for command in (produce, preview):  # validate has its own --stores below
+        command.add_argument(
+            "--stores",
+            metavar="PATH",
+            help="store catalogue (YAML/JSON, overrides STORES_FILE): play every store's local day",
+        )
+    check = sub.add_parser(
+        "validate",
+        help="read a day back from both topics and test it against its plan and model",
+        description="Reads both topics back and checks the day: the records are exactly the plan (and the "
+        "sensor model), and the arrivals, trips, parties and sensor flaws follow the model (chi-squared, "
+        "Kolmogorov-Smirnov, binomial tests at family-wise level 1 %). Prints a table; exit 0 when every "
+        "check passes, 1 otherwise. Uses the same settings (environment) as produce.",
+        epilog=VALIDATE_EPILOG, formatter_class=raw,
+    )
+    _verbosity(check, argparse.SUPPRESS)
+    check.add_argument("--date", type=_day, help="the day to check (default: today, UTC)")
+    check.add_argument("--chart", metavar="PNG", help="also draw the day into this PNG file")
+    check.add_argument(
+        "--json", action="store_true", help="print the report as one JSON document on standard output (only that)"
+    )
+    check.add_argument("--json-file", metavar="FILE", help="also write the report as JSON to FILE")
+    check.add_argument(
+        "--stores",
+        metavar="PATH",
+        help="store catalogue (YAML/JSON, overrides STORES_FILE): check every store's local day "
+        "(--chart then draws one file per store, NAME-<store>.png)",
+    )
     return parser
 
 
@@ -123,8 +171,63 @@ def _verbosity(parser: argparse.ArgumentParser, default: object) -> None:
 
 def settings_from(args: argparse.Namespace) -> Settings:
     """The environment's settings; command-line flags win."""
-    flags = {"from_midnight": True} if getattr(args, "from_midnight", False) else {}
-    return Settings.from_sources(os.environ, overrides=flags)
+    flags: dict = {"from_midnight": True} if getattr(args, "from_midnight", False) else {}
+    if getattr(args, "stores", None) is not None:
+        flags["STORES_FILE"] = args.stores
+    try:
+        return Settings.from_sources(os.environ, overrides=flags)
+    except SettingsError as exc:
+        if "STORES_FILE" in flags:
+            raise SettingsError([p.replace("STORES_FILE=", "--stores=", 1) for p in exc.problems]) from None
+        raise
+
+
+def catalogue_of(settings: Settings) -> Catalogue | None:
+    """The settings' store catalogue, validated (CatalogueError lists every problem)."""
+    if settings.stores_file is None:
+        return None
+    catalogue = load_catalogue(settings.stores_file)
+    ignored = [name for name, value in (
+        ("DAILY_CUSTOMERS", settings.daily_customers),
+        ("BASE_DAILY_CUSTOMERS", settings.base_daily_customers),
+        ("FOOT_TRAFFIC_PROFILE", settings.profile_file),
+    ) if value is not None]
+    if ignored:
+        log.warning(
+            "%s: not used with a store catalogue (each store has its own base_daily_customers, "
+            "daily_customers and profile)", ", ".join(ignored),
+        )
+    return catalogue
+
+
+def chain_first_day(catalogue: Catalogue, now: float) -> date:
+    """The earliest local date among the stores at ``now`` (a chain run without --date)."""
+    return min(local_date(now, store.tz) for store in catalogue)
+
+
+def cmd_preview_chain(settings: Settings, catalogue: Catalogue, args: argparse.Namespace) -> int:
+    from foot_traffic.plan import random_seed
+
+    now = SystemClock().now().timestamp()
+    seed = settings.seed if settings.seed is not None else random_seed()
+    seeded = "" if settings.seed is not None else "  (SEED unset: a random plan; set SEED to reproduce it)"
+    first = args.date or chain_first_day(catalogue, now)
+    print(f"{catalogue.source}: {len(catalogue)} stores, local day {first}, seed {seed}{seeded}")
+    total = 0
+    for store in catalogue:
+        day = args.date or local_date(now, store.tz)
+        plan = plan_store_from_settings(store, day, settings, seed)
+        total += plan.total
+        hours = store.hours_text(day)
+        print(f"  {store.id:<24} {store.timezone:<22} {day} {plan.weekday[:3]}  {hours:<26} {plan.total:7d} visits")
+        if plan.closed:
+            continue
+        counts: dict[str, int] = {}
+        for label, count in zip(plan.labels, plan.slot_counts):
+            counts[label] = counts.get(label, 0) + count
+        print("      " + "  ".join(f"{label} {count}" for label, count in counts.items()))
+    print(f"  {'all stores':<24} {'':<22} {'':<10} {'':<4} {'':<26} {total:7d} visits")
+    return EXIT_OK
 
 
 def cmd_preview(settings: Settings, profile: Profile, args: argparse.Namespace) -> int:
@@ -138,7 +241,7 @@ def cmd_preview(settings: Settings, profile: Profile, args: argparse.Namespace) 
     return EXIT_OK
 
 
-def cmd_produce(settings: Settings, profile: Profile, args: argparse.Namespace) -> int:
+def cmd_produce(settings: Settings, profile: Profile, args: argparse.Namespace, catalogue: Catalogue | None = None) -> int:
     stop = threading.Event()
 
     def on_signal(signum, _frame):
@@ -150,7 +253,10 @@ def cmd_produce(settings: Settings, profile: Profile, args: argparse.Namespace) 
     signal.signal(signal.SIGINT, on_signal)
 
     clock = SystemClock()
-    first = args.date or today(clock.now())
+    if catalogue is None:
+        first = args.date or today(clock.now())
+    else:
+        first = args.date or chain_first_day(catalogue, clock.now().timestamp())
     count = args.days if args.days else (1 if args.date else None)
     backfill = count is not None and count > 1
     progress, progress_every = None, None
@@ -158,24 +264,35 @@ def cmd_produce(settings: Settings, profile: Profile, args: argparse.Namespace) 
         from foot_traffic.terminal import TerminalProgress
 
         paced = count is None or settings.from_midnight
-        progress, progress_every = TerminalProgress(sys.stderr, paced=paced), 0.25
+        unit = "days" if catalogue is None else "store-days"
+        progress, progress_every = TerminalProgress(sys.stderr, paced=paced, unit=unit), 0.25
         root = logging.getLogger()
         for handler in list(root.handlers):
             root.removeHandler(handler)
         root.addHandler(progress.log_handler())
     runner = build_runner(
-        settings, first, stop=stop, profile=profile, clock=clock, progress=progress, progress_every=progress_every,
-        detail_level=logging.DEBUG if backfill else logging.INFO,
+        settings, first, stop=stop, profile=profile, clock=clock, catalogue=catalogue, progress=progress,
+        progress_every=progress_every, detail_level=logging.DEBUG if backfill or catalogue is not None else logging.INFO,
     )
     log.info(
-        "foot-traffic produce: %s, TIME_SCALE=%g, topics %s and %s",
+        "foot-traffic produce: %s%s, TIME_SCALE=%g, topics %s and %s",
         f"{count} day(s) from {first}" if count else f"continuously from {first}",
+        "" if catalogue is None else f" of {len(catalogue)} stores ({catalogue.source}), each its local day",
         settings.time_scale, settings.kafka_topic, settings.kafka_topic_realistic,
     )
     summaries = runner.run(
-        days_from(first, count), first_from_now=args.date is None and not settings.from_midnight, days_total=count
+        days_from(first, count),
+        first_from_now=args.date is None and not settings.from_midnight,
+        keep_summaries=count is not None or catalogue is None,
+        days_total=None if count is None else count * (1 if catalogue is None else len(catalogue)),
     )
     result = [s.as_dict() for s in summaries]
+    if catalogue is not None:
+        log.info(
+            "summary: %d store-days (%d closed), %d visits planned, %d records sent, %d already present",
+            len(summaries), sum(s.closed for s in summaries), sum(s.total_visits for s in summaries),
+            sum(s.sent for s in summaries), sum(s.already_present for s in summaries),
+        )
     if args.summary_json:
         with open(args.summary_json, "w", encoding="utf-8") as fh:
             json.dump(result, fh, ensure_ascii=False, indent=2)
@@ -188,6 +305,14 @@ def cmd_produce(settings: Settings, profile: Profile, args: argparse.Namespace) 
         summary_table(result, sys.stdout)
     if stop.is_set():
         log.info("stopped cleanly: every record sent was acknowledged")
+    elif settings.validate_day and count is not None:
+        from foot_traffic.kafka_options import KafkaOptions
+        from foot_traffic.validate import read_and_validate
+
+        for day in days_from(first, count):
+            for report in read_and_validate(settings, profile, day, KafkaOptions.from_settings(settings), catalogue=catalogue):
+                for line in report.table().splitlines():
+                    log.info("%s", line)
     return EXIT_OK
 
 
@@ -199,25 +324,72 @@ def log_level(args: argparse.Namespace) -> int:
     return getattr(logging, str(args.log_level or "INFO").upper(), logging.INFO)
 
 
+def cmd_validate(settings: Settings, profile: Profile, args: argparse.Namespace, catalogue: Catalogue | None) -> int:
+    from foot_traffic.kafka_options import KafkaOptions
+    from foot_traffic.validate import read_and_validate
+
+    day = args.date or today(SystemClock().now())
+    reports = read_and_validate(settings, profile, day, KafkaOptions.from_settings(settings), catalogue=catalogue)
+    document = [r.as_dict() for r in reports] if catalogue is not None else reports[0].as_dict()
+    # With --json, standard output holds the JSON document and nothing else.
+    say = (lambda *a: print(*a, file=sys.stderr)) if args.json else print
+    for report in reports:
+        say(report.table())
+        say()
+    if len(reports) > 1:
+        failed = [r.store for r in reports if not r.passed]
+        say(f"{len(reports) - len(failed)} of {len(reports)} store-days pass" + (f"; failed: {', '.join(failed)}" if failed else ""))
+    if args.json:
+        json.dump(document, sys.stdout, ensure_ascii=False)
+        sys.stdout.write("\n")
+    if args.json_file:
+        with open(args.json_file, "w", encoding="utf-8") as fh:
+            json.dump(document, fh, ensure_ascii=False, indent=2)
+    if args.chart:
+        from foot_traffic.charts import day_chart
+
+        for report in reports:
+            if report.data is None or not report.data.customers:
+                continue
+            path = args.chart
+            if report.store:
+                stem, dot, ext = args.chart.rpartition(".")
+                path = f"{stem}-{report.store}.{ext}" if dot else f"{args.chart}-{report.store}"
+            day_chart(report.data, path)
+            say(f"chart: {path}")
+    return EXIT_OK if all(r.passed for r in reports) else EXIT_DELIVERY
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=log_level(args), format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     logging.getLogger("kafka").setLevel(logging.WARNING)
     try:
         settings = settings_from(args)
-        profile = load_profile(settings.profile_file)
+        catalogue = catalogue_of(settings)
+        profile = load_profile(None if catalogue is not None else settings.profile_file)
     except SettingsError as exc:
         print(f"foot-traffic: {exc}", file=sys.stderr)
         return EXIT_SETTINGS
     except ProfileError as exc:
         print(f"foot-traffic: invalid settings:\n  - FOOT_TRAFFIC_PROFILE: {exc}", file=sys.stderr)
         return EXIT_SETTINGS
+    except CatalogueError as exc:
+        print(f"foot-traffic: {exc}", file=sys.stderr)
+        return EXIT_SETTINGS
     try:
         if args.command == "preview":
+            if catalogue is not None:
+                return cmd_preview_chain(settings, catalogue, args)
             return cmd_preview(settings, profile, args)
-        return cmd_produce(settings, profile, args)
+        if args.command == "validate":
+            return cmd_validate(settings, profile, args, catalogue)
+        return cmd_produce(settings, profile, args, catalogue)
     except (PublishError, PlanMismatch) as exc:
-        log.error("%s: %s", "delivery failed" if isinstance(exc, PublishError) else "cannot produce", exc)
+        if args.command == "validate":
+            log.error("cannot read the day back: %s", exc)
+        else:
+            log.error("%s: %s", "delivery failed" if isinstance(exc, PublishError) else "cannot produce", exc)
         return EXIT_DELIVERY
     except InterruptedError:
         log.info("stopped before anything was sent")

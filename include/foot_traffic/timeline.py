@@ -72,6 +72,8 @@ def day_timeline(plan: DayPlan) -> DayTimeline:
         # Inside from the first whole minute at or after the entry, to the first at or after the exit.
         first = -(-offset // 60)
         stay = visit.duration_minutes
+        if first + stay >= len(change):  # never with the shipped profiles; kept exact anyway
+            change.extend([0] * (first + stay + 1 - len(change)))
         change[first] += 1
         change[first + stay] -= 1
         entries[offset // 3600] += 1
@@ -84,7 +86,7 @@ def day_timeline(plan: DayPlan) -> DayTimeline:
         count += 1
     occupancy = []
     inside = 0
-    for minute in range(length):
+    for minute in range(max(length, len(change) - 1)):
         inside += change[minute]
         occupancy.append(inside)
     return DayTimeline(

@@ -15,7 +15,7 @@ from urllib.parse import quote
 import pytest
 
 from foot_traffic.plan import plan_day, plan_from_settings
-from foot_traffic.profile import original_profile
+from foot_traffic.profile import load_profile, original_profile
 from foot_traffic.settings import Settings
 from foot_traffic.timeline import day_timeline
 
@@ -68,6 +68,7 @@ def bars(html: str) -> Bars:
         {"day": "2025-11-07", "seed": "7", "customers": "300"},
         {"day": "2026-03-29", "seed": "42", "baseline": "2500", "variation": "0.2"},
         {"day": "2024-02-29", "seed": "0", "baseline": "1000", "variation": "0"},
+        {"day": "2025-11-08", "seed": "5", "customers": "800", "profile": "retail"},
     ],
 )
 def test_plan_json_and_charts_equal_the_engines_plan(client, admin_token, query):
@@ -75,7 +76,8 @@ def test_plan_json_and_charts_equal_the_engines_plan(client, admin_token, query)
              "variation": "DAILY_VARIATION_PCT"}
     settings = Settings.build({names[k]: v for k, v in query.items() if k in names})
     day = date.fromisoformat(query["day"])
-    plan = plan_from_settings(day, settings, original_profile())
+    profile = load_profile(query.get("profile"))
+    plan = plan_from_settings(day, settings, profile)
     timeline = day_timeline(plan)
 
     data = get(client, PLAN_JSON, admin_token, params=query).json()
@@ -83,7 +85,7 @@ def test_plan_json_and_charts_equal_the_engines_plan(client, admin_token, query)
     assert list(data["planned_per_slot"].values()) == list(plan.slot_counts)
     assert data["entries_per_hour"] == list(timeline.entries_per_hour)
     assert data["occupancy_per_minute"] == list(timeline.occupancy)
-    week = [plan_from_settings(date.fromordinal(day.toordinal() - day.weekday() + i), settings, original_profile()).total
+    week = [plan_from_settings(date.fromordinal(day.toordinal() - day.weekday() + i), settings, profile).total
             for i in range(7)]
     assert [w["total_visits"] for w in data["week"]] == week
 

@@ -6,15 +6,16 @@ from datetime import date
 import pytest
 
 from foot_traffic.plan import plan_day
-from foot_traffic.profile import profile_from_dict, original_profile
+from foot_traffic.profile import load_profile, original_profile, profile_from_dict
 from foot_traffic.timeline import MINUTES_PER_DAY, day_timeline
 
 PROFILE = original_profile()
 
 
-@pytest.mark.parametrize(("seed", "total"), [(7, 300), (42, 1000), (3, 1)])
-def test_timeline_equals_a_brute_force_count_of_the_visits(seed, total):
-    plan = plan_day(date(2025, 11, 7), PROFILE, seed=seed, baseline=1000, fixed_total=total)
+@pytest.mark.parametrize(("profile_name", "seed", "total"), [("seed", 7, 300), ("seed", 42, 1000), ("seed", 3, 1),
+                                                             ("retail", 5, 800)])
+def test_timeline_equals_a_brute_force_count_of_the_visits(profile_name, seed, total):
+    plan = plan_day(date(2025, 11, 7), load_profile(profile_name), seed=seed, baseline=1000, fixed_total=total)
     t = day_timeline(plan)
     visits = list(plan.visits())
     day0 = int(plan.start.timestamp())
@@ -22,7 +23,7 @@ def test_timeline_equals_a_brute_force_count_of_the_visits(seed, total):
     assert sum(t.exits_per_hour) + t.exits_after_midnight == total
     for hour in range(24):
         assert t.entries_per_hour[hour] == sum(1 for v in visits if (v.entry_ts - day0) // 3600 == hour)
-    assert len(t.occupancy) == MINUTES_PER_DAY + PROFILE.max_trip_minutes + 1
+    assert len(t.occupancy) == MINUTES_PER_DAY + plan.profile.max_trip_minutes + 1
     for minute in range(0, len(t.occupancy), 7):  # every 7th minute: all residues of the hour over the day
         at = day0 + 60 * minute
         assert t.occupancy[minute] == sum(1 for v in visits if v.entry_ts <= at < v.exit_ts), minute

@@ -2,7 +2,7 @@
 
 Every problem is collected and reported at once (a 400 naming the field, the value and
 what is accepted), like the producer's settings; nothing here raises a 500 on bad input.
-Profiles are chosen from a fixed list (the built-in model, the deployment's
+Profiles are chosen from a fixed list (the built-in ones, the deployment's
 ``FOOT_TRAFFIC_PROFILE`` and the files of ``FOOT_TRAFFIC_PROFILES_DIR``): a browser never
 names a file on the server.
 """
@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from foot_traffic.profile import Profile, ProfileError, load_profile, original_profile
+from foot_traffic.profile import BUILTIN, Profile, ProfileError, builtin_profile, load_profile
 from foot_traffic.settings import Settings, SettingsError
 
 log = logging.getLogger(__name__)
@@ -68,11 +68,11 @@ class PlanQuery:
 
 
 def profile_choices(environ: Mapping[str, str] | None = None) -> dict[str, Path | None]:
-    """Profiles the page offers: key -> file (None: the built-in original model)."""
+    """Profiles the page offers: key -> file (None: the built-in profile of that name)."""
     environ = os.environ if environ is None else environ
-    choices: dict[str, Path | None] = {SEED_PROFILE: None}
+    choices: dict[str, Path | None] = {name: None for name in BUILTIN}
     configured = (environ.get("FOOT_TRAFFIC_PROFILE") or "").strip()
-    if configured:
+    if configured and configured not in BUILTIN:
         choices.setdefault(Path(configured).stem, Path(configured))
     folder = (environ.get("FOOT_TRAFFIC_PROFILES_DIR") or "").strip()
     if folder:
@@ -87,7 +87,7 @@ def profile_choices(environ: Mapping[str, str] | None = None) -> dict[str, Path 
 
 def load_choice(key: str, choices: Mapping[str, Path | None]) -> Profile:
     path = choices[key]
-    return original_profile() if path is None else load_profile(path)
+    return builtin_profile(key) if path is None else load_profile(path)
 
 
 def defaults(environ: Mapping[str, str] | None = None) -> dict[str, str]:

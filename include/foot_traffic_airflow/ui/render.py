@@ -14,7 +14,7 @@ from datetime import date, datetime
 from html import escape
 from urllib.parse import quote, urlencode
 
-from foot_traffic.profile import original_profile
+from foot_traffic.profile import BUILTIN, builtin_profile
 from foot_traffic.timeline import DayTimeline
 
 from foot_traffic_airflow.ui.runs import RunRow
@@ -485,9 +485,10 @@ def run_page(view: RunView, nonce: str = "") -> str:
         body.append('<div class="banner pending">This run has no producer task instance yet.</div>')
     for d in view.deliveries:
         link = None
-        if d.plan is not None and d.plan.plan_id.endswith(":" + original_profile().digest()):
+        builtin = next((n for n in BUILTIN if d.plan and d.plan.plan_id.endswith(":" + builtin_profile(n).digest())), None)
+        if d.plan is not None and builtin is not None:
             link = "../../?" + urlencode({"day": d.plan.day.isoformat(), "seed": d.plan.seed,
-                                          "customers": d.plan.total, "profile": "seed"})
+                                          "customers": d.plan.total, "profile": builtin})
         body.append(delivery_section(d, link))
     return document(f"Foot traffic: {r.run_id}", "".join(body), nonce)
 

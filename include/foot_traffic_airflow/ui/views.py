@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from foot_traffic.plan import DayPlan, plan_day, plan_from_settings
-from foot_traffic.profile import WEEKDAYS, Profile, ProfileError, load_profile, original_profile
+from foot_traffic.profile import BUILTIN, WEEKDAYS, Profile, ProfileError, builtin_profile, load_profile, original_profile
 from foot_traffic.settings import Settings, SettingsError
 from foot_traffic.timeline import DayTimeline, day_timeline
 
@@ -211,7 +211,7 @@ def task_settings(task: ProducerTask, run: ProducerRun) -> Settings | None:
 
 def profile_for(plan_id: str, path: str | None) -> tuple[Profile | None, str | None]:
     """The profile whose digest the plan id names: the task's profile file if this server
-    can read it, else the built-in model. (None, why) when neither matches."""
+    can read it, else a built-in one (seed, retail). (None, why) when none matches."""
     digest = plan_id.rsplit(":", 1)[-1]
     candidates: list[Profile] = []
     if path is not None:
@@ -219,11 +219,11 @@ def profile_for(plan_id: str, path: str | None) -> tuple[Profile | None, str | N
             candidates.append(load_profile(Path(path)))
         except ProfileError:
             pass
-    candidates.append(original_profile())
+    candidates += [builtin_profile(name) for name in BUILTIN]
     for profile in candidates:
         if profile.digest() == digest:
             return profile, None
-    where = f"its profile file {path!s} is not readable here" if path else "its profile is not the built-in one"
+    where = f"its profile file {path!s} is not readable here" if path else "its profile is none of the built-in ones"
     return None, f"the run's profile (digest {digest}) cannot be loaded on the API server: {where}"
 
 
