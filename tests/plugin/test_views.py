@@ -143,3 +143,33 @@ def test_a_running_task_with_an_explicit_seed_shows_its_plan_and_progress():
 )
 def test_summaries_are_found_in_any_xcom_shape(value, count):
     assert len(find_summaries(value)) == count
+
+
+def test_a_catalogue_stores_day_is_checked_from_its_summary_and_its_own_records():
+    """A store's summary (``store_id``): its plan id is a store plan's, so the page checks it
+    from the summary and the store's records, without re-making a UTC plan."""
+    store_plan_id = "v1s:7:300:0123456789abcdef"
+    s = summary(store_id="rome-centro", closed=False, plan_id=store_plan_id)
+    rb = Readback(bootstrap="b:1", counts={store_plan_id: {"foot_traffic": 300, "foot_traffic_realistic": 600}})
+    d = delivery_from_summary(task(), RUN, s, rb)
+    assert d.plan is None and "rome-centro" in d.plan_note and d.label == "store rome-centro"
+    assert d.verdict == "complete" and [t.status for t in d.topics] == ["ok", "ok"]
+    short = Readback(bootstrap="b:1", counts={store_plan_id: {"foot_traffic": 300, "foot_traffic_realistic": 590}})
+    assert delivery_from_summary(task(), RUN, s, short).verdict == "incomplete"
+    closed = summary(store_id="berlin-mitte", closed=True, plan_id="v1s:7:0:x", total_visits=0,
+                     planned_per_slot={}, entries_per_slot={}, sent_per_topic={})
+    d = delivery_from_summary(task(), RUN, closed, None)
+    assert d.verdict == "complete" and "closed" in d.verdict_text
+
+
+def test_each_store_of_a_run_is_read_back_on_its_own():
+    calls = []
+    r = run(seed=7)
+    r.tasks.append(ProducerTask("produce_day", 0, "success", 1, None, None, 1.0, "rome-centro, milano-duomo",
+                                rendered={"settings": None},
+                                summaries=[summary(store_id="rome-centro", plan_id="v1s:7:300:a"),
+                                           summary(store_id="milano-duomo", plan_id="v1s:7:300:b")]))
+    view = run_view(r, lambda task, day, topics, store=None: calls.append(store) or None)
+    assert calls == ["rome-centro", "milano-duomo"]
+    assert [d.label for d in view.deliveries] == ["store rome-centro, rome-centro, milano-duomo",
+                                                  "store milano-duomo, rome-centro, milano-duomo"]

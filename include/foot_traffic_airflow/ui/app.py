@@ -176,13 +176,13 @@ def create_app(
         timeout = rb.timeout_seconds()
         done: dict[tuple, rb.Readback] = {}  # mapped tasks of one run share their topics: one scan each
 
-        def readback_for(task: ProducerTask, day: date, topics: list[str]) -> rb.Readback | None:
+        def readback_for(task: ProducerTask, day: date, topics: list[str], store: str | None = None) -> rb.Readback | None:
             if not with_readback or not rb.enabled():
                 return None
             conn_id = str(views.unset(task.rendered.get("kafka_config_id")) or "kafka_default")
-            key = (conn_id, day, tuple(topics))
+            key = (conn_id, day, tuple(topics), store)
             if key not in done:
-                done[key] = read_back(conn_id, day, topics, timeout)
+                done[key] = read_back(conn_id, day, topics, timeout, store=store)
             return done[key]
 
         return views.run_view(run, readback_for)

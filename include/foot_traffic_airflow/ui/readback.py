@@ -66,8 +66,13 @@ def scrub(text: str, options: Mapping[str, Any]) -> str:
     return text
 
 
-def read_back(conn_id: str, day: date, topics: Sequence[str], timeout: float) -> Readback:
-    """Scan ``topics`` for ``day``'s records within ``timeout`` seconds."""
+# A store's local day starts up to 14 h before the UTC day (UTC+14): read from there.
+EARLIEST_OFFSET_MS = 14 * 3600 * 1000
+
+
+def read_back(conn_id: str, day: date, topics: Sequence[str], timeout: float, store: str | None = None) -> Readback:
+    """Scan ``topics`` for ``day``'s records within ``timeout`` seconds: the implicit
+    store's (no catalogue), or catalogue store ``store``'s local day."""
     from foot_traffic.kafka_options import KafkaOptions
     from foot_traffic.plan import day_start
     from foot_traffic.resume import KafkaDayScanner
@@ -105,7 +110,11 @@ def read_back(conn_id: str, day: date, topics: Sequence[str], timeout: float) ->
     def scan() -> None:
         try:
             since_ms = int(day_start(day).timestamp() * 1000)
-            found = KafkaDayScanner(options, stop).scan(day, list(topics), since_ms)
+            scanner = KafkaDayScanner(options, stop)
+            if store is None:
+                found = scanner.scan(day, list(topics), since_ms)
+            else:
+                found = scanner.scan_stores(day, list(topics), since_ms - EARLIEST_OFFSET_MS, [store]).get(store, {})
             outcome["counts"] = {pid: dict(h.count) for pid, h in found.items()}
         except BaseException as exc:  # noqa: BLE001 - reported on the page, scrubbed
             outcome["error"] = exc

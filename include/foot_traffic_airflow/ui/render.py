@@ -408,7 +408,7 @@ def _status(status: str) -> str:
 
 
 def delivery_section(d: Delivery, plan_link: str | None) -> str:
-    title = f"{d.task_id}" + (f" [{d.label or d.map_index}]" if d.map_index >= 0 else "")
+    title = f"{d.task_id}" + (f" [{d.label or d.map_index}]" if d.map_index >= 0 or d.label else "")
     s = d.summary or {}
     out = [f'<section class="delivery" data-verdict="{esc(d.verdict)}"><h2>Task {esc(title)} '
            f'<span class="state {esc(d.state or "none")}">{esc(d.state or "none")}</span></h2>']

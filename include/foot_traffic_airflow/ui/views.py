@@ -254,8 +254,15 @@ def delivery_from_summary(
     already = int(summary.get("records_already_present") or 0)
     finished = bool(summary.get("finished")) and not bool(summary.get("stopped"))
 
-    plan, note = None, None
-    profile, note = profile_for(plan_id, profile_path(task, run)) if plan_id else (None, "the summary has no plan id")
+    plan, note, profile = None, None, None
+    store = summary.get("store_id")
+    if store is not None:
+        note = (f"store {store}'s local day (a catalogue store): checked from the task's summary and the topics; "
+                "its plan over the day is not re-made here")
+    elif plan_id:
+        profile, note = profile_for(plan_id, profile_path(task, run))
+    else:
+        note = "the summary has no plan id"
     if profile is not None:
         engine_plan = plan_day(day, profile, seed=seed, baseline=1, fixed_total=total)
         if engine_plan.plan_id != plan_id or dict(
@@ -285,11 +292,15 @@ def delivery_from_summary(
             status = "unknown"
         checks.append(TopicCheck(topic, expected, sent.get(topic), found, status))
 
+    label = task.label if store is None else f"store {store}" + (f", {task.label}" if task.label else "")
     d = Delivery(
-        task_id=task.task_id, map_index=task.map_index, label=task.label, state=task.state,
+        task_id=task.task_id, map_index=task.map_index, label=label, state=task.state,
         try_number=task.try_number, duration=task.duration, summary=summary, plan=plan, plan_note=note,
         slots=slots, topics=checks, readback=readback,
     )
+    if summary.get("closed"):
+        d.verdict, d.verdict_text = "complete", f"store {store} is closed on {day}: nothing to send"
+        return d
     bad_slots = [s for s in slots if s.status in {"short", "over"}]
     bad_topics = [t for t in checks if t.status in {"short", "over"}]
     if readback and not readback.error and readback.others(plan_id):
@@ -390,7 +401,7 @@ def delivery_without_summary(task: ProducerTask, run: ProducerRun, readback: Rea
 
 
 def run_view(run: ProducerRun, readback_for) -> RunView:
-    """``readback_for(task, day, topics)`` returns a Readback or None (off/not wanted)."""
+    """``readback_for(task, day, topics[, store])`` returns a Readback or None (off/not wanted)."""
     deliveries: list[Delivery] = []
     for task in run.tasks:
         if task.summaries:
@@ -398,7 +409,9 @@ def run_view(run: ProducerRun, readback_for) -> RunView:
                 try:
                     day = date.fromisoformat(str(summary["day"]))
                     topics = [str(t) for t in summary.get("topics") or []] or _topics_of(task_settings(task, run))
-                    deliveries.append(delivery_from_summary(task, run, summary, readback_for(task, day, topics)))
+                    store = summary.get("store_id")
+                    readback = readback_for(task, day, topics, str(store)) if store else readback_for(task, day, topics)
+                    deliveries.append(delivery_from_summary(task, run, summary, readback))
                 except (KeyError, TypeError, ValueError) as exc:
                     deliveries.append(Delivery(
                         task_id=task.task_id, map_index=task.map_index, label=task.label, state=task.state,
