@@ -3,7 +3,7 @@
 Settings come from the original environment variables (see the README); flags choose
 what to play and how much to say. Exit codes: 0 on success or a clean stop
 (SIGTERM/SIGINT), 1 when delivery failed (validate: the day fails a check or cannot be
-read), 2 on invalid settings.
+read), 2 on invalid settings (fit: on bad input).
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import os
 import signal
 import sys
@@ -47,6 +48,7 @@ examples:
   foot-traffic preview --date 2025-11-07                a day's plan, without Kafka
   foot-traffic produce --stores chain.yaml --date 2026-11-27
                                                         a chain of stores, each its own local day
+  foot-traffic fit counts.csv --out store.yaml          a store profile fitted from its door counts
 """
 PRODUCE_EPILOG = """\
 examples:
@@ -78,6 +80,25 @@ examples:
 """
 
 
+FIT_EPILOG = """\
+COUNTS is a CSV file with a header: a timestamp column (timestamp, time, datetime ...)
+and in/out count columns (in, entries ... / out, exits ...), one row per bin; or the UCI
+CalIt2 format (flow,MM/DD/YY,HH:MM:SS,count; flow 9 = in, 7 = out), recognised by itself.
+The profile is checked with the producer's own loader before it is written; the command
+prints the fit's quality and a round trip (simulated weeks from the written profile
+against the counts). Exit codes: 0 written, 2 bad input (the message names the problem).
+
+examples:
+  foot-traffic fit counts.csv --out store.yaml          15-minute or hourly counts, bins inferred
+  foot-traffic fit counts.csv --out store.yaml --timezone Europe/Berlin --exclude-days 2025-12-24,2025-12-26
+  foot-traffic fit ../shared/anchors/data/CalIt2.data --out calit2.yaml --chart fit.png
+  foot-traffic fit CalIt2.data --out calit2.yaml --exclude-days CalIt2.events
+                                                        leave out the days of a list (first field a date)
+  FOOT_TRAFFIC_PROFILE=calit2.yaml BASE_DAILY_CUSTOMERS=184 foot-traffic produce --date 2025-11-07
+                                                        play a day of the fitted store
+"""
+
+
 def _day(text: str) -> date:
     try:
         return date.fromisoformat(text)
@@ -100,7 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="foot-traffic", description=DESCRIPTION, epilog=EPILOG, formatter_class=raw)
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     _verbosity(parser, None)
-    sub = parser.add_subparsers(dest="command", required=True, metavar="{produce,preview}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{produce,preview,validate,fit}")
     produce = sub.add_parser(
         "produce", help="stream foot traffic to Kafka", description="Stream foot traffic to Kafka.",
         epilog=PRODUCE_EPILOG, formatter_class=raw,
@@ -154,7 +175,135 @@ def build_parser() -> argparse.ArgumentParser:
         help="store catalogue (YAML/JSON, overrides STORES_FILE): check every store's local day "
         "(--chart then draws one file per store, NAME-<store>.png)",
     )
+    _fit_parser(sub, raw)
     return parser
+
+
+def _fit_parser(sub, raw) -> None:
+    fit = sub.add_parser(
+        "fit", help="fit a store profile from its own door counts",
+        description="Fit a store profile (weekday totals, intraday curves, day-to-day variation, dwell) "
+        "from a file of door counts, and write it in the curve-profile format FOOT_TRAFFIC_PROFILE reads.",
+        epilog=FIT_EPILOG, formatter_class=raw,
+    )
+    _verbosity(fit, argparse.SUPPRESS)
+    fit.add_argument("counts", metavar="COUNTS", help="the door counts (CSV, or CalIt2 format)")
+    fit.add_argument("--out", required=True, metavar="PROFILE.yaml", help="where to write the profile")
+    fit.add_argument("--format", choices=("auto", "csv", "calit2"), default="auto",
+                     help="the file's format (default: auto, CalIt2 recognised by its first line)")
+    fit.add_argument("--timezone", metavar="TZ",
+                     help="the store's IANA zone (Europe/Berlin): naive timestamps are its local time (a DST "
+                     "change is then no gap), aware ones are converted to it")
+    fit.add_argument("--bin-minutes", type=_positive, metavar="N", help="bin width in minutes (default: inferred)")
+    fit.add_argument("--bin-label", choices=("start", "end"),
+                     help="whether a timestamp starts or ends its bin (CSV default: start; CalIt2: end)")
+    fit.add_argument("--exclude-days", metavar="FILE|LIST",
+                     help="days to leave out (holidays, events): a file with a date first on each line "
+                     "(YYYY-MM-DD or MM/DD/YY; CalIt2.events works) or a list 2025-12-24,2025-12-26")
+    fit.add_argument("--keep-outliers", action="store_true",
+                     help="keep days whose total is far from their weekday's (robust z > --outlier-z); "
+                     "by default they are left out and listed")
+    fit.add_argument("--outlier-z", type=float, default=4.0, metavar="Z", help="outlier threshold (default 4)")
+    fit.add_argument("--min-days", type=_positive, default=4, metavar="N",
+                     help="days a weekday needs for its own total and curve; fewer: its weekday/weekend "
+                     "group's (default 4)")
+    fit.add_argument("--name", help="the profile's name (default: the --out file's name)")
+    fit.add_argument("--time-column", metavar="NAME", help="CSV: the timestamp column (default: found by name)")
+    fit.add_argument("--in-column", metavar="NAME", help="CSV: the in-count column (default: found by name)")
+    fit.add_argument("--out-column", metavar="NAME", help="CSV: the out-count column (default: found by name)")
+    fit.add_argument("--time-format", metavar="FMT", help="CSV: strptime format of the timestamps (default: ISO 8601)")
+    fit.add_argument("--chart", metavar="FILE.png", help="draw observed vs fitted (weekday totals, curves, occupancy)")
+    fit.add_argument("--weeks", type=_positive, default=None, metavar="N",
+                     help="simulated weeks of the round trip (default: up to 52, about 200,000 visits)")
+    fit.add_argument("--json", action="store_true", help="print the fit's figures as one JSON document (only that)")
+
+
+def cmd_fit(args: argparse.Namespace) -> int:
+    """``foot-traffic fit``: read, fit, write (checked by the loader), round trip, report."""
+    from pathlib import Path
+
+    from foot_traffic.fit.counts import CountsError, parse_exclude, read_counts
+    from foot_traffic.fit.estimate import FitOptions, fit_counts
+    from foot_traffic.fit.roundtrip import round_trip
+    from foot_traffic.fit.writer import summary, write_profile
+
+    out = Path(args.out)
+    problems = []
+    if out.suffix.lower() not in (".yaml", ".yml"):
+        problems.append(f"--out {args.out}: must end in .yaml or .yml (the profile is YAML)")
+    elif out.is_dir():
+        problems.append(f"--out {args.out}: is a directory; give the profile's file name")
+    elif not out.resolve().parent.is_dir():
+        problems.append(f"--out {args.out}: the directory {out.resolve().parent} does not exist")
+    if args.chart and Path(args.chart).suffix.lower() != ".png":
+        problems.append(f"--chart {args.chart}: must end in .png")
+    if not math.isfinite(args.outlier_z) or args.outlier_z <= 0:
+        problems.append(f"--outlier-z {args.outlier_z}: must be a number > 0 (e.g. 4)")
+    if args.name is not None and not args.name.strip():
+        problems.append("--name: must not be empty")
+    if problems:
+        return _fit_error(problems)
+    try:
+        exclude = parse_exclude(args.exclude_days) if args.exclude_days else []
+        counts = read_counts(
+            args.counts, format=args.format, timezone=args.timezone, bin_minutes=args.bin_minutes,
+            bin_label=args.bin_label, exclude=exclude, time_column=args.time_column, in_column=args.in_column,
+            out_column=args.out_column, time_format=args.time_format,
+        )
+        options = FitOptions(min_days=args.min_days, outlier_z=args.outlier_z, keep_outliers=args.keep_outliers)
+        fit = fit_counts(counts, options)
+    except CountsError as exc:
+        return _fit_error(exc.problems)
+    try:
+        profile = write_profile(fit, out, args.name)
+    except OSError as exc:
+        return _fit_error([f"--out {args.out}: cannot be written ({exc.strerror or exc})"])
+    weeks = args.weeks or max(4, min(52, round(200_000 / max(1.0, 7 * fit.level))))
+    trip = round_trip(fit, profile, weeks=weeks)
+    chart = None
+    if args.chart:
+        from foot_traffic.fit.chart import draw
+
+        try:
+            chart = draw(fit, args.chart, trip)
+        except ImportError:
+            return _fit_error([f"--chart {args.chart}: needs matplotlib (pip install 'foot-traffic-producer[validate]'); "
+                               f"the profile was written to {out}"])
+        except OSError as exc:
+            return _fit_error([f"--chart {args.chart}: cannot be written ({exc.strerror or exc})"])
+    log.debug("fit: %d days used, hourly shares MAE %.2f pp; profile written to %s", len(fit.days_used), fit.hourly_mae_pp, out)
+    if args.json:
+        doc = summary(fit)
+        doc["profile"] = str(out)
+        doc["chart"] = str(chart) if chart else None
+        doc["round_trip"] = {
+            "weeks": trip.weeks, "visits": trip.visits, "seed": trip.seed, "baseline": trip.baseline,
+            "weekday_index": {w: {"observed": round(o, 4), "generated": round(g, 4), "error": round(trip.index_error(w), 4)}
+                              for w, (o, g) in trip.weekday_index.items()},
+            "hourly": {k: {"mae_pp": round(c.mae_pp, 3), "max_pp": round(c.max_pp, 3), "thin": c.thin}
+                       for k, c in trip.curves.items()},
+            "variation_cv": {g: {"fitted": round(o, 4), "generated": round(gen, 4)} for g, (o, gen) in trip.variation.items()},
+            "dwell_mean_minutes": {g: {"fitted": round(o, 2), "generated": round(gen, 2), "z": round(trip.dwell_z(g), 2)}
+                                   for g, (o, gen, _) in trip.dwell_mean.items()},
+            "occupancy_mae_pct_of_peak": {g: round(trip.occupancy_mae_pct(g), 2) for g in trip.occupancy},
+            "failures": trip.failures(),
+        }
+        json.dump(doc, sys.stdout, ensure_ascii=False, indent=2)
+        sys.stdout.write("\n")
+    elif not args.quiet:
+        from foot_traffic.fit.report import print_report
+
+        print_report(fit, out, sys.stdout, trip, chart)
+    for line in trip.failures():
+        log.warning("round trip outside tolerance: %s", line)
+    return EXIT_OK
+
+
+def _fit_error(problems: list[str]) -> int:
+    print("foot-traffic fit: cannot fit these counts:", file=sys.stderr)
+    for line in problems:
+        print(f"  - {line}" if not line.startswith("  ") else f"  {line}", file=sys.stderr)
+    return EXIT_SETTINGS
 
 
 def _verbosity(parser: argparse.ArgumentParser, default: object) -> None:
@@ -364,6 +513,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=log_level(args), format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     logging.getLogger("kafka").setLevel(logging.WARNING)
+    if args.command == "fit":  # reads a file of counts: no producer settings involved
+        return cmd_fit(args)
     try:
         settings = settings_from(args)
         catalogue = catalogue_of(settings)

@@ -11,6 +11,8 @@ curves:                       # named arrival curves: relative rate at each time
   weekday: {"00:00": 0.4, "07:00": 2.0, ..., "24:00": 0.4}
 days:                         # every weekday: its volume, its curve, its mean trip
   Monday: {weight: 29, curve: weekday, dwell_mean_minutes: 38.6}
+  # optional per day: variation_pct: 0.2   the day's total is its mean x U[1-0.2, 1+0.2];
+  # it replaces DAILY_VARIATION_PCT for that day (foot-traffic fit writes it from door counts)
 dwell:
   distribution: lognormal
   sigma: 0.4
@@ -37,7 +39,7 @@ from foot_traffic.parties import NO_PARTIES, PartyMix
 
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")  # = profile.WEEKDAYS (profile imports this module)
 TOP_KEYS = {"name", "shape", "description", "time_slots", "curves", "days", "dwell", "parties", "sources"}
-DAY_KEYS = {"weight", "curve", "dwell_mean_minutes"}
+DAY_KEYS = {"weight", "curve", "dwell_mean_minutes", "variation_pct"}
 DWELL_KEYS = {"distribution", "sigma", "min_minutes", "max_minutes", "hour_factor"}
 PARTY_KEYS = {"share", "sizes", "gap_seconds"}
 MAX_PARTY_SIZE = 20
@@ -55,6 +57,8 @@ class CurveModel:
     parties: PartyMix
     slot_starts: tuple[int, ...]  # minutes of the day
     doc: dict[str, Any]  # the normalised model, for the digest
+    # weekday -> its own day-to-day variation (replaces DAILY_VARIATION_PCT); absent: the setting's
+    day_variation: dict[str, float] | None = None
 
     def curve_for(self, weekday: str) -> Curve:
         return self.curves[self.day_curve[weekday]]
@@ -286,6 +290,10 @@ def parse_curve_model(doc: dict, problems: list[str]) -> CurveModel | None:
             weight = spec.get("weight")
             if not _is_number(weight) or weight <= 0:
                 found.add(f"days.{day}.weight", f"{weight!r} must be a number > 0 (the day's relative volume)")
+            if "variation_pct" in spec:
+                pct = spec["variation_pct"]
+                if not _is_number(pct) or not 0 <= pct < 1:
+                    found.add(f"days.{day}.variation_pct", f"{pct!r} must be a number in [0, 1) (0.2 = ±20 %)")
             curve_name = spec.get("curve")
             if not isinstance(curve_name, str) or (isinstance(curves_raw, dict) and curve_name not in curves_raw):
                 names = ", ".join(map(str, curves_raw)) if isinstance(curves_raw, dict) else "none"
@@ -307,6 +315,7 @@ def parse_curve_model(doc: dict, problems: list[str]) -> CurveModel | None:
         return None
     day_curve = {d: days[d]["curve"] for d in WEEKDAYS}
     day_weight = {d: float(days[d]["weight"]) for d in WEEKDAYS}
+    day_variation = {d: float(days[d]["variation_pct"]) for d in WEEKDAYS if "variation_pct" in days[d]} or None
     norm_doc = {
         "shape": "curve",
         "slots": list(slot_starts),
@@ -318,4 +327,6 @@ def parse_curve_model(doc: dict, problems: list[str]) -> CurveModel | None:
         ],
         "parties": [parties.share, [[k, p] for k, p in parties.sizes.items()], parties.gap_min, parties.gap_max],
     }
-    return CurveModel(curves, day_curve, day_weight, dwell, parties, slot_starts, norm_doc)
+    if day_variation:  # only then: the digest of a profile without it stays what it was
+        norm_doc["variation"] = dict(sorted(day_variation.items()))
+    return CurveModel(curves, day_curve, day_weight, dwell, parties, slot_starts, norm_doc, day_variation)

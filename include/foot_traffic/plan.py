@@ -147,10 +147,18 @@ def daily_total(
     variation_pct: float,
     variation_enabled: bool,
 ) -> int:
-    """The original producer's formula: a fixed total, or baseline x weekday factor x U[1-pct, 1+pct]."""
+    """The original producer's formula: a fixed total, or baseline x weekday factor x U[1-pct, 1+pct].
+
+    ``pct`` is the profile's own variation for the weekday when it has one (a profile
+    fitted from door counts), else ``variation_pct`` (DAILY_VARIATION_PCT).
+    """
     if fixed_total is not None:
         return fixed_total
-    mean = baseline * profile.weekday_factor(WEEKDAYS[day.weekday()])
+    weekday = WEEKDAYS[day.weekday()]
+    mean = baseline * profile.weekday_factor(weekday)
+    own = profile.variation_pct(weekday)
+    if own is not None:
+        variation_pct = own
     if variation_enabled and variation_pct > 0:
         rng = random.Random(derive_seed(seed, day, "total"))
         mean *= rng.uniform(1.0 - variation_pct, 1.0 + variation_pct)

@@ -84,6 +84,12 @@ class Profile:
         """How much busier than the average day this weekday is (weight sum / mean sum)."""
         return sum(self.weights[weekday]) / self.mean_weekday_sum
 
+    def variation_pct(self, weekday: str) -> float | None:
+        """The profile's own day-to-day variation for ``weekday`` (a fitted profile's), else None."""
+        if self.model is None or not self.model.day_variation:
+            return None
+        return self.model.day_variation.get(weekday)
+
     @property
     def max_trip_minutes(self) -> int:
         if self.model is not None:
