@@ -150,6 +150,32 @@ def test_airflow_services_of_the_official_compose(resolved):
         assert env["AIRFLOW_CONFIG"].startswith("/opt/airflow/config/")
 
 
+def dag_execution_timeout_s() -> float:
+    """The DAG's default_args execution_timeout, read from the DAG file (no Airflow import)."""
+    import ast
+    from datetime import timedelta
+
+    for node in ast.walk(ast.parse(DAG_FILE.read_text())):
+        if isinstance(node, ast.Dict):
+            for key, value in zip(node.keys, node.values):
+                if isinstance(key, ast.Constant) and key.value == "execution_timeout":
+                    assert isinstance(value, ast.Call) and getattr(value.func, "id", "") == "timedelta", ast.dump(value)
+                    kwargs = {k.arg: ast.literal_eval(k.value) for k in value.keywords}
+                    return timedelta(*map(ast.literal_eval, value.args), **kwargs).total_seconds()
+    raise AssertionError(f"no execution_timeout in {DAG_FILE.name}'s default_args")
+
+
+def test_celery_does_not_redeliver_a_running_day(resolved):
+    """Redis re-delivers an unacknowledged Celery task after visibility_timeout (Airflow's default
+    86400 s): a day's task may run up to the DAG's execution_timeout, so it must be longer."""
+    timeout = dag_execution_timeout_s()
+    assert timeout > 86400, "the DAG's tasks fit the default: this check would not be needed"
+    for name in AIRFLOW_SERVICES:
+        env = service_env(resolved["services"][name])
+        visibility = float(env["AIRFLOW__CELERY_BROKER_TRANSPORT_OPTIONS__VISIBILITY_TIMEOUT"])
+        assert visibility > timeout, f"{name}: visibility_timeout {visibility} s <= execution_timeout {timeout} s"
+
+
 def test_long_running_services_have_health_checks(resolved):
     for name, service in resolved["services"].items():
         if name in ONE_SHOT or "producer" in (service.get("profiles") or []):
