@@ -10,7 +10,9 @@ The day played is the run's **logical date (UTC)**. The scheduled run at midnigh
 today in real time (`time_scale` compresses it) and ends with the day's last late exits
 after midnight, so two runs may overlap (`max_active_runs=2`). A run for a past day
 (a manual trigger with a logical date, `airflow backfill create`, `airflow dags test`)
-sends that whole day at full speed with that day's timestamps. A retry sends only what
+sends that whole day at full speed with that day's timestamps; with `from_midnight` on,
+it is paced instead, `time_scale` simulated seconds per second from that day's midnight
+(`time_scale` 1440 plays a day in a minute: the demo). A retry sends only what
 the topics do not hold yet.
 
 **Connection:** Kafka provider connection `kafka_default` (conn_type `kafka`, extra JSON
@@ -57,19 +59,5 @@ with DAG(
     params=dag_params(),
     tags=["foot-traffic", "kafka", "producer", "simulation"],
 ) as dag:
-    FootTrafficProducerOperator(
-        task_id="produce_day",
-        daily_customers="{{ params.daily_customers }}",
-        base_daily_customers="{{ params.base_daily_customers }}",
-        daily_variation_pct="{{ params.daily_variation_pct }}",
-        disable_daily_variation="{{ params.disable_daily_variation }}",
-        time_scale="{{ params.time_scale }}",
-        seed="{{ params.seed }}",
-        topic="{{ params.topic }}",
-        topic_realistic="{{ params.topic_realistic }}",
-        from_midnight="{{ params.from_midnight }}",
-        profile_file="{{ params.profile_file }}",
-        kafka_config_id="kafka_default",
-        env_fallback=False,  # the Params already carry the environment's values
-        outlets=topic_assets(),
-    )
+    # The operator reads the Params above by name, as values (see Settings.params()).
+    FootTrafficProducerOperator(task_id="produce_day", kafka_config_id="kafka_default", outlets=topic_assets())

@@ -24,7 +24,6 @@ import argparse
 import json
 import os
 import shlex
-import signal
 import socket
 import sys
 import time
@@ -34,8 +33,7 @@ from contextlib import closing
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from run_local import (  # noqa: E402 - the helpers of make run
+from _proc import (
     BIN,
     CONN_ENV,
     DAG_ID,
@@ -43,6 +41,7 @@ from run_local import (  # noqa: E402 - the helpers of make run
     Interrupted,
     airflow_env,
     group_alive,
+    ignore_stop_signals,
     info,
     install_signal_handlers,
     spawn,
@@ -104,7 +103,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     install_signal_handlers()
-    sys.path.insert(0, str(ROOT / "include"))
     from foot_traffic.local_broker import LocalBroker
 
     host = "127.0.0.1"
@@ -182,8 +180,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\nmake airflow failed: {exc}", file=sys.stderr, flush=True)
         return 1
     finally:
-        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-            signal.signal(sig, signal.SIG_IGN)
+        ignore_stop_signals()
         if airflow is not None:
             stop_group(airflow, "airflow standalone", grace=30)
             left = group_alive(airflow.pid)

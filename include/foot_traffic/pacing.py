@@ -45,36 +45,6 @@ class SystemClock:
         return stop.wait(seconds)
 
 
-class FakeClock:
-    """A clock that jumps instead of sleeping. ``waits`` records every requested wait."""
-
-    def __init__(self, start: datetime):
-        if start.tzinfo is None:
-            raise ValueError("FakeClock needs an aware datetime")
-        self._start = start.timestamp()
-        self._t = 0.0  # elapsed seconds: small numbers keep sub-microsecond waits exact
-        self.waits: list[float] = []
-        self.on_wait = None  # optional callback(clock) run after each wait (tests stop here)
-
-    def now(self) -> datetime:
-        return datetime.fromtimestamp(self._start + self._t, UTC)
-
-    def monotonic(self) -> float:
-        return self._t
-
-    def advance(self, seconds: float) -> None:
-        self._t += seconds
-
-    def wait(self, seconds: float, stop: threading.Event) -> bool:
-        if stop.is_set():
-            return True
-        self.waits.append(seconds)
-        self._t += max(0.0, seconds)
-        if self.on_wait is not None:
-            self.on_wait(self)
-        return stop.is_set()
-
-
 class Pacer:
     """Waits until a simulated due time, in slices of at most ``max_wait`` wall seconds."""
 

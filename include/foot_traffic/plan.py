@@ -137,7 +137,7 @@ def daily_total(
     variation_pct: float,
     variation_enabled: bool,
 ) -> int:
-    """The seed's formula: a fixed total, or baseline x weekday factor x U[1-pct, 1+pct]."""
+    """The original producer's formula: a fixed total, or baseline x weekday factor x U[1-pct, 1+pct]."""
     if fixed_total is not None:
         return fixed_total
     mean = baseline * profile.weekday_factor(WEEKDAYS[day.weekday()])

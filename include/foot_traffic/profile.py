@@ -159,7 +159,7 @@ def profile_from_dict(doc: Any, source: str = "profile") -> Profile:
 def load_profile(path: str | Path | None = None) -> Profile:
     """Load a profile file (``.yaml``/``.yml``/``.json``); ``None`` gives the original model."""
     if path is None:
-        return seed_profile()
+        return original_profile()
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -173,7 +173,7 @@ def load_profile(path: str | Path | None = None) -> Profile:
 
 
 @cache
-def seed_profile() -> Profile:
+def original_profile() -> Profile:
     """The original producer's model, shipped as ``profiles/seed.yaml``."""
     text = resources.files("foot_traffic").joinpath("profiles/seed.yaml").read_text(encoding="utf-8")
     return profile_from_dict(yaml.safe_load(text), "seed.yaml")

@@ -1,27 +1,28 @@
-"""Delivery to Kafka with kafka-python: every record confirmed, or a clear failure.
+"""What the runner needs of a Kafka producer, and the factory that picks one by KAFKA_CLIENT.
 
-``KafkaPublisher`` connects with retries (growing back-off with jitter), creates the
-topics if missing, sends asynchronously with acks=all and idempotence, and on
-``flush()`` proves that every record sent so far was acknowledged. A record whose
-delivery failed is never counted as sent: the first failure is raised as
-``DeliveryError`` at the next call.
+A publisher connects (with retries), creates missing topics, sends records
+asynchronously and, on ``flush()``, proves that every record sent so far was
+acknowledged. A record whose delivery failed is never counted as sent: the first
+failure is raised as ``DeliveryError`` at the next call.
+
+The two clients are siblings over :class:`ConfirmedPublisher`:
+``publisher_kafka.KafkaPublisher`` (kafka-python, the original's client, the default)
+and ``publisher_confluent.ConfluentPublisher`` (librdkafka, ``KAFKA_CLIENT=confluent``).
 """
 
 from __future__ import annotations
 
 import logging
-import random
 import threading
+import time
 from collections import Counter
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from foot_traffic.events import Record
+from foot_traffic.kafka_options import KafkaOptions
 
 log = logging.getLogger(__name__)
-
-MAX_BACKOFF_SECONDS = 60.0
 
 
 class PublishError(RuntimeError):
@@ -45,82 +46,6 @@ class Publisher(Protocol):
     def close(self) -> None: ...
 
 
-@dataclass(frozen=True)
-class KafkaOptions:
-    """Client settings shared by producer, consumer and admin client."""
-
-    bootstrap_servers: str
-    client_options: Mapping[str, Any] = field(default_factory=dict)  # security_protocol, sasl_*, ssl_*
-    compression: str = "gzip"
-    max_retries: int = 6
-    retry_backoff_seconds: float = 5.0
-    partitions: int = 3
-    replication_factor: int = 1
-    retention_ms: int = -1
-    request_timeout_ms: int = 30_000
-    delivery_timeout_ms: int = 120_000
-    # How long one connection attempt may take (kafka-python's own default, 30 s, makes
-    # every attempt against a dead broker block that long, whatever MAX_RETRIES says).
-    bootstrap_timeout_ms: int = 5_000
-
-    @classmethod
-    def from_settings(cls, settings, client_options: Mapping[str, Any] | None = None) -> KafkaOptions:
-        """Options from a ``foot_traffic.settings.Settings``; ``client_options`` adds
-        kafka-python keyword arguments (security_protocol, sasl_*, ssl_*)."""
-        return cls(
-            bootstrap_servers=settings.bootstrap_servers,
-            client_options=dict(client_options or {}),
-            compression=settings.compression,
-            max_retries=settings.max_retries,
-            retry_backoff_seconds=settings.retry_backoff_seconds,
-            partitions=settings.topic_partitions,
-            replication_factor=settings.topic_replication_factor,
-            retention_ms=settings.topic_retention_ms,
-        )
-
-    def common(self) -> dict[str, Any]:
-        return {
-            "bootstrap_servers": self.bootstrap_servers,
-            "bootstrap_timeout_ms": self.bootstrap_timeout_ms,
-            **dict(self.client_options),
-        }
-
-    def redacted(self) -> dict[str, Any]:
-        """The configuration as it may be logged: secrets replaced."""
-        return {k: ("***" if _secret(k) else v) for k, v in self.common().items()}
-
-
-def _secret(key: str) -> bool:
-    key = key.lower()
-    return any(word in key for word in ("password", "secret", "token", "keyfile", "key_password", "oauth"))
-
-
-class _RedactClientConfig(logging.Filter):
-    """kafka-python's KafkaAdminClient logs its whole configuration, passwords included, at
-    DEBUG: replace secret values in any mapping logged by that logger."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        args = record.args
-        if isinstance(args, Mapping):
-            record.args = {k: ("***" if _secret(str(k)) else v) for k, v in args.items()}
-        elif isinstance(args, tuple) and any(isinstance(a, Mapping) for a in args):
-            record.args = tuple(
-                {k: ("***" if _secret(str(k)) else v) for k, v in a.items()} if isinstance(a, Mapping) else a
-                for a in args
-            )
-        return True
-
-
-logging.getLogger("kafka.admin.client").addFilter(_RedactClientConfig())
-
-
-def backoff_delays(max_retries: int, base: float, rng: random.Random | None = None) -> list[float]:
-    """Delays between connection attempts: base, 2 base, 4 base ... capped, with +-20 % jitter."""
-    rng = rng or random.Random()
-    cap = max(base, MAX_BACKOFF_SECONDS)
-    return [min(base * 2**n, cap) * rng.uniform(0.8, 1.2) for n in range(max_retries)]
-
-
 def murmur2_partition(key: bytes, partitions: int) -> int:
     """The partition kafka-python's (and Java's) default partitioner picks for ``key``."""
     from kafka.partitioner.default import murmur2
@@ -128,111 +53,82 @@ def murmur2_partition(key: bytes, partitions: int) -> int:
     return (murmur2(key) & 0x7FFFFFFF) % partitions
 
 
-def retry_connect(
-    connect: Callable[[], Any],
-    options: KafkaOptions,
-    stop: threading.Event,
-    what: str = "Kafka",
-) -> Any:
-    """Call ``connect`` until it succeeds, ``MAX_RETRIES`` retries apart by growing back-off."""
-    from kafka.errors import KafkaError
+def ensure_topics(options: KafkaOptions, topics: list[str], stop: threading.Event) -> None:
+    """Create missing topics with the configured partitions, replication and retention."""
+    from kafka.admin import KafkaAdminClient, NewTopic
+    from kafka.errors import TopicAlreadyExistsError
 
-    delays = backoff_delays(options.max_retries, options.retry_backoff_seconds)
-    attempt = 0
-    while True:
-        attempt += 1
-        try:
-            return connect()
-        except (KafkaError, OSError) as exc:
-            if attempt > len(delays):
-                raise BrokerUnavailable(
-                    f"cannot reach {what} at {options.bootstrap_servers} after {attempt} attempts "
-                    f"(MAX_RETRIES={options.max_retries}, RETRY_BACKOFF_SECONDS={options.retry_backoff_seconds:g}): "
-                    f"{type(exc).__name__}: {exc}"
-                ) from None
-            delay = delays[attempt - 1]
-            log.warning(
-                "%s at %s not reachable (attempt %d of %d: %s); next try in %.1f s",
-                what, options.bootstrap_servers, attempt, len(delays) + 1, type(exc).__name__, delay,
+    from foot_traffic.retry import retry_connect
+
+    admin = retry_connect(
+        lambda: KafkaAdminClient(client_id="foot-traffic-admin", **options.common()), options, stop, "Kafka admin"
+    )
+    try:
+        existing = set(admin.list_topics())
+        for topic in (t for t in topics if t not in existing):
+            new = NewTopic(
+                topic,
+                options.partitions,
+                options.replication_factor,
+                topic_configs={"retention.ms": str(options.retention_ms)},
             )
-            if stop.wait(delay):
-                raise InterruptedError(f"stopped while waiting for {what} at {options.bootstrap_servers}")
+            try:
+                admin.create_topics([new])
+            except TopicAlreadyExistsError:
+                continue
+            log.info(
+                "created topic %s (%d partitions, replication %d, retention.ms %d)",
+                topic, options.partitions, options.replication_factor, options.retention_ms,
+            )
+    finally:
+        admin.close()
 
 
-class KafkaPublisher:
-    """kafka-python producer with confirmed delivery. Not thread-safe: one runner uses it."""
+class ConfirmedPublisher:
+    """What both clients share: topic creation, the partition layout and the flush loop.
+
+    A subclass says how it connects, sends, sees partitions, drains its queue and
+    counts acknowledgements; this class turns that into "every record acknowledged or
+    ``DeliveryError``". Not thread-safe: one runner uses it.
+    """
 
     def __init__(self, options: KafkaOptions, stop: threading.Event | None = None):
         self.options = options
         self.stop = stop or threading.Event()
-        self._producer = None
+        self._producer: Any = None
         self._partitions: dict[str, int] = {}
-        self._error: tuple[Record, BaseException] | None = None
-        # Fence: set when the producer is abandoned. After the first failed record the
-        # sender thread waits on it inside the error callback, so nothing sent later
-        # (kafka-python would bump the epoch and go on) can land behind a hole: each
-        # partition keeps holding a prefix of the day, which resume relies on.
-        self._released = threading.Event()
         self.sent = 0
         self.acked = 0
         self.acked_by_topic: Counter[str] = Counter()
 
-    # -- connection -------------------------------------------------------------------------
+    # -- what a client says -----------------------------------------------------------------
     def connect(self) -> None:
-        from kafka import KafkaProducer
+        raise NotImplementedError
 
-        config = dict(
-            acks="all",
-            enable_idempotence=True,
-            max_in_flight_requests_per_connection=5,  # ordered with idempotence
-            linger_ms=20,
-            batch_size=256 * 1024,
-            compression_type=None if self.options.compression == "none" else self.options.compression,
-            retries=2_147_483_647,  # bounded by delivery_timeout_ms
-            request_timeout_ms=self.options.request_timeout_ms,
-            delivery_timeout_ms=self.options.delivery_timeout_ms,
-            max_block_ms=self.options.delivery_timeout_ms,
-            client_id="foot-traffic-producer",
-            **self.options.common(),
-        )
-        log.info("connecting to Kafka: %s", self.options.redacted())
-        self._producer = retry_connect(lambda: KafkaProducer(**config), self.options, self.stop)
-        log.info("connected to Kafka at %s", self.options.bootstrap_servers)
+    def send(self, record: Record) -> None:
+        raise NotImplementedError
 
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def _visible_partitions(self, topic: str) -> Any:
+        """The topic's partitions as the producer's metadata shows them (may be empty at first)."""
+        raise NotImplementedError
+
+    def _flush_step(self, seconds: float) -> bool:
+        """Wait up to ``seconds`` for the client's queue to drain; True once it has."""
+        raise NotImplementedError
+
+    def _raise_if_failed(self) -> None:
+        """Raise ``DeliveryError`` if any record failed so far."""
+        raise NotImplementedError
+
+    def _after_flush(self) -> None:
+        """Called once the queue drained without failure (count acknowledgements here)."""
+
+    # -- shared -----------------------------------------------------------------------------
     def ensure_topics(self, topics: list[str]) -> None:
-        """Create missing topics with the configured partitions and replication factor."""
-        from kafka.admin import KafkaAdminClient, NewTopic
-        from kafka.errors import TopicAlreadyExistsError
-
-        admin = retry_connect(
-            lambda: KafkaAdminClient(client_id="foot-traffic-admin", **self.options.common()),
-            self.options,
-            self.stop,
-            "Kafka admin",
-        )
-        try:
-            existing = set(admin.list_topics())
-            missing = [t for t in topics if t not in existing]
-            for topic in missing:
-                try:
-                    admin.create_topics(
-                        [
-                            NewTopic(
-                                topic,
-                                self.options.partitions,
-                                self.options.replication_factor,
-                                topic_configs={"retention.ms": str(self.options.retention_ms)},
-                            )
-                        ]
-                    )
-                    log.info(
-                        "created topic %s (%d partitions, replication %d, retention.ms %d)",
-                        topic, self.options.partitions, self.options.replication_factor, self.options.retention_ms,
-                    )
-                except TopicAlreadyExistsError:
-                    pass
-        finally:
-            admin.close()
+        ensure_topics(self.options, topics, self.stop)
 
     def partition_count(self, topic: str) -> int:
         if topic not in self._partitions:
@@ -250,67 +146,13 @@ class KafkaPublisher:
     def partition_for(self, topic: str, key: bytes) -> int:
         return murmur2_partition(key, self.partition_count(topic))
 
-    def _visible_partitions(self, topic: str):
-        """The topic's partitions as the producer's metadata shows them (may be empty at first)."""
-        return self._producer.partitions_for(topic)
-
-    # -- sending ----------------------------------------------------------------------------
-    def _raise_if_failed(self) -> None:
-        if self._error is not None:
-            record, exc = self._error
-            raise DeliveryError(
-                f"record {record.kind} seq {record.seq} to {record.topic} was not delivered: "
-                f"{type(exc).__name__}: {exc}"
-            )
-
-    def _on_ack(self, topic: str) -> Callable[[Any], None]:
-        def ack(_metadata: Any) -> None:
-            self.acked += 1
-            self.acked_by_topic[topic] += 1
-
-        return ack
-
-    def _on_error(self, record: Record) -> Callable[[BaseException], None]:
-        def failed(exc: BaseException) -> None:
-            if self._error is None:
-                self._error = (record, exc)
-                log.error(
-                    "record %s seq %d to %s not delivered (%s: %s): holding the producer until it is abandoned",
-                    record.kind, record.seq, record.topic, type(exc).__name__, exc,
-                )
-            producer = self._producer
-            if producer is not None and threading.current_thread() is getattr(producer, "_sender", None):
-                self._released.wait()
-
-        return failed
-
-    def send(self, record: Record) -> None:
-        from kafka.errors import KafkaError
-
-        self._raise_if_failed()
-        try:
-            future = self._producer.send(
-                record.topic,
-                value=record.value,
-                key=record.key,
-                headers=list(record.headers),
-                timestamp_ms=record.timestamp_ms,
-            )
-        except KafkaError as exc:
-            raise DeliveryError(f"record {record.kind} seq {record.seq} to {record.topic} refused: {exc}") from exc
-        self.sent += 1
-        future.add_callback(self._on_ack(record.topic))
-        future.add_errback(self._on_error(record))
-
     def flush(self, timeout: float | None = None) -> None:
         """Wait for every record sent so far; raise DeliveryError if any was not acknowledged."""
         if self._producer is None:
             return
-        import time
-
         deadline = None if timeout is None else time.monotonic() + timeout
-        # Short waits: a failure holds the sender thread (see _on_error), so a single
-        # unbounded flush would never return.
+        # Short waits: a failure may hold the client (see KafkaPublisher's fence), so a
+        # single unbounded flush could never return.
         while True:
             self._raise_if_failed()
             if self._flush_step(0.5):
@@ -322,91 +164,27 @@ class KafkaPublisher:
         if self.acked != self.sent:
             raise DeliveryError(f"{self.sent - self.acked} of {self.sent} records not acknowledged after flush")
 
-    def _flush_step(self, seconds: float) -> bool:
-        """Wait up to ``seconds`` for the client's queue to drain; True once it has."""
-        from kafka.errors import KafkaError, KafkaTimeoutError
 
-        try:
-            self._producer.flush(timeout=seconds)
-            return True
-        except KafkaTimeoutError:
-            return False
-        except KafkaError as exc:
-            raise DeliveryError(f"flush failed: {exc}") from exc
-
-    def _after_flush(self) -> None:
-        """Acknowledgements are counted by the callbacks as they arrive."""
-
-    def close(self, timeout: float = 10.0) -> None:
-        """Close; after a failure (or when a flush times out) abandon unsent records instead."""
-        if self._producer is None:
-            return
-        from kafka.errors import KafkaError
-
-        try:
-            if self._error is None:
-                try:
-                    self._producer.close(timeout=timeout)
-                    return
-                except KafkaError as exc:
-                    log.warning("producer close did not complete (%s): abandoning unsent records", exc)
-            self._abandon()
-        finally:
-            self._producer = None
-
-    def _abandon(self) -> None:
-        """Stop the sender thread without sending anything more; unacknowledged records fail."""
-        producer = self._producer
-        sender = getattr(producer, "_sender", None)
-        if sender is not None:
-            sender.force_close()
-        self._released.set()
-        if sender is not None and sender is not threading.current_thread():
-            sender.join(10)
-        try:
-            producer.close(timeout=0)
-        except Exception as exc:  # noqa: BLE001 - already failing; keep the first error
-            log.debug("forced close: %s", exc)
+ProducerFactory = Callable[[dict[str, Any]], Any]
 
 
-def publisher_for(settings, options: KafkaOptions, stop: threading.Event | None = None, **confluent: Any) -> Publisher:
-    """The publisher ``KAFKA_CLIENT`` selects: kafka-python (default) or librdkafka
-    (``confluent``; ``confluent`` keywords go to ConfluentPublisher, e.g. ``base_config``)."""
+def publisher_for(
+    settings,
+    options: KafkaOptions,
+    stop: threading.Event | None = None,
+    *,
+    producer_factory: ProducerFactory | None = None,
+) -> Publisher:
+    """The publisher ``KAFKA_CLIENT`` selects: kafka-python (default) or librdkafka (``confluent``).
+
+    ``producer_factory`` (librdkafka only) builds the ``confluent_kafka.Producer`` from the
+    engine's producer settings; under Airflow it is the Kafka provider's hook, whose
+    connection extra is already librdkafka configuration.
+    """
     if settings.kafka_client == "confluent":
         from foot_traffic.publisher_confluent import ConfluentPublisher
 
-        return ConfluentPublisher(options, stop, **confluent)
+        return ConfluentPublisher(options, stop, producer_factory=producer_factory)
+    from foot_traffic.publisher_kafka import KafkaPublisher
+
     return KafkaPublisher(options, stop)
-
-
-class MemoryPublisher:
-    """Keeps records in a list: for unit tests of the runner and for dry runs (no Kafka)."""
-
-    def __init__(self, partitions: int = 3, fail_after: int | None = None):
-        self.records: list[Record] = []
-        self.partitions = partitions
-        self.fail_after = fail_after
-        self.flushes = 0
-        self.closed = False
-        self.acked_by_topic: Counter[str] = Counter()
-
-    def connect(self) -> None:
-        pass
-
-    def ensure_topics(self, topics: list[str]) -> None:
-        pass
-
-    def partition_for(self, topic: str, key: bytes) -> int:
-        return murmur2_partition(key, self.partitions)
-
-    def send(self, record: Record) -> None:
-        if self.fail_after is not None and len(self.records) >= self.fail_after:
-            raise DeliveryError(f"record {record.kind} seq {record.seq} to {record.topic} was not delivered: injected")
-        self.records.append(record)
-        self.acked_by_topic[record.topic] += 1
-
-    def flush(self) -> None:
-        self.flushes += 1
-
-    def close(self) -> None:
-        self.closed = True

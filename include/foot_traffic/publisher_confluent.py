@@ -1,16 +1,17 @@
 """Delivery through librdkafka (confluent-kafka), chosen by ``KAFKA_CLIENT=confluent``.
 
-The same contract as :class:`foot_traffic.publisher.KafkaPublisher` (every record
-confirmed, or ``DeliveryError``; connection retries; topics created if missing), with
-librdkafka doing the batching, compression and I/O in C threads: on the embedded broker
-it sends a full-speed day several times faster than kafka-python (see BENCHMARKS.md).
-kafka-python stays the default and still serves the admin client and the resume scan.
+The same contract as the kafka-python publisher (every record confirmed, or
+``DeliveryError``; connection retries; topics created if missing), with librdkafka doing
+the batching, compression and I/O in C threads: several times faster on a full-speed
+day (see BENCHMARKS.md). kafka-python still serves the admin client and the resume scan.
 
-Settings mirror KafkaPublisher's: acks=all, idempotence, linger 20 ms, 256 KiB batches,
-the configured compression, and ``partitioner=murmur2_random``, which puts a key on the
-same partition as kafka-python's (Java's) default partitioner, so resume and mixed runs
-see one layout. In Airflow, ``base_config`` takes the provider connection's extra
-(``KafkaProducerHook``'s librdkafka configuration); the producer settings above win.
+Producer settings mirror the kafka-python publisher's: acks=all, idempotence, linger
+20 ms, 256 KiB batches, the configured compression, and ``partitioner=murmur2_random``,
+which puts a key on the same partition as kafka-python's (Java's) default partitioner,
+so resume and mixed runs see one layout. Where the producer comes from is a factory:
+standalone, the bootstrap servers; under Airflow, the Kafka provider's
+``KafkaProducerHook``, whose connection extra is already librdkafka configuration (the
+settings here are laid over it and always win).
 """
 
 from __future__ import annotations
@@ -18,98 +19,88 @@ from __future__ import annotations
 import logging
 import threading
 from collections import Counter
-from collections.abc import Mapping
 from typing import Any
 
 from foot_traffic.events import H_EVENT_ID, H_SEQ, Record
-from foot_traffic.publisher import (
-    DeliveryError,
-    KafkaOptions,
-    KafkaPublisher,
-    retry_connect,
-)
+from foot_traffic.kafka_options import KafkaOptions
+from foot_traffic.publisher import ConfirmedPublisher, DeliveryError, ProducerFactory
+from foot_traffic.retry import retry_connect
 
 log = logging.getLogger(__name__)
 
-# kafka-python keyword (KafkaOptions.client_options) -> librdkafka key.
-CLIENT_KEYS = {
-    "security_protocol": "security.protocol",
-    "sasl_mechanism": "sasl.mechanism",
-    "sasl_plain_username": "sasl.username",
-    "sasl_plain_password": "sasl.password",
-    "sasl_kerberos_service_name": "sasl.kerberos.service.name",
-    "ssl_cafile": "ssl.ca.location",
-    "ssl_certfile": "ssl.certificate.location",
-    "ssl_keyfile": "ssl.key.location",
-    "ssl_password": "ssl.key.password",
-    "ssl_crlfile": "ssl.crl.location",
-}
 POLL_EVERY = 1000  # serve delivery reports every this many sends
 
 
-def librdkafka_config(options: KafkaOptions, base_config: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """The producer configuration: connection settings, then ours (which always win)."""
-    config: dict[str, Any] = {"bootstrap.servers": options.bootstrap_servers}
-    for key, value in options.client_options.items():
-        if key in CLIENT_KEYS:
-            config[CLIENT_KEYS[key]] = value
-        else:
-            log.warning("client option %s has no librdkafka equivalent here: ignored", key)
-    config.update(base_config or {})
-    config.update(
-        {
-            "acks": "all",
-            "enable.idempotence": True,
-            "max.in.flight.requests.per.connection": 5,
-            "linger.ms": 20,
-            "batch.size": 256 * 1024,
-            "compression.type": "none" if options.compression == "none" else options.compression,
-            "partitioner": "murmur2_random",
-            # A failed batch must never leave a hole that later batches land behind:
-            # resume relies on each partition holding a prefix of the day (see resume.py).
-            "enable.gapless.guarantee": True,
-            "request.timeout.ms": options.request_timeout_ms,
-            "delivery.timeout.ms": options.delivery_timeout_ms,
-            "client.id": "foot-traffic-producer",
-            # Reports for failures only: a record that leaves librdkafka's queue without
-            # one was acknowledged (acks=all), so flush() == 0 and no report proves
-            # delivery without a Python callback per record.
-            "delivery.report.only.error": True,
-        }
-    )
-    return config
+def producer_settings(options: KafkaOptions) -> dict[str, Any]:
+    """The engine's librdkafka producer settings (laid over any connection configuration)."""
+    return {
+        "acks": "all",
+        "enable.idempotence": True,
+        "max.in.flight.requests.per.connection": 5,
+        "linger.ms": 20,
+        "batch.size": 256 * 1024,
+        "compression.type": "none" if options.compression == "none" else options.compression,
+        "partitioner": "murmur2_random",
+        # A failed batch must never leave a hole that later batches land behind:
+        # resume relies on each partition holding a prefix of the day (see resume.py).
+        "enable.gapless.guarantee": True,
+        "request.timeout.ms": options.request_timeout_ms,
+        "delivery.timeout.ms": options.delivery_timeout_ms,
+        "client.id": "foot-traffic-producer",
+        # Reports for failures only: a record that leaves librdkafka's queue without
+        # one was acknowledged (acks=all), so flush() == 0 and no report proves
+        # delivery without a Python callback per record.
+        "delivery.report.only.error": True,
+    }
+
+
+def bootstrap_factory(options: KafkaOptions) -> ProducerFactory:
+    """Standalone: a producer for ``KAFKA_BROKER`` (the CLI has no security options)."""
+    if options.client_options:
+        raise ValueError(
+            "librdkafka takes its security settings from the Airflow connection (KafkaProducerHook); "
+            f"got kafka-python options {sorted(options.client_options)}"
+        )
+
+    def build(settings: dict[str, Any]) -> Any:
+        from confluent_kafka import Producer
+
+        return Producer(
+            {"bootstrap.servers": options.bootstrap_servers, **settings},
+            logger=logging.getLogger("foot_traffic.librdkafka"),
+        )
+
+    return build
 
 
 class _Unreachable(OSError):
     """librdkafka could not fetch metadata (retried like kafka-python's connection errors)."""
 
 
-class ConfluentPublisher(KafkaPublisher):
+class ConfluentPublisher(ConfirmedPublisher):
     """librdkafka producer with confirmed delivery. Not thread-safe: one runner uses it."""
 
     def __init__(
         self,
         options: KafkaOptions,
         stop: threading.Event | None = None,
-        base_config: Mapping[str, Any] | None = None,
+        producer_factory: ProducerFactory | None = None,
     ):
         super().__init__(options, stop)
-        self.base_config = dict(base_config or {})
+        self.producer_factory = producer_factory or bootstrap_factory(options)
         self._failure: tuple[str, str, str, Any] | None = None  # (topic, event id, seq, error)
         self._purged = False
         self._sent_by_topic: Counter[str] = Counter()
         self._unpolled = 0
-        self.acked_by_topic: Counter[str] = Counter()
 
-    # -- connection -------------------------------------------------------------------------
     def connect(self) -> None:
-        from confluent_kafka import KafkaException, Producer
+        from confluent_kafka import KafkaException
 
-        config = librdkafka_config(self.options, self.base_config)
-        log.info("connecting to Kafka with librdkafka: %s", self.options.redacted())
+        settings = producer_settings(self.options)
+        log.info("connecting to Kafka with librdkafka at %s", self.options.bootstrap_servers)
 
         def attempt():
-            producer = Producer(config, logger=logging.getLogger("foot_traffic.librdkafka"))
+            producer = self.producer_factory(settings)
             try:
                 producer.list_topics(timeout=self.options.bootstrap_timeout_ms / 1000)
             except KafkaException as exc:
@@ -118,8 +109,6 @@ class ConfluentPublisher(KafkaPublisher):
 
         self._producer = retry_connect(attempt, self.options, self.stop)
         log.info("connected to Kafka at %s (librdkafka)", self.options.bootstrap_servers)
-
-    # ensure_topics: inherited (kafka-python admin client, same topic settings)
 
     def _visible_partitions(self, topic: str):
         meta = self._producer.list_topics(topic, timeout=5).topics.get(topic)

@@ -20,7 +20,8 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from foot_traffic.events import H_DAY, H_PLAN, H_SEQ, Record
-from foot_traffic.publisher import KafkaOptions, retry_connect
+from foot_traffic.kafka_options import KafkaOptions
+from foot_traffic.retry import retry_connect
 
 log = logging.getLogger(__name__)
 

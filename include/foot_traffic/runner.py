@@ -15,15 +15,16 @@ import threading
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any, Protocol
 
 from foot_traffic.events import DayStream, Moment
 from foot_traffic.pacing import Clock, Pacer, SystemClock
 from foot_traffic.plan import DayPlan, day_start, plan_from_settings
 from foot_traffic.profile import Profile, load_profile
-from foot_traffic.publisher import MemoryPublisher, Publisher
-from foot_traffic.resume import DayHoldings, PlanMismatch, collect
+from foot_traffic.progress import LogProgress, ProgressReporter, Snapshot
+from foot_traffic.publisher import Publisher
+from foot_traffic.resume import DayHoldings, PlanMismatch
 from foot_traffic.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -31,19 +32,6 @@ log = logging.getLogger(__name__)
 
 class DayScanner(Protocol):
     def scan(self, day: date, topics: list[str], since_ms: int) -> dict[str, DayHoldings]: ...
-
-
-class MemoryDayScanner:
-    """Resume scan over a MemoryPublisher's records (unit tests)."""
-
-    def __init__(self, publisher: MemoryPublisher):
-        self.publisher = publisher
-
-    def scan(self, day: date, topics: list[str], since_ms: int) -> dict[str, DayHoldings]:
-        pub = self.publisher
-        return collect(
-            ((r.topic, pub.partition_for(r.topic, r.key), r.headers) for r in pub.records if r.topic in topics), day
-        )
 
 
 @dataclass
@@ -60,6 +48,7 @@ class DaySummary:
     already_present: int = 0
     skipped_before_start: int = 0
     max_lag_seconds: float = 0.0
+    topics: tuple[str, ...] = ()
     stopped: bool = False
     finished: bool = False
 
@@ -82,6 +71,7 @@ class DaySummary:
             "max_lag_seconds": round(self.max_lag_seconds, 6),
             "stopped": self.stopped,
             "finished": self.finished,
+            "topics": list(self.topics),
         }
 
 
@@ -111,7 +101,12 @@ class Runner:
         profile: Profile | None = None,
         sim_anchor: float | None = None,
         progress_every: float = 30.0,
+        progress: ProgressReporter | None = None,
+        detail_level: int = logging.INFO,
     ):
+        """:param progress: where progress goes (default: log lines every ``progress_every`` s).
+        :param detail_level: log level of the per-slot lines (the plan's slots, "slot done");
+            DEBUG keeps a long backfill to a few lines per day."""
         self.settings = settings
         self.publisher = publisher
         self.scanner = scanner
@@ -120,6 +115,10 @@ class Runner:
         self.profile = profile or load_profile(settings.profile_file)
         self.sim_anchor = sim_anchor
         self.progress_every = progress_every
+        self.progress = progress or LogProgress()
+        self.detail_level = detail_level
+        self._run_sent = 0
+        self._days_done = 0
         self.topics = [settings.kafka_topic, settings.kafka_topic_realistic]
 
     # -- planning ---------------------------------------------------------------------------
@@ -153,7 +152,7 @@ class Runner:
         )
         widest = max(plan.slot_counts) or 1
         for slot, count in zip(plan.profile.slots, plan.slot_counts):
-            log.info("  slot %s  %6d visits  %s", slot.label, count, "#" * round(30 * count / widest))
+            log.log(self.detail_level, "  slot %s  %6d visits  %s", slot.label, count, "#" * round(30 * count / widest))
 
     # -- running ----------------------------------------------------------------------------
     def _open(self, day: date, from_now: bool) -> _OpenDay:
@@ -165,6 +164,7 @@ class Runner:
             seed=plan.seed,
             total_visits=plan.total,
             planned_per_slot={s.label: c for s, c in zip(plan.profile.slots, plan.slot_counts)},
+            topics=tuple(self.topics),
         )
         skip_before = None
         if holdings is not None:
@@ -180,8 +180,22 @@ class Runner:
         stream = DayStream(plan, self.settings.kafka_topic, self.settings.kafka_topic_realistic)
         return _OpenDay(plan, stream, iter(stream), summary, holdings, skip_before)
 
-    def run(self, days: Iterable[date], *, first_from_now: bool = False) -> list[DaySummary]:
-        """Play ``days`` (possibly endless), merged by due time; return one summary per day."""
+    def run(
+        self, days: Iterable[date], *, first_from_now: bool = False, days_total: int | None = None
+    ) -> list[DaySummary]:
+        """Play ``days`` (possibly endless), merged by due time; return one summary per day.
+
+        ``days_total`` (how many ``days`` holds, if known) is only for the progress display.
+        """
+        if days_total is None and isinstance(days, (list, tuple)):
+            days_total = len(days)
+        self.progress.started(days_total)
+        try:
+            return self._run(days, first_from_now)
+        finally:
+            self.progress.finished()
+
+    def _run(self, days: Iterable[date], first_from_now: bool) -> list[DaySummary]:
         day_iter = iter(days)
         summaries: list[DaySummary] = []
         heap: list[tuple[int, int, int, Moment, _OpenDay]] = []
@@ -254,6 +268,7 @@ class Runner:
         for record in records:
             self.publisher.send(record)
             summary.sent_per_topic[record.topic] += 1
+        self._run_sent += len(records)
         if moment.entering:
             label = open_day.plan.profile.slots[moment.visit.slot].label
             summary.entries_per_slot[label] += 1
@@ -266,7 +281,8 @@ class Runner:
 
     def _slot_done(self, open_day: _OpenDay) -> None:
         slot = open_day.plan.profile.slots[open_day.slot]
-        log.info(
+        log.log(
+            self.detail_level,
             "%s slot %s done: %d of %d planned visits entered, %d in store",
             open_day.plan.day, slot.label, open_day.slot_entries,
             open_day.plan.slot_counts[open_day.slot], open_day.stream.inside,
@@ -274,11 +290,21 @@ class Runner:
 
     def _progress(self, open_day: _OpenDay, pacer: Pacer) -> None:
         s = open_day.summary
-        log.info(
-            "%s progress: %d records sent (%s), %d already present, %d customers in store, "
-            "simulated time %s, max lag behind schedule %.3f s",
-            s.day, s.sent, dict(s.sent_per_topic), s.already_present, open_day.stream.inside,
-            _iso(pacer.sim_now()), s.max_lag_seconds,
+        slot = open_day.slot if open_day.slot >= 0 else 0
+        self.progress.tick(
+            Snapshot(
+                day=s.day,
+                slot=open_day.plan.profile.slots[slot].label,
+                records_sent=s.sent,
+                records_planned=3 * s.total_visits,
+                records_present=s.already_present,
+                sent_per_topic=dict(s.sent_per_topic),
+                run_records_sent=self._run_sent,
+                days_done=self._days_done,
+                inside=open_day.stream.inside,
+                sim_time=pacer.sim_now(),
+                max_lag_seconds=s.max_lag_seconds,
+            )
         )
 
     def _close_day(self, open_day: _OpenDay) -> None:
@@ -290,10 +316,8 @@ class Runner:
             "%s finished: %d records sent (%s), %d already present, %d skipped before start",
             s.day, s.sent, dict(s.sent_per_topic), s.already_present, s.skipped_before_start,
         )
-
-
-def _iso(ts: float) -> str:
-    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds")
+        self._days_done += 1
+        self.progress.day_done(s.day, s.sent, s.already_present)
 
 
 def days_from(first: date, count: int | None) -> Iterator[date]:

@@ -24,7 +24,8 @@ from pydantic import (
 
 MAX_DAILY_CUSTOMERS = 10_000_000
 MAX_TIME_SCALE = 1_000_000.0
-TOPIC_NAME = re.compile(r"^[A-Za-z0-9._-]{1,249}$")
+TOPIC_PATTERN = r"^[A-Za-z0-9._-]{1,249}$"
+TOPIC_NAME = re.compile(TOPIC_PATTERN)
 HOST_PORT = re.compile(r"^(?P<host>\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?):(?P<port>\d{1,5})$")
 
 TRUE_WORDS = {"1", "true", "yes", "on"}
@@ -102,7 +103,15 @@ def _topic(value: str) -> str:
 Count = Annotated[int, BeforeValidator(_no_bool), Field(ge=1, le=MAX_DAILY_CUSTOMERS, strict=False)]
 Number = Annotated[float, BeforeValidator(_no_bool), AfterValidator(_finite)]
 Flag = Annotated[bool, BeforeValidator(_parse_flag)]
-Topic = Annotated[str, AfterValidator(_topic)]
+Topic = Annotated[str, AfterValidator(_topic), Field(json_schema_extra={"pattern": TOPIC_PATTERN, "minLength": 1, "maxLength": 249})]
+
+
+def param(name: str, *, default_from: str | None = None, nullable: bool = True, **schema: Any) -> dict[str, Any]:
+    """Marks a setting as a DAG Param called ``name`` (the form's field; see
+    ``foot_traffic_airflow.params``). ``default_from`` names a property of Settings that
+    gives the Param's default instead of the field itself; ``schema`` adds JSON-schema
+    keywords the type does not carry (e.g. maxLength)."""
+    return {"param": {"name": name, "default_from": default_from, "nullable": nullable, "schema": schema}}
 
 
 class Settings(BaseModel):
@@ -113,33 +122,68 @@ class Settings(BaseModel):
     kafka_broker: Annotated[tuple[str, ...], BeforeValidator(_parse_brokers)] = Field(
         default=("kafka:9092",), alias="KAFKA_BROKER", description="Bootstrap servers, host:port[,host:port...]"
     )
-    kafka_topic: Topic = Field(default="foot_traffic", alias="KAFKA_TOPIC", description="Session topic")
+    kafka_topic: Topic = Field(
+        default="foot_traffic", alias="KAFKA_TOPIC", title="Session topic",
+        description="One record per visit (KAFKA_TOPIC).", json_schema_extra=param("topic"),
+    )
     kafka_topic_realistic: Topic = Field(
-        default="foot_traffic_realistic", alias="KAFKA_TOPIC_REALISTIC", description="Entry/exit event topic"
+        default="foot_traffic_realistic", alias="KAFKA_TOPIC_REALISTIC", title="Entry/exit topic",
+        description="Separate entry and exit events (KAFKA_TOPIC_REALISTIC).", json_schema_extra=param("topic_realistic"),
     )
     sleep: Annotated[Number, Field(gt=0, le=60)] = Field(
         default=0.5, alias="SLEEP", description="Longest single wait of the pacer, seconds (stop latency)"
     )
     time_scale: Annotated[Number, Field(gt=0, le=MAX_TIME_SCALE)] = Field(
-        default=1.0, alias="TIME_SCALE", description="Simulated seconds per wall-clock second"
+        default=1.0, alias="TIME_SCALE", title="Time scale",
+        description="Simulated seconds per wall second (TIME_SCALE): 1 = real time, 1440 = a day per minute. "
+        "Applies to today's run and to any run started at midnight (from_midnight); "
+        "a past day without from_midnight is sent at full speed.",
+        json_schema_extra=param("time_scale"),
     )
     default_daily_customers: Count = Field(default=1000, alias="DEFAULT_DAILY_CUSTOMERS")
-    base_daily_customers: Count | None = Field(default=None, alias="BASE_DAILY_CUSTOMERS")
-    daily_customers: Count | None = Field(default=None, alias="DAILY_CUSTOMERS")
-    daily_variation_pct: Annotated[Number, Field(ge=0, lt=1)] = Field(default=0.10, alias="DAILY_VARIATION_PCT")
-    disable_daily_variation: Flag = Field(default=False, alias="DISABLE_DAILY_VARIATION")
+    base_daily_customers: Count | None = Field(
+        default=None, alias="BASE_DAILY_CUSTOMERS", title="Baseline customers",
+        description="Customers on an average day (BASE_DAILY_CUSTOMERS / DEFAULT_DAILY_CUSTOMERS).",
+        # The form shows the effective baseline, never empty.
+        json_schema_extra=param("base_daily_customers", default_from="baseline", nullable=False),
+    )
+    daily_customers: Count | None = Field(
+        default=None, alias="DAILY_CUSTOMERS", title="Customers of the day",
+        description="Fixed number of customers (DAILY_CUSTOMERS). Empty: baseline with daily variation.",
+        json_schema_extra=param("daily_customers"),
+    )
+    daily_variation_pct: Annotated[Number, Field(ge=0, lt=1)] = Field(
+        default=0.10, alias="DAILY_VARIATION_PCT", title="Daily variation",
+        description="Random daily noise around the baseline, 0.10 = ±10 % (DAILY_VARIATION_PCT).",
+        json_schema_extra=param("daily_variation_pct"),
+    )
+    disable_daily_variation: Flag = Field(
+        default=False, alias="DISABLE_DAILY_VARIATION", title="Disable daily variation",
+        description="Every day gets exactly the baseline (DISABLE_DAILY_VARIATION).",
+        json_schema_extra=param("disable_daily_variation"),
+    )
     seed: Annotated[int, BeforeValidator(_no_bool), Field(ge=0, le=2**63 - 1)] | None = Field(
-        default=None, alias="SEED"
+        default=None, alias="SEED", title="Seed",
+        description="Same seed and date give the same records (SEED). Empty: random.",
+        json_schema_extra=param("seed"),
     )
     max_retries: Annotated[int, BeforeValidator(_no_bool), Field(ge=0, le=100)] = Field(
-        default=6, alias="MAX_RETRIES"
+        default=6, alias="MAX_RETRIES", description="Connection attempts to the broker before failing"
     )
     retry_backoff_seconds: Annotated[Number, Field(ge=0, le=3600)] = Field(
-        default=5.0, alias="RETRY_BACKOFF_SECONDS"
+        default=5.0, alias="RETRY_BACKOFF_SECONDS", description="First back-off between attempts, doubled each time"
     )
     # New settings (not in the original): each has a default that keeps its behaviour.
     profile_file: Annotated[Path, AfterValidator(_existing_file)] | None = Field(
-        default=None, alias="FOOT_TRAFFIC_PROFILE", description="YAML/JSON store profile; default: the original model"
+        default=None, alias="FOOT_TRAFFIC_PROFILE", title="Store profile file",
+        description="YAML/JSON store profile on the workers (FOOT_TRAFFIC_PROFILE). Empty: the original model.",
+        json_schema_extra=param("profile_file", maxLength=4096),
+    )
+    from_midnight: Flag = Field(
+        default=False, alias="FOOT_TRAFFIC_FROM_MIDNIGHT", title="Start at midnight",
+        description="Start the simulated clock at the day's midnight instead of now, paced by time_scale "
+        "(a demo of a day: time_scale 1440 plays it in a minute).",
+        json_schema_extra=param("from_midnight"),
     )
     resume: Flag = Field(
         default=True, alias="FOOT_TRAFFIC_RESUME", description="Skip what the topics already hold for the day"
@@ -180,42 +224,88 @@ class Settings(BaseModel):
         return [field.alias for field in cls.model_fields.values() if field.alias]
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str], **overrides: Any) -> Settings:
-        """Read the known variables from ``environ``; ``overrides`` (by field name) win.
-
-        An empty value means "unset" for the optional settings (DAILY_CUSTOMERS, SEED,
-        BASE_DAILY_CUSTOMERS, FOOT_TRAFFIC_PROFILE); for the others it is an error.
-        """
-        optional = {"DAILY_CUSTOMERS", "SEED", "BASE_DAILY_CUSTOMERS", "FOOT_TRAFFIC_PROFILE"}
-        data: dict[str, Any] = {}
-        for name in cls.env_names():
-            if name in environ:
-                value = environ[name]
-                if name in optional and isinstance(value, str) and value.strip() == "":
-                    continue
-                data[name] = value
-        for field_name, value in overrides.items():
-            if value is None:
-                continue
-            alias = cls.model_fields[field_name].alias if field_name in cls.model_fields else field_name
-            data[alias] = value
-        return cls.build(data)
+    def params(cls) -> dict[str, str]:
+        """Param name -> field name, for the settings a DAG exposes as Params."""
+        return {
+            extra["param"]["name"]: name
+            for name, field in cls.model_fields.items()
+            if isinstance(extra := field.json_schema_extra, dict) and "param" in extra
+        }
 
     @classmethod
-    def build(cls, data: Mapping[str, Any]) -> Settings:
-        """Validate ``data`` (keys: environment names or field names); raise SettingsError."""
+    def _key(cls, name: str) -> str:
+        """The environment name of a setting given by env name, field name or Param name."""
+        field_name = cls.params().get(name, name)
+        field = cls.model_fields.get(field_name)
+        return field.alias if field is not None and field.alias else name
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str], **overrides: Any) -> Settings:
+        """Read the known variables from ``environ``; ``overrides`` (by field name) win."""
+        return cls.from_sources(environ, overrides=overrides)
+
+    @classmethod
+    def from_sources(
+        cls,
+        environ: Mapping[str, str],
+        *,
+        params: Mapping[str, Any] | None = None,
+        overrides: Mapping[str, Any] | None = None,
+    ) -> Settings:
+        """Settings from the environment, a DAG run's Params and explicit values, in that order.
+
+        - ``environ``: the original variables. An empty value means "unset" for the
+          settings whose default is None (SEED, DAILY_CUSTOMERS ...); for the others it is
+          an error.
+        - ``params``: a run's Params; only the names of :meth:`params` are read. A Param
+          replaces its variable even when it is None ("unset"): its default already came
+          from the environment when the DAG was parsed.
+        - ``overrides``: by Param, field or environment name; None keeps what was there.
+        Problems name each setting as it was given (Param name, variable, key).
+        """
+        data: dict[str, Any] = {}
+        shown: dict[str, str] = {}
+        for name, field in cls.model_fields.items():
+            alias = field.alias or name
+            if alias in environ:
+                value = environ[alias]
+                if field.default is None and isinstance(value, str) and value.strip() == "":
+                    continue
+                data[alias] = value
+        for param_name, field_name in cls.params().items():
+            if params is not None and param_name in params:
+                alias = cls.model_fields[field_name].alias or field_name
+                data.pop(alias, None)
+                if params[param_name] is not None:
+                    data[alias] = params[param_name]
+                    shown[alias] = param_name
+        for key, value in (overrides or {}).items():
+            if value is None:
+                continue
+            alias = cls._key(key)
+            data[alias] = value
+            shown[alias] = key
+        return cls.build(data, shown)
+
+    @classmethod
+    def build(cls, data: Mapping[str, Any], shown: Mapping[str, str] | None = None) -> Settings:
+        """Validate ``data`` (keys: environment names or field names); raise SettingsError.
+
+        ``shown`` renames keys in the problems (e.g. ``DAILY_CUSTOMERS`` -> the Param's name).
+        """
         try:
             return cls.model_validate(dict(data))
         except ValidationError as exc:
-            raise SettingsError(_describe(exc)) from None
+            raise SettingsError(_describe(exc, shown or {})) from None
         except (TypeError, ValueError, OverflowError, RecursionError) as exc:  # pragma: no cover - defensive
             raise SettingsError([f"settings could not be read: {exc}"]) from None
 
 
-def _describe(exc: ValidationError) -> list[str]:
+def _describe(exc: ValidationError, shown: Mapping[str, str]) -> list[str]:
     problems: list[str] = []
     for error in exc.errors(include_url=False):
         loc = ".".join(str(part) for part in error["loc"] if not isinstance(part, int)) or "settings"
+        loc = shown.get(loc, loc)
         message = error["msg"].removeprefix("Value error, ")
         if error["type"] == "extra_forbidden":
             problems.append(f"{loc}: unknown setting")
@@ -224,8 +314,8 @@ def _describe(exc: ValidationError) -> list[str]:
             problems.append(message)
             continue
         value = error.get("input")
-        shown = repr(value) if not isinstance(value, (dict, list)) else type(value).__name__
-        if len(shown) > 80:
-            shown = shown[:77] + "..."
-        problems.append(f"{loc}={shown}: {message}")
+        text = repr(value) if not isinstance(value, (dict, list)) else type(value).__name__
+        if len(text) > 80:
+            text = text[:77] + "..."
+        problems.append(f"{loc}={text}: {message}")
     return problems

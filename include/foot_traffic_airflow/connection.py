@@ -21,6 +21,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from foot_traffic.kafka_options import redact
+
 log = logging.getLogger(__name__)
 
 DEFAULT_CONN_ID = "kafka_default"
@@ -49,21 +51,10 @@ IGNORED_KEYS = {
 }
 SECURITY_PROTOCOLS = {"PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"}
 SASL_MECHANISMS = {"PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "GSSAPI", "OAUTHBEARER"}
-SECRET_WORDS = ("password", "secret", "token", "key.location", "keyfile", "oauth", "jaas")
 
 
 class KafkaConnectionError(ValueError):
     """The Kafka connection's extra cannot be used; the message never contains a secret."""
-
-
-def is_secret(key: str) -> bool:
-    key = key.lower()
-    return any(word in key for word in SECRET_WORDS)
-
-
-def redact(options: Mapping[str, Any]) -> dict[str, Any]:
-    """``options`` as they may be logged: values of secret keys replaced by ``***``."""
-    return {k: ("***" if is_secret(k) and v not in (None, "") else v) for k, v in options.items()}
 
 
 @dataclass(frozen=True)
@@ -85,6 +76,17 @@ def _flag(value: Any) -> bool:
     if isinstance(value, bool):
         return value
     return str(value).strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _one_of(options: dict[str, Any], key: str, extra_key: str, allowed: set[str]) -> bool:
+    """Upper-case ``options[key]`` in place if set; refuse a value outside ``allowed``."""
+    if key not in options:
+        return False
+    value = str(options[key]).upper()
+    if value not in allowed:
+        raise KafkaConnectionError(f"{extra_key}={value!r} is not one of {', '.join(sorted(allowed))}")
+    options[key] = value
+    return True
 
 
 def client_options_from_extra(extra: Mapping[str, Any]) -> tuple[str | None, dict[str, Any]]:
@@ -114,20 +116,8 @@ def client_options_from_extra(extra: Mapping[str, Any]) -> tuple[str | None, dic
             ignored.append(key)
     if ignored:
         log.warning("Kafka connection extra keys with no kafka-python equivalent, ignored: %s", ", ".join(sorted(ignored)))
-    if "security_protocol" in options:
-        protocol = str(options["security_protocol"]).upper()
-        if protocol not in SECURITY_PROTOCOLS:
-            raise KafkaConnectionError(
-                f"security.protocol={protocol!r} is not one of {', '.join(sorted(SECURITY_PROTOCOLS))}"
-            )
-        options["security_protocol"] = protocol
-    if "sasl_mechanism" in options:
-        mechanism = str(options["sasl_mechanism"]).upper()
-        if mechanism not in SASL_MECHANISMS:
-            raise KafkaConnectionError(
-                f"sasl.mechanism={mechanism!r} is not one of {', '.join(sorted(SASL_MECHANISMS))}"
-            )
-        options["sasl_mechanism"] = mechanism
+    _one_of(options, "security_protocol", "security.protocol", SECURITY_PROTOCOLS)
+    if _one_of(options, "sasl_mechanism", "sasl.mechanism", SASL_MECHANISMS):
         if "security_protocol" not in options:
             raise KafkaConnectionError("sasl.mechanism is set but security.protocol is not (SASL_SSL or SASL_PLAINTEXT)")
     return bootstrap, options
@@ -165,3 +155,34 @@ def resolve_kafka(conn_id: str | None = DEFAULT_CONN_ID) -> KafkaTarget:
         log.info("no Airflow connection %r: using KAFKA_BROKER", conn_id)
         return KafkaTarget(conn_id, None, {}, found=False)
     return target_from_connection(conn)
+
+
+def librdkafka_producer_factory(target: KafkaTarget):
+    """``KAFKA_CLIENT=confluent``: the producer of the Kafka provider's own hook.
+
+    The connection's extra is already librdkafka configuration (with the provider's
+    callbacks and cloud token helpers resolved by the hook); the engine's producer
+    settings are laid over it. Without the connection: None (the engine connects to
+    ``KAFKA_BROKER`` itself).
+    """
+    if not target.found:
+        return None
+
+    from airflow.providers.apache.kafka.hooks.produce import KafkaProducerHook
+
+    class EngineProducerHook(KafkaProducerHook):
+        """The provider's producer hook, building the client with the engine's settings on top."""
+
+        def __init__(self, kafka_config_id: str, engine_settings: Mapping[str, Any]):
+            super().__init__(kafka_config_id=kafka_config_id)
+            self.engine_settings = dict(engine_settings)
+
+        def _get_client(self, config):
+            from confluent_kafka import Producer
+
+            return Producer({**config, **self.engine_settings}, logger=logging.getLogger("foot_traffic.librdkafka"))
+
+    def build(engine_settings: Mapping[str, Any]):
+        return EngineProducerHook(target.conn_id, engine_settings).get_producer()
+
+    return build

@@ -1,9 +1,10 @@
 """``FootTrafficProducerOperator``: one simulated store day streamed to Kafka, from Airflow.
 
-A thin front door onto ``foot_traffic.runner.Runner`` (the same runner as
-``foot-traffic produce``): settings come from the operator's (templated) arguments, the
-seed's environment variables for what the arguments leave unset, and the broker from the
-Kafka provider's connection; a stop is requested by ``on_kill``.
+A thin front door onto the runner that ``foot-traffic produce`` also uses
+(``foot_traffic.build.build_runner``). Settings come, in this order, from the original
+environment variables, the run's Params (by the names ``Settings`` declares, as values,
+not rendered strings) and the operator's ``settings`` argument; the broker from the Kafka
+provider's connection; a stop is requested by ``on_kill``.
 """
 
 from __future__ import annotations
@@ -27,172 +28,56 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# operator argument -> Settings field (whose alias is the seed's environment variable)
-SETTING_ARGS: dict[str, str] = {
-    "daily_customers": "daily_customers",
-    "base_daily_customers": "base_daily_customers",
-    "daily_variation_pct": "daily_variation_pct",
-    "disable_daily_variation": "disable_daily_variation",
-    "time_scale": "time_scale",
-    "seed": "seed",
-    "topic": "kafka_topic",
-    "topic_realistic": "kafka_topic_realistic",
-    "profile_file": "profile_file",
-    "max_retries": "max_retries",
-    "retry_backoff_seconds": "retry_backoff_seconds",
-    "topic_partitions": "topic_partitions",
-    "topic_replication_factor": "topic_replication_factor",
-}
-# The settings the DAG's Params carry (their defaults already read the environment).
-PARAM_ARGS = (
-    "daily_customers", "base_daily_customers", "daily_variation_pct", "disable_daily_variation",
-    "time_scale", "seed", "topic", "topic_realistic", "profile_file",
-)
-_NONE_WORDS = {"", "none", "null"}
-_TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"0", "false", "no", "off"}
-
 
 class FootTrafficStopped(AirflowException):
     """The task was stopped (``on_kill``) before the day was complete; what was sent is flushed."""
-
-
-def _unset(value: Any) -> Any:
-    """Rendered templates are strings: ``"None"``/``""``/``"null"`` mean "not set"."""
-    if isinstance(value, str):
-        value = value.strip()
-        if value.lower() in _NONE_WORDS:
-            return None
-    return value
-
-
-def _bool(name: str, value: Any) -> bool:
-    value = _unset(value)
-    if value is None:
-        return False
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.lower() in _TRUE | _FALSE:
-        return value.lower() in _TRUE
-    raise AirflowFailException(f"invalid settings:\n  - {name}={value!r}: must be true or false")
-
-
-def settings_problems_by_argument(problems: Sequence[str]) -> list[str]:
-    """Name the operator argument (= the DAG Param) in each SettingsError problem line."""
-    from foot_traffic.settings import Settings
-
-    by_alias = {Settings.model_fields[f].alias: arg for arg, f in SETTING_ARGS.items()}
-    out = []
-    for problem in problems:
-        head = problem.split("=", 1)[0].split(":", 1)[0]
-        arg = by_alias.get(head)
-        out.append(f"{arg} ({problem})" if arg else problem)
-    return out
 
 
 class FootTrafficProducerOperator(BaseOperator):
     """Stream one simulated day of store foot traffic to the two Kafka topics.
 
     The day played is the run's logical date (UTC): a run for today streams in real
-    time (``time_scale`` compresses it), a run for a past day (``airflow dags test``,
+    time (``time_scale`` compresses it); a run for a past day (``airflow dags test``,
     ``airflow backfill create``, a manual trigger with a logical date) sends that day at
-    full speed with that day's timestamps. A restarted attempt sends only what the topics
-    do not hold yet (resume). Returns the day's summary (counts per topic and slot) as XCom.
+    full speed with that day's timestamps, unless ``from_midnight`` paces it from its
+    midnight. A restarted attempt sends only what the topics do not hold yet (resume).
+    Returns the day's summary (counts per topic and slot) as XCom.
 
-    Arguments left ``None`` take the seed's environment variable (``DAILY_CUSTOMERS``,
-    ``TIME_SCALE``, ...) if it is set, else the engine's default. Settings without an
-    argument (``SLEEP``, ``KAFKA_COMPRESSION``, ``FOOT_TRAFFIC_RESUME``,
-    ``TOPIC_RETENTION_MS``) come from the environment only.
+    Settings (``foot_traffic.settings.Settings``: the original producer's environment variables and
+    their defaults) are read from the worker's environment, then from the run's Params
+    whose names ``Settings.params()`` lists (a Param set to None means "unset": its
+    default already came from the environment), then from ``settings``. Every value is
+    validated once, before anything is sent; a bad one fails the task without retries,
+    naming the Param (or variable) as it was given.
 
-    :param daily_customers: fixed number of customers of the day (``DAILY_CUSTOMERS``);
-        None: baseline with daily variation.
-    :param base_daily_customers: customers on an average day (``BASE_DAILY_CUSTOMERS``).
-    :param daily_variation_pct: daily noise around the baseline, 0 <= x < 1 (``DAILY_VARIATION_PCT``).
-    :param disable_daily_variation: no daily noise (``DISABLE_DAILY_VARIATION``).
-    :param time_scale: simulated seconds per wall second (``TIME_SCALE``); 1 = real time.
-    :param seed: random seed; the same seed and date give the same records (``SEED``).
-    :param topic: session topic (``KAFKA_TOPIC``).
-    :param topic_realistic: entry/exit event topic (``KAFKA_TOPIC_REALISTIC``).
-    :param profile_file: YAML/JSON store profile (``FOOT_TRAFFIC_PROFILE``); None: the original model.
-    :param from_midnight: start the simulated clock at the day's midnight instead of now
-        (a demo of today with ``time_scale`` 1440 plays the day in a minute).
+    :param settings: setting values by Param name (``seed``, ``time_scale``, ``topic`` ...),
+        field name or environment name (``KAFKA_COMPRESSION`` ...); templated. None values
+        are ignored.
     :param day: the day to play (``YYYY-MM-DD``); None: the run's logical date (UTC).
     :param kafka_config_id: Airflow connection of the Kafka provider (conn_type ``kafka``,
         ``bootstrap.servers`` and ``security.protocol``/``sasl.*``/``ssl.*`` in its extra);
-        when it does not exist, ``KAFKA_BROKER`` is used.
-    :param max_retries: connection attempts to the broker before failing (``MAX_RETRIES``).
-    :param retry_backoff_seconds: first back-off between them, doubled each time (``RETRY_BACKOFF_SECONDS``).
-    :param topic_partitions: partitions of topics this task creates (``TOPIC_PARTITIONS``).
-    :param topic_replication_factor: replication factor of topics it creates (``TOPIC_REPLICATION_FACTOR``).
-    :param env_fallback: True (default): arguments left None take their environment
-        variable. False: the Param-fed arguments (daily_customers, base_daily_customers,
-        daily_variation_pct, disable_daily_variation, time_scale, seed, topic,
-        topic_realistic, profile_file) ignore the environment, so a Param cleared in the
-        trigger form means "unset" (the DAG's Param defaults already read the environment).
+        when it does not exist, ``KAFKA_BROKER`` is used. With ``KAFKA_CLIENT=confluent``
+        the producer comes from the provider's ``KafkaProducerHook``.
     :param progress_every: seconds between progress log lines; None: 10 when accelerated, else 60.
     """
 
-    template_fields: Sequence[str] = (
-        "daily_customers",
-        "base_daily_customers",
-        "daily_variation_pct",
-        "disable_daily_variation",
-        "time_scale",
-        "seed",
-        "topic",
-        "topic_realistic",
-        "profile_file",
-        "from_midnight",
-        "day",
-        "kafka_config_id",
-        "max_retries",
-        "retry_backoff_seconds",
-        "topic_partitions",
-        "topic_replication_factor",
-    )
+    template_fields: Sequence[str] = ("settings", "day", "kafka_config_id")
+    template_fields_renderers = {"settings": "json"}
     ui_color = "#d9f2e6"
 
     def __init__(
         self,
         *,
-        daily_customers: int | str | None = None,
-        base_daily_customers: int | str | None = None,
-        daily_variation_pct: float | str | None = None,
-        disable_daily_variation: bool | str | None = None,
-        time_scale: float | str | None = None,
-        seed: int | str | None = None,
-        topic: str | None = None,
-        topic_realistic: str | None = None,
-        profile_file: str | None = None,
-        from_midnight: bool | str = False,
+        settings: Mapping[str, Any] | None = None,
         day: date | str | None = None,
         kafka_config_id: str = DEFAULT_CONN_ID,
-        max_retries: int | str | None = None,
-        retry_backoff_seconds: float | str | None = None,
-        topic_partitions: int | str | None = None,
-        topic_replication_factor: int | str | None = None,
-        env_fallback: bool = True,
         progress_every: float | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self.daily_customers = daily_customers
-        self.base_daily_customers = base_daily_customers
-        self.daily_variation_pct = daily_variation_pct
-        self.disable_daily_variation = disable_daily_variation
-        self.time_scale = time_scale
-        self.seed = seed
-        self.topic = topic
-        self.topic_realistic = topic_realistic
-        self.profile_file = profile_file
-        self.from_midnight = from_midnight
+        self.settings = settings
         self.day = day
         self.kafka_config_id = kafka_config_id
-        self.max_retries = max_retries
-        self.retry_backoff_seconds = retry_backoff_seconds
-        self.topic_partitions = topic_partitions
-        self.topic_replication_factor = topic_replication_factor
-        self.env_fallback = env_fallback
         self.progress_every = progress_every
 
     @property
@@ -204,31 +89,33 @@ class FootTrafficProducerOperator(BaseOperator):
         return stop
 
     # -- settings -----------------------------------------------------------------------
-    def build_settings(self, environ: Mapping[str, str] | None = None, kafka_broker: str | None = None) -> Settings:
-        """Validated settings from the (rendered) arguments over the environment.
+    def build_settings(
+        self,
+        params: Mapping[str, Any] | None = None,
+        *,
+        environ: Mapping[str, str] | None = None,
+        kafka_broker: str | None = None,
+    ) -> Settings:
+        """Validated settings: environment, then the run's ``params``, then ``settings``.
 
         Raises ``AirflowFailException`` (no retry: a retry cannot fix a bad value) whose
-        message names each bad argument, the value and what is accepted.
+        message names each bad Param or variable, the value and what is accepted.
         """
         from foot_traffic.settings import Settings, SettingsError
 
-        environ = os.environ if environ is None else environ
-        if not self.env_fallback:
-            dropped = {Settings.model_fields[SETTING_ARGS[a]].alias for a in PARAM_ARGS} | {"DEFAULT_DAILY_CUSTOMERS"}
-            environ = {k: v for k, v in environ.items() if k not in dropped}
-        overrides = {field: _unset(getattr(self, arg)) for arg, field in SETTING_ARGS.items()}
-        overrides["kafka_broker"] = kafka_broker
+        overrides = dict(self.settings or {})
+        if kafka_broker is not None:
+            overrides["KAFKA_BROKER"] = kafka_broker
         try:
-            return Settings.from_env(environ, **overrides)
+            return Settings.from_sources(os.environ if environ is None else environ, params=params, overrides=overrides)
         except SettingsError as exc:
-            lines = settings_problems_by_argument(exc.problems)
             raise AirflowFailException(
-                f"{self.task_id}: invalid settings, nothing was sent:\n" + "\n".join(f"  - {p}" for p in lines)
+                f"{self.task_id}: invalid settings, nothing was sent:\n" + "\n".join(f"  - {p}" for p in exc.problems)
             ) from None
 
     def day_to_play(self, context: Context) -> date:
         """``day`` if given, else the run's logical date in UTC (run_after for runs without one)."""
-        chosen = _unset(self.day)
+        chosen = self.day.strip() or None if isinstance(self.day, str) else self.day
         if chosen is not None:
             if isinstance(chosen, datetime):
                 return chosen.astimezone(UTC).date()
@@ -250,22 +137,19 @@ class FootTrafficProducerOperator(BaseOperator):
 
     # -- running ------------------------------------------------------------------------
     def execute(self, context: Context) -> dict[str, Any]:
-        from foot_traffic.pacing import SystemClock
-        from foot_traffic.plan import day_start
+        from foot_traffic.build import build_runner
         from foot_traffic.profile import ProfileError, load_profile
-        from foot_traffic.publisher import KafkaOptions, PublishError, publisher_for
-        from foot_traffic.resume import KafkaDayScanner, PlanMismatch
-        from foot_traffic.runner import Runner
-        from foot_traffic_airflow.connection import resolve_kafka
+        from foot_traffic.publisher import PublishError
+        from foot_traffic.resume import PlanMismatch
+        from foot_traffic_airflow.connection import librdkafka_producer_factory, resolve_kafka
 
         logging.getLogger("kafka").setLevel(logging.WARNING)
         day = self.day_to_play(context)
-        from_midnight = _bool("from_midnight", self.from_midnight)
         try:
             target = resolve_kafka(self.kafka_config_id)
         except KafkaConnectionError as exc:
             raise AirflowFailException(f"Kafka connection {self.kafka_config_id!r}: {exc}") from None
-        settings = self.build_settings(kafka_broker=target.bootstrap_servers)
+        settings = self.build_settings(context.get("params"), kafka_broker=target.bootstrap_servers)
         try:
             profile = load_profile(settings.profile_file)
         except ProfileError as exc:
@@ -274,20 +158,16 @@ class FootTrafficProducerOperator(BaseOperator):
         self.log.info(
             "playing %s: topics %s and %s, time_scale %g, seed %s, daily_customers %s, from_midnight %s",
             day, settings.kafka_topic, settings.kafka_topic_realistic, settings.time_scale,
-            settings.seed, settings.daily_customers, from_midnight,
+            settings.seed, settings.daily_customers, settings.from_midnight,
         )
-
-        options = KafkaOptions.from_settings(settings, client_options=target.client_options)
-        progress_every = self.progress_every or (10.0 if settings.time_scale > 1 else 60.0)
-        runner = Runner(
+        runner = build_runner(
             settings,
-            publisher_for(settings, options, self._stop),
-            KafkaDayScanner(options, self._stop),
-            clock=SystemClock(),
+            day,
             stop=self._stop,
             profile=profile,
-            sim_anchor=day_start(day).timestamp() if from_midnight else None,
-            progress_every=progress_every,
+            client_options=target.client_options,
+            producer_factory=librdkafka_producer_factory(target) if settings.kafka_client == "confluent" else None,
+            progress_every=self.progress_every,
         )
         try:
             (summary,) = runner.run([day], first_from_now=False)
@@ -299,7 +179,6 @@ class FootTrafficProducerOperator(BaseOperator):
             # A retry resumes: it sends only what the topics do not hold yet.
             raise AirflowException(f"{day}: delivery failed, the day is incomplete: {exc}") from None
         result = summary.as_dict()
-        result["topics"] = [settings.kafka_topic, settings.kafka_topic_realistic]
         if summary.stopped or not summary.finished:
             raise FootTrafficStopped(
                 f"{day}: stopped after {summary.sent} records (all acknowledged); the day is incomplete, "

@@ -22,7 +22,7 @@ import pytest
 from foot_traffic.events import DayStream
 from foot_traffic.local_broker import free_port
 from foot_traffic.plan import plan_from_settings
-from foot_traffic.profile import seed_profile
+from foot_traffic.profile import original_profile
 from foot_traffic.settings import Settings
 from tests.support.kafka_read import read_topic
 
@@ -139,7 +139,7 @@ def test_backfill_create_runs_three_past_days_through_the_scheduler(postgres_db,
                                   "SEED": str(CONF["seed"]), "DAILY_CUSTOMERS": str(CONF["daily_customers"])})
     customers = []
     for day in DAYS:
-        plan = plan_from_settings(date.fromisoformat(day), settings, seed_profile())
+        plan = plan_from_settings(date.fromisoformat(day), settings, original_profile())
         want = {(r.topic, r.key, r.value, r.headers, r.timestamp_ms)
                 for m in DayStream(plan, *topics) for r in m.records}
         assert landed[day] == want, day  # exactly the plan: nothing lost, nothing twice

@@ -33,10 +33,9 @@ def dag():
     return DagBag(dag_folder=str(ROOT / "dags")).dags["foot_traffic_daily"]
 
 
-def rendered(dag, **conf):
-    task = copy.deepcopy(dag.get_task("produce_day"))
-    task.render_template_fields({"params": {**dag.params.dump(), **conf}})
-    return task
+def run_params(dag, **conf) -> dict:
+    """A run's Params as the task sees them in ``context["params"]``: defaults plus the trigger's conf."""
+    return {**dag.params.dump(), **conf}
 
 
 def context(day: date | None = None, run_after: datetime | None = None) -> dict:
@@ -44,11 +43,10 @@ def context(day: date | None = None, run_after: datetime | None = None) -> dict:
     return {"logical_date": logical, "dag_run": SimpleNamespace(run_after=run_after), "data_interval_end": None}
 
 
-# -- templates and settings -----------------------------------------------------------------
-def test_params_render_into_the_arguments_and_settings(dag, clean_producer_env):
-    task = rendered(dag, seed=7, daily_customers=300, topic="t1", topic_realistic="t2", time_scale=60.0)
-    assert (task.seed, task.daily_customers, task.topic, task.topic_realistic) == ("7", "300", "t1", "t2")
-    s = task.build_settings(kafka_broker="127.0.0.1:1")
+# -- settings from the Params, the environment and the argument ---------------------------------
+def test_params_reach_the_settings_as_values(dag, clean_producer_env):
+    params = run_params(dag, seed=7, daily_customers=300, topic="t1", topic_realistic="t2", time_scale=60.0)
+    s = dag.get_task("produce_day").build_settings(params, kafka_broker="127.0.0.1:1")
     assert (s.seed, s.daily_customers, s.kafka_topic, s.kafka_topic_realistic, s.time_scale) == (7, 300, "t1", "t2", 60.0)
     assert s.kafka_broker == ("127.0.0.1:1",)
 
@@ -56,46 +54,62 @@ def test_params_render_into_the_arguments_and_settings(dag, clean_producer_env):
 def test_null_params_mean_unset_even_when_the_worker_environment_sets_them(dag, monkeypatch):
     monkeypatch.setenv("DAILY_CUSTOMERS", "999")
     monkeypatch.setenv("SEED", "5")
-    task = rendered(dag, daily_customers=None, seed=None)
-    assert task.daily_customers == "None"
-    s = task.build_settings(kafka_broker="127.0.0.1:1")
+    s = dag.get_task("produce_day").build_settings(run_params(dag, daily_customers=None, seed=None), kafka_broker="127.0.0.1:1")
     assert s.daily_customers is None and s.seed is None
+
+
+def test_settings_not_exposed_as_params_still_come_from_the_environment(dag, monkeypatch, clean_producer_env):
+    monkeypatch.setenv("KAFKA_COMPRESSION", "none")
+    monkeypatch.setenv("FOOT_TRAFFIC_RESUME", "0")
+    s = dag.get_task("produce_day").build_settings(run_params(dag), kafka_broker="127.0.0.1:1")
+    assert s.compression == "none" and s.resume is False
 
 
 def test_operator_without_dag_falls_back_to_the_environment(monkeypatch, clean_producer_env):
     monkeypatch.setenv("TIME_SCALE", "120")
     monkeypatch.setenv("KAFKA_TOPIC", "old_topic")
     monkeypatch.setenv("KAFKA_BROKER", "old-broker:9092")
-    s = FootTrafficProducerOperator(task_id="p", seed=3).build_settings()
+    s = FootTrafficProducerOperator(task_id="p", settings={"seed": 3}).build_settings()
     assert (s.time_scale, s.kafka_topic, s.seed, s.kafka_broker) == (120.0, "old_topic", 3, ("old-broker:9092",))
+
+
+def test_the_settings_argument_wins_over_the_params(dag, clean_producer_env):
+    op = FootTrafficProducerOperator(task_id="p", settings={"seed": 11, "KAFKA_COMPRESSION": "none"})
+    s = op.build_settings(run_params(dag, seed=7), kafka_broker="127.0.0.1:1")
+    assert (s.seed, s.compression) == (11, "none")
 
 
 def test_template_fields_are_named_like_the_arguments():
     import inspect
 
     args = set(inspect.signature(FootTrafficProducerOperator.__init__).parameters)
-    assert set(FootTrafficProducerOperator.template_fields) <= args
-    for name in ("daily_customers", "seed", "topic", "topic_realistic", "time_scale", "kafka_config_id"):
-        assert name in FootTrafficProducerOperator.template_fields
+    assert set(FootTrafficProducerOperator.template_fields) == {"settings", "day", "kafka_config_id"} <= args
 
 
 @pytest.mark.parametrize(
-    "arg, value, named",
+    "name, value",
     [
-        ("daily_customers", "0", "daily_customers"),
-        ("time_scale", "-1", "time_scale"),
-        ("topic", "bad topic!", "topic"),
-        ("daily_variation_pct", "1.5", "daily_variation_pct"),
-        ("seed", "abc", "seed"),
-        ("profile_file", "/no/such/profile.yaml", "profile_file"),
+        ("daily_customers", 0),
+        ("time_scale", -1),
+        ("topic", "bad topic!"),
+        ("daily_variation_pct", 1.5),
+        ("seed", "abc"),
+        ("profile_file", "/no/such/profile.yaml"),
     ],
 )
-def test_bad_argument_is_refused_naming_it(arg, value, named, clean_producer_env):
-    op = FootTrafficProducerOperator(task_id="p", **{arg: value})
-    with pytest.raises(AirflowFailException) as err:
-        op.build_settings(kafka_broker="127.0.0.1:1")
-    assert named in str(err.value) and value in str(err.value)
-    assert "nothing was sent" in str(err.value)
+def test_bad_param_is_refused_naming_the_param(dag, name, value, clean_producer_env):
+    for given in ({"params": run_params(dag, **{name: value})}, {"argument": {name: value}}):
+        op = FootTrafficProducerOperator(task_id="p", settings=given.get("argument"))
+        with pytest.raises(AirflowFailException) as err:
+            op.build_settings(given.get("params"), kafka_broker="127.0.0.1:1")
+        assert f"{name}={value!r}" in str(err.value)
+        assert "nothing was sent" in str(err.value)
+
+
+def test_a_bad_variable_is_named_as_the_variable(monkeypatch, clean_producer_env):
+    monkeypatch.setenv("KAFKA_COMPRESSION", "zip")
+    with pytest.raises(AirflowFailException, match="KAFKA_COMPRESSION='zip'"):
+        FootTrafficProducerOperator(task_id="p").build_settings(kafka_broker="127.0.0.1:1")
 
 
 # -- the day played -------------------------------------------------------------------------
@@ -120,7 +134,7 @@ def test_day_argument_wins():
 @pytest.mark.integration
 def test_bad_param_is_refused_before_anything_is_sent(kafka_conn, topics, clean_producer_env):
     t1, t2 = topics
-    op = FootTrafficProducerOperator(task_id="p", topic=t1, topic_realistic=t2, daily_customers="0", seed=1)
+    op = FootTrafficProducerOperator(task_id="p", settings={"topic": t1, "topic_realistic": t2, "daily_customers": "0", "seed": 1})
     with pytest.raises(AirflowFailException, match="daily_customers"):
         op.execute(context(date(2025, 11, 7)))
     from kafka import KafkaAdminClient
@@ -138,8 +152,7 @@ def test_past_day_is_sent_at_full_speed_and_summary_is_the_xcom(monkeypatch, kaf
     monkeypatch.setenv("AIRFLOW_CONN_KAFKA_DEFAULT", kafka_conn_json(kafka_bootstrap, **{"sasl.password": SECRET}))
     caplog.set_level(logging.DEBUG)
     t1, t2 = topics
-    op = FootTrafficProducerOperator(task_id="p", topic=t1, topic_realistic=t2, seed="7", daily_customers="120",
-                                     topic_partitions="2")
+    op = FootTrafficProducerOperator(task_id="p", settings={"topic": t1, "topic_realistic": t2, "seed": "7", "daily_customers": "120", "topic_partitions": "2"})
     started = time.monotonic()
     result = op.execute(context(date(2025, 11, 7)))
     assert time.monotonic() - started < 30
@@ -164,8 +177,7 @@ def test_past_day_is_sent_at_full_speed_and_summary_is_the_xcom(monkeypatch, kaf
 def test_on_kill_stops_flushes_and_fails_the_task(kafka_conn, topics, clean_producer_env):
     t1, t2 = topics
     # from midnight at 10 simulated minutes per second: the day would take 2.4 minutes
-    op = FootTrafficProducerOperator(task_id="p", topic=t1, topic_realistic=t2, seed=3, daily_customers=5000,
-                                     time_scale=600, from_midnight=True)
+    op = FootTrafficProducerOperator(task_id="p", settings={"topic": t1, "topic_realistic": t2, "seed": 3, "daily_customers": 5000, "time_scale": 600, "from_midnight": True})
     outcome: dict = {}
 
     def run():
@@ -199,8 +211,7 @@ def test_unreachable_broker_fails_the_task_without_leaking_secrets(monkeypatch, 
 
     monkeypatch.setenv(
         "AIRFLOW_CONN_KAFKA_DEFAULT",
-        kafka_conn_json(f"127.0.0.1:{free_port()}", **{"security.protocol": "SASL_PLAINTEXT", "sasl.mechanism": "PLAIN",
-                                                       "sasl.username": "u", "sasl.password": SECRET}),
+        kafka_conn_json(f"127.0.0.1:{free_port()}", **{"security.protocol": "SASL_PLAINTEXT", "sasl.mechanism": "PLAIN",                   "sasl.username": "u", "sasl.password": SECRET}),
     )
     import dataclasses
 
@@ -214,11 +225,63 @@ def test_unreachable_broker_fails_the_task_without_leaking_secrets(monkeypatch, 
 
     monkeypatch.setattr(connection, "resolve_kafka", quick_resolve)
     caplog.set_level(logging.DEBUG)
-    op = FootTrafficProducerOperator(task_id="p", topic=topics[0], topic_realistic=topics[1], seed=1,
-                                     max_retries=0, retry_backoff_seconds=0)
+    op = FootTrafficProducerOperator(task_id="p", settings={"topic": topics[0], "topic_realistic": topics[1], "seed": 1, "max_retries": 0, "retry_backoff_seconds": 0})
     with pytest.raises(AirflowException) as err:
         op.execute(context(date(2025, 11, 7)))
     assert not isinstance(err.value, AirflowFailException), "a broker outage is worth a retry"
     out = capsys.readouterr()
     for text in (caplog.text, out.out, out.err, str(err.value)):
         assert SECRET not in text
+
+
+@pytest.mark.integration
+def test_confluent_client_takes_its_producer_from_the_provider_hook(kafka_conn, topics, clean_producer_env, monkeypatch):
+    """KAFKA_CLIENT=confluent under Airflow: the producer is the Kafka provider's hook's
+    (its connection extra is librdkafka configuration), and the records are the same as
+    kafka-python's, on the same partitions."""
+    from airflow.providers.apache.kafka.hooks.produce import KafkaProducerHook
+
+    built = []
+    real_get_producer = KafkaProducerHook.get_producer
+
+    def spy(hook):
+        built.append(hook.kafka_config_id)
+        return real_get_producer(hook)
+
+    monkeypatch.setattr(KafkaProducerHook, "get_producer", spy)
+    t1, t2 = topics
+    day = date(2025, 11, 7)
+    common = {"seed": 7, "daily_customers": 150}
+    confluent = FootTrafficProducerOperator(
+        task_id="p", settings={**common, "topic": t1, "topic_realistic": t2, "KAFKA_CLIENT": "confluent"}
+    ).execute(context(day))
+    assert built == ["kafka_default"]
+    assert confluent["sent_per_topic"] == {t1: 150, t2: 300}
+    p1, p2 = f"{t1}_py", f"{t2}_py"
+    FootTrafficProducerOperator(task_id="p", settings={**common, "topic": p1, "topic_realistic": p2}).execute(context(day))
+    for ours, theirs in ((t1, p1), (t2, p2)):
+        a = sorted((r.partition, r.key, r.value, r.timestamp_ms) for r in read_topic(kafka_conn, ours))
+        b = sorted((r.partition, r.key, r.value, r.timestamp_ms) for r in read_topic(kafka_conn, theirs))
+        assert a == b and len(a) in (150, 300)
+
+
+@pytest.mark.integration
+def test_cli_json_summary_equals_the_operators_xcom(kafka_conn, topics, clean_producer_env, request):
+    """``foot-traffic produce --json`` and the task's XCom are the same document for the same day."""
+    import os
+    import subprocess
+    import sys
+
+    t1, t2 = topics
+    xcom = FootTrafficProducerOperator(
+        task_id="p", settings={"seed": 9, "daily_customers": 240, "topic": t1, "topic_realistic": t2}
+    ).execute(context(date(2025, 11, 7)))
+    c1, c2 = f"{t1}_cli", f"{t2}_cli"
+    env = {**os.environ, "KAFKA_BROKER": kafka_conn, "KAFKA_TOPIC": c1, "KAFKA_TOPIC_REALISTIC": c2,
+           "SEED": "9", "DAILY_CUSTOMERS": "240"}
+    run = subprocess.run([sys.executable, "-m", "foot_traffic", "produce", "--date", "2025-11-07", "--json"],
+                         env=env, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    (cli_day,) = json.loads(run.stdout)["days"]
+    renamed = json.loads(json.dumps(cli_day).replace(c1, t1).replace(c2, t2))
+    assert renamed == xcom

@@ -31,22 +31,23 @@ def test_every_dag_file_imports_without_errors_or_warnings(dagbag):
     assert dagbag.dags, "no DAG found in dags/"
 
 
-def test_dag_file_imports_without_any_warning_and_parses_well_under_a_second():
-    """A fresh interpreter, -W error: a deprecated import (FutureWarning/DeprecationWarning) in the
-    DAG file fails here; its parse time is measured with Airflow already imported, as in the
-    dag-processor."""
+@pytest.mark.parametrize("dag_file", sorted(p.name for p in DAGS.glob("*.py")))
+def test_dag_file_imports_without_any_warning_and_without_the_engine(dag_file):
+    """A fresh interpreter, -W error: a deprecated import (FutureWarning/DeprecationWarning) in
+    the DAG file fails here. Parsing does no work: neither Kafka client nor the engine's
+    runner is imported (their import is what would make a parse slow; ``make bench``
+    measures the parse time itself)."""
     code = (
-        "import time, warnings, runpy\n"
+        "import sys, warnings, runpy\n"
         "import airflow.sdk, pydantic\n"  # Airflow's own start-up is not ours
         "warnings.simplefilter('error')\n"
-        "t = time.perf_counter()\n"
-        f"runpy.run_path({str(DAGS / 'foot_traffic_daily.py')!r})\n"
-        "print(time.perf_counter() - t)\n"
+        f"runpy.run_path({str(DAGS / dag_file)!r})\n"
+        "heavy = ('kafka', 'confluent_kafka', 'foot_traffic.runner', 'foot_traffic.publisher', 'foot_traffic.plan')\n"
+        "print(','.join(m for m in heavy if m in sys.modules))\n"
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    seconds = float(proc.stdout.strip().splitlines()[-1])
-    assert seconds < 0.5, f"DAG file took {seconds:.3f} s to parse"
+    assert proc.stdout.strip().splitlines()[-1:] in ([], [""]), f"imported at parse time: {proc.stdout.strip()}"
 
 
 @pytest.mark.parametrize("rule", ["tags", "retries", "owner", "doc", "schedule"])
@@ -97,7 +98,7 @@ def test_foot_traffic_daily_shape(dagbag):
         assert {"maximum", "exclusiveMaximum"} & set(schema), f"{name}: no maximum"
 
 
-def test_param_defaults_follow_the_seed_environment():
+def test_param_defaults_follow_the_original_environment():
     from foot_traffic_airflow.params import dag_params
 
     params = dag_params({"KAFKA_TOPIC": "ft_old", "TIME_SCALE": "60", "SEED": "42", "DAILY_CUSTOMERS": "500",

@@ -36,9 +36,9 @@ from foot_traffic_airflow.operators import FootTrafficProducerOperator
 with DAG(dag_id="ft_fault_retry", schedule=None, start_date=pendulum.datetime(2025, 1, 1, tz="UTC"),
          catchup=False, default_args={{"retries": 3, "retry_delay": timedelta(seconds=2)}}) as dag:
     FootTrafficProducerOperator(
-        task_id="produce_day", daily_customers={customers}, seed={seed}, time_scale=20000,
-        topic="{t1}", topic_realistic="{t2}", from_midnight=True, max_retries=4,
-        retry_backoff_seconds=0.5, kafka_config_id="kafka_default", env_fallback=False,
+        task_id="produce_day", kafka_config_id="kafka_default",
+        settings={{"daily_customers": {customers}, "seed": {seed}, "time_scale": 20000, "topic": "{t1}",
+                   "topic_realistic": "{t2}", "from_midnight": True, "max_retries": 4, "retry_backoff_seconds": 0.5}},
     )
 """
 

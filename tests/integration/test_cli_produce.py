@@ -13,7 +13,7 @@ import pytest
 
 from foot_traffic.events import DayStream
 from foot_traffic.plan import plan_from_settings
-from foot_traffic.profile import seed_profile
+from foot_traffic.profile import original_profile
 from foot_traffic.settings import Settings
 from tests.support.kafka_read import read_topic
 
@@ -39,7 +39,7 @@ def produce(bootstrap, topics, *args, **env):
 
 def expected(topics, **env):
     settings = Settings.from_env({"KAFKA_TOPIC": topics[0], "KAFKA_TOPIC_REALISTIC": topics[1], **{k: str(v) for k, v in env.items()}})
-    plan = plan_from_settings(date.fromisoformat(DAY), settings, seed_profile())
+    plan = plan_from_settings(date.fromisoformat(DAY), settings, original_profile())
     return [r for m in DayStream(plan, topics[0], topics[1]) for r in m.records]
 
 

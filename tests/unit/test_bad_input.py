@@ -51,6 +51,7 @@ BAD: dict[str, list[str]] = {
     "RETRY_BACKOFF_SECONDS": FLOAT_BAD + ["", "3601"],
     "FOOT_TRAFFIC_PROFILE": ["/no/such/profile.yaml", "/", "nul\x00byte"],  # empty = unset
     "FOOT_TRAFFIC_RESUME": FLAG_BAD,
+    "FOOT_TRAFFIC_FROM_MIDNIGHT": FLAG_BAD,
     "KAFKA_COMPRESSION": ["", "zip", "lz4x", "1"],
     "KAFKA_CLIENT": ["", "librdkafka", "kafka_python", "1"],
     "TOPIC_PARTITIONS": INT_BAD + ["", "0", "-1", "10001"],

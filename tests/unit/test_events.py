@@ -6,15 +6,15 @@ from datetime import UTC, date, datetime
 
 from foot_traffic.events import H_DAY, H_EVENT_ID, H_PLAN, H_SEQ, DayStream, atomic_json, session_json
 from foot_traffic.plan import Visit, plan_day
-from foot_traffic.profile import seed_profile
+from foot_traffic.profile import original_profile
 
-PROFILE = seed_profile()
+PROFILE = original_profile()
 # The seed document's own example: Friday 2025-11-07, entry 09:32:10, 30 minutes.
 ENTRY_TS = 1762507930  # 2025-11-07T09:32:10+00:00
 EXAMPLE = Visit(0, "0b7e6a0e-9d6f-4c1e-8b7a-2f7c1d9e3a10", ENTRY_TS, 30, 1)
 
 
-def test_session_json_is_the_seed_example_byte_for_byte():
+def test_session_json_is_the_original_example_byte_for_byte():
     value = session_json(EXAMPLE, "Friday", "07:00–09:59")
     assert value == (
         '{"event_type": "foot_traffic", "customer_id": "0b7e6a0e-9d6f-4c1e-8b7a-2f7c1d9e3a10", '
@@ -27,7 +27,7 @@ def test_session_json_is_the_seed_example_byte_for_byte():
     assert "\u2013".encode() in value  # EN DASH, UTF-8
 
 
-def test_atomic_json_is_the_seed_example():
+def test_atomic_json_is_the_original_example():
     assert atomic_json("entry", ENTRY_TS, "Friday", "07:00–09:59") == (
         '{"event_type": "entry", "time": "2025-11-07T09:32:10+00:00", "weekday": "Friday", "time_slot": "07:00–09:59"}'
     ).encode()

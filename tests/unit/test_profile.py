@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from foot_traffic.profile import EN_DASH, WEEKDAYS, ProfileError, load_profile, seed_profile
+from foot_traffic.profile import EN_DASH, WEEKDAYS, ProfileError, load_profile, original_profile
 
 REFERENCE = Path(__file__).resolve().parents[3] / "shared" / "seed" / "traffic-profile.md"
 
@@ -23,7 +23,7 @@ EXPECTED_LABELS = ["00:00–06:59", "07:00–09:59", "10:00–13:59", "14:00–1
 
 
 def test_seed_profile_matches_the_reference_model():
-    p = seed_profile()
+    p = original_profile()
     assert [s.label for s in p.slots] == EXPECTED_LABELS
     assert all(EN_DASH in s.label for s in p.slots)
     assert {d: tuple(w) for d, w in p.weights.items()} == EXPECTED_WEIGHTS
@@ -41,9 +41,9 @@ def test_seed_profile_matches_the_reference_document():
     text = REFERENCE.read_text(encoding="utf-8")
     rows = re.findall(r"^\| (\w+day) \| ([\d |]+)\|", text, re.M)
     table = {day: tuple(int(x) for x in cells.split("|")[:6]) for day, cells in rows}
-    assert table == {d: tuple(seed_profile().weights[d]) for d in WEEKDAYS}
+    assert table == {d: tuple(original_profile().weights[d]) for d in WEEKDAYS}
     labels = re.findall(r"^\| \d \| `([^`]+)` \|", text, re.M)
-    assert labels == [s.label for s in seed_profile().slots]
+    assert labels == [s.label for s in original_profile().slots]
 
 
 def test_a_store_described_in_json(tmp_path: Path):

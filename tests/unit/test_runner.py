@@ -5,12 +5,12 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from foot_traffic.pacing import FakeClock
 from foot_traffic.plan import day_start
-from foot_traffic.publisher import DeliveryError, MemoryPublisher
+from foot_traffic.publisher import DeliveryError
 from foot_traffic.resume import PlanMismatch
-from foot_traffic.runner import MemoryDayScanner, Runner, days_from
+from foot_traffic.runner import Runner, days_from
 from foot_traffic.settings import Settings
+from foot_traffic.testing import FakeClock, MemoryDayScanner, MemoryPublisher
 
 DAY = date(2025, 11, 7)
 

@@ -16,7 +16,9 @@ import kafka.admin
 import pytest
 
 from foot_traffic.local_broker import free_port
-from foot_traffic.publisher import BrokerUnavailable, KafkaOptions, KafkaPublisher
+from foot_traffic.kafka_options import KafkaOptions
+from foot_traffic.publisher import BrokerUnavailable
+from foot_traffic.publisher_kafka import KafkaPublisher
 from foot_traffic.resume import KafkaDayScanner
 from foot_traffic.settings import Settings
 

@@ -24,7 +24,7 @@ def test_defaults_are_the_original_producers():
     assert s.retry_backoff_seconds == 5.0
 
 
-def test_every_variable_of_the_seed_table_is_read():
+def test_every_variable_of_the_original_table_is_read():
     env = {
         "KAFKA_BROKER": "a:1, b.example:9093",
         "KAFKA_TOPIC": "t1",

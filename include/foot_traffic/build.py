@@ -1,0 +1,65 @@
+"""The one place that assembles a runner from validated settings, for every front door.
+
+``foot-traffic produce`` and the Airflow operator differ only in where settings and the
+Kafka connection come from and how a stop is requested; both call :func:`build_runner`.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Mapping
+from datetime import date
+from typing import Any
+
+from foot_traffic.kafka_options import KafkaOptions
+from foot_traffic.pacing import Clock, SystemClock
+from foot_traffic.plan import day_start
+from foot_traffic.profile import Profile, load_profile
+from foot_traffic.progress import ProgressReporter
+from foot_traffic.publisher import ProducerFactory, publisher_for
+from foot_traffic.resume import KafkaDayScanner
+from foot_traffic.runner import Runner
+from foot_traffic.settings import Settings
+
+
+def progress_cadence(settings: Settings) -> float:
+    """Seconds between progress lines: every 10 s when accelerated, else every minute."""
+    return 10.0 if settings.time_scale > 1 else 60.0
+
+
+def build_runner(
+    settings: Settings,
+    first_day: date,
+    *,
+    stop: threading.Event,
+    profile: Profile | None = None,
+    clock: Clock | None = None,
+    client_options: Mapping[str, Any] | None = None,
+    producer_factory: ProducerFactory | None = None,
+    progress_every: float | None = None,
+    progress: ProgressReporter | None = None,
+    detail_level: int = logging.INFO,
+) -> Runner:
+    """A runner for ``settings`` starting with ``first_day``.
+
+    :param profile: the loaded profile (load it once, to validate it before connecting);
+        None loads ``settings.profile_file``.
+    :param client_options: kafka-python security options (from an Airflow connection).
+    :param producer_factory: builds the librdkafka producer (``KAFKA_CLIENT=confluent``).
+    :param progress: where progress goes (default: log lines); see ``foot_traffic.progress``.
+    :param detail_level: log level of per-slot lines (DEBUG for long backfills).
+    """
+    options = KafkaOptions.from_settings(settings, client_options=client_options)
+    return Runner(
+        settings,
+        publisher_for(settings, options, stop, producer_factory=producer_factory),
+        KafkaDayScanner(options, stop),
+        clock=clock or SystemClock(),
+        stop=stop,
+        profile=profile or load_profile(settings.profile_file),
+        sim_anchor=day_start(first_day).timestamp() if settings.from_midnight else None,
+        progress_every=progress_every or progress_cadence(settings),
+        progress=progress,
+        detail_level=detail_level,
+    )

@@ -1,0 +1,45 @@
+"""The one door to kafka-python internals the engine relies on (pinned: kafka-python 3.0.12).
+
+kafka-python has no public way to stop its sender thread without sending what it still
+holds, nor to tell from an errback whether it runs on that thread. The delivery fence of
+``KafkaPublisher`` needs both. Everything touching ``producer._sender`` lives here, and
+``tests/unit/test_kafka_internals.py`` fails loudly when an upgrade changes it.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+TESTED_KAFKA_PYTHON = "3.0.12"
+
+
+def io_thread(producer: Any) -> threading.Thread:
+    """The producer's background sender thread (raises if the internals moved)."""
+    sender = getattr(producer, "_sender", None)
+    if not isinstance(sender, threading.Thread) or not callable(getattr(sender, "force_close", None)):
+        import kafka
+
+        raise RuntimeError(
+            f"kafka-python {kafka.__version__}: KafkaProducer._sender is not the sender thread this "
+            f"engine was built against ({TESTED_KAFKA_PYTHON}); re-check foot_traffic.kafka_internals"
+        )
+    return sender
+
+
+def in_io_thread(producer: Any) -> bool:
+    """Whether the caller is the producer's sender thread (errbacks run there)."""
+    return producer is not None and threading.current_thread() is io_thread(producer)
+
+
+def stop_io_thread(producer: Any, release: threading.Event, timeout: float = 10.0) -> None:
+    """Stop the sender thread without sending anything more; unsent records fail.
+
+    ``release`` is set after ``force_close`` so a sender held in an errback (the fence)
+    wakes up into a closed sender and exits.
+    """
+    sender = io_thread(producer)
+    sender.force_close()
+    release.set()
+    if sender is not threading.current_thread():
+        sender.join(timeout)

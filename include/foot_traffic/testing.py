@@ -1,0 +1,91 @@
+"""Test doubles of the engine: a clock that jumps, a publisher and a resume scan in memory.
+
+Used by the project's unit tests and benchmarks (and available to users testing their
+own profiles); no production module imports this one.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from datetime import UTC, date, datetime
+
+from foot_traffic.events import Record
+from foot_traffic.publisher import DeliveryError, murmur2_partition
+from foot_traffic.resume import DayHoldings, collect
+
+
+class FakeClock:
+    """A clock that jumps instead of sleeping. ``waits`` records every requested wait."""
+
+    def __init__(self, start: datetime):
+        if start.tzinfo is None:
+            raise ValueError("FakeClock needs an aware datetime")
+        self._start = start.timestamp()
+        self._t = 0.0  # elapsed seconds: small numbers keep sub-microsecond waits exact
+        self.waits: list[float] = []
+        self.on_wait = None  # optional callback(clock) run after each wait (tests stop here)
+
+    def now(self) -> datetime:
+        return datetime.fromtimestamp(self._start + self._t, UTC)
+
+    def monotonic(self) -> float:
+        return self._t
+
+    def advance(self, seconds: float) -> None:
+        self._t += seconds
+
+    def wait(self, seconds: float, stop: threading.Event) -> bool:
+        if stop.is_set():
+            return True
+        self.waits.append(seconds)
+        self._t += max(0.0, seconds)
+        if self.on_wait is not None:
+            self.on_wait(self)
+        return stop.is_set()
+
+
+class MemoryPublisher:
+    """Keeps records in a list, partitioned like Kafka; ``fail_after`` injects a delivery failure."""
+
+    def __init__(self, partitions: int = 3, fail_after: int | None = None):
+        self.records: list[Record] = []
+        self.partitions = partitions
+        self.fail_after = fail_after
+        self.flushes = 0
+        self.closed = False
+        self.acked_by_topic: Counter[str] = Counter()
+
+    def connect(self) -> None:
+        pass
+
+    def ensure_topics(self, topics: list[str]) -> None:
+        pass
+
+    def partition_for(self, topic: str, key: bytes) -> int:
+        return murmur2_partition(key, self.partitions)
+
+    def send(self, record: Record) -> None:
+        if self.fail_after is not None and len(self.records) >= self.fail_after:
+            raise DeliveryError(f"record {record.kind} seq {record.seq} to {record.topic} was not delivered: injected")
+        self.records.append(record)
+        self.acked_by_topic[record.topic] += 1
+
+    def flush(self) -> None:
+        self.flushes += 1
+
+    def close(self) -> None:
+        self.closed = True
+
+
+class MemoryDayScanner:
+    """Resume scan over a MemoryPublisher's records."""
+
+    def __init__(self, publisher: MemoryPublisher):
+        self.publisher = publisher
+
+    def scan(self, day: date, topics: list[str], since_ms: int) -> dict[str, DayHoldings]:
+        pub = self.publisher
+        return collect(
+            ((r.topic, pub.partition_for(r.topic, r.key), r.headers) for r in pub.records if r.topic in topics), day
+        )
