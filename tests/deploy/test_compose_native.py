@@ -24,7 +24,9 @@ Then, as a user of the stack would: each service's health check command (localho
 mapped), log in with the FAB auth manager (the user airflow-init created, a JWT from
 /auth/token), unpause foot_traffic_daily and trigger it for a past day through the REST API
 (/api/v2), wait for success, read the task's log through the API, and read both topics back:
-the day's records must be exactly the plan's. About two minutes.
+the day's records must be exactly the plan's. Run twice: with the programs of the
+image-like environment (tests/support/image_env.py: the image's packages, the project only
+on PYTHONPATH as in the image) and with the project's .venv; about 100 s each.
 
 What this does not prove (validated statically in test_compose_file.py / test_dockerfile.py):
 the image build, container users and file ownership, volumes as Docker mounts them,
@@ -134,8 +136,9 @@ class NativeStack:
     """docker-compose.yaml's Airflow services as processes of this machine."""
 
     def __init__(self, workdir: Path, compose: dict, postgres: tuple[str, str, str], redis_index: int,
-                 kafka_bootstrap: str):
+                 kafka_bootstrap: str, bin_dir: Path = BIN):
         self.workdir = workdir
+        self.bin_dir = bin_dir  # the Python environment's bin/: airflow, celery, python
         self.compose = compose
         self.services = compose["services"]
         self.pg_user, self.pg_password, self.pg_db = postgres
@@ -241,7 +244,7 @@ class NativeStack:
         environment with hosts and paths mapped, then NATIVE_ONLY."""
         keep = ("HOME", "LANG", "LC_ALL", "TMPDIR", "TZ", "USER", "LOGNAME")
         env = {k: v for k, v in os.environ.items() if k in keep}
-        env["PATH"] = f"{self.shims}:{self.root / 'usr/local/bin'}:{BIN}:/usr/local/bin:/usr/bin:/bin"
+        env["PATH"] = f"{self.shims}:{self.root / 'usr/local/bin'}:{self.bin_dir}:/usr/local/bin:/usr/bin:/bin"
         env["AIRFLOW_HOME"] = str(self.root / OFFICIAL_IMAGE_HOME.lstrip("/"))  # the official image's ENV
         for key, value in env_vars().items():
             env[key] = image_path(self.root, value)
@@ -373,7 +376,17 @@ def create_topics_like_kafka_init(stack: NativeStack, bootstrap: str) -> tuple[i
 
 
 # -- the run -----------------------------------------------------------------------------
-def test_compose_stack_runs_natively_and_delivers_a_day(postgres, redis_index, kafka_bootstrap, topics, tmp_path):
+@pytest.fixture(params=["image-env", "project-venv"])
+def python_bin(request) -> Path:
+    """Where the services' programs come from: the environment built like the image (the
+    image's packages, the project only on PYTHONPATH as in the image), or the project's .venv."""
+    if request.param == "image-env":
+        return request.getfixturevalue("image_env").bin
+    return BIN
+
+
+def test_compose_stack_runs_natively_and_delivers_a_day(python_bin, postgres, redis_index, kafka_bootstrap, topics,
+                                                         tmp_path):
     import httpx
 
     timings: dict[str, float] = {}
@@ -383,7 +396,7 @@ def test_compose_stack_runs_natively_and_delivers_a_day(postgres, redis_index, k
     dotenv.update(POSTGRES_PASSWORD=secrets.token_hex(8), _AIRFLOW_WWW_USER_PASSWORD=user_password,
                   KAFKA_TOPIC=topics[0], KAFKA_TOPIC_REALISTIC=topics[1])
     compose = interpolate_all(load(), dotenv)
-    stack = NativeStack(tmp_path, compose, postgres, redis_index, kafka_bootstrap)
+    stack = NativeStack(tmp_path, compose, postgres, redis_index, kafka_bootstrap, python_bin)
 
     partitions, configs = create_topics_like_kafka_init(stack, kafka_bootstrap)
     assert configs == {"retention.ms": "-1"}
@@ -447,7 +460,7 @@ def test_compose_stack_runs_natively_and_delivers_a_day(postgres, redis_index, k
     finally:
         stack.stop()
         timings["total"] = time.monotonic() - t0
-        print(f"\ncompose stack natively: {', '.join(f'{k} {v:.1f} s' for k, v in timings.items())}")
+        print(f"\ncompose stack natively ({python_bin.parent}): {', '.join(f'{k} {v:.1f} s' for k, v in timings.items())}")
 
     # the Celery worker ran it (the scheduler queued it through Redis), and Celery took the
     # compose file's visibility_timeout (without it, both warn about the 24 h default)
