@@ -157,7 +157,7 @@ def dag_execution_timeout_s() -> float:
 
     for node in ast.walk(ast.parse(DAG_FILE.read_text())):
         if isinstance(node, ast.Dict):
-            for key, value in zip(node.keys, node.values):
+            for key, value in zip(node.keys, node.values, strict=True):
                 if isinstance(key, ast.Constant) and key.value == "execution_timeout":
                     assert isinstance(value, ast.Call) and getattr(value.func, "id", "") == "timedelta", ast.dump(value)
                     kwargs = {k.arg: ast.literal_eval(k.value) for k in value.keywords}
