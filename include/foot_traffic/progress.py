@@ -31,6 +31,7 @@ class Snapshot:
     inside: int  # customers in the store now (this day)
     sim_time: float  # simulated epoch seconds
     max_lag_seconds: float  # this day
+    store_days_open: int = 0  # with a store catalogue: store-days under way (the figures above sum them)
 
 
 class ProgressReporter(Protocol):
@@ -54,6 +55,13 @@ class LogProgress:
         pass
 
     def tick(self, snap: Snapshot) -> None:
+        if snap.store_days_open:
+            log.info(
+                "progress: %d records sent, %d store-days done, %d under way, %d customers in stores, "
+                "simulated time %s",
+                snap.run_records_sent, snap.days_done, snap.store_days_open, snap.inside, iso_seconds(snap.sim_time),
+            )
+            return
         log.info(
             "%s progress: %d records sent (%s), %d already present, %d customers in store, "
             "simulated time %s, max lag behind schedule %.3f s",

@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 
-from foot_traffic.events import H_DAY, H_PLAN, H_SEQ, Record
+from foot_traffic.events import H_DAY, H_PLAN, H_SEQ, H_STORE, Record
 from foot_traffic.kafka_options import KafkaOptions
 from foot_traffic.retry import retry_connect
 
@@ -64,17 +64,46 @@ def _header(headers, name: str) -> bytes | None:
 
 
 def collect(records: Iterable[tuple[str, int, list]], day: date) -> dict[str, DayHoldings]:
-    """Group ``(topic, partition, headers)`` of a scan by plan id, keeping the day's only."""
+    """Group ``(topic, partition, headers)`` of a scan by plan id, keeping the day's only.
+
+    Only records without an ``ft-store`` header count: a catalogue's stores share the
+    topics but not the implicit store's day (see ``collect_stores``).
+    """
     wanted = day.isoformat().encode()
     found: dict[str, DayHoldings] = {}
     for topic, partition, headers in records:
-        if _header(headers, H_DAY) != wanted:
+        if _header(headers, H_DAY) != wanted or _header(headers, H_STORE) is not None:
             continue
         plan_id = (_header(headers, H_PLAN) or b"?").decode()
         seq_raw = _header(headers, H_SEQ)
         if seq_raw is None:
             continue
         holdings = found.setdefault(plan_id, DayHoldings(plan_id))
+        holdings.add(topic, partition, int(seq_raw))
+    return found
+
+
+def collect_stores(
+    records: Iterable[tuple[str, int, list]], day: date, stores: Iterable[str]
+) -> dict[str, dict[str, DayHoldings]]:
+    """Like ``collect``, per store: ``{store id: {plan id: holdings}}`` for ``stores`` only.
+
+    Each (store, local day) is its own stream (its own ``ft-seq``), so each has its own
+    per-partition marks; records of other stores (other shards) are skipped.
+    """
+    wanted = day.isoformat().encode()
+    ids = {s.encode(): s for s in stores}
+    found: dict[str, dict[str, DayHoldings]] = {}
+    for topic, partition, headers in records:
+        store = ids.get(_header(headers, H_STORE))
+        if store is None or _header(headers, H_DAY) != wanted:
+            continue
+        seq_raw = _header(headers, H_SEQ)
+        if seq_raw is None:
+            continue
+        plan_id = (_header(headers, H_PLAN) or b"?").decode()
+        plans = found.setdefault(store, {})
+        holdings = plans.setdefault(plan_id, DayHoldings(plan_id))
         holdings.add(topic, partition, int(seq_raw))
     return found
 
@@ -87,6 +116,32 @@ class KafkaDayScanner:
         self.stop = stop or threading.Event()
 
     def scan(self, day: date, topics: list[str], since_ms: int) -> dict[str, DayHoldings]:
+        """What the topics hold of ``day`` for the implicit store (no catalogue)."""
+        read = _Read()
+        found = self._read(topics, since_ms, lambda records: collect(records, day), read)
+        log.info(
+            "resume scan of %s: read %d records from %d partitions; %s",
+            day, read.records, read.partitions,
+            ", ".join(f"plan {h.plan_id}: {h.count}" for h in found.values()) or "nothing of this day",
+        )
+        return found
+
+    def scan_stores(
+        self, day: date, topics: list[str], since_ms: int, stores: Iterable[str]
+    ) -> dict[str, dict[str, DayHoldings]]:
+        """What the topics hold of local ``day`` for each of ``stores``, in one pass."""
+        stores = list(stores)
+        read = _Read()
+        found = self._read(topics, since_ms, lambda records: collect_stores(records, day, stores), read) or {}
+        log.info(
+            "resume scan of %s for %d stores: read %d records from %d partitions; %d stores already hold records",
+            day, len(stores), read.records, read.partitions, len(found),
+        )
+        return found
+
+    def _read(self, topics: list[str], since_ms: int, consume, read: _Read):
+        """Feed ``(topic, partition, headers)`` of every record at or after ``since_ms`` (up
+        to the end offsets taken now) to ``consume``; return its result ({} when empty)."""
         from kafka import KafkaConsumer, TopicPartition
 
         consumer = retry_connect(
@@ -117,13 +172,12 @@ class KafkaDayScanner:
                     todo[tp] = (found.offset, end[tp])
             if not todo:
                 return {}
+            read.partitions = len(todo)
             consumer.assign(list(todo))
             for tp, (start, _) in todo.items():
                 consumer.seek(tp, start)
-            scanned = 0
 
             def records():
-                nonlocal scanned
                 remaining = dict(todo)
                 while remaining:
                     batch = consumer.poll(timeout_ms=1000, max_records=5000)
@@ -132,7 +186,7 @@ class KafkaDayScanner:
                         for message in messages:
                             if message.offset >= stop_at:
                                 break
-                            scanned += 1
+                            read.records += 1
                             yield message.topic, message.partition, message.headers
                     for tp in list(remaining):
                         if consumer.position(tp) >= remaining[tp][1]:
@@ -141,12 +195,12 @@ class KafkaDayScanner:
                     if self.stop.is_set():
                         raise InterruptedError("stopped during the resume scan")
 
-            found = collect(records(), day)
-            log.info(
-                "resume scan of %s: read %d records from %d partitions; %s",
-                day, scanned, len(todo),
-                ", ".join(f"plan {h.plan_id}: {h.count}" for h in found.values()) or "nothing of this day",
-            )
-            return found
+            return consume(records())
         finally:
             consumer.close()
+
+
+@dataclass
+class _Read:
+    records: int = 0
+    partitions: int = 0

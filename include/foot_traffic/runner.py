@@ -4,6 +4,11 @@ For each day: find what the topics already hold (resume), plan the day, log the 
 per slot, then release every record at its due time through the publisher, log progress,
 flush, and return a summary. Days are merged by due time, so a day's late exits after
 midnight interleave with the next day's first entries, as in a real store.
+
+With a store catalogue the unit is a store's local day instead: every store-day of the
+run is merged by due time through the one publisher, each opened at its local midnight
+(``foot_traffic.chain``), so a run of any number of stores holds only the store-days
+under way and the customers inside them.
 """
 
 from __future__ import annotations
@@ -18,20 +23,28 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any, Protocol
 
-from foot_traffic.events import DayStream, Moment
+from foot_traffic.chain import ChainPlanner, StoreDay, store_days
+from foot_traffic.events import DayStream, Moment, StoreDayStream
+from foot_traffic.localday import local_date
 from foot_traffic.pacing import Clock, Pacer, SystemClock
 from foot_traffic.plan import DayPlan, day_start, plan_from_settings
 from foot_traffic.profile import Profile, load_profile
 from foot_traffic.progress import LogProgress, ProgressReporter, Snapshot
 from foot_traffic.publisher import Publisher
 from foot_traffic.resume import DayHoldings, PlanMismatch
+from foot_traffic.sensor import day_moments
 from foot_traffic.settings import Settings
+from foot_traffic.stores import Catalogue
 
 log = logging.getLogger(__name__)
 
 
 class DayScanner(Protocol):
     def scan(self, day: date, topics: list[str], since_ms: int) -> dict[str, DayHoldings]: ...
+
+    def scan_stores(
+        self, day: date, topics: list[str], since_ms: int, stores: Iterable[str]
+    ) -> dict[str, dict[str, DayHoldings]]: ...
 
 
 @dataclass
@@ -51,13 +64,17 @@ class DaySummary:
     topics: tuple[str, ...] = ()
     stopped: bool = False
     finished: bool = False
+    store_id: str | None = None  # with a catalogue: the store (``day`` is its local day)
+    closed: bool = False  # with a catalogue: the store does not open that day
 
     @property
     def sent(self) -> int:
         return sum(self.sent_per_topic.values())
 
     def as_dict(self) -> dict[str, Any]:
+        store = {} if self.store_id is None else {"store_id": self.store_id, "closed": self.closed}
         return {
+            **store,
             "day": self.day.isoformat(),
             "plan_id": self.plan_id,
             "seed": self.seed,
@@ -77,7 +94,7 @@ class DaySummary:
 
 @dataclass
 class _OpenDay:
-    plan: DayPlan
+    plan: DayPlan  # or a StoreDayPlan
     stream: DayStream
     moments: Iterator[Moment]
     summary: DaySummary
@@ -85,6 +102,7 @@ class _OpenDay:
     skip_before: int | None
     slot: int = -1
     slot_entries: int = 0
+    chain: bool = False  # a store-day of a catalogue: compact logging
 
 
 class Runner:
@@ -103,6 +121,7 @@ class Runner:
         progress_every: float = 30.0,
         progress: ProgressReporter | None = None,
         detail_level: int = logging.INFO,
+        catalogue: Catalogue | None = None,
     ):
         """:param progress: where progress goes (default: log lines every ``progress_every`` s).
         :param detail_level: log level of the per-slot lines (the plan's slots, "slot done");
@@ -112,7 +131,9 @@ class Runner:
         self.scanner = scanner
         self.clock = clock or SystemClock()
         self.stop = stop or threading.Event()
-        self.profile = profile or load_profile(settings.profile_file)
+        self.catalogue = catalogue
+        # The implicit store's profile (a catalogue's stores carry their own).
+        self.profile = profile or (load_profile(settings.profile_file) if catalogue is None else None)
         self.sim_anchor = sim_anchor
         self.progress_every = progress_every
         self.progress = progress or LogProgress()
@@ -120,6 +141,7 @@ class Runner:
         self._run_sent = 0
         self._days_done = 0
         self.topics = [settings.kafka_topic, settings.kafka_topic_realistic]
+        self._chain = None if catalogue is None else ChainPlanner(catalogue, settings, scanner, self.topics)
 
     # -- planning ---------------------------------------------------------------------------
     def plan(self, day: date) -> tuple[DayPlan, DayHoldings | None]:
@@ -178,45 +200,103 @@ class Runner:
             # A fresh start in the middle of today plays the rest of today, like the original.
             skip_before = int(self.clock.now().timestamp())
         stream = DayStream(plan, self.settings.kafka_topic, self.settings.kafka_topic_realistic)
-        return _OpenDay(plan, stream, iter(stream), summary, holdings, skip_before)
+        return _OpenDay(plan, stream, day_moments(stream, self.settings), summary, holdings, skip_before)
+
+    def _open_store_day(self, store_day: StoreDay, from_now: float | None) -> _OpenDay:
+        plan, holdings = self._chain.plan(store_day)
+        store = store_day.store
+        planned: dict[str, int] = {}
+        for label, count in zip(plan.labels, plan.slot_counts):
+            planned[label] = planned.get(label, 0) + count
+        summary = DaySummary(
+            day=plan.day,
+            plan_id=plan.plan_id,
+            seed=plan.seed,
+            total_visits=plan.total,
+            planned_per_slot=planned,
+            store_id=store.id,
+            closed=plan.closed,
+        )
+        if plan.closed:
+            reason = "closed_on" if plan.day in store.closed_on else f"no opening hours on {plan.weekday}s"
+            log.info("store %s is closed on %s (%s, %s): nothing to send", store.id, plan.day, plan.weekday, reason)
+        else:
+            log.info(
+                "store %s %s (%s, %s, open %s): %d visits, seed %d, plan id %s",
+                store.id, plan.day, plan.weekday, store.timezone, store.hours_text(plan.day), plan.total,
+                plan.seed, plan.plan_id,
+            )
+        skip_before = None
+        if holdings is not None:
+            if holdings.total >= 3 * plan.total:
+                log.info("store %s %s is already complete: nothing to send", store.id, plan.day)
+            else:
+                log.info(
+                    "store %s %s: resuming, the topics already hold %d records of this plan (%s)",
+                    store.id, plan.day, holdings.total, dict(holdings.count),
+                )
+        elif from_now is not None and plan.day == local_date(from_now, store.tz):
+            skip_before = int(from_now)
+        stream = StoreDayStream(plan, self.settings.kafka_topic, self.settings.kafka_topic_realistic)
+        return _OpenDay(plan, stream, day_moments(stream, self.settings), summary, holdings, skip_before, chain=True)
+
+    def _units(self, days: Iterable[date], first_from_now: bool) -> Iterator[tuple[float, Any]]:
+        """``(start, unit)`` in start order: days of the implicit store, or store-days."""
+        if self.catalogue is None:
+            for day in days:
+                yield day_start(day).timestamp(), day
+            return
+        from_now = self.clock.now().timestamp() if first_from_now else None
+        for store_day in store_days(self.catalogue, days, from_now=from_now):
+            yield store_day.start, store_day
 
     def run(
-        self, days: Iterable[date], *, first_from_now: bool = False, days_total: int | None = None
+        self,
+        days: Iterable[date],
+        *,
+        first_from_now: bool = False,
+        keep_summaries: bool = True,
+        days_total: int | None = None,
     ) -> list[DaySummary]:
-        """Play ``days`` (possibly endless), merged by due time; return one summary per day.
-
-        ``days_total`` (how many ``days`` holds, if known) is only for the progress display.
-        """
+        """Play ``days`` (possibly endless), merged by due time; return one summary per day
+        (per store and local day with a catalogue). ``keep_summaries`` False keeps only
+        the days under way (an endless run of many stores). ``days_total`` (how many
+        ``days`` holds, if known) is only for the progress display."""
         if days_total is None and isinstance(days, (list, tuple)):
             days_total = len(days)
         self.progress.started(days_total)
         try:
-            return self._run(days, first_from_now)
+            return self._run(days, first_from_now, keep_summaries)
         finally:
             self.progress.finished()
 
-    def _run(self, days: Iterable[date], first_from_now: bool) -> list[DaySummary]:
-        day_iter = iter(days)
+    def _run(self, days: Iterable[date], first_from_now: bool, keep_summaries: bool) -> list[DaySummary]:
+        units = self._units(days, first_from_now)
         summaries: list[DaySummary] = []
         heap: list[tuple[int, int, int, Moment, _OpenDay]] = []
         tie = itertools.count()
-        next_day = next(day_iter, None)
+        upcoming = next(units, None)
         opened = 0
         last_progress = self.clock.monotonic()
         self.publisher.connect()
         self.publisher.ensure_topics(self.topics)
         # After connecting: the simulated clock starts when records can actually be sent.
         pacer = Pacer(self.clock, self.settings.time_scale, self.settings.sleep, self.stop, self.sim_anchor)
+        from_now = self.clock.now().timestamp() if first_from_now else None
         try:
             while True:
-                if next_day is not None and (
-                    not heap or heap[0][0] >= day_start(next_day).timestamp()
-                ):
-                    open_day = self._open(next_day, from_now=first_from_now and opened == 0)
+                if upcoming is not None and (not heap or heap[0][0] >= upcoming[0]):
+                    unit = upcoming[1]
+                    if isinstance(unit, StoreDay):
+                        open_day = self._open_store_day(unit, from_now)
+                    else:
+                        open_day = self._open(unit, from_now=first_from_now and opened == 0)
                     opened += 1
                     summaries.append(open_day.summary)
                     self._push(heap, tie, open_day)
-                    next_day = next(day_iter, None)
+                    upcoming = next(units, None)
+                    if not keep_summaries:
+                        summaries = [s for s in summaries if not s.finished]
                     continue
                 if not heap:
                     break
@@ -228,7 +308,10 @@ class Runner:
                 now = self.clock.monotonic()
                 if now - last_progress >= self.progress_every:
                     last_progress = now
-                    self._progress(open_day, pacer)
+                    if self.catalogue is None:
+                        self._progress(open_day, pacer)
+                    else:
+                        self._chain_progress(heap, summaries, pacer)
             self.publisher.flush()
         finally:
             stopped = self.stop.is_set()
@@ -239,6 +322,8 @@ class Runner:
                 self.publisher.close()
         for s in summaries:
             s.stopped = stopped and not s.finished
+        if not keep_summaries:
+            summaries = [s for s in summaries if not s.finished]
         return summaries
 
     def _push(self, heap, tie, open_day: _OpenDay) -> None:
@@ -270,8 +355,10 @@ class Runner:
             summary.sent_per_topic[record.topic] += 1
         self._run_sent += len(records)
         if moment.entering:
-            label = open_day.plan.profile.slots[moment.visit.slot].label
+            label = open_day.stream._labels[moment.visit.slot]
             summary.entries_per_slot[label] += 1
+            if open_day.chain:
+                return
             if moment.visit.slot != open_day.slot:
                 if open_day.slot >= 0:
                     self._slot_done(open_day)
@@ -307,15 +394,42 @@ class Runner:
             )
         )
 
+    def _chain_progress(self, heap, summaries: list[DaySummary], pacer: Pacer) -> None:
+        days = {id(entry[4]): entry[4] for entry in heap}
+        open_summaries = [d.summary for d in days.values()]
+        self.progress.tick(
+            Snapshot(
+                day=min((s.day for s in open_summaries), default=summaries[-1].day if summaries else date.min),
+                slot="",
+                records_sent=sum(s.sent for s in open_summaries),
+                records_planned=sum(3 * s.total_visits for s in open_summaries),
+                records_present=sum(s.already_present for s in open_summaries),
+                sent_per_topic={},
+                run_records_sent=self._run_sent,
+                days_done=self._days_done,
+                inside=sum(d.stream.inside for d in days.values()),
+                sim_time=pacer.sim_now(),
+                max_lag_seconds=max((s.max_lag_seconds for s in open_summaries), default=0.0),
+                store_days_open=len(days),
+            )
+        )
+
     def _close_day(self, open_day: _OpenDay) -> None:
         if open_day.slot >= 0:
             self._slot_done(open_day)
         open_day.summary.finished = True
         s = open_day.summary
-        log.info(
-            "%s finished: %d records sent (%s), %d already present, %d skipped before start",
-            s.day, s.sent, dict(s.sent_per_topic), s.already_present, s.skipped_before_start,
-        )
+        if open_day.chain:
+            if not s.closed:
+                log.info(
+                    "store %s %s finished: %d records sent, %d already present, %d skipped before start",
+                    s.store_id, s.day, s.sent, s.already_present, s.skipped_before_start,
+                )
+        else:
+            log.info(
+                "%s finished: %d records sent (%s), %d already present, %d skipped before start",
+                s.day, s.sent, dict(s.sent_per_topic), s.already_present, s.skipped_before_start,
+            )
         self._days_done += 1
         self.progress.day_done(s.day, s.sent, s.already_present)
 

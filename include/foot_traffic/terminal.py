@@ -22,11 +22,12 @@ class TerminalProgress:
     the day and slot being played, and for paced runs the simulated clock, customers in
     the store and the lag behind schedule."""
 
-    def __init__(self, stream: IO[str], *, paced: bool):
+    def __init__(self, stream: IO[str], *, paced: bool, unit: str = "days"):
         from rich.console import Console
         from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
         self.paced = paced
+        self.unit = unit  # "days", or "store-days" for a chain
         self.console = Console(file=stream, force_terminal=True)
         columns: list[Any] = [SpinnerColumn(), TextColumn("{task.description}"), BarColumn()]
         columns += [TextColumn("{task.fields[days]}"), TextColumn("{task.fields[rate]}")]
@@ -54,7 +55,7 @@ class TerminalProgress:
         )
 
     def _days_text(self, done: int) -> str:
-        return f"{done}/{self._days_total} days" if self._days_total else f"{done} days"
+        return f"{done}/{self._days_total} {self.unit}" if self._days_total else f"{done} {self.unit}"
 
     def tick(self, snap: Snapshot) -> None:
         elapsed = max(time.monotonic() - self._started, 1e-9)
@@ -64,7 +65,7 @@ class TerminalProgress:
             detail = f"sim {iso_seconds(snap.sim_time)}  in store {snap.inside}  lag {snap.max_lag_seconds:.1f} s"
         self._progress.update(
             self._task,
-            description=f"{snap.day} {snap.slot}",
+            description=f"{snap.day} {snap.slot}" if not snap.store_days_open else f"{snap.day} {snap.store_days_open} open",
             completed=snap.days_done + day_share,
             days=self._days_text(snap.days_done),
             rate=f"{snap.run_records_sent / elapsed:,.0f} rec/s",
@@ -81,30 +82,63 @@ class TerminalProgress:
         self._progress.stop()
 
 
+MAX_ROWS = 60  # more store-days than this are summed per local day
+
+
 def summary_table(summaries: Sequence[dict[str, Any]], stream: IO[str]) -> None:
-    """One compact table of the run: a row per day (plain text when ``stream`` is no terminal)."""
+    """One compact table of the run: a row per day, or per store and local day for a chain
+    (summed per day past ``MAX_ROWS`` rows); plain text when ``stream`` is no terminal."""
     from rich.console import Console
     from rich.table import Table
 
     topics: list[str] = []
     for s in summaries:
         topics += [t for t in s.get("topics", ()) if t not in topics]
+    chain = any(s.get("store_id") for s in summaries)
+    per_day = chain and len(summaries) > MAX_ROWS
+    rows = _per_day(summaries) if per_day else summaries
     table = Table(title=None, show_edge=False, pad_edge=False)
     table.add_column("day")
+    if chain:
+        table.add_column("stores" if per_day else "store")
     table.add_column("visits", justify="right")
     for topic in topics:
         table.add_column(topic, justify="right")
     table.add_column("already present", justify="right")
     table.add_column("max lag s", justify="right")
     table.add_column("status")
-    for s in summaries:
-        status = "complete" if s["finished"] else ("stopped" if s["stopped"] else "incomplete")
+    for s in rows:
+        if s.get("closed"):
+            status = "closed"
+        else:
+            status = "complete" if s["finished"] else ("stopped" if s["stopped"] else "incomplete")
+        store = [str(s.get("store_id") or "")] if chain else []
         table.add_row(
             s["day"],
+            *store,
             f"{s['total_visits']:,}",
             *(f"{s['sent_per_topic'].get(t, 0):,}" for t in topics),
             f"{s['records_already_present']:,}",
             f"{s['max_lag_seconds']:.3f}",
             status,
         )
-    Console(file=stream, width=max(100, 20 * (len(topics) + 4))).print(table)
+    Console(file=stream, width=max(100, 20 * (len(topics) + 5))).print(table)
+
+
+def _per_day(summaries: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    days: dict[str, dict[str, Any]] = {}
+    for s in summaries:
+        d = days.setdefault(
+            s["day"],
+            {"day": s["day"], "store_id": 0, "total_visits": 0, "sent_per_topic": {}, "records_already_present": 0,
+             "max_lag_seconds": 0.0, "finished": True, "stopped": False, "closed": False},
+        )
+        d["store_id"] += 1
+        d["total_visits"] += s["total_visits"]
+        for topic, n in s["sent_per_topic"].items():
+            d["sent_per_topic"][topic] = d["sent_per_topic"].get(topic, 0) + n
+        d["records_already_present"] += s["records_already_present"]
+        d["max_lag_seconds"] = max(d["max_lag_seconds"], s["max_lag_seconds"])
+        d["finished"] &= s["finished"]
+        d["stopped"] |= s["stopped"]
+    return list(days.values())

@@ -185,7 +185,30 @@ class FootTrafficProducerOperator(BaseOperator):
                 "a new attempt resumes where this one stopped"
             )
         self.log.info("%s done: %s", day, result)
+        if settings.validate_day:
+            result["validation"] = self.check_the_day(settings, profile, day, target)
         return result
+
+    def check_the_day(self, settings: Settings, profile, day: date, target) -> dict[str, Any]:
+        """Read the day back and test it against its model (``validate``); log the table and
+        return a summary for XCom. A failed check is reported, not raised: the day was
+        delivered, and a statistical test rejects a correct day 1 % of the time."""
+        from foot_traffic.kafka_options import KafkaOptions
+        from foot_traffic.validate import read_and_validate, summary_of
+
+        options = KafkaOptions.from_settings(settings, client_options=target.client_options)
+        try:
+            reports = read_and_validate(settings, profile, day, options, stop=self._stop)
+        except Exception as exc:  # the day is delivered; a failed read-back must not fail the task
+            self.log.warning("%s: validation could not run: %s", day, exc)
+            return {"passed": None, "error": str(exc)}
+        for report in reports:
+            for line in report.table().splitlines():
+                self.log.info("%s", line)
+        summary = summary_of(reports)
+        if not summary["passed"]:
+            self.log.warning("%s: the day does NOT match its model (see the table above)", day)
+        return summary
 
     def on_kill(self) -> None:
         """Stop the stream: the runner stops at the next record, flushes and returns; the

@@ -174,6 +174,25 @@ def test_past_day_is_sent_at_full_speed_and_summary_is_the_xcom(monkeypatch, kaf
 
 
 @pytest.mark.integration
+def test_validate_flag_puts_the_check_into_the_log_and_the_xcom(kafka_conn, topics, clean_producer_env, caplog, capsys):
+    caplog.set_level(logging.INFO)
+    t1, t2 = topics
+    op = FootTrafficProducerOperator(task_id="p", settings={
+        "topic": t1, "topic_realistic": t2, "seed": "7", "daily_customers": "600", "profile_file": "retail",
+        "sensor_miss_rate": 0.05, "sensor_batch_seconds": 30, "sensor_upload_delay_seconds": 60, "validate": True,
+    })
+    result = op.execute(context(date(2026, 11, 28)))
+    json.dumps(result)  # XCom-safe
+    validation = result["validation"]
+    assert validation["passed"] is True
+    (day,) = validation["days"]
+    assert day["day"] == "2026-11-28" and day["failed"] == [] and "trip minutes vs log-normal (KS)" in day["p_values"]
+    out = capsys.readouterr()
+    logged = caplog.text + out.out + out.err  # the task logger may write to the console
+    assert "sessions = plan" in logged and "PASS" in logged
+
+
+@pytest.mark.integration
 def test_on_kill_stops_flushes_and_fails_the_task(kafka_conn, topics, clean_producer_env):
     t1, t2 = topics
     # from midnight at 10 simulated minutes per second: the day would take 2.4 minutes

@@ -90,9 +90,11 @@ def test_foot_traffic_daily_shape(dagbag):
     expected = {
         "daily_customers", "base_daily_customers", "daily_variation_pct", "disable_daily_variation",
         "time_scale", "seed", "topic", "topic_realistic", "from_midnight", "profile_file",
+        "sensor_miss_rate", "sensor_double_rate", "sensor_batch_seconds", "sensor_upload_delay_seconds", "validate",
     }
     assert expected <= set(dag.params)
-    for name in ("daily_customers", "base_daily_customers", "time_scale", "seed", "daily_variation_pct"):
+    for name in ("daily_customers", "base_daily_customers", "time_scale", "seed", "daily_variation_pct",
+                 "sensor_miss_rate", "sensor_double_rate", "sensor_batch_seconds", "sensor_upload_delay_seconds"):
         schema = dag.params.get_param(name).schema
         assert {"minimum", "exclusiveMinimum"} & set(schema), f"{name}: no minimum"
         assert {"maximum", "exclusiveMaximum"} & set(schema), f"{name}: no maximum"
