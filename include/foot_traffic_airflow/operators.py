@@ -24,6 +24,7 @@ from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
 from foot_traffic_airflow.connection import DEFAULT_CONN_ID, KafkaConnectionError
+from foot_traffic_airflow.lineage import TopicLineageMixin
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -53,7 +54,7 @@ class FootTrafficStopped(AirflowException):
     """The task was stopped (``on_kill``) before the day was complete; what was sent is flushed."""
 
 
-class FootTrafficProducerOperator(BaseOperator):
+class FootTrafficProducerOperator(TopicLineageMixin, BaseOperator):
     """Stream one simulated day of store foot traffic to the two Kafka topics.
 
     The day played is the run's logical date (UTC): a run for today streams in real
@@ -200,6 +201,7 @@ class FootTrafficProducerOperator(BaseOperator):
             day, settings.kafka_topic, settings.kafka_topic_realistic, settings.time_scale,
             settings.seed, settings.daily_customers, settings.from_midnight,
         )
+        self.remember_topics(settings.bootstrap_servers, [settings.kafka_topic, settings.kafka_topic_realistic])
         runner = build_runner(
             settings,
             day,
