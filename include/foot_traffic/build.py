@@ -36,6 +36,7 @@ def build_runner(
     client_options: Mapping[str, Any] | None = None,
     producer_factory: ProducerFactory | None = None,
     progress_every: float | None = None,
+    owner: Mapping[str, Any] | None = None,
 ) -> Runner:
     """A runner for ``settings`` starting with ``first_day``.
 
@@ -43,11 +44,13 @@ def build_runner(
         None loads ``settings.profile_file``.
     :param client_options: kafka-python security options (from an Airflow connection).
     :param producer_factory: builds the librdkafka producer (``KAFKA_CLIENT=confluent``).
+    :param owner: who this run is (``ownership.describe_run``), written in each day's owner
+        record so that a run it fences can name it.
     """
     options = KafkaOptions.from_settings(settings, client_options=client_options)
     return Runner(
         settings,
-        publisher_for(settings, options, stop, producer_factory=producer_factory),
+        publisher_for(settings, options, stop, producer_factory=producer_factory, owner=dict(owner) if owner else None),
         KafkaDayScanner(options, stop),
         clock=clock or SystemClock(),
         stop=stop,

@@ -5,7 +5,9 @@
     foot-traffic preview [--date 2025-11-07]
 
 Settings come from the original environment variables (see README). Exit codes: 0 on
-success or a clean stop (SIGTERM/SIGINT), 1 when delivery failed, 2 on invalid settings.
+success or a clean stop (SIGTERM/SIGINT), 1 when delivery failed, 2 on invalid settings,
+3 when a newer run of one of the days took it over (fenced: this run stopped, the newer
+one continues the day; nothing was sent twice).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import threading
 from datetime import date
 
 from foot_traffic.build import build_runner
+from foot_traffic.ownership import describe_owner, describe_run
 from foot_traffic.pacing import SystemClock
 from foot_traffic.plan import plan_from_settings, today
 from foot_traffic.profile import Profile, ProfileError, load_profile
@@ -30,7 +33,7 @@ from foot_traffic.settings import Settings, SettingsError
 
 log = logging.getLogger("foot_traffic")
 
-EXIT_OK, EXIT_DELIVERY, EXIT_SETTINGS = 0, 1, 2
+EXIT_OK, EXIT_DELIVERY, EXIT_SETTINGS, EXIT_FENCED = 0, 1, 2, 3
 
 
 def _day(text: str) -> date:
@@ -100,7 +103,8 @@ def cmd_produce(settings: Settings, profile: Profile, args: argparse.Namespace) 
     clock = SystemClock()
     first = args.date or today(clock.now())
     count = args.days if args.days else (1 if args.date else None)
-    runner = build_runner(settings, first, stop=stop, profile=profile, clock=clock)
+    command = "foot-traffic produce" + (f" --date {args.date}" if args.date else "")
+    runner = build_runner(settings, first, stop=stop, profile=profile, clock=clock, owner=describe_run(command))
     log.info(
         "foot-traffic produce: %s, TIME_SCALE=%g, topics %s and %s",
         f"{count} day(s) from {first}" if count else f"continuously from {first}",
@@ -113,6 +117,12 @@ def cmd_produce(settings: Settings, profile: Profile, args: argparse.Namespace) 
     if args.summary_json:
         with open(args.summary_json, "w", encoding="utf-8") as fh:
             json.dump(result, fh, ensure_ascii=False, indent=2)
+    if runner.fenced is not None:
+        log.error(
+            "fenced: %s now writes %s; this run stopped (what it committed stays, once)",
+            describe_owner(runner.fenced.by), runner.fenced.day,
+        )
+        return EXIT_FENCED
     if stop.is_set():
         log.info("stopped cleanly: every record sent was acknowledged")
     return EXIT_OK

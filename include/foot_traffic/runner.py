@@ -1,9 +1,16 @@
 """The one runner behind both front doors (``foot-traffic produce`` and the Airflow operator).
 
-For each day: find what the topics already hold (resume), plan the day, log the plan
-per slot, then release every record at its due time through the publisher, log progress,
-flush, and return a summary. Days are merged by due time, so a day's late exits after
-midnight interleave with the next day's first entries, as in a real store.
+For each day: open the day's writer (with transactions: take the day's transactional id,
+fencing any other run of the day), find what the topics already hold (resume), plan the
+day, log the plan per slot, then release every record at its due time through the
+day's writer, log progress, flush, and return a summary. Days are merged by due time,
+so a day's late exits after midnight interleave with the next day's first entries, as
+in a real store; each open day has its own writer.
+
+A run fenced by a newer run of one of its days (``Fenced``) stops as if asked to: the
+other days' records sent so far are committed, and the fenced day's summary says
+``fenced`` and names the newer run; nothing is raised (the data is consistent), the
+front doors decide what it means (exit code 3, a failed task that is not retried).
 """
 
 from __future__ import annotations
@@ -22,7 +29,7 @@ from foot_traffic.events import DayStream, Moment
 from foot_traffic.pacing import Clock, Pacer, SystemClock
 from foot_traffic.plan import DayPlan, day_start, plan_from_settings
 from foot_traffic.profile import Profile, load_profile
-from foot_traffic.publisher import Publisher
+from foot_traffic.publisher import DayWriter, Fenced, Publisher
 from foot_traffic.resume import DayHoldings, PlanMismatch
 from foot_traffic.settings import Settings
 
@@ -49,6 +56,8 @@ class DaySummary:
     max_lag_seconds: float = 0.0
     stopped: bool = False
     finished: bool = False
+    fenced: bool = False  # a newer run of this day took it over (see Fenced)
+    fenced_by: dict[str, Any] | None = None  # that run's owner record, when it could be read
 
     @property
     def sent(self) -> int:
@@ -69,6 +78,8 @@ class DaySummary:
             "max_lag_seconds": round(self.max_lag_seconds, 6),
             "stopped": self.stopped,
             "finished": self.finished,
+            "fenced": self.fenced,
+            **({"fenced_by": self.fenced_by} if self.fenced else {}),
         }
 
 
@@ -80,6 +91,7 @@ class _OpenDay:
     summary: DaySummary
     holdings: DayHoldings | None
     skip_before: int | None
+    writer: DayWriter
     slot: int = -1
     slot_entries: int = 0
 
@@ -108,6 +120,7 @@ class Runner:
         self.sim_anchor = sim_anchor
         self.progress_every = progress_every
         self.topics = [settings.kafka_topic, settings.kafka_topic_realistic]
+        self.fenced: Fenced | None = None  # set when a newer run took one of the days
 
     # -- planning ---------------------------------------------------------------------------
     def plan(self, day: date) -> tuple[DayPlan, DayHoldings | None]:
@@ -143,16 +156,23 @@ class Runner:
             log.info("  slot %s  %6d visits  %s", slot.label, count, "#" * round(30 * count / widest))
 
     # -- running ----------------------------------------------------------------------------
-    def _open(self, day: date, from_now: bool) -> _OpenDay:
-        plan, holdings = self.plan(day)
-        self.log_plan(plan)
-        summary = DaySummary(
-            day=day,
+    @staticmethod
+    def _summary(plan: DayPlan) -> DaySummary:
+        return DaySummary(
+            day=plan.day,
             plan_id=plan.plan_id,
             seed=plan.seed,
             total_visits=plan.total,
             planned_per_slot={s.label: c for s, c in zip(plan.profile.slots, plan.slot_counts)},
         )
+
+    def _open(self, day: date, from_now: bool) -> _OpenDay:
+        # The writer first: it fences every older writer of the day, so the scan below
+        # sees everything they will ever have committed.
+        writer = self.publisher.open_day(day)
+        plan, holdings = self.plan(day)
+        self.log_plan(plan)
+        summary = self._summary(plan)
         skip_before = None
         if holdings is not None:
             log.info(
@@ -165,7 +185,7 @@ class Runner:
             # A fresh start in the middle of today plays the rest of today, like the original.
             skip_before = int(self.clock.now().timestamp())
         stream = DayStream(plan, self.settings.kafka_topic, self.settings.kafka_topic_realistic)
-        return _OpenDay(plan, stream, iter(stream), summary, holdings, skip_before)
+        return _OpenDay(plan, stream, iter(stream), summary, holdings, skip_before, writer)
 
     def run(self, days: Iterable[date], *, first_from_now: bool = False) -> list[DaySummary]:
         """Play ``days`` (possibly endless), merged by due time; return one summary per day."""
@@ -181,38 +201,52 @@ class Runner:
         # After connecting: the simulated clock starts when records can actually be sent.
         pacer = Pacer(self.clock, self.settings.time_scale, self.settings.sleep, self.stop, self.sim_anchor)
         try:
-            while True:
-                if next_day is not None and (
-                    not heap or heap[0][0] >= day_start(next_day).timestamp()
-                ):
-                    open_day = self._open(next_day, from_now=first_from_now and opened == 0)
-                    opened += 1
-                    summaries.append(open_day.summary)
+            try:
+                while True:
+                    if next_day is not None and (
+                        not heap or heap[0][0] >= day_start(next_day).timestamp()
+                    ):
+                        open_day = self._open(next_day, from_now=first_from_now and opened == 0)
+                        opened += 1
+                        summaries.append(open_day.summary)
+                        self._push(heap, tie, open_day)
+                        next_day = next(day_iter, None)
+                        continue
+                    if not heap:
+                        break
+                    due, _, _, moment, open_day = heapq.heappop(heap)
+                    self._play(moment, open_day, pacer)
+                    if self.stop.is_set():
+                        break
                     self._push(heap, tie, open_day)
-                    next_day = next(day_iter, None)
-                    continue
-                if not heap:
-                    break
-                due, _, _, moment, open_day = heapq.heappop(heap)
-                self._play(moment, open_day, pacer)
-                if self.stop.is_set():
-                    break
-                self._push(heap, tie, open_day)
-                now = self.clock.monotonic()
-                if now - last_progress >= self.progress_every:
-                    last_progress = now
-                    self._progress(open_day, pacer)
-            self.publisher.flush()
+                    now = self.clock.monotonic()
+                    if now - last_progress >= self.progress_every:
+                        last_progress = now
+                        self._progress(open_day, pacer)
+                self.publisher.flush()
+            except Fenced as exc:
+                self._was_fenced(exc, summaries)
         finally:
-            stopped = self.stop.is_set()
+            stopped = self.stop.is_set() or self.fenced is not None
             try:
                 if stopped:
                     self.publisher.flush()
             finally:
                 self.publisher.close()
         for s in summaries:
-            s.stopped = stopped and not s.finished
+            s.stopped = stopped and not s.finished and not s.fenced
         return summaries
+
+    def _was_fenced(self, exc: Fenced, summaries: list[DaySummary]) -> None:
+        """A newer run took ``exc.day``: stop every day here, as a stop request would."""
+        self.fenced = exc
+        summary = next((s for s in summaries if s.day == exc.day and not s.finished), None)
+        if summary is None:  # fenced while opening the day: nothing of it was sent
+            summary = self._summary(plan_from_settings(exc.day, self.settings, self.profile))
+            summaries.append(summary)
+        summary.fenced = True
+        summary.fenced_by = exc.by
+        log.warning("%s: stopping: another run now writes %s; committing what the other days sent", exc.day, exc.day)
 
     def _push(self, heap, tie, open_day: _OpenDay) -> None:
         moment = next(open_day.moments, None)
@@ -233,13 +267,17 @@ class Runner:
             summary.already_present += len(moment.records) - len(records)
             if not records:
                 return
+        wait = pacer.wall_delay(moment.due)
+        if wait > 0:
+            self.publisher.idle(wait)  # e.g. commit: what was sent becomes visible while we wait
         if not pacer.wait_until(moment.due):
             return
         lag = -pacer.wall_delay(moment.due)
         if lag > summary.max_lag_seconds and pacer.sim0 <= moment.due:
             summary.max_lag_seconds = lag
+        send = open_day.writer.send
         for record in records:
-            self.publisher.send(record)
+            send(record)
             summary.sent_per_topic[record.topic] += 1
         if moment.entering:
             label = open_day.plan.profile.slots[moment.visit.slot].label
@@ -271,6 +309,7 @@ class Runner:
     def _close_day(self, open_day: _OpenDay) -> None:
         if open_day.slot >= 0:
             self._slot_done(open_day)
+        open_day.writer.finish()
         open_day.summary.finished = True
         s = open_day.summary
         log.info(
