@@ -33,6 +33,27 @@ class FootTrafficStopped(AirflowException):
     """The task was stopped (``on_kill``) before the day was complete; what was sent is flushed."""
 
 
+class FootTrafficFenced(AirflowFailException):
+    """A newer run of the same day took it over: this attempt stopped, and is not retried
+    (a retry would take the day back and fence the newer run in turn)."""
+
+
+def run_label(context: Mapping[str, Any]) -> str:
+    """This task instance as a writer of the day, e.g. ``Airflow foot_traffic_daily/manual__2026-...
+    produce_day try 1`` (named by a run it fences)."""
+    ti = context.get("ti")
+    dag_run = context.get("dag_run")
+    dag_id = getattr(ti, "dag_id", None) or getattr(dag_run, "dag_id", None) or "?"
+    run_id = getattr(ti, "run_id", None) or getattr(dag_run, "run_id", None) or "?"
+    task_id = getattr(ti, "task_id", None) or "?"
+    label = f"Airflow {dag_id}/{run_id} {task_id}"
+    map_index = getattr(ti, "map_index", -1)
+    if isinstance(map_index, int) and map_index >= 0:
+        label += f"[{map_index}]"
+    try_number = getattr(ti, "try_number", None)
+    return label + (f" try {try_number}" if try_number is not None else "")
+
+
 class FootTrafficProducerOperator(BaseOperator):
     """Stream one simulated day of store foot traffic to the two Kafka topics.
 
@@ -42,6 +63,13 @@ class FootTrafficProducerOperator(BaseOperator):
     full speed with that day's timestamps, unless ``from_midnight`` paces it from its
     midnight. A restarted attempt sends only what the topics do not hold yet (resume).
     Returns the day's summary (counts per topic and slot) as XCom.
+
+    One writer per day: with ``KAFKA_TRANSACTIONS`` on (the default) the day is written
+    by a transactional producer whose id is derived from the topics and the day, so a
+    newer run of the same day (a manual trigger, a retry while a zombie still sends, a
+    ``foot-traffic produce --date``) fences this one. A fenced attempt stops at once,
+    pushes its summary with ``"fenced": true`` and the newer run's owner record
+    (``fenced_by``), and fails with ``FootTrafficFenced`` naming that run -- not retried.
 
     Settings (``foot_traffic.settings.Settings``: the original producer's environment variables and
     their defaults) are read from the worker's environment, then from the run's Params
@@ -138,6 +166,7 @@ class FootTrafficProducerOperator(BaseOperator):
     # -- running ------------------------------------------------------------------------
     def execute(self, context: Context) -> dict[str, Any]:
         from foot_traffic.build import build_runner
+        from foot_traffic.ownership import describe_owner, describe_run
         from foot_traffic.profile import ProfileError, load_profile
         from foot_traffic.publisher import PublishError
         from foot_traffic.resume import PlanMismatch
@@ -168,6 +197,7 @@ class FootTrafficProducerOperator(BaseOperator):
             client_options=target.client_options,
             producer_factory=librdkafka_producer_factory(target) if settings.kafka_client == "confluent" else None,
             progress_every=self.progress_every,
+            owner=describe_run(run_label(context)),
         )
         try:
             (summary,) = runner.run([day], first_from_now=False)
@@ -180,6 +210,16 @@ class FootTrafficProducerOperator(BaseOperator):
             raise AirflowException(f"{day}: delivery failed, the day is incomplete: {exc}") from None
         result = summary.as_dict()
         result["topics"] = [settings.kafka_topic, settings.kafka_topic_realistic]
+        if runner.fenced is not None:
+            ti = context.get("ti")
+            if ti is not None:
+                ti.xcom_push(key="return_value", value=result)
+            raise FootTrafficFenced(
+                f"{day}: fenced by a newer run: {describe_owner(runner.fenced.by)} now writes this day. "
+                f"This attempt stopped after {summary.sent} records; nothing was sent twice (its unfinished "
+                "transaction was aborted, what it committed stays). Not retried: a retry would take the day "
+                "back from the newer run."
+            )
         if summary.stopped or not summary.finished:
             raise FootTrafficStopped(
                 f"{day}: stopped after {summary.sent} records (all acknowledged); the day is incomplete, "
