@@ -191,12 +191,12 @@ def test_a_fenced_day_stops_the_other_open_days_too():
     def open_day(day, store=None):
         writer = real_open(day, store)
         if day == DAY + timedelta(days=1):
-            pub.fence_after = len(pub.records) + 50  # fenced 50 records into the second day
+            pub.fence_after = len(pub.records) + 2  # fenced at the second day's first visit
         return writer
 
     pub.open_day = open_day
     summaries = runner(settings(), pub, FakeClock(datetime(2026, 1, 1, tzinfo=UTC))).run(days_from(DAY, 3))
-    # 50 records into the 8th, the 7th still had late exits to send: it stops, unfinished
+    # at the 8th's first visit the 7th still had late exits to send: it stops, unfinished
     assert [(s.day, s.fenced, s.stopped, s.finished) for s in summaries] == [
         (DAY, False, True, False), (DAY + timedelta(days=1), True, False, False),
     ]
