@@ -123,6 +123,11 @@ class ConfluentPublisher(ConfirmedPublisher):
         self._failure: tuple[str, str, str, Any] | None = None  # (topic, event id, seq, error)
         self._purged = False
         self._sent_by_topic: Counter[str] = Counter()
+        # Per-record failure reports without transactions. With them, a failed record fails
+        # the commit anyway, and no Python callback may run: confluent-kafka 2.16 runs
+        # pending reports inside flush() after a fatal error (a fencing) was raised, and
+        # the callback then fails with SystemError, or worse, a raw KafkaError escapes.
+        self._report = {} if transactional_id else {"on_delivery": self._on_delivery}
         self._unpolled = 0
 
     def connect(self) -> None:
@@ -183,10 +188,15 @@ class ConfluentPublisher(ConfirmedPublisher):
         try:
             return call(*args)
         except (KafkaException, SystemError) as exc:
+            # confluent-kafka 2.16 may also end a call that served a failed record's report
+            # with a bare SystemError ("returned NULL without setting an exception"): the
+            # report itself (``_on_delivery``) then says what failed.
             err = _kafka_error(exc)
-            if err is None:
-                raise
-            self._fail(None, err)
+            if err is not None:
+                self._fail(None, err)
+            elif self._failure is None:
+                log.error("librdkafka call failed without a Kafka error: %s", exc)
+                self._fail(None, None)
             self._raise_if_failed()
 
     def _visible_partitions(self, topic: str):
@@ -240,7 +250,7 @@ class ConfluentPublisher(ConfirmedPublisher):
                     record.key,
                     headers=list(record.headers),
                     timestamp=record.timestamp_ms,
-                    on_delivery=self._on_delivery,
+                    **self._report,
                 )
                 break
             except BufferError:  # local queue full: serve delivery reports, then retry

@@ -69,12 +69,15 @@ class DayWriter:
         self.records = 0  # records in the open transaction
         self.transactions = 0  # transactions committed
         self.commit_seconds = 0.0  # wall time spent committing (flush + commit)
+        self.fenced: Fenced | None = None  # once fenced, every later call raises it again
 
     @property
     def label(self) -> str:
         return str(self.day) if self.store is None else f"store {self.store} {self.day}"
 
     def send(self, record: Record) -> None:
+        if self.fenced is not None:
+            raise self.fenced
         producer = self.producer
         pubs = self.publishers
         try:
@@ -93,6 +96,8 @@ class DayWriter:
             pubs.commit_due()
 
     def commit(self) -> None:
+        if self.fenced is not None:
+            raise self.fenced
         if not self.producer.in_transaction:
             return
         started = time.monotonic()
@@ -252,4 +257,5 @@ class DayPublishers:
             "was aborted by the newer writer, and what it committed before stays in the topics, once"
         )
         log.error("%s", message)
-        return Fenced(message, transactional_id=writer.transactional_id, day=writer.day, store=writer.store, by=by)
+        writer.fenced = Fenced(message, transactional_id=writer.transactional_id, day=writer.day, store=writer.store, by=by)
+        return writer.fenced
