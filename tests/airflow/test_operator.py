@@ -263,3 +263,50 @@ def test_confluent_client_takes_its_producer_from_the_provider_hook(kafka_conn, 
         a = sorted((r.partition, r.key, r.value, r.timestamp_ms) for r in read_topic(kafka_conn, ours))
         b = sorted((r.partition, r.key, r.value, r.timestamp_ms) for r in read_topic(kafka_conn, theirs))
         assert a == b and len(a) in (150, 300)
+
+
+@pytest.mark.integration
+def test_a_newer_run_of_the_day_fences_this_task_which_fails_without_retry_naming_it(kafka_conn, topics, clean_producer_env):
+    """Two task instances of the same day at once (operator level, two threads): the later one
+    fences the earlier, which pushes its summary with "fenced" and fails with
+    FootTrafficFenced (an AirflowFailException: no retry into a fight)."""
+    from foot_traffic_airflow.operators import FootTrafficFenced
+
+    t1, t2 = topics
+    settings = {"topic": t1, "topic_realistic": t2, "seed": 5, "daily_customers": 3000, "time_scale": 6000, "from_midnight": True}
+    pushed: dict = {}
+
+    def ti(run_id, pushed_to):
+        return SimpleNamespace(
+            dag_id="foot_traffic_daily", run_id=run_id, task_id="produce_day", try_number=1, map_index=-1,
+            xcom_push=lambda key, value: pushed_to.setdefault(key, value),
+        )
+
+    outcome: dict = {}
+
+    def run(name, run_id):
+        ctx = {**context(date(2025, 11, 7)), "ti": ti(run_id, pushed.setdefault(name, {}))}
+        try:
+            outcome[name] = FootTrafficProducerOperator(task_id="produce_day", settings=settings).execute(ctx)
+        except BaseException as exc:  # noqa: BLE001 - recorded for the assertions
+            outcome[name] = exc
+
+    first = threading.Thread(target=run, args=("scheduled", "scheduled__2025-11-07T00:00:00+00:00"))
+    first.start()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not read_topic(kafka_conn, t1):
+        time.sleep(0.2)
+    second = threading.Thread(target=run, args=("manual", "manual__2025-11-07T09:30:00+00:00"))
+    second.start()
+    first.join(60)
+    second.join(60)
+    assert not first.is_alive() and not second.is_alive()
+    assert isinstance(outcome["manual"], dict) and outcome["manual"]["finished"], outcome["manual"]
+    err = outcome["scheduled"]
+    assert isinstance(err, FootTrafficFenced) and isinstance(err, AirflowFailException)
+    assert "fenced by a newer run: Airflow foot_traffic_daily/manual__2025-11-07T09:30:00+00:00 produce_day try 1" in str(err)
+    summary = pushed["scheduled"]["return_value"]
+    assert summary["fenced"] is True and summary["fenced_by"]["run"].endswith("manual__2025-11-07T09:30:00+00:00 produce_day try 1")
+    json.dumps(summary)
+    landed = read_topic(kafka_conn, t1) + read_topic(kafka_conn, t2)
+    assert len(landed) == 9000 and len({r.header("ft-event-id") for r in landed}) == 9000
