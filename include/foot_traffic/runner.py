@@ -123,7 +123,7 @@ class Runner:
         self.fenced: Fenced | None = None  # set when a newer run took one of the days
 
     # -- planning ---------------------------------------------------------------------------
-    def plan(self, day: date) -> tuple[DayPlan, DayHoldings | None]:
+    def plan(self, day: date, *, quiet: bool = False) -> tuple[DayPlan, DayHoldings | None]:
         """Plan ``day``; with resume on, adopt and check what the topics already hold."""
         found: dict[str, DayHoldings] = {}
         if self.settings.resume and self.scanner is not None:
@@ -133,7 +133,8 @@ class Runner:
         if self.settings.seed is None and len(found) == 1:
             # An unseeded day that already started keeps its first attempt's seed.
             seed = next(iter(found.values())).seed
-            log.info("SEED unset: continuing %s with the seed of its earlier attempt, %d", day, seed)
+            if not quiet:
+                log.info("SEED unset: continuing %s with the seed of its earlier attempt, %d", day, seed)
         plan = plan_from_settings(day, self.settings, self.profile, seed=seed)
         others = {pid: h for pid, h in found.items() if pid != plan.plan_id}
         if others:
@@ -167,6 +168,10 @@ class Runner:
         )
 
     def _open(self, day: date, from_now: bool) -> _OpenDay:
+        if getattr(self.publisher, "fences", False) and self.settings.resume and self.scanner is not None:
+            # Look before taking the day: a run that would refuse the day (another plan is
+            # in it) must refuse it without fencing the run that is writing it.
+            self.plan(day, quiet=True)
         # The writer first: it fences every older writer of the day, so the scan below
         # sees everything they will ever have committed.
         writer = self.publisher.open_day(day)

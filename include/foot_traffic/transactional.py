@@ -123,6 +123,8 @@ class DayWriter:
 class DayPublishers:
     """The runner's publisher with ``KAFKA_TRANSACTIONS`` on: one transactional producer per open day."""
 
+    fences = True  # open_day stops other runs of the day (the runner looks before it leaps)
+
     def __init__(
         self,
         settings,

@@ -108,3 +108,29 @@ def test_a_zombie_attempt_wakes_up_while_its_retry_sends_and_sends_nothing(kafka
     check = check_day(kafka_bootstrap, producer_env(kafka_bootstrap, topics, DAILY_CUSTOMERS=3000), DAY)
     ledger.checked(check)
     assert check.ok and check.landed == 9000, check.describe()
+
+
+def test_a_run_with_another_plan_is_refused_without_stopping_the_run_writing_the_day(kafka_bootstrap, tmp_path, ledger):
+    """A manual run of today with another seed (the trigger form's defaults) must not take the
+    day from the run streaming it: it looks before it fences, and refuses."""
+    topics = fresh_topics("otherplan")
+    env = producer_env(kafka_bootstrap, topics, DAILY_CUSTOMERS=3000, TIME_SCALE=12000)
+    args = ("--date", DAY.isoformat(), "--from-midnight")
+    log, other_log = tmp_path / "live.log", tmp_path / "other.log"
+    live = spawn(env, *args, log=log)
+    try:
+        wait_for_line(log, f"plan for {DAY}", proc=live)
+        time.sleep(1.5)
+        ledger.fault()
+        other = spawn({**env, "SEED": "8"}, *args, log=other_log)
+        assert finish(other, other_log, 60) == 1
+        assert live.poll() is None, "the live run must keep going"
+        assert finish(live, log) == 0
+    finally:
+        if live.poll() is None:
+            live.kill()
+    assert "already holds records of another plan" in other_log.read_text(errors="replace")
+    assert "this run owns the day" not in other_log.read_text(errors="replace")
+    check = check_day(kafka_bootstrap, producer_env(kafka_bootstrap, topics, DAILY_CUSTOMERS=3000), DAY)
+    ledger.checked(check)
+    assert check.ok and check.landed == 9000, check.describe()

@@ -207,3 +207,14 @@ def test_summaries_say_not_fenced_by_default():
     pub = MemoryPublisher()
     [summary] = runner(settings(), pub, FakeClock(datetime(2026, 1, 1, tzinfo=UTC))).run([DAY])
     assert summary.as_dict()["fenced"] is False and "fenced_by" not in summary.as_dict()
+
+
+def test_a_run_that_would_refuse_the_day_refuses_it_before_taking_it():
+    """Another plan in the day: refused before open_day, so the run writing it is not fenced."""
+    pub = MemoryPublisher()
+    runner(settings(), pub, FakeClock(datetime(2026, 1, 1, tzinfo=UTC))).run([DAY])
+    pub.fences = True
+    pub.opened.clear()
+    with pytest.raises(PlanMismatch):
+        runner(settings(SEED=8), pub, FakeClock(datetime(2026, 1, 1, tzinfo=UTC))).run([DAY])
+    assert pub.opened == []
