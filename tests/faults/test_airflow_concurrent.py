@@ -87,6 +87,7 @@ def test_a_manual_run_fences_the_scheduled_live_run_of_the_same_day(tmp_path, le
         scheduled, manual = (log.read_text(errors="replace") for log in logs)
         assert "state=success" in manual and codes[1] == 0, manual[-4000:]
         assert "FootTrafficFenced" in scheduled and "fenced by a newer run" in scheduled, scheduled[-4000:]
+        ledger.fenced()
         # ... naming the manual run (its run id, from its owner record)
         manual_run_id = re.search(r"creating dag run .* run_id=(\S+)", manual).group(1)
         assert f"fenced by a newer run: Airflow foot_traffic_daily/{manual_run_id} produce_day try 1" in scheduled, (

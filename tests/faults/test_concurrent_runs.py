@@ -58,6 +58,7 @@ def test_two_processes_started_together_leave_one_copy_of_the_day(kafka_bootstra
     logs = [log.read_text(errors="replace") for _, log, _ in procs]
     assert sorted(codes) == [0, EXIT_FENCED], f"exit codes {codes}:\n" + "\n".join(t[-2000:] for t in logs)
     winner, loser = (0, 1) if codes[0] == 0 else (1, 0)
+    ledger.fenced()
     lost = summary_of(procs[loser][2])
     assert lost["fenced"] is True and not lost["finished"]
     assert lost["fenced_by"]["pid"] == procs[winner][0].pid  # named from the winner's owner record
@@ -100,6 +101,7 @@ def test_a_zombie_attempt_wakes_up_while_its_retry_sends_and_sends_nothing(kafka
                 p.kill()
     ztext, rtext = zlog.read_text(errors="replace"), rlog.read_text(errors="replace")
     assert zcode == EXIT_FENCED, ztext[-3000:]
+    ledger.fenced()
     assert rcode == 0, rtext[-3000:]
     assert "fenced by a newer run" in ztext
     zsum, rsum = summary_of(tmp_path / "zombie.json"), summary_of(tmp_path / "retry.json")
