@@ -13,7 +13,7 @@ import logging
 import os
 import threading
 from collections.abc import Mapping, Sequence
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
@@ -81,7 +81,10 @@ class FootTrafficProducerOperator(BaseOperator):
     :param settings: setting values by Param name (``seed``, ``time_scale``, ``topic`` ...),
         field name or environment name (``KAFKA_COMPRESSION`` ...); templated. None values
         are ignored.
-    :param day: the day to play (``YYYY-MM-DD``); None: the run's logical date (UTC).
+    :param day: the day to play (``YYYY-MM-DD``); None or empty: the run's logical date (UTC),
+        minus ``days_before`` days.
+    :param days_before: without ``day``, play the day this many days before the run's date
+        (the demo DAG: 1, yesterday).
     :param kafka_config_id: Airflow connection of the Kafka provider (conn_type ``kafka``,
         ``bootstrap.servers`` and ``security.protocol``/``sasl.*``/``ssl.*`` in its extra);
         when it does not exist, ``KAFKA_BROKER`` is used. With ``KAFKA_CLIENT=confluent``
@@ -100,11 +103,13 @@ class FootTrafficProducerOperator(BaseOperator):
         day: date | str | None = None,
         kafka_config_id: str = DEFAULT_CONN_ID,
         progress_every: float | None = None,
+        days_before: int = 0,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.settings = settings
         self.day = day
+        self.days_before = days_before
         self.kafka_config_id = kafka_config_id
         self.progress_every = progress_every
 
@@ -142,7 +147,8 @@ class FootTrafficProducerOperator(BaseOperator):
             ) from None
 
     def day_to_play(self, context: Context) -> date:
-        """``day`` if given, else the run's logical date in UTC (run_after for runs without one)."""
+        """``day`` if given, else the run's logical date in UTC (run_after for runs without one),
+        ``days_before`` days earlier."""
         chosen = self.day.strip() or None if isinstance(self.day, str) else self.day
         if chosen is not None:
             if isinstance(chosen, datetime):
@@ -161,7 +167,7 @@ class FootTrafficProducerOperator(BaseOperator):
             raise AirflowFailException("no logical date, run_after or data interval: cannot tell which day to play")
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=UTC)
-        return moment.astimezone(UTC).date()
+        return moment.astimezone(UTC).date() - timedelta(days=self.days_before)
 
     # -- running ------------------------------------------------------------------------
     def execute(self, context: Context) -> dict[str, Any]:
@@ -225,8 +231,31 @@ class FootTrafficProducerOperator(BaseOperator):
                 f"{day}: stopped after {summary.sent} records (all acknowledged); the day is incomplete, "
                 "a new attempt resumes where this one stopped"
             )
+        self._emit_topic_assets(context, settings, result)
         self.log.info("%s done: %s", day, result)
         return result
+
+    def _emit_topic_assets(self, context: Context, settings: Settings, result: Mapping[str, Any]) -> None:
+        """Resolve each asset alias among the outlets to the topics this run wrote, named by the
+        broker it really used: ``kafka://<first bootstrap server>/<topic>``."""
+        from airflow.sdk import Asset, AssetAlias
+
+        aliases = [o for o in self.outlets or () if isinstance(o, AssetAlias)]
+        events = context.get("outlet_events")
+        if not aliases or events is None:
+            return
+        server = settings.kafka_broker[0]
+        for topic in (settings.kafka_topic, settings.kafka_topic_realistic):
+            extra = {
+                "day": result["day"],
+                "bootstrap_servers": settings.bootstrap_servers,
+                "kafka_config_id": self.kafka_config_id,
+                "plan_id": result["plan_id"],
+                "records_sent": result["sent_per_topic"].get(topic, 0),  # by this run (resume skips the rest)
+            }
+            for alias in aliases:
+                events[alias].add(Asset(f"kafka://{server}/{topic}"), extra=extra)
+        self.log.info("asset events: kafka://%s/%s and .../%s", server, settings.kafka_topic, settings.kafka_topic_realistic)
 
     def on_kill(self) -> None:
         """Stop the stream: the runner stops at the next record, flushes and returns; the

@@ -72,9 +72,11 @@ def airflow_home(tmp_path_factory) -> dict[str, str]:
     return env
 
 
-def airflow_dags_test(env: dict[str, str], bootstrap: str, day: str, conf: dict) -> subprocess.CompletedProcess:
+def airflow_dags_test(
+    env: dict[str, str], bootstrap: str, day: str, conf: dict, dag_id: str = "foot_traffic_daily"
+) -> subprocess.CompletedProcess:
     run_env = dict(env, AIRFLOW_CONN_KAFKA_DEFAULT=kafka_conn_json(bootstrap))
     return subprocess.run(
-        [str(BIN / "airflow"), "dags", "test", "foot_traffic_daily", day, "-c", json.dumps(conf)],
+        [str(BIN / "airflow"), "dags", "test", dag_id, day, "-c", json.dumps(conf)],
         env=run_env, capture_output=True, text=True, timeout=240,
     )

@@ -310,3 +310,34 @@ def test_a_newer_run_of_the_day_fences_this_task_which_fails_without_retry_namin
     json.dumps(summary)
     landed = read_topic(kafka_conn, t1) + read_topic(kafka_conn, t2)
     assert len(landed) == 9000 and len({r.header("ft-event-id") for r in landed}) == 9000
+
+
+def test_days_before_plays_an_earlier_day_unless_a_day_is_given():
+    op = FootTrafficProducerOperator(task_id="p", day="", days_before=1)
+    assert op.day_to_play(context(date(2025, 11, 7))) == date(2025, 11, 6)
+    assert op.day_to_play(context(None, datetime(2025, 11, 9, 8, tzinfo=UTC))) == date(2025, 11, 8)
+    assert FootTrafficProducerOperator(task_id="p", day="2025-01-02", days_before=1).day_to_play(
+        context(date(2025, 11, 7))
+    ) == date(2025, 1, 2)
+
+
+@pytest.mark.integration
+def test_the_topic_assets_name_the_broker_the_run_really_used(kafka_conn, topics, clean_producer_env, monkeypatch):
+    """The outlet is an asset alias; a successful run resolves it to kafka://<the connection's
+    first bootstrap server>/<topic>, whatever KAFKA_BROKER said when the DAG was parsed."""
+    from airflow.sdk import AssetAlias
+    from airflow.sdk.execution_time.context import OutletEventAccessors
+
+    monkeypatch.setenv("KAFKA_BROKER", "kafka:9092")  # the parse-time default: not the broker used
+    t1, t2 = topics
+    alias = AssetAlias("foot_traffic_topics")
+    op = FootTrafficProducerOperator(
+        task_id="p", settings={"topic": t1, "topic_realistic": t2, "seed": 7, "daily_customers": 50}, outlets=[alias]
+    )
+    events = OutletEventAccessors()
+    result = op.execute({**context(date(2025, 11, 7)), "outlet_events": events})
+    emitted = {e.dest_asset_key.uri: e.extra for e in events[alias].asset_alias_events}
+    assert set(emitted) == {f"kafka://{kafka_conn}/{t1}", f"kafka://{kafka_conn}/{t2}"}
+    extra = emitted[f"kafka://{kafka_conn}/{t1}"]
+    assert extra["day"] == "2025-11-07" and extra["bootstrap_servers"] == kafka_conn and extra["records_sent"] == 50
+    assert extra["plan_id"] == result["plan_id"]
