@@ -26,7 +26,7 @@ from foot_traffic.ownership import describe_owner, describe_run
 from foot_traffic.pacing import SystemClock
 from foot_traffic.plan import plan_from_settings, today
 from foot_traffic.profile import Profile, ProfileError, load_profile
-from foot_traffic.publisher import PublishError
+from foot_traffic.publisher import Fenced, PublishError
 from foot_traffic.resume import PlanMismatch
 from foot_traffic.runner import days_from
 from foot_traffic.settings import Settings, SettingsError
@@ -149,6 +149,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "preview":
             return cmd_preview(settings, profile, args)
         return cmd_produce(settings, profile, args)
+    except Fenced as exc:
+        log.error("fenced: %s", exc)
+        return EXIT_FENCED
     except (PublishError, PlanMismatch) as exc:
         log.error("%s: %s", "delivery failed" if isinstance(exc, PublishError) else "cannot produce", exc)
         return EXIT_DELIVERY

@@ -235,7 +235,10 @@ class Runner:
             stopped = self.stop.is_set() or self.fenced is not None
             try:
                 if stopped:
-                    self.publisher.flush()
+                    try:
+                        self.publisher.flush()
+                    except Fenced as exc:  # fenced while stopping: still not an error of the data
+                        self._was_fenced(exc, summaries)
             finally:
                 self.publisher.close()
         for s in summaries:

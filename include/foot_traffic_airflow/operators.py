@@ -174,7 +174,7 @@ class FootTrafficProducerOperator(BaseOperator):
         from foot_traffic.build import build_runner
         from foot_traffic.ownership import describe_owner, describe_run
         from foot_traffic.profile import ProfileError, load_profile
-        from foot_traffic.publisher import PublishError
+        from foot_traffic.publisher import Fenced, PublishError
         from foot_traffic.resume import PlanMismatch
         from foot_traffic_airflow.connection import librdkafka_producer_factory, resolve_kafka
 
@@ -211,6 +211,8 @@ class FootTrafficProducerOperator(BaseOperator):
             raise FootTrafficStopped(f"{day}: stopped while connecting to Kafka; nothing was sent") from None
         except PlanMismatch as exc:
             raise AirflowFailException(f"{day}: {exc}") from None
+        except Fenced as exc:  # normally reported in the summary; this is the belt and braces
+            raise FootTrafficFenced(f"{day}: {exc}. Not retried: a retry would take the day back.") from None
         except PublishError as exc:
             # A retry resumes: it sends only what the topics do not hold yet.
             raise AirflowException(f"{day}: delivery failed, the day is incomplete: {exc}") from None
