@@ -3,6 +3,9 @@
 Every benchmark case runs in its own Python process (so imports, RSS and CPU time are
 its own) against a broker started for it alone (the embedded broker keeps all data in
 one JSON snapshot: its cost grows with what it holds, so cases never share one).
+
+The bench modules are run as ``python bench/<module>.py`` (by ``run_all.py``), which puts
+this directory first on ``sys.path``: they import this module without any path set-up.
 """
 
 from __future__ import annotations
@@ -22,7 +25,6 @@ from datetime import date
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-BENCH = ROOT / "bench"
 PYTHON = sys.executable
 WORK = Path(os.environ.get("BENCH_WORK_DIR", ROOT / ".data" / "bench"))
 
@@ -36,16 +38,23 @@ TOPIC_REALISTIC = "foot_traffic_realistic"
 PARTITIONS = 3
 
 
+def without_settings(environ: dict[str, str] | None = None) -> dict[str, str]:
+    """``environ`` (default: ours) less every producer variable: a case's settings are its own."""
+    from foot_traffic.settings import Settings
+
+    names = set(Settings.env_names())
+    return {k: v for k, v in (os.environ if environ is None else environ).items() if k not in names}
+
+
 def env_for(bootstrap: str, **extra: str) -> dict[str, str]:
     """The environment of a producer process: the original variables, the bench day."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("KAFKA_", "DAILY_", "SEED", "TIME_SCALE"))}
+    env = without_settings()
     env.update(
         KAFKA_BROKER=bootstrap,
         KAFKA_TOPIC=TOPIC,
         KAFKA_TOPIC_REALISTIC=TOPIC_REALISTIC,
         SEED=str(SEED),
         DAILY_CUSTOMERS=str(VISITS),
-        PYTHONPATH=str(BENCH),
         LOG_LEVEL="WARNING",
     )
     env.update(extra)
@@ -178,15 +187,23 @@ def median(values):
     return statistics.median(values) if values else None
 
 
+def _status_mb(field: str) -> float:
+    """A ``kB`` field of /proc/self/status, in MB (Linux: the bench's platform)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(f"{field}:"):
+            return int(line.split()[1]) / 1024.0
+    raise RuntimeError(f"/proc/self/status has no {field}")
+
+
 def peak_rss_mb() -> float:
     """This process's peak RSS (VmHWM). Not ru_maxrss: on Linux that survives exec, so a
     worker would report its parent's peak when the parent was bigger."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024.0
-    import resource
+    return _status_mb("VmHWM")
 
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux: KiB
+
+def rss_mb() -> float:
+    """This process's RSS now (VmRSS)."""
+    return _status_mb("VmRSS")
 
 
 def cpu_seconds() -> float:

@@ -5,7 +5,7 @@
 Without BOOTSTRAP the runner's records go to a publisher that only counts them (the
 engine alone: plan, event stream, runner); with it, to the real publisher (kafka-python,
 transactions on: the defaults).
-Prints the RSS after imports and the peak RSS (ru_maxrss) at the end.
+Prints the RSS after imports and the peak RSS (VmHWM) at the end.
 """
 
 from __future__ import annotations
@@ -13,42 +13,17 @@ from __future__ import annotations
 import os
 import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import DAY, SEED, emit, peak_rss_mb, rss_mb
 
-from common import DAY, SEED, emit, peak_rss_mb  # noqa: E402
-
-
-def current_rss_mb() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024.0
-    return 0.0
+from foot_traffic.testing import MemoryPublisher
 
 
-class CountingPublisher:
-    """Accepts every record and keeps nothing (the engine's own memory)."""
+class CountingPublisher(MemoryPublisher):
+    """The test double, keeping no record: what grows is the engine's own memory."""
 
-    def __init__(self):
-        self.sent = 0
-
-    def connect(self): ...
-    def ensure_topics(self, topics): ...
-    def idle(self, seconds): ...
-    def flush(self): ...
-    def close(self): ...
-
-    def open_day(self, day, store=None):
-        from foot_traffic.publisher import DirectWriter
-
-        return DirectWriter(self)
-
-    def partition_for(self, topic, key):
-        return 0
-
-    def send(self, record):
-        self.sent += 1
+    def send(self, record) -> None:
+        self.acked_by_topic[record.topic] += 1
 
 
 def main() -> None:
@@ -66,7 +41,7 @@ def main() -> None:
     import kafka  # noqa: F401  (both variants pay for the client import)
 
     publisher = publisher_for(settings, KafkaOptions.from_settings(settings)) if bootstrap else CountingPublisher()
-    base = current_rss_mb()
+    base = rss_mb()
     started = time.perf_counter()
     summaries = Runner(settings, publisher).run([DAY])
     elapsed = time.perf_counter() - started

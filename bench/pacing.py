@@ -22,9 +22,7 @@ import threading
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from common import DAY, SEED, WORK, cpu_seconds, emit  # noqa: E402
+from common import DAY, SEED, WORK, cpu_seconds, emit
 
 DENSE_PROFILE = """\
 # Benchmark profile: most of the day's visits enter in its first three minutes.
@@ -115,21 +113,33 @@ def summarize(lateness: list[tuple[float, float]], seconds: float, cpu: float, w
 
 
 class StartClock:
-    """SystemClock that remembers its first monotonic reading: the Pacer's anchor t0."""
+    """SystemClock that remembers the first monotonic reading after :meth:`arm`.
+
+    Armed when the runner has connected and made its topics: the Pacer, created right
+    after that (runner.py), takes that reading as the schedule's start t0. The first
+    reading of all (when ``Runner.run`` starts) gives the time spent connecting.
+    """
 
     def __init__(self):
         from foot_traffic.pacing import SystemClock
 
         self._clock = SystemClock()
+        self.first: float | None = None
         self.t0: float | None = None
+        self._armed = False
+
+    def arm(self) -> None:
+        self._armed = True
 
     def now(self):
         return self._clock.now()
 
     def monotonic(self) -> float:
         value = self._clock.monotonic()
-        if self.t0 is None:
-            self.t0 = value
+        if self.first is None:
+            self.first = value
+        if self._armed:
+            self.t0, self._armed = value, False
         return value
 
     def wait(self, seconds, stop):
@@ -150,14 +160,24 @@ def run_ours(bootstrap: str, seconds: float, prefix: str) -> dict:
     monotonic = time.monotonic
 
     started: list[tuple[float, float]] = []  # (CPU, wall) at the first send
+    first_send_ms: dict[str, float] = {}  # how long the first send to each topic took
 
     class TimedPublisher(KafkaPublisher):
+        def ensure_topics(self, topics):
+            super().ensure_topics(topics)
+            clock.arm()
+
         def send(self, record):
             t = monotonic() - clock.t0
             if not started:
                 started.append((cpu_seconds(), time.perf_counter()))
             lateness.append((t, t - (record.due - sim0)))
-            super().send(record)
+            if record.topic in first_send_ms:
+                super().send(record)
+            else:
+                s0 = monotonic()
+                super().send(record)
+                first_send_ms[record.topic] = 1e3 * (monotonic() - s0)
 
     publisher = TimedPublisher(KafkaOptions.from_settings(settings), stop)
     runner = Runner(settings, publisher, None, clock=clock, stop=stop, sim_anchor=sim0, progress_every=60.0)
@@ -165,10 +185,12 @@ def run_ours(bootstrap: str, seconds: float, prefix: str) -> dict:
     timer.start()
     runner.run([DAY])
     timer.cancel()
+    if clock.t0 is None:
+        raise SystemExit("the runner never read the clock after ensure_topics: no schedule start to measure from")
     c0, w0 = started[0] if started else (cpu_seconds(), time.perf_counter())
     # CPU share while streaming: from the first send to the end (final flush included).
     cpu, wall = cpu_seconds() - c0, time.perf_counter() - w0
-    return summarize(lateness, seconds, cpu, wall)
+    return {**summarize(lateness, seconds, cpu, wall), "connect_s": clock.t0 - clock.first, "first_send_ms": first_send_ms}
 
 
 def run_polling(bootstrap: str, seconds: float, prefix: str) -> dict:

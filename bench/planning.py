@@ -10,11 +10,8 @@ from __future__ import annotations
 
 import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from common import DAY, SEED, emit  # noqa: E402
+from common import DAY, SEED, emit
 
 
 def main() -> None:

@@ -23,12 +23,9 @@ import os
 import sys
 import threading
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from common import DAY, SEED, cpu_seconds, emit  # noqa: E402
-from pacing import VISITS, profile_path  # noqa: E402
+from common import DAY, SEED, cpu_seconds, emit
+from pacing import VISITS, profile_path
 
 
 def pct(values, q):

@@ -30,7 +30,11 @@ the `KAFKA_BROKER` environment variable.
 
 **Params** (defaults from the original environment variables where set):
 `daily_customers`, `base_daily_customers`, `daily_variation_pct`, `disable_daily_variation`,
-`time_scale`, `seed`, `topic`, `topic_realistic`, `from_midnight`, `profile_file`.
+`time_scale`, `seed`, `topic`, `topic_realistic`, `from_midnight`, `profile_file` (a built-in
+profile, `seed` or `retail`, or a profile file on the workers), the door sensor's flaws on
+the entry/exit topic (`sensor_miss_rate`, `sensor_double_rate`, `sensor_batch_seconds`,
+`sensor_upload_delay_seconds`; all off by default) and `validate` (read the day back at the
+end and test it against its model: the table in the log, a summary in the XCom).
 
 Outlets: the asset alias `foot_traffic_topics`; each successful run resolves it to the
 topics it wrote, `kafka://<first bootstrap server of the connection>/<topic>`, so the

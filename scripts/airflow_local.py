@@ -9,7 +9,8 @@
   LocalExecutor with 4 workers) on http://127.0.0.1:8080 (``AIRFLOW__API__PORT``), home
   ``.airflow/standalone`` (kept between runs), DAGs from ``dags/``, the ``kafka_default``
   connection given through ``AIRFLOW_CONN_KAFKA_DEFAULT``;
-- prints the UI address and the login once the API answers, and how to run a day;
+- prints the UI address and the login once the API answers, and how to run a day; the
+  plugin in ``plugins/`` puts the "Foot traffic" page in the UI's navigation;
 - Ctrl-C (or SIGTERM) stops Airflow's processes and the broker; nothing keeps running.
 
 New DAGs start paused (Airflow's default). Unpausing ``foot_traffic_daily`` starts today's
@@ -24,7 +25,6 @@ import argparse
 import json
 import os
 import shlex
-import signal
 import socket
 import sys
 import time
@@ -34,8 +34,7 @@ from contextlib import closing
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from run_local import (  # noqa: E402 - the helpers of make run
+from _proc import (
     BIN,
     CONN_ENV,
     DAG_ID,
@@ -43,6 +42,7 @@ from run_local import (  # noqa: E402 - the helpers of make run
     Interrupted,
     airflow_env,
     group_alive,
+    ignore_stop_signals,
     info,
     install_signal_handlers,
     spawn,
@@ -104,7 +104,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     install_signal_handlers()
-    sys.path.insert(0, str(ROOT / "include"))
     from foot_traffic.local_broker import LocalBroker
 
     host = "127.0.0.1"
@@ -162,6 +161,8 @@ def main(argv: list[str] | None = None) -> int:
 
         step("Airflow is up")
         info(f"UI        {url}")
+        info(f"Foot traffic  {url}/plugin/foot-traffic   (in the navigation: the plan of any day; a run's")
+        info("              plan against what it delivered is its 'Foot traffic' tab, and the task's extra link)")
         info(f"login     {login(airflow_home, args.user)}")
         info(f"Kafka     {broker.bootstrap} (connection kafka_default; topics foot_traffic, foot_traffic_realistic)")
         yesterday = (datetime.now(UTC).date() - timedelta(days=1)).isoformat()
@@ -180,8 +181,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\nmake airflow failed: {exc}", file=sys.stderr, flush=True)
         return 1
     finally:
-        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-            signal.signal(sig, signal.SIG_IGN)
+        ignore_stop_signals()
         if airflow is not None:
             stop_group(airflow, "airflow standalone", grace=30)
             left = group_alive(airflow.pid)

@@ -27,7 +27,6 @@ import os
 import re
 import shutil
 import signal
-import subprocess
 import sys
 import threading
 import time
@@ -36,164 +35,26 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-DAG_ID = "foot_traffic_daily"
-CONN_ENV = "AIRFLOW_CONN_KAFKA_DEFAULT"
-BIN = Path(sys.executable).parent
+from _proc import (
+    BIN,
+    CONN_ENV,
+    DAG_ID,
+    ROOT,
+    Interrupted,
+    airflow_env,
+    colour,
+    group_alive,
+    ignore_stop_signals,
+    info,
+    install_signal_handlers,
+    run_checked,
+    spawn,
+    step,
+    stop_group,
+)
+
 BUCKET_MINUTES = 30
 CHART_ROWS = 10
-
-
-# -- output ------------------------------------------------------------------------------
-_T0 = time.monotonic()
-_COLOR = sys.stdout.isatty() and os.environ.get("NO_COLOR") is None
-
-
-def _c(code: str, text: str) -> str:
-    return f"\033[{code}m{text}\033[0m" if _COLOR else text
-
-
-def step(text: str) -> None:
-    print(f"\n{_c('1;36', '==>')} {_c('1', text)}  {_c('2', f'[{time.monotonic() - _T0:5.1f} s]')}", flush=True)
-
-
-def info(text: str = "") -> None:
-    print(f"    {text}", flush=True)
-
-
-# -- processes ---------------------------------------------------------------------------
-class Interrupted(Exception):
-    pass
-
-
-def _raise_interrupted(signum, _frame):
-    name = signal.Signals(signum).name
-    # Further signals must not interrupt the cleanup that follows.
-    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-        signal.signal(sig, signal.SIG_IGN)
-    print(f"\n{name} received: stopping everything this command started ...", file=sys.stderr, flush=True)
-    raise Interrupted(name)
-
-
-def install_signal_handlers() -> None:
-    """Ctrl-C, SIGTERM and a closed terminal end the run through ``finally`` blocks that
-    stop every child process."""
-    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-        signal.signal(sig, _raise_interrupted)
-
-
-def _default_sigint() -> None:
-    # Children of a background job inherit an ignored SIGINT; give them the default back.
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-
-
-def spawn(command: list[str], env: dict[str, str], log_path: Path | None = None, **kwargs) -> subprocess.Popen:
-    """Start ``command`` in its own process group (stopped as a group by ``stop_group``)."""
-    out = open(log_path, "ab") if log_path else subprocess.PIPE
-    try:
-        return subprocess.Popen(
-            command,
-            env=env,
-            cwd=ROOT,
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            preexec_fn=_default_sigint,
-            **kwargs,
-        )
-    finally:
-        if log_path:
-            out.close()
-
-
-def group_alive(pgid: int) -> list[int]:
-    """Pids still in process group ``pgid`` (Linux /proc; empty list elsewhere)."""
-    alive = []
-    proc = Path("/proc")
-    if not proc.is_dir():
-        return alive
-    for entry in proc.iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        # fields: state ppid pgrp ...; a zombie (Z) is already dead
-        if len(fields) > 2 and int(fields[2]) == pgid and fields[0] != "Z":
-            alive.append(int(entry.name))
-    return alive
-
-
-def stop_group(process: subprocess.Popen | None, name: str, grace: float = 20.0, first: int = signal.SIGTERM) -> None:
-    """Signal the whole process group, wait ``grace`` seconds, then SIGKILL what is left."""
-    if process is None:
-        return
-    pgid = process.pid
-    try:
-        os.killpg(pgid, first)
-    except ProcessLookupError:
-        pass
-    deadline = time.monotonic() + grace
-    while time.monotonic() < deadline:
-        process.poll()
-        if process.returncode is not None and not group_alive(pgid):
-            return
-        time.sleep(0.2)
-    left = group_alive(pgid)
-    if left or process.poll() is None:
-        info(f"{name}: still running after {grace:g} s, killing process group {pgid} ({len(left)} processes)")
-        try:
-            os.killpg(pgid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            pass
-
-
-# -- Airflow -----------------------------------------------------------------------------
-def airflow_env(airflow_home: Path, bootstrap: str, extra: dict[str, str] | None = None) -> dict[str, str]:
-    """Environment of every Airflow command: this repo's DAGs and the Kafka connection."""
-    from foot_traffic.settings import Settings
-
-    env = dict(os.environ)
-    # The producer's own variables (DAILY_CUSTOMERS, KAFKA_TOPIC, ...) would change the
-    # plan behind the Params' back: the run is defined by its Params only.
-    for name in Settings.env_names():
-        env.pop(name, None)
-    env.update(
-        {
-            "AIRFLOW_HOME": str(airflow_home),
-            "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
-            "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),
-            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-            "AIRFLOW__CORE__PARALLELISM": "4",
-            CONN_ENV: json.dumps({"conn_type": "kafka", "extra": {"bootstrap.servers": bootstrap}}),
-            "PATH": f"{BIN}{os.pathsep}{env.get('PATH', '')}",
-            "PYTHONUNBUFFERED": "1",
-        }
-    )
-    env.pop("AIRFLOW_CONFIG", None)
-    env.update(extra or {})
-    return env
-
-
-def run_checked(command: list[str], env: dict[str, str], log_path: Path, what: str, timeout: float) -> None:
-    process = spawn(command, env, log_path)
-    try:
-        rc = process.wait(timeout)
-    except subprocess.TimeoutExpired:
-        stop_group(process, what, grace=5)
-        raise RuntimeError(f"{what} did not finish in {timeout:g} s; see {log_path}") from None
-    except BaseException:
-        stop_group(process, what, grace=5)
-        raise
-    if rc != 0:
-        tail = log_path.read_text(errors="replace").splitlines()[-25:]
-        raise RuntimeError(f"{what} failed (exit {rc}); last lines of {log_path}:\n" + "\n".join(tail))
 
 
 # Lines of `airflow dags test` shown while it runs (everything goes to the log file).
@@ -254,7 +115,7 @@ def run_dag_test(env: dict[str, str], day: date, conf: dict, log_path: Path, ver
                 if stopping.is_set() and not verbose and not ("on_kill" in line or "state updated" in line):
                     continue  # the stop's traceback and retry wait are in the log file
                 if verbose or _shown(line):
-                    print(f"    {_c('2', '│')} {_trim(line)[:220]}", flush=True)
+                    print(f"    {colour('2', '│')} {_trim(line)[:220]}", flush=True)
 
     reader = threading.Thread(target=drain, name="dags-test-output", daemon=True)
     reader.start()
@@ -474,14 +335,14 @@ def summarize(day: date, plan, bootstrap: str, topics: tuple[str, str]) -> bool:
     ok = not failed
     step("Result")
     if ok:
-        info(_c("1;32", f"OK: {len(sessions) + len(events)} records of {plan.total} planned visits landed, per slot as planned"))
+        info(colour("1;32", f"OK: {len(sessions) + len(events)} records of {plan.total} planned visits landed, per slot as planned"))
     else:
-        info(_c("1;31", "MISMATCH: " + "; ".join(failed)))
+        info(colour("1;31", "MISMATCH: " + "; ".join(failed)))
     return ok
 
 
 def _mark(good: bool) -> str:
-    return _c("32", "✓") if good else _c("31", "✗")
+    return colour("32", "✓") if good else colour("31", "✗")
 
 
 # -- main --------------------------------------------------------------------------------
@@ -506,7 +367,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     install_signal_handlers()
-    sys.path.insert(0, str(ROOT / "include"))  # works without the editable install too
     from foot_traffic.local_broker import LocalBroker
     from foot_traffic.plan import plan_from_settings
     from foot_traffic.profile import load_profile
@@ -523,13 +383,9 @@ def main(argv: list[str] | None = None) -> int:
         "topic": "foot_traffic",
         "topic_realistic": "foot_traffic_realistic",
     }
-    settings = Settings.build(
-        {
-            "seed": args.seed, "base_daily_customers": args.customers, "daily_variation_pct": 0.1,
-            "disable_daily_variation": False, "kafka_topic": conf["topic"],
-            "kafka_topic_realistic": conf["topic_realistic"], "time_scale": args.time_scale,
-        }
-    )
+    # The plan the run must produce: the Params read as the operator reads them (Airflow's
+    # environment holds none of the producer's variables, see airflow_env).
+    settings = Settings.from_sources({}, params=conf)
     plan = plan_from_settings(day, settings, load_profile(None))
     workdir = args.workdir.resolve()
     data_dir = workdir / ".data" / "run"
@@ -565,11 +421,10 @@ def main(argv: list[str] | None = None) -> int:
     except Interrupted:
         return 130
     except Exception as exc:  # noqa: BLE001 - one clear line for a person, not a traceback
-        print(f"\n{_c('1;31', 'make run failed:')} {exc}", file=sys.stderr, flush=True)
+        print(f"\n{colour('1;31', 'make run failed:')} {exc}", file=sys.stderr, flush=True)
         return 1
     finally:
-        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-            signal.signal(sig, signal.SIG_IGN)  # a second Ctrl-C must not skip the cleanup
+        ignore_stop_signals()
         if broker is not None:
             broker.stop()
             info(f"broker stopped; everything stopped ({time.monotonic() - started:.0f} s in all)")

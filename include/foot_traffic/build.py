@@ -6,19 +6,23 @@ Kafka connection come from and how a stop is requested; both call :func:`build_r
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
 from foot_traffic.kafka_options import KafkaOptions
+from foot_traffic.localday import local_instant
 from foot_traffic.pacing import Clock, SystemClock
 from foot_traffic.plan import day_start
 from foot_traffic.profile import Profile, load_profile
+from foot_traffic.progress import ProgressReporter
 from foot_traffic.publisher import ProducerFactory, publisher_for
 from foot_traffic.resume import KafkaDayScanner
 from foot_traffic.runner import Runner
 from foot_traffic.settings import Settings
+from foot_traffic.stores import Catalogue
 
 
 def progress_cadence(settings: Settings) -> float:
@@ -36,6 +40,9 @@ def build_runner(
     client_options: Mapping[str, Any] | None = None,
     producer_factory: ProducerFactory | None = None,
     progress_every: float | None = None,
+    progress: ProgressReporter | None = None,
+    detail_level: int = logging.INFO,
+    catalogue: Catalogue | None = None,
     owner: Mapping[str, Any] | None = None,
 ) -> Runner:
     """A runner for ``settings`` starting with ``first_day``.
@@ -44,6 +51,10 @@ def build_runner(
         None loads ``settings.profile_file``.
     :param client_options: kafka-python security options (from an Airflow connection).
     :param producer_factory: builds the librdkafka producer (``KAFKA_CLIENT=confluent``).
+    :param progress: where progress goes (default: log lines); see ``foot_traffic.progress``.
+    :param detail_level: log level of per-slot lines (DEBUG for long backfills).
+    :param catalogue: a store catalogue (a chain): every store plays its local day; with
+        ``from_midnight`` the simulated clock starts at the first store's local midnight.
     :param owner: who this run is (``ownership.describe_run``), written in each day's owner
         record so that a run it fences can name it.
     """
@@ -54,7 +65,20 @@ def build_runner(
         KafkaDayScanner(options, stop),
         clock=clock or SystemClock(),
         stop=stop,
-        profile=profile or load_profile(settings.profile_file),
-        sim_anchor=day_start(first_day).timestamp() if settings.from_midnight else None,
+        profile=profile or load_profile(settings.profile_file if catalogue is None else None),
+        sim_anchor=sim_anchor(settings, first_day, catalogue),
         progress_every=progress_every or progress_cadence(settings),
+        progress=progress,
+        detail_level=detail_level,
+        catalogue=catalogue,
     )
+
+
+def sim_anchor(settings: Settings, first_day: date, catalogue: Catalogue | None = None) -> float | None:
+    """Where the simulated clock starts: now (None), or with ``from_midnight`` the first
+    day's midnight (UTC; with a catalogue, the earliest local midnight of its stores)."""
+    if not settings.from_midnight:
+        return None
+    if catalogue is None:
+        return day_start(first_day).timestamp()
+    return float(min(local_instant(first_day, 0, store.tz) for store in catalogue))

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from json.encoder import encode_basestring as _json_str  # what json.dumps(..., ensure_ascii=False) quotes with
 
+from foot_traffic.localday import LocalClockText
 from foot_traffic.plan import DayPlan, Visit
 from foot_traffic.profile import WEEKDAYS
 
@@ -28,6 +29,8 @@ H_EVENT_ID = "ft-event-id"  # "<customer uuid>:<session|entry|exit>", unique and
 H_DAY = "ft-day"  # the simulated day the record belongs to, YYYY-MM-DD
 H_SEQ = "ft-seq"  # position of the record in its topic's stream for that day, from 0
 H_PLAN = "ft-plan"  # plan id: version, seed, total and profile digest
+H_PARTY = "ft-party"  # the party's id (its first member's customer id); only with a curve profile
+H_STORE = "ft-store"  # the store's id; only on records of a store catalogue
 
 
 @lru_cache(maxsize=8192)  # each time is written twice (session + entry/exit record); bounded
@@ -57,6 +60,20 @@ def atomic_json(event_type: str, ts: int, weekday: str, slot_label: str) -> byte
         f'{{"event_type": {_json_str(event_type)}, "time": {_json_str(iso(ts))}, '
         f'"weekday": {_json_str(weekday)}, "time_slot": {_json_str(slot_label)}}}'
     ).encode("utf-8")
+
+
+def party_fields(visit) -> bytes:
+    """The JSON fields a curve profile's session record ends with (a party of 1 is a solo visit)."""
+    return f', "party_id": {_json_str(visit.party_id)}, "party_size": {visit.party_size!r}}}'.encode("utf-8")
+
+
+def with_party(session_writer):
+    """A session writer that appends ``party_id`` and ``party_size`` (curve profiles only)."""
+
+    def session(visit, weekday: str, slot_label: str) -> bytes:
+        return session_writer(visit, weekday, slot_label)[:-1] + party_fields(visit)
+
+    return session
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,17 +114,33 @@ class DayStream:
         self._pending: list[tuple[int, int, Visit]] = []  # (exit_ts, index, visit)
         day = plan.day.isoformat().encode()
         plan_id = plan.plan_id.encode()
-        self._common = ((H_DAY, day), (H_PLAN, plan_id))
+        self._common: tuple[tuple[str, bytes], ...] = ((H_DAY, day), (H_PLAN, plan_id))
         weekday = WEEKDAYS[plan.day.weekday()]
         self._weekday = weekday
-        self._labels = [slot.label for slot in plan.profile.slots]
+        self._labels = list(plan.labels)
+        # The JSON writers (a store stream writes its own, with store_id and local time);
+        # a curve profile's visits are PartyVisits, whose session records end with their
+        # party and whose records carry an ft-party header.
+        self._parties = plan.profile.model is not None
+        self._session_json = with_party(session_json) if self._parties else session_json
+        self._atomic_json = atomic_json
 
-    def _headers(self, customer: str, kind: str, seq: int) -> tuple[tuple[str, bytes], ...]:
+    def _headers(self, customer: str, kind: str, seq: int, visit=None) -> tuple[tuple[str, bytes], ...]:
+        if self._parties:
+            return (
+                (H_EVENT_ID, f"{customer}:{kind}".encode()), (H_SEQ, str(seq).encode()), *self._common,
+                (H_PARTY, visit.party_id.encode()),
+            )
         return ((H_EVENT_ID, f"{customer}:{kind}".encode()), (H_SEQ, str(seq).encode()), *self._common)
+
+    def atomic_value(self, kind: str, ts: int, visit: Visit) -> bytes:
+        """The JSON of an ``entry``/``exit`` event of ``visit`` at instant ``ts`` (the sensor's doubles)."""
+        return self._atomic_json(kind, ts, self._weekday, self._labels[visit.slot])
 
     def __iter__(self) -> Iterator[Moment]:
         weekday = self._weekday
         labels = self._labels
+        session_json_, atomic_json_ = self._session_json, self._atomic_json
         pending = self._pending = []
         event_seq = 0
         push, pop = heapq.heappush, heapq.heappop
@@ -120,8 +153,8 @@ class DayStream:
             session = Record(
                 self.topic,
                 key,
-                session_json(visit, weekday, label),
-                self._headers(visit.customer_id, SESSION, visit.index),
+                session_json_(visit, weekday, label),
+                self._headers(visit.customer_id, SESSION, visit.index, visit),
                 visit.entry_ts,
                 visit.index,
                 SESSION,
@@ -130,8 +163,8 @@ class DayStream:
             entry = Record(
                 self.topic_realistic,
                 key,
-                atomic_json(ENTRY, visit.entry_ts, weekday, label),
-                self._headers(visit.customer_id, ENTRY, event_seq),
+                atomic_json_(ENTRY, visit.entry_ts, weekday, label),
+                self._headers(visit.customer_id, ENTRY, event_seq, visit),
                 visit.entry_ts,
                 event_seq,
                 ENTRY,
@@ -154,11 +187,46 @@ class DayStream:
         record = Record(
             self.topic_realistic,
             visit.customer_id.encode(),
-            atomic_json(EXIT, visit.exit_ts, weekday, label),
-            self._headers(visit.customer_id, EXIT, seq),
+            self._atomic_json(EXIT, visit.exit_ts, weekday, label),
+            self._headers(visit.customer_id, EXIT, seq, visit),
             visit.exit_ts,
             seq,
             EXIT,
             visit.slot,
         )
         return Moment(visit.exit_ts, visit, (record,), False)
+
+
+class StoreDayStream(DayStream):
+    """A store's local day: the same stream, records written for a store of a catalogue.
+
+    Both JSON records start with ``"store_id"``; times carry the store's UTC offset at
+    that instant (``2026-03-28T10:00:00+01:00``); ``weekday`` is the store's local day (the
+    day an opening period started); ``time_slot`` the local slot of the entry; headers
+    add ``ft-store``. Kafka timestamps stay the instants.
+    """
+
+    def __init__(self, plan, topic: str, topic_realistic: str):
+        super().__init__(plan, topic, topic_realistic)
+        store_id = plan.store.id
+        self._common = (*self._common, (H_STORE, store_id.encode()))
+        clock = LocalClockText(plan.store.tz, plan.start, plan.last_exit_bound)
+        text = lru_cache(maxsize=64)(clock)  # each time is written twice (session + entry/exit)
+        prefix = f'{{"store_id": {_json_str(store_id)}, '
+
+        def session(visit: Visit, weekday: str, slot_label: str) -> bytes:
+            return (
+                f'{prefix}"event_type": "foot_traffic", "customer_id": {_json_str(visit.customer_id)}, '
+                f'"entry_time": {_json_str(text(visit.entry_ts))}, "exit_time": {_json_str(text(visit.exit_ts))}, '
+                f'"trip_duration_minutes": {visit.duration_minutes!r}, "weekday": {_json_str(weekday)}, '
+                f'"time_slot": {_json_str(slot_label)}}}'
+            ).encode("utf-8")
+
+        def atomic(event_type: str, ts: int, weekday: str, slot_label: str) -> bytes:
+            return (
+                f'{prefix}"event_type": {_json_str(event_type)}, "time": {_json_str(text(ts))}, '
+                f'"weekday": {_json_str(weekday)}, "time_slot": {_json_str(slot_label)}}}'
+            ).encode("utf-8")
+
+        self._session_json = with_party(session) if self._parties else session
+        self._atomic_json = atomic

@@ -17,7 +17,7 @@ from typing import Any
 TESTED_KAFKA_PYTHON = "3.0.12"
 
 
-def sender_thread(producer: Any) -> threading.Thread:
+def io_thread(producer: Any) -> threading.Thread:
     """The producer's background sender thread (raises if the internals moved)."""
     sender = getattr(producer, "_sender", None)
     if not isinstance(sender, threading.Thread) or not callable(getattr(sender, "force_close", None)):
@@ -30,18 +30,18 @@ def sender_thread(producer: Any) -> threading.Thread:
     return sender
 
 
-def on_sender_thread(producer: Any) -> bool:
+def in_io_thread(producer: Any) -> bool:
     """Whether the caller is the producer's sender thread (errbacks run there)."""
-    return producer is not None and threading.current_thread() is sender_thread(producer)
+    return producer is not None and threading.current_thread() is io_thread(producer)
 
 
-def stop_sender(producer: Any, release: threading.Event, timeout: float = 10.0) -> None:
+def stop_io_thread(producer: Any, release: threading.Event, timeout: float = 10.0) -> None:
     """Stop the sender thread without sending anything more; unsent records fail.
 
     ``release`` is set after ``force_close`` so a sender held in an errback (the fence)
     wakes up into a closed sender and exits.
     """
-    sender = sender_thread(producer)
+    sender = io_thread(producer)
     sender.force_close()
     release.set()
     if sender is not threading.current_thread():
@@ -66,6 +66,6 @@ def end_transaction(producer: Any, commit: bool, timeout: float) -> None:
             f"engine was built against ({TESTED_KAFKA_PYTHON}); re-check foot_traffic.kafka_internals"
         )
     result = manager.begin_commit() if commit else manager.begin_abort()
-    sender_thread(producer).wakeup()
+    io_thread(producer).wakeup()
     if not result.wait(timeout_ms=timeout * 1000):
         raise KafkaTimeoutError(f"transaction {'commit' if commit else 'abort'} not acknowledged within {timeout:g} s")

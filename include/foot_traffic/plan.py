@@ -66,6 +66,11 @@ class DayPlan:
         return WEEKDAYS[self.day.weekday()]
 
     @property
+    def labels(self) -> tuple[str, ...]:
+        """The ``time_slot`` label of each slot (index = ``Visit.slot``)."""
+        return tuple(slot.label for slot in self.profile.slots)
+
+    @property
     def plan_id(self) -> str:
         """Identifies the plan in record headers: same id, same records."""
         return f"{PLAN_VERSION}:{self.seed}:{self.total}:{self.profile.digest()}"
@@ -76,6 +81,11 @@ class DayPlan:
 
     def visits(self) -> Iterator[Visit]:
         """All visits of the day in entry order (ties kept in generation order)."""
+        if self.profile.model is not None:  # a curve profile (retail): arrivals.py
+            from foot_traffic import curve_plan
+
+            yield from curve_plan.visits(self.profile, self.day, self.total, curve_plan.seeds_for(self.seed, self.day, derive_seed))
+            return
         # The hot loop of every run (a 1,000,000-visit day must plan in <= 2 s): locals
         # only, and the same draws in the same order as the plain version, so the same
         # plan: CPython's randint(a, b) is a + _randbelow(n = b - a + 1), which draws
@@ -137,10 +147,18 @@ def daily_total(
     variation_pct: float,
     variation_enabled: bool,
 ) -> int:
-    """The original producer's formula: a fixed total, or baseline x weekday factor x U[1-pct, 1+pct]."""
+    """The original producer's formula: a fixed total, or baseline x weekday factor x U[1-pct, 1+pct].
+
+    ``pct`` is the profile's own variation for the weekday when it has one (a profile
+    fitted from door counts), else ``variation_pct`` (DAILY_VARIATION_PCT).
+    """
     if fixed_total is not None:
         return fixed_total
-    mean = baseline * profile.weekday_factor(WEEKDAYS[day.weekday()])
+    weekday = WEEKDAYS[day.weekday()]
+    mean = baseline * profile.weekday_factor(weekday)
+    own = profile.variation_pct(weekday)
+    if own is not None:
+        variation_pct = own
     if variation_enabled and variation_pct > 0:
         rng = random.Random(derive_seed(seed, day, "total"))
         mean *= rng.uniform(1.0 - variation_pct, 1.0 + variation_pct)
@@ -179,7 +197,12 @@ def plan_day(
         variation_pct=variation_pct,
         variation_enabled=variation_enabled,
     )
-    counts = split_largest_remainder(total, profile.weights[WEEKDAYS[day.weekday()]])
+    if profile.model is not None:  # a curve profile: slot counts follow from the draws
+        from foot_traffic import curve_plan
+
+        counts = curve_plan.slot_counts(profile, day, total, curve_plan.seeds_for(seed, day, derive_seed))
+    else:
+        counts = split_largest_remainder(total, profile.weights[WEEKDAYS[day.weekday()]])
     return DayPlan(day=day, seed=seed, total=total, slot_counts=counts, profile=profile)
 
 

@@ -1,7 +1,13 @@
-"""The store's traffic model: time slots, weekday x slot weights, trip-duration mix.
+"""The store's traffic model, loaded from a profile: a built-in name or a YAML/JSON file.
 
-The default is the original producer's model (``profiles/seed.yaml``); a user describes
-another store with a small YAML or JSON file of the same shape.
+Two shapes share one loader:
+
+* the seed's: time slots, weekday x slot weights, trip-duration bands (``profiles/seed.yaml``,
+  the original producer's model and the default);
+* a curve profile (``profiles/retail.yaml``): a smooth arrival curve per weekday, a
+  log-normal trip time that depends on weekday and hour, parties (``curve_profile.py``).
+
+Built-in profiles are named by their file name without ``.yaml`` (``seed``, ``retail``).
 """
 
 from __future__ import annotations
@@ -17,13 +23,22 @@ from typing import Any
 
 import yaml
 
+from foot_traffic.curve_profile import CurveModel, parse_curve_model
+
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 MINUTES_PER_DAY = 24 * 60
 EN_DASH = "\u2013"
 
 
+BUILTIN = ("seed", "retail")  # profiles/<name>.yaml; keep in step with settings.BUILTIN_PROFILES
+
+
 class ProfileError(ValueError):
     """A profile file that cannot describe a store; the message says where and why."""
+
+    def __init__(self, message: str, problems: list[str] | None = None):
+        self.problems = problems or [message]
+        super().__init__(message)
 
 
 @dataclass(frozen=True)
@@ -57,6 +72,9 @@ class Profile:
     slots: tuple[Slot, ...]
     weights: dict[str, tuple[int | float, ...]]
     durations: tuple[DurationBand, ...]
+    # A curve profile's model (None: the seed shape). Its ``weights`` are then derived:
+    # each weekday's volume spread over the slots as its curve spreads the day.
+    model: CurveModel | None = None
 
     @property
     def mean_weekday_sum(self) -> float:
@@ -66,8 +84,16 @@ class Profile:
         """How much busier than the average day this weekday is (weight sum / mean sum)."""
         return sum(self.weights[weekday]) / self.mean_weekday_sum
 
+    def variation_pct(self, weekday: str) -> float | None:
+        """The profile's own day-to-day variation for ``weekday`` (a fitted profile's), else None."""
+        if self.model is None or not self.model.day_variation:
+            return None
+        return self.model.day_variation.get(weekday)
+
     @property
     def max_trip_minutes(self) -> int:
+        if self.model is not None:
+            return self.model.dwell.max_minutes
         return max(band.max_minutes for band in self.durations)
 
     def slot_at(self, minute_of_day: int) -> Slot:
@@ -78,6 +104,8 @@ class Profile:
 
     def digest(self) -> str:
         """A short hash of the model, so a resumed day can tell it was planned the same way."""
+        if self.model is not None:
+            return hashlib.sha256(json.dumps(self.model.doc, sort_keys=True).encode()).hexdigest()[:16]
         doc = {
             "slots": [s.start_minute for s in self.slots],
             "weights": {d: list(self.weights[d]) for d in WEEKDAYS},
@@ -106,6 +134,8 @@ def _number(value: Any, where: str, *, minimum: float = 0.0) -> float:
 
 def profile_from_dict(doc: Any, source: str = "profile") -> Profile:
     """Validate a parsed profile document; every error names the offending key."""
+    if isinstance(doc, dict) and "curves" in doc:
+        return _curve_profile(doc, source)
     if not isinstance(doc, dict):
         raise ProfileError(f"{source}: expected a mapping with slots, weights and trip_duration_minutes")
     missing = [key for key in ("slots", "weights", "trip_duration_minutes") if key not in doc]
@@ -156,10 +186,39 @@ def profile_from_dict(doc: Any, source: str = "profile") -> Profile:
     return Profile(name=str(name), slots=slots, weights=weights, durations=tuple(bands))
 
 
+def _curve_profile(doc: dict, source: str) -> Profile:
+    problems: list[str] = []
+    model = parse_curve_model(doc, problems)
+    if model is None:
+        lines = "\n".join(f"    - {p}" for p in problems)
+        raise ProfileError(f"{source}: {len(problems)} problem(s):\n{lines}", [f"{source}: {p}" for p in problems])
+    ends = model.slot_starts[1:] + (MINUTES_PER_DAY,)
+    slots = tuple(Slot(i, a, b) for i, (a, b) in enumerate(zip(model.slot_starts, ends)))
+    weights = {}
+    for day in WEEKDAYS:
+        curve = model.curve_for(day)
+        whole = curve.integral(0, MINUTES_PER_DAY * 60)
+        weights[day] = tuple(
+            model.day_weight[day] * curve.integral(s.start_minute * 60, s.end_minute * 60) / whole for s in slots
+        )
+    name = doc.get("name", Path(source).stem)
+    return Profile(name=str(name), slots=slots, weights=weights, durations=(), model=model)
+
+
+def builtin_profile_path(name: str):
+    """The packaged file of built-in profile ``name`` (a Traversable)."""
+    return resources.files("foot_traffic").joinpath(f"profiles/{name}.yaml")
+
+
 def load_profile(path: str | Path | None = None) -> Profile:
-    """Load a profile file (``.yaml``/``.yml``/``.json``); ``None`` gives the original model."""
-    if path is None:
+    """Load a profile: a built-in name (``seed``, ``retail``) or a file (``.yaml``/``.yml``/``.json``).
+
+    ``None`` gives the original model (``seed``).
+    """
+    if path is None or str(path) == "seed":
         return original_profile()
+    if str(path) in BUILTIN:
+        return builtin_profile(str(path))
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -170,6 +229,15 @@ def load_profile(path: str | Path | None = None) -> Profile:
     except (ValueError, yaml.YAMLError) as exc:
         raise ProfileError(f"{path}: not valid {'JSON' if path.suffix == '.json' else 'YAML'}: {exc}") from None
     return profile_from_dict(doc, str(path))
+
+
+@cache
+def builtin_profile(name: str) -> Profile:
+    """A built-in profile by name (``seed``, ``retail``)."""
+    if name not in BUILTIN:
+        raise ProfileError(f"{name!r} is not a built-in profile ({', '.join(BUILTIN)})")
+    text = builtin_profile_path(name).read_text(encoding="utf-8")
+    return profile_from_dict(yaml.safe_load(text), f"{name}.yaml")
 
 
 @cache

@@ -92,9 +92,11 @@ class DirectWriter:
 
     def __init__(self, publisher: Any):
         self.send = publisher.send
+        self._verify = getattr(publisher, "verify", None)
 
     def finish(self) -> None:
-        pass
+        if self._verify is not None:
+            self._verify()
 
 
 def murmur2_partition(key: bytes, partitions: int) -> int:
@@ -203,6 +205,9 @@ class ConfirmedPublisher:
         """Commit the open transaction (its records are all acknowledged); raise
         ``Fenced`` or ``DeliveryError``."""
         raise NotImplementedError
+
+    def verify(self) -> None:
+        """Check that the broker still holds what it acknowledged (where the client can tell)."""
 
     # -- shared -----------------------------------------------------------------------------
     def ensure_topics(self, topics: list[str]) -> None:

@@ -32,6 +32,10 @@ from foot_traffic.retry import retry_connect
 log = logging.getLogger(__name__)
 
 
+class LostAcknowledgedWrites(Exception):
+    """The broker no longer holds records it acknowledged (it lost its last writes)."""
+
+
 def is_fencing(exc: BaseException | None) -> bool:
     """Whether a kafka-python error says that a newer producer took the transactional id."""
     from kafka.errors import InvalidProducerEpochError, ProducerFencedError
@@ -51,6 +55,7 @@ class KafkaPublisher(ConfirmedPublisher):
         super().__init__(options, stop, transactional_id=transactional_id)
         self._error: tuple[Record | None, BaseException] | None = None
         self._released = threading.Event()  # set when the producer is abandoned (the fence opens)
+        self._last_offset: dict[tuple[str, int], int] = {}  # (topic, partition) -> last acknowledged offset
 
     def connect(self) -> None:
         from kafka import KafkaProducer
@@ -120,9 +125,19 @@ class KafkaPublisher(ConfirmedPublisher):
             raise DeliveryError(f"{what} was not delivered: {type(exc).__name__}: {exc}")
 
     def _on_ack(self, topic: str) -> Callable[[Any], None]:
-        def ack(_metadata: Any) -> None:
+        def ack(metadata: Any) -> None:
             self.acked += 1
             self.acked_by_topic[topic] += 1
+            # Our records land at increasing offsets of their partition. One at or below an
+            # earlier acknowledged offset means the broker lost what it had acknowledged
+            # (a crashed broker that restarted from an older state, without telling the
+            # producer by a sequence error): stop like after a failed record.
+            where = (metadata.topic, metadata.partition)
+            last = self._last_offset.get(where, -1)
+            if metadata.offset <= last:
+                self._lost(where, last, metadata.offset)
+            else:
+                self._last_offset[where] = metadata.offset
 
         return ack
 
@@ -135,10 +150,45 @@ class KafkaPublisher(ConfirmedPublisher):
                     record.kind, record.seq, record.topic, type(exc).__name__,
                     "fenced by a newer producer" if self.transactional_id and is_fencing(exc) else exc,
                 )
-            if kafka_internals.on_sender_thread(self._producer):
+            if kafka_internals.in_io_thread(self._producer):
                 self._released.wait()
 
         return failed
+
+    def _lost(self, where: tuple[str, int], acknowledged: int, now: int) -> None:
+        if self._error is None:
+            self._error = (None, LostAcknowledgedWrites(
+                f"{where[0]}[{where[1]}] had acknowledged offset {acknowledged}, now writes at {now}"
+            ))
+            log.error(
+                "the broker lost acknowledged records of %s[%d] (acknowledged up to offset %d, now at %d): "
+                "holding the producer until it is abandoned", where[0], where[1], acknowledged, now,
+            )
+        if kafka_internals.in_io_thread(self._producer):
+            self._released.wait()
+
+    def verify(self) -> None:
+        """Every partition written still holds what it acknowledged (its end offset is past
+        the last acknowledged one); else ``DeliveryError``. Run when a day ends: a broker that
+        lost records and got no later ones of ours shows it only here."""
+        from kafka import KafkaConsumer, TopicPartition
+        from kafka.errors import KafkaError
+
+        if not self._last_offset:
+            return
+        try:
+            consumer = KafkaConsumer(client_id="foot-traffic-verify", enable_auto_commit=False, **self.options.common())
+            try:
+                ends = consumer.end_offsets([TopicPartition(t, p) for t, p in self._last_offset])
+            finally:
+                consumer.close()
+        except KafkaError as exc:
+            raise DeliveryError(f"cannot check what the broker holds: {exc}") from None
+        for tp, end in ends.items():
+            last = self._last_offset[(tp.topic, tp.partition)]
+            if end <= last:
+                self._error = (None, LostAcknowledgedWrites(f"{tp.topic}[{tp.partition}] ends at {end}, acknowledged {last}"))
+                self._raise_if_failed()
 
     def send(self, record: Record) -> None:
         from kafka.errors import KafkaError
@@ -226,7 +276,7 @@ class KafkaPublisher(ConfirmedPublisher):
     def _abandon(self) -> None:
         """Stop the sender thread without sending anything more; unacknowledged records fail."""
         producer = self._producer
-        kafka_internals.stop_sender(producer, self._released)
+        kafka_internals.stop_io_thread(producer, self._released)
         try:
             producer.close(timeout=0)
         except Exception as exc:  # noqa: BLE001 - already failing; keep the first error

@@ -35,7 +35,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 
-from foot_traffic.events import H_DAY, H_PLAN, H_SEQ, Record
+from foot_traffic.events import H_DAY, H_PLAN, H_SEQ, H_STORE, Record
 from foot_traffic.kafka_options import KafkaOptions
 from foot_traffic.publisher import PublishError
 from foot_traffic.retry import retry_connect
@@ -85,11 +85,15 @@ def _header(headers, name: str) -> bytes | None:
 
 
 def collect(records: Iterable[tuple[str, int, list]], day: date) -> dict[str, DayHoldings]:
-    """Group ``(topic, partition, headers)`` of a scan by plan id, keeping the day's only."""
+    """Group ``(topic, partition, headers)`` of a scan by plan id, keeping the day's only.
+
+    Only records without an ``ft-store`` header count: a catalogue's stores share the
+    topics but not the implicit store's day (see ``collect_stores``).
+    """
     wanted = day.isoformat().encode()
     found: dict[str, DayHoldings] = {}
     for topic, partition, headers in records:
-        if _header(headers, H_DAY) != wanted:
+        if _header(headers, H_DAY) != wanted or _header(headers, H_STORE) is not None:
             continue
         plan_id = (_header(headers, H_PLAN) or b"?").decode()
         seq_raw = _header(headers, H_SEQ)
@@ -100,12 +104,67 @@ def collect(records: Iterable[tuple[str, int, list]], day: date) -> dict[str, Da
     return found
 
 
+def collect_stores(
+    records: Iterable[tuple[str, int, list]], day: date, stores: Iterable[str]
+) -> dict[str, dict[str, DayHoldings]]:
+    """Like ``collect``, per store: ``{store id: {plan id: holdings}}`` for ``stores`` only.
+
+    Each (store, local day) is its own stream (its own ``ft-seq``), so each has its own
+    per-partition marks; records of other stores (other shards) are skipped.
+    """
+    wanted = day.isoformat().encode()
+    ids = {s.encode(): s for s in stores}
+    found: dict[str, dict[str, DayHoldings]] = {}
+    for topic, partition, headers in records:
+        store = ids.get(_header(headers, H_STORE))
+        if store is None or _header(headers, H_DAY) != wanted:
+            continue
+        seq_raw = _header(headers, H_SEQ)
+        if seq_raw is None:
+            continue
+        plan_id = (_header(headers, H_PLAN) or b"?").decode()
+        plans = found.setdefault(store, {})
+        holdings = plans.setdefault(plan_id, DayHoldings(plan_id))
+        holdings.add(topic, partition, int(seq_raw))
+    return found
+
+
 class KafkaDayScanner:
-    """Reads the day's records back from Kafka (no consumer group, nothing committed)."""
+    """Reads the day's records back from Kafka, committed records only (no consumer group,
+    nothing committed).
+
+    ``settled`` (the default) waits until every transaction begun before the scan is
+    decided (see the module's docstring); a scan that only looks (the runner's check for
+    another plan before it takes a day) reads what is committed now, without waiting.
+    """
 
     def __init__(self, options: KafkaOptions, stop: threading.Event | None = None):
         self.options = options
         self.stop = stop or threading.Event()
+
+    def scan(self, day: date, topics: list[str], since_ms: int, *, settled: bool = True) -> dict[str, DayHoldings]:
+        """What the topics hold of ``day`` for the implicit store (no catalogue)."""
+        read = _Read()
+        found = self._read(topics, since_ms, lambda records: collect(records, day), read, settled)
+        log.info(
+            "resume scan of %s: read %d records from %d partitions; %s",
+            day, read.records, read.partitions,
+            ", ".join(f"plan {h.plan_id}: {h.count}" for h in found.values()) or "nothing of this day",
+        )
+        return found
+
+    def scan_stores(
+        self, day: date, topics: list[str], since_ms: int, stores: Iterable[str], *, settled: bool = True
+    ) -> dict[str, dict[str, DayHoldings]]:
+        """What the topics hold of local ``day`` for each of ``stores``, in one pass."""
+        stores = list(stores)
+        read = _Read()
+        found = self._read(topics, since_ms, lambda records: collect_stores(records, day, stores), read, settled) or {}
+        log.info(
+            "resume scan of %s for %d stores: read %d records from %d partitions; %d stores already hold records",
+            day, len(stores), read.records, read.partitions, len(found),
+        )
+        return found
 
     def _consumer(self, isolation_level: str):
         from kafka import KafkaConsumer
@@ -158,7 +217,10 @@ class KafkaDayScanner:
             if self.stop.wait(0.1):
                 raise InterruptedError("stopped during the resume scan")
 
-    def scan(self, day: date, topics: list[str], since_ms: int) -> dict[str, DayHoldings]:
+    def _read(self, topics: list[str], since_ms: int, consume, read: _Read, settled: bool = True):
+        """Feed ``(topic, partition, headers)`` of every committed record at or after
+        ``since_ms`` (up to the end offsets taken now) to ``consume``; return its result
+        ({} when empty)."""
         from kafka import TopicPartition
 
         consumer = self._consumer("read_committed")
@@ -169,7 +231,7 @@ class KafkaDayScanner:
                     partitions.append(TopicPartition(topic, p))
             if not partitions:
                 return {}
-            end = self.settled_end_offsets(consumer, partitions)
+            end = self.settled_end_offsets(consumer, partitions) if settled else consumer.end_offsets(partitions)
             starts = consumer.offsets_for_times({tp: since_ms for tp in partitions})
             todo = {}
             for tp in partitions:
@@ -178,13 +240,12 @@ class KafkaDayScanner:
                     todo[tp] = (found.offset, end[tp])
             if not todo:
                 return {}
+            read.partitions = len(todo)
             consumer.assign(list(todo))
             for tp, (start, _) in todo.items():
                 consumer.seek(tp, start)
-            scanned = 0
 
             def records():
-                nonlocal scanned
                 remaining = dict(todo)
                 while remaining:
                     batch = consumer.poll(timeout_ms=1000, max_records=5000)
@@ -193,7 +254,7 @@ class KafkaDayScanner:
                         for message in messages:
                             if message.offset >= stop_at:
                                 break
-                            scanned += 1
+                            read.records += 1
                             yield message.topic, message.partition, message.headers
                     for tp in list(remaining):
                         if consumer.position(tp) >= remaining[tp][1]:
@@ -202,15 +263,15 @@ class KafkaDayScanner:
                     if self.stop.is_set():
                         raise InterruptedError("stopped during the resume scan")
 
-            found = collect(records(), day)
-            log.info(
-                "resume scan of %s: read %d records from %d partitions; %s",
-                day, scanned, len(todo),
-                ", ".join(f"plan {h.plan_id}: {h.count}" for h in found.values()) or "nothing of this day",
-            )
-            return found
+            return consume(records())
         finally:
             consumer.close()
+
+
+@dataclass
+class _Read:
+    records: int = 0
+    partitions: int = 0
 
 
 def _describe(open_: dict) -> str:

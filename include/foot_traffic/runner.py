@@ -7,6 +7,13 @@ day's writer, log progress, flush, and return a summary. Days are merged by due 
 so a day's late exits after midnight interleave with the next day's first entries, as
 in a real store; each open day has its own writer.
 
+With a store catalogue the unit is a store's local day instead: every store-day of the
+run is merged by due time through the one publisher, each opened at its local midnight
+(``foot_traffic.chain``), so a run of any number of stores holds only the store-days
+under way and the customers inside them. With transactions, the first store-day of a
+day D to open takes the writers of every store's D at once, then scans once: a store-day's
+scan must follow its writer, and one scan per day serves all stores.
+
 A run fenced by a newer run of one of its days (``Fenced``) stops as if asked to: the
 other days' records sent so far are committed, and the fenced day's summary says
 ``fenced`` and names the newer run; nothing is raised (the data is consistent), the
@@ -22,22 +29,31 @@ import threading
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any, Protocol
 
-from foot_traffic.events import DayStream, Moment
+from foot_traffic.chain import ChainPlanner, StoreDay, store_days
+from foot_traffic.events import DayStream, Moment, StoreDayStream
+from foot_traffic.localday import local_date
 from foot_traffic.pacing import Clock, Pacer, SystemClock
 from foot_traffic.plan import DayPlan, day_start, plan_from_settings
 from foot_traffic.profile import Profile, load_profile
+from foot_traffic.progress import LogProgress, ProgressReporter, Snapshot
 from foot_traffic.publisher import DayWriter, Fenced, Publisher
 from foot_traffic.resume import DayHoldings, PlanMismatch
+from foot_traffic.sensor import day_moments
 from foot_traffic.settings import Settings
+from foot_traffic.stores import Catalogue
 
 log = logging.getLogger(__name__)
 
 
 class DayScanner(Protocol):
-    def scan(self, day: date, topics: list[str], since_ms: int) -> dict[str, DayHoldings]: ...
+    def scan(self, day: date, topics: list[str], since_ms: int, *, settled: bool = True) -> dict[str, DayHoldings]: ...
+
+    def scan_stores(
+        self, day: date, topics: list[str], since_ms: int, stores: Iterable[str], *, settled: bool = True
+    ) -> dict[str, dict[str, DayHoldings]]: ...
 
 
 @dataclass
@@ -54,8 +70,11 @@ class DaySummary:
     already_present: int = 0
     skipped_before_start: int = 0
     max_lag_seconds: float = 0.0
+    topics: tuple[str, ...] = ()
     stopped: bool = False
     finished: bool = False
+    store_id: str | None = None  # with a catalogue: the store (``day`` is its local day)
+    closed: bool = False  # with a catalogue: the store does not open that day
     fenced: bool = False  # a newer run of this day took it over (see Fenced)
     fenced_by: dict[str, Any] | None = None  # that run's owner record, when it could be read
 
@@ -64,7 +83,9 @@ class DaySummary:
         return sum(self.sent_per_topic.values())
 
     def as_dict(self) -> dict[str, Any]:
+        store = {} if self.store_id is None else {"store_id": self.store_id, "closed": self.closed}
         return {
+            **store,
             "day": self.day.isoformat(),
             "plan_id": self.plan_id,
             "seed": self.seed,
@@ -80,12 +101,13 @@ class DaySummary:
             "finished": self.finished,
             "fenced": self.fenced,
             **({"fenced_by": self.fenced_by} if self.fenced else {}),
+            "topics": list(self.topics),
         }
 
 
 @dataclass
 class _OpenDay:
-    plan: DayPlan
+    plan: DayPlan  # or a StoreDayPlan
     stream: DayStream
     moments: Iterator[Moment]
     summary: DaySummary
@@ -94,6 +116,7 @@ class _OpenDay:
     writer: DayWriter
     slot: int = -1
     slot_entries: int = 0
+    chain: bool = False  # a store-day of a catalogue: compact logging
 
 
 class Runner:
@@ -110,30 +133,47 @@ class Runner:
         profile: Profile | None = None,
         sim_anchor: float | None = None,
         progress_every: float = 30.0,
+        progress: ProgressReporter | None = None,
+        detail_level: int = logging.INFO,
+        catalogue: Catalogue | None = None,
     ):
+        """:param progress: where progress goes (default: log lines every ``progress_every`` s).
+        :param detail_level: log level of the per-slot lines (the plan's slots, "slot done");
+            DEBUG keeps a long backfill to a few lines per day."""
         self.settings = settings
         self.publisher = publisher
         self.scanner = scanner
         self.clock = clock or SystemClock()
         self.stop = stop or threading.Event()
-        self.profile = profile or load_profile(settings.profile_file)
+        self.catalogue = catalogue
+        # The implicit store's profile (a catalogue's stores carry their own).
+        self.profile = profile or (load_profile(settings.profile_file) if catalogue is None else None)
         self.sim_anchor = sim_anchor
         self.progress_every = progress_every
+        self.progress = progress or LogProgress()
+        self.detail_level = detail_level
+        self._run_sent = 0
+        self._days_done = 0
         self.topics = [settings.kafka_topic, settings.kafka_topic_realistic]
         self.fenced: Fenced | None = None  # set when a newer run took one of the days
+        self._taken: dict[date, dict[str, DayWriter]] = {}  # chain: store-day writers taken, not yet playing
+        self._chain = None if catalogue is None else ChainPlanner(catalogue, settings, scanner, self.topics)
 
     # -- planning ---------------------------------------------------------------------------
-    def plan(self, day: date, *, quiet: bool = False) -> tuple[DayPlan, DayHoldings | None]:
-        """Plan ``day``; with resume on, adopt and check what the topics already hold."""
+    def plan(self, day: date, *, look_only: bool = False) -> tuple[DayPlan, DayHoldings | None]:
+        """Plan ``day``; with resume on, adopt and check what the topics already hold.
+
+        ``look_only``: a check before the day is taken (see ``_fences``): what is
+        committed now, without waiting for open transactions, and quietly."""
         found: dict[str, DayHoldings] = {}
         if self.settings.resume and self.scanner is not None:
             since_ms = int(day_start(day).timestamp() * 1000)
-            found = self.scanner.scan(day, self.topics, since_ms)
+            found = self.scanner.scan(day, self.topics, since_ms, settled=not look_only)
         seed = None
         if self.settings.seed is None and len(found) == 1:
             # An unseeded day that already started keeps its first attempt's seed.
             seed = next(iter(found.values())).seed
-            if not quiet:
+            if not look_only:
                 log.info("SEED unset: continuing %s with the seed of its earlier attempt, %d", day, seed)
         plan = plan_from_settings(day, self.settings, self.profile, seed=seed)
         others = {pid: h for pid, h in found.items() if pid != plan.plan_id}
@@ -154,24 +194,30 @@ class Runner:
         )
         widest = max(plan.slot_counts) or 1
         for slot, count in zip(plan.profile.slots, plan.slot_counts):
-            log.info("  slot %s  %6d visits  %s", slot.label, count, "#" * round(30 * count / widest))
+            log.log(self.detail_level, "  slot %s  %6d visits  %s", slot.label, count, "#" * round(30 * count / widest))
 
     # -- running ----------------------------------------------------------------------------
-    @staticmethod
-    def _summary(plan: DayPlan) -> DaySummary:
+    @property
+    def _fences(self) -> bool:
+        """Whether opening a day stops the other runs of it (transactions), so a run that
+        would refuse the day must look first, without taking it."""
+        return bool(getattr(self.publisher, "fences", False)) and self.settings.resume and self.scanner is not None
+
+    def _summary(self, plan: DayPlan) -> DaySummary:
         return DaySummary(
             day=plan.day,
             plan_id=plan.plan_id,
             seed=plan.seed,
             total_visits=plan.total,
             planned_per_slot={s.label: c for s, c in zip(plan.profile.slots, plan.slot_counts)},
+            topics=tuple(self.topics),
         )
 
     def _open(self, day: date, from_now: bool) -> _OpenDay:
-        if getattr(self.publisher, "fences", False) and self.settings.resume and self.scanner is not None:
+        if self._fences:
             # Look before taking the day: a run that would refuse the day (another plan is
             # in it) must refuse it without fencing the run that is writing it.
-            self.plan(day, quiet=True)
+            self.plan(day, look_only=True)
         # The writer first: it fences every older writer of the day, so the scan below
         # sees everything they will ever have committed.
         writer = self.publisher.open_day(day)
@@ -190,32 +236,125 @@ class Runner:
             # A fresh start in the middle of today plays the rest of today, like the original.
             skip_before = int(self.clock.now().timestamp())
         stream = DayStream(plan, self.settings.kafka_topic, self.settings.kafka_topic_realistic)
-        return _OpenDay(plan, stream, iter(stream), summary, holdings, skip_before, writer)
+        return _OpenDay(plan, stream, day_moments(stream, self.settings), summary, holdings, skip_before, writer)
 
-    def run(self, days: Iterable[date], *, first_from_now: bool = False) -> list[DaySummary]:
-        """Play ``days`` (possibly endless), merged by due time; return one summary per day."""
-        day_iter = iter(days)
+    def _store_day_writer(self, store_day: StoreDay) -> DayWriter:
+        """The store-day's writer. With transactions, the first store-day of a day takes the
+        writers of every store's day at once (after looking: a run that would refuse one
+        refuses before stopping anybody), then scans once for all of them: each store-day's
+        scan must come after its writer fenced the older ones, and waiting to take a store's
+        day until its local midnight would leave the scan of the first stores waiting on the
+        unfinished transactions of the others' older writers."""
+        if not self._fences:
+            return self.publisher.open_day(store_day.day, store_day.store.id)
+        day = store_day.day
+        if day not in self._taken:
+            self._chain.check(day)
+            self._taken[day] = {s.id: self.publisher.open_day(day, s.id) for s in self.catalogue.stores}
+            self._chain.rescan(day)
+            for old in [d for d in self._taken if (day - d).days > 3]:
+                del self._taken[old]
+        return self._taken[day].pop(store_day.store.id)
+
+    def _open_store_day(self, store_day: StoreDay, from_now: float | None) -> _OpenDay:
+        writer = self._store_day_writer(store_day)
+        plan, holdings = self._chain.plan(store_day)
+        store = store_day.store
+        planned: dict[str, int] = {}
+        for label, count in zip(plan.labels, plan.slot_counts):
+            planned[label] = planned.get(label, 0) + count
+        summary = DaySummary(
+            day=plan.day,
+            plan_id=plan.plan_id,
+            seed=plan.seed,
+            total_visits=plan.total,
+            planned_per_slot=planned,
+            store_id=store.id,
+            closed=plan.closed,
+        )
+        if plan.closed:
+            reason = "closed_on" if plan.day in store.closed_on else f"no opening hours on {plan.weekday}s"
+            log.info("store %s is closed on %s (%s, %s): nothing to send", store.id, plan.day, plan.weekday, reason)
+        else:
+            log.info(
+                "store %s %s (%s, %s, open %s): %d visits, seed %d, plan id %s",
+                store.id, plan.day, plan.weekday, store.timezone, store.hours_text(plan.day), plan.total,
+                plan.seed, plan.plan_id,
+            )
+        skip_before = None
+        if holdings is not None:
+            if holdings.total >= 3 * plan.total:
+                log.info("store %s %s is already complete: nothing to send", store.id, plan.day)
+            else:
+                log.info(
+                    "store %s %s: resuming, the topics already hold %d records of this plan (%s)",
+                    store.id, plan.day, holdings.total, dict(holdings.count),
+                )
+        elif from_now is not None and plan.day == local_date(from_now, store.tz):
+            skip_before = int(from_now)
+        stream = StoreDayStream(plan, self.settings.kafka_topic, self.settings.kafka_topic_realistic)
+        return _OpenDay(
+            plan, stream, day_moments(stream, self.settings), summary, holdings, skip_before, writer, chain=True
+        )
+
+    def _units(self, days: Iterable[date], first_from_now: bool) -> Iterator[tuple[float, Any]]:
+        """``(start, unit)`` in start order: days of the implicit store, or store-days."""
+        if self.catalogue is None:
+            for day in days:
+                yield day_start(day).timestamp(), day
+            return
+        from_now = self.clock.now().timestamp() if first_from_now else None
+        for store_day in store_days(self.catalogue, days, from_now=from_now):
+            yield store_day.start, store_day
+
+    def run(
+        self,
+        days: Iterable[date],
+        *,
+        first_from_now: bool = False,
+        keep_summaries: bool = True,
+        days_total: int | None = None,
+    ) -> list[DaySummary]:
+        """Play ``days`` (possibly endless), merged by due time; return one summary per day
+        (per store and local day with a catalogue). ``keep_summaries`` False keeps only
+        the days under way (an endless run of many stores). ``days_total`` (how many
+        ``days`` holds, if known) is only for the progress display."""
+        if days_total is None and isinstance(days, (list, tuple)):
+            days_total = len(days)
+        self.progress.started(days_total)
+        try:
+            return self._run(days, first_from_now, keep_summaries)
+        finally:
+            self.progress.finished()
+
+    def _run(self, days: Iterable[date], first_from_now: bool, keep_summaries: bool) -> list[DaySummary]:
+        units = self._units(days, first_from_now)
         summaries: list[DaySummary] = []
         heap: list[tuple[int, int, int, Moment, _OpenDay]] = []
         tie = itertools.count()
-        next_day = next(day_iter, None)
+        upcoming = next(units, None)
         opened = 0
         last_progress = self.clock.monotonic()
         self.publisher.connect()
         self.publisher.ensure_topics(self.topics)
         # After connecting: the simulated clock starts when records can actually be sent.
         pacer = Pacer(self.clock, self.settings.time_scale, self.settings.sleep, self.stop, self.sim_anchor)
+        from_now = self.clock.now().timestamp() if first_from_now else None
         try:
             try:
                 while True:
-                    if next_day is not None and (
-                        not heap or heap[0][0] >= day_start(next_day).timestamp()
-                    ):
-                        open_day = self._open(next_day, from_now=first_from_now and opened == 0)
+                    if upcoming is not None and (not heap or heap[0][0] >= upcoming[0]):
+                        unit = upcoming[1]
+                        if isinstance(unit, StoreDay):
+                            open_day = self._open_store_day(unit, from_now)
+                        else:
+                            open_day = self._open(unit, from_now=first_from_now and opened == 0)
                         opened += 1
                         summaries.append(open_day.summary)
                         self._push(heap, tie, open_day)
-                        next_day = next(day_iter, None)
+                        upcoming = next(units, None)
+                        if not keep_summaries:
+                            summaries = [s for s in summaries if not s.finished]
                         continue
                     if not heap:
                         break
@@ -227,7 +366,10 @@ class Runner:
                     now = self.clock.monotonic()
                     if now - last_progress >= self.progress_every:
                         last_progress = now
-                        self._progress(open_day, pacer)
+                        if self.catalogue is None:
+                            self._progress(open_day, pacer)
+                        else:
+                            self._chain_progress(heap, summaries, pacer)
                 self.publisher.flush()
             except Fenced as exc:
                 self._was_fenced(exc, summaries)
@@ -243,18 +385,26 @@ class Runner:
                 self.publisher.close()
         for s in summaries:
             s.stopped = stopped and not s.finished and not s.fenced
+        if not keep_summaries:
+            summaries = [s for s in summaries if not s.finished]
         return summaries
 
     def _was_fenced(self, exc: Fenced, summaries: list[DaySummary]) -> None:
         """A newer run took ``exc.day``: stop every day here, as a stop request would."""
         self.fenced = exc
-        summary = next((s for s in summaries if s.day == exc.day and not s.finished), None)
+        summary = next(
+            (s for s in summaries if s.day == exc.day and s.store_id == exc.store and not s.finished), None
+        )
         if summary is None:  # fenced while opening the day: nothing of it was sent
-            summary = self._summary(plan_from_settings(exc.day, self.settings, self.profile))
+            if exc.store is None:
+                summary = self._summary(plan_from_settings(exc.day, self.settings, self.profile))
+            else:
+                summary = DaySummary(day=exc.day, plan_id="", seed=-1, total_visits=0, planned_per_slot={},
+                                     store_id=exc.store, topics=tuple(self.topics))
             summaries.append(summary)
         summary.fenced = True
         summary.fenced_by = exc.by
-        log.warning("%s: stopping: another run now writes %s; committing what the other days sent", exc.day, exc.day)
+        log.warning("%s: stopping: another run now writes it; committing what the other days sent", summary_label(exc))
 
     def _push(self, heap, tie, open_day: _OpenDay) -> None:
         moment = next(open_day.moments, None)
@@ -287,9 +437,12 @@ class Runner:
         for record in records:
             send(record)
             summary.sent_per_topic[record.topic] += 1
+        self._run_sent += len(records)
         if moment.entering:
-            label = open_day.plan.profile.slots[moment.visit.slot].label
+            label = open_day.stream._labels[moment.visit.slot]
             summary.entries_per_slot[label] += 1
+            if open_day.chain:
+                return
             if moment.visit.slot != open_day.slot:
                 if open_day.slot >= 0:
                     self._slot_done(open_day)
@@ -299,7 +452,8 @@ class Runner:
 
     def _slot_done(self, open_day: _OpenDay) -> None:
         slot = open_day.plan.profile.slots[open_day.slot]
-        log.info(
+        log.log(
+            self.detail_level,
             "%s slot %s done: %d of %d planned visits entered, %d in store",
             open_day.plan.day, slot.label, open_day.slot_entries,
             open_day.plan.slot_counts[open_day.slot], open_day.stream.inside,
@@ -307,11 +461,41 @@ class Runner:
 
     def _progress(self, open_day: _OpenDay, pacer: Pacer) -> None:
         s = open_day.summary
-        log.info(
-            "%s progress: %d records sent (%s), %d already present, %d customers in store, "
-            "simulated time %s, max lag behind schedule %.3f s",
-            s.day, s.sent, dict(s.sent_per_topic), s.already_present, open_day.stream.inside,
-            _iso(pacer.sim_now()), s.max_lag_seconds,
+        slot = open_day.slot if open_day.slot >= 0 else 0
+        self.progress.tick(
+            Snapshot(
+                day=s.day,
+                slot=open_day.plan.profile.slots[slot].label,
+                records_sent=s.sent,
+                records_planned=3 * s.total_visits,
+                records_present=s.already_present,
+                sent_per_topic=dict(s.sent_per_topic),
+                run_records_sent=self._run_sent,
+                days_done=self._days_done,
+                inside=open_day.stream.inside,
+                sim_time=pacer.sim_now(),
+                max_lag_seconds=s.max_lag_seconds,
+            )
+        )
+
+    def _chain_progress(self, heap, summaries: list[DaySummary], pacer: Pacer) -> None:
+        days = {id(entry[4]): entry[4] for entry in heap}
+        open_summaries = [d.summary for d in days.values()]
+        self.progress.tick(
+            Snapshot(
+                day=min((s.day for s in open_summaries), default=summaries[-1].day if summaries else date.min),
+                slot="",
+                records_sent=sum(s.sent for s in open_summaries),
+                records_planned=sum(3 * s.total_visits for s in open_summaries),
+                records_present=sum(s.already_present for s in open_summaries),
+                sent_per_topic={},
+                run_records_sent=self._run_sent,
+                days_done=self._days_done,
+                inside=sum(d.stream.inside for d in days.values()),
+                sim_time=pacer.sim_now(),
+                max_lag_seconds=max((s.max_lag_seconds for s in open_summaries), default=0.0),
+                store_days_open=len(days),
+            )
         )
 
     def _close_day(self, open_day: _OpenDay) -> None:
@@ -320,14 +504,23 @@ class Runner:
         open_day.writer.finish()
         open_day.summary.finished = True
         s = open_day.summary
-        log.info(
-            "%s finished: %d records sent (%s), %d already present, %d skipped before start",
-            s.day, s.sent, dict(s.sent_per_topic), s.already_present, s.skipped_before_start,
-        )
+        if open_day.chain:
+            if not s.closed:
+                log.info(
+                    "store %s %s finished: %d records sent, %d already present, %d skipped before start",
+                    s.store_id, s.day, s.sent, s.already_present, s.skipped_before_start,
+                )
+        else:
+            log.info(
+                "%s finished: %d records sent (%s), %d already present, %d skipped before start",
+                s.day, s.sent, dict(s.sent_per_topic), s.already_present, s.skipped_before_start,
+            )
+        self._days_done += 1
+        self.progress.day_done(s.day, s.sent, s.already_present)
 
 
-def _iso(ts: float) -> str:
-    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds")
+def summary_label(exc: Fenced) -> str:
+    return str(exc.day) if exc.store is None else f"store {exc.store} {exc.day}"
 
 
 def days_from(first: date, count: int | None) -> Iterator[date]:

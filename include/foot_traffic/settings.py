@@ -20,6 +20,8 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
+    field_validator,
 )
 
 MAX_DAILY_CUSTOMERS = 10_000_000
@@ -27,6 +29,10 @@ MAX_TIME_SCALE = 1_000_000.0
 TOPIC_PATTERN = r"^[A-Za-z0-9._-]{1,249}$"
 TOPIC_NAME = re.compile(TOPIC_PATTERN)
 HOST_PORT = re.compile(r"^(?P<host>\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?):(?P<port>\d{1,5})$")
+
+# Profiles shipped in foot_traffic/profiles/ (profile.BUILTIN; kept here so that reading
+# settings, e.g. when Airflow parses the DAG, imports no YAML).
+BUILTIN_PROFILES = ("seed", "retail")
 
 TRUE_WORDS = {"1", "true", "yes", "on"}
 FALSE_WORDS = {"0", "false", "no", "off"}
@@ -84,13 +90,33 @@ def _parse_brokers(value: Any) -> Any:
     return tuple(brokers)
 
 
-def _existing_file(value: Path) -> Path:
+def _profile_ref(value: str) -> str:
+    """A built-in profile name or the path of an existing profile file."""
+    if value in BUILTIN_PROFILES:
+        return value
+    _existing_file_named(value)
+    return value
+
+
+def _existing_file_named(value: str) -> None:
     try:
-        exists = value.is_file()
+        exists = Path(value).is_file()
     except (OSError, ValueError):  # a name too long for the OS, a NUL byte
         exists = False
     if not exists:
-        raise ValueError("no such file; expected the path of a YAML or JSON store profile")
+        raise ValueError(
+            f"no such file; expected a built-in profile ({', '.join(BUILTIN_PROFILES)}) "
+            "or the path of a YAML or JSON store profile"
+        )
+
+
+def _existing_catalogue(value: Path) -> Path:
+    try:
+        exists = value.is_file()
+    except (OSError, ValueError):
+        exists = False
+    if not exists:
+        raise ValueError("no such file; expected the path of a YAML or JSON store catalogue")
     return value
 
 
@@ -174,9 +200,10 @@ class Settings(BaseModel):
         default=5.0, alias="RETRY_BACKOFF_SECONDS", description="First back-off between attempts, doubled each time"
     )
     # New settings (not in the original): each has a default that keeps its behaviour.
-    profile_file: Annotated[Path, AfterValidator(_existing_file)] | None = Field(
-        default=None, alias="FOOT_TRAFFIC_PROFILE", title="Store profile file",
-        description="YAML/JSON store profile on the workers (FOOT_TRAFFIC_PROFILE). Empty: the original model.",
+    profile_file: Annotated[str, AfterValidator(_profile_ref)] | None = Field(
+        default=None, alias="FOOT_TRAFFIC_PROFILE", title="Store profile",
+        description="A built-in profile (seed: the original model; retail: a calibrated store with parties) "
+        "or the path of a YAML/JSON profile on the workers (FOOT_TRAFFIC_PROFILE). Empty: seed.",
         json_schema_extra=param("profile_file", maxLength=4096),
     )
     from_midnight: Flag = Field(
@@ -184,6 +211,48 @@ class Settings(BaseModel):
         description="Start the simulated clock at the day's midnight instead of now, paced by time_scale "
         "(a demo of a day: time_scale 1440 plays it in a minute).",
         json_schema_extra=param("from_midnight"),
+    )
+    # The door sensor's flaws on the entry/exit topic (foot_traffic.sensor); all off by default.
+    sensor_miss_rate: Annotated[Number, Field(ge=0, le=0.5)] = Field(
+        default=0.0, alias="SENSOR_MISS_RATE", title="Sensor: missed passages",
+        description="Share of entries/exits the door sensor does not report (SENSOR_MISS_RATE; 0 = none).",
+        json_schema_extra=param("sensor_miss_rate"),
+    )
+    sensor_party_miss_factor: Annotated[Number, Field(ge=1, le=20)] = Field(
+        default=3.0, alias="SENSOR_PARTY_MISS_FACTOR",
+        description="Misses are this many times likelier for a party's 2nd, 3rd ... member (SENSOR_PARTY_MISS_FACTOR)",
+    )
+    sensor_double_rate: Annotated[Number, Field(ge=0, le=0.5)] = Field(
+        default=0.0, alias="SENSOR_DOUBLE_RATE", title="Sensor: double counts",
+        description="Share of reported passages reported twice, 1-2 s apart (SENSOR_DOUBLE_RATE; 0 = none).",
+        json_schema_extra=param("sensor_double_rate"),
+    )
+    sensor_batch_seconds: Annotated[int, BeforeValidator(_no_bool), Field(ge=0, le=3600)] = Field(
+        default=0, alias="SENSOR_BATCH_SECONDS", title="Sensor: gateway batch (s)",
+        description="The gateway uploads the entry/exit events every N seconds (SENSOR_BATCH_SECONDS; 0 = at once).",
+        json_schema_extra=param("sensor_batch_seconds"),
+    )
+    sensor_upload_delay_seconds: Annotated[int, BeforeValidator(_no_bool), Field(ge=0, le=3600)] = Field(
+        default=0, alias="SENSOR_UPLOAD_DELAY_SECONDS", title="Sensor: upload delay (s)",
+        description="Each gateway batch is uploaded 0..D seconds late, D = SENSOR_UPLOAD_DELAY_SECONDS "
+        "(needs a batch; D > batch makes batches overtake one another).",
+        json_schema_extra=param("sensor_upload_delay_seconds"),
+    )
+    validate_day: Flag = Field(
+        default=False, alias="FOOT_TRAFFIC_VALIDATE", title="Validate the day",
+        description="At the end of a run, read the day back and test it against its model (FOOT_TRAFFIC_VALIDATE); "
+        "the report goes to the log and the summary (XCom).",
+        json_schema_extra=param("validate"),
+    )
+    stores_file: Annotated[Path, AfterValidator(_existing_catalogue)] | None = Field(
+        default=None,
+        alias="STORES_FILE",
+        description="YAML/JSON store catalogue (a chain); default: one store on UTC, the original's output",
+    )
+    closing_grace_minutes: Annotated[int, BeforeValidator(_no_bool), Field(ge=0, le=1440)] = Field(
+        default=15,
+        alias="CLOSING_GRACE_MINUTES",
+        description="With a catalogue: whoever is inside at closing leaves within this many minutes",
     )
     resume: Flag = Field(
         default=True, alias="FOOT_TRAFFIC_RESUME", description="Skip what the topics already hold for the day"
@@ -218,6 +287,18 @@ class Settings(BaseModel):
         alias="TOPIC_RETENTION_MS",
         description="retention.ms of created topics; -1 keeps past days (their timestamps are old)",
     )
+
+    @field_validator("sensor_upload_delay_seconds")
+    @classmethod
+    def _delay_needs_a_batch(cls, value: int, info: ValidationInfo) -> int:
+        if value and info.data.get("sensor_batch_seconds") == 0:
+            raise ValueError("the upload delay is per gateway batch: set SENSOR_BATCH_SECONDS too (e.g. 30)")
+        return value
+
+    @property
+    def sensor_active(self) -> bool:
+        """Whether the door sensor's flaws change the entry/exit topic at all."""
+        return self.sensor_miss_rate > 0 or self.sensor_double_rate > 0 or self.sensor_batch_seconds > 0
 
     @property
     def baseline(self) -> int:

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
+from collections.abc import Iterable
 from datetime import UTC, date, datetime
 
 from foot_traffic.events import Record
 from foot_traffic.publisher import DeliveryError, Fenced, murmur2_partition
-from foot_traffic.resume import DayHoldings, collect
+from foot_traffic.resume import DayHoldings, collect, collect_stores
 
 
 class FakeClock:
@@ -112,8 +113,33 @@ class MemoryDayScanner:
     def __init__(self, publisher: MemoryPublisher):
         self.publisher = publisher
 
-    def scan(self, day: date, topics: list[str], since_ms: int) -> dict[str, DayHoldings]:
+    def scan(self, day: date, topics: list[str], since_ms: int, *, settled: bool = True) -> dict[str, DayHoldings]:
+        return collect(self._records(topics), day)
+
+    def scan_stores(
+        self, day: date, topics: list[str], since_ms: int, stores: Iterable[str], *, settled: bool = True
+    ) -> dict[str, dict[str, DayHoldings]]:
+        return collect_stores(self._records(topics), day, stores)
+
+    def _records(self, topics: list[str]):
         pub = self.publisher
-        return collect(
-            ((r.topic, pub.partition_for(r.topic, r.key), r.headers) for r in pub.records if r.topic in topics), day
+        return ((r.topic, pub.partition_for(r.topic, r.key), r.headers) for r in pub.records if r.topic in topics)
+
+
+def landed(publisher: MemoryPublisher) -> dict[str, list]:
+    """The publisher's records as they would land in Kafka (partition by key, offsets in send
+    order), topic -> records in partition, offset order; what ``validate`` reads."""
+    from foot_traffic.readback import Landed
+
+    offsets: Counter[tuple[str, int]] = Counter()
+    out: dict[str, list] = {}
+    for r in publisher.records:
+        partition = publisher.partition_for(r.topic, r.key)
+        offset = offsets[(r.topic, partition)]
+        offsets[(r.topic, partition)] += 1
+        out.setdefault(r.topic, []).append(
+            Landed(r.topic, partition, offset, r.key, r.value, r.headers, r.timestamp_ms)
         )
+    for records in out.values():
+        records.sort(key=lambda x: (x.partition, x.offset))
+    return out

@@ -110,8 +110,9 @@ class DayWriter:
         self.publishers.transactions += 1
 
     def finish(self) -> None:
-        """The day's last record was sent: commit, close its producer."""
+        """The day's last record was sent: commit, check the broker still holds it all, close."""
         self.commit()
+        self.producer.verify()
         self.publishers.release(self)
         self.producer.close()
         log.info(

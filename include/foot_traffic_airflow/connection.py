@@ -78,6 +78,17 @@ def _flag(value: Any) -> bool:
     return str(value).strip().lower() in {"1", "true", "yes", "on"}
 
 
+def _one_of(options: dict[str, Any], key: str, extra_key: str, allowed: set[str]) -> bool:
+    """Upper-case ``options[key]`` in place if set; refuse a value outside ``allowed``."""
+    if key not in options:
+        return False
+    value = str(options[key]).upper()
+    if value not in allowed:
+        raise KafkaConnectionError(f"{extra_key}={value!r} is not one of {', '.join(sorted(allowed))}")
+    options[key] = value
+    return True
+
+
 def client_options_from_extra(extra: Mapping[str, Any]) -> tuple[str | None, dict[str, Any]]:
     """``(bootstrap_servers, kafka-python kwargs)`` from a provider connection's extra.
 
@@ -105,20 +116,8 @@ def client_options_from_extra(extra: Mapping[str, Any]) -> tuple[str | None, dic
             ignored.append(key)
     if ignored:
         log.warning("Kafka connection extra keys with no kafka-python equivalent, ignored: %s", ", ".join(sorted(ignored)))
-    if "security_protocol" in options:
-        protocol = str(options["security_protocol"]).upper()
-        if protocol not in SECURITY_PROTOCOLS:
-            raise KafkaConnectionError(
-                f"security.protocol={protocol!r} is not one of {', '.join(sorted(SECURITY_PROTOCOLS))}"
-            )
-        options["security_protocol"] = protocol
-    if "sasl_mechanism" in options:
-        mechanism = str(options["sasl_mechanism"]).upper()
-        if mechanism not in SASL_MECHANISMS:
-            raise KafkaConnectionError(
-                f"sasl.mechanism={mechanism!r} is not one of {', '.join(sorted(SASL_MECHANISMS))}"
-            )
-        options["sasl_mechanism"] = mechanism
+    _one_of(options, "security_protocol", "security.protocol", SECURITY_PROTOCOLS)
+    if _one_of(options, "sasl_mechanism", "sasl.mechanism", SASL_MECHANISMS):
         if "security_protocol" not in options:
             raise KafkaConnectionError("sasl.mechanism is set but security.protocol is not (SASL_SSL or SASL_PLAINTEXT)")
     return bootstrap, options

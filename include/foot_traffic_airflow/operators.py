@@ -20,6 +20,7 @@ from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
 from foot_traffic_airflow.connection import DEFAULT_CONN_ID, KafkaConnectionError
+from foot_traffic_airflow.lineage import TopicLineageMixin
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -54,7 +55,7 @@ def run_label(context: Mapping[str, Any]) -> str:
     return label + (f" try {try_number}" if try_number is not None else "")
 
 
-class FootTrafficProducerOperator(BaseOperator):
+class FootTrafficProducerOperator(TopicLineageMixin, BaseOperator):
     """Stream one simulated day of store foot traffic to the two Kafka topics.
 
     The day played is the run's logical date (UTC): a run for today streams in real
@@ -195,6 +196,7 @@ class FootTrafficProducerOperator(BaseOperator):
             day, settings.kafka_topic, settings.kafka_topic_realistic, settings.time_scale,
             settings.seed, settings.daily_customers, settings.from_midnight,
         )
+        self.remember_topics(settings.bootstrap_servers, [settings.kafka_topic, settings.kafka_topic_realistic])
         runner = build_runner(
             settings,
             day,
@@ -217,7 +219,6 @@ class FootTrafficProducerOperator(BaseOperator):
             # A retry resumes: it sends only what the topics do not hold yet.
             raise AirflowException(f"{day}: delivery failed, the day is incomplete: {exc}") from None
         result = summary.as_dict()
-        result["topics"] = [settings.kafka_topic, settings.kafka_topic_realistic]
         if runner.fenced is not None:
             ti = context.get("ti")
             if ti is not None:
@@ -235,6 +236,8 @@ class FootTrafficProducerOperator(BaseOperator):
             )
         self._emit_topic_assets(context, settings, result)
         self.log.info("%s done: %s", day, result)
+        if settings.validate_day:
+            result["validation"] = self.check_the_day(settings, profile, day, target)
         return result
 
     def _emit_topic_assets(self, context: Context, settings: Settings, result: Mapping[str, Any]) -> None:
@@ -258,6 +261,27 @@ class FootTrafficProducerOperator(BaseOperator):
             for alias in aliases:
                 events[alias].add(Asset(f"kafka://{server}/{topic}"), extra=extra)
         self.log.info("asset events: kafka://%s/%s and .../%s", server, settings.kafka_topic, settings.kafka_topic_realistic)
+
+    def check_the_day(self, settings: Settings, profile, day: date, target) -> dict[str, Any]:
+        """Read the day back and test it against its model (``validate``); log the table and
+        return a summary for XCom. A failed check is reported, not raised: the day was
+        delivered, and a statistical test rejects a correct day 1 % of the time."""
+        from foot_traffic.kafka_options import KafkaOptions
+        from foot_traffic.validate import read_and_validate, summary_of
+
+        options = KafkaOptions.from_settings(settings, client_options=target.client_options)
+        try:
+            reports = read_and_validate(settings, profile, day, options, stop=self._stop)
+        except Exception as exc:  # the day is delivered; a failed read-back must not fail the task
+            self.log.warning("%s: validation could not run: %s", day, exc)
+            return {"passed": None, "error": str(exc)}
+        for report in reports:
+            for line in report.table().splitlines():
+                self.log.info("%s", line)
+        summary = summary_of(reports)
+        if not summary["passed"]:
+            self.log.warning("%s: the day does NOT match its model (see the table above)", day)
+        return summary
 
     def on_kill(self) -> None:
         """Stop the stream: the runner stops at the next record, flushes and returns; the

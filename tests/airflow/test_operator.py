@@ -174,6 +174,25 @@ def test_past_day_is_sent_at_full_speed_and_summary_is_the_xcom(monkeypatch, kaf
 
 
 @pytest.mark.integration
+def test_validate_flag_puts_the_check_into_the_log_and_the_xcom(kafka_conn, topics, clean_producer_env, caplog, capsys):
+    caplog.set_level(logging.INFO)
+    t1, t2 = topics
+    op = FootTrafficProducerOperator(task_id="p", settings={
+        "topic": t1, "topic_realistic": t2, "seed": "7", "daily_customers": "600", "profile_file": "retail",
+        "sensor_miss_rate": 0.05, "sensor_batch_seconds": 30, "sensor_upload_delay_seconds": 60, "validate": True,
+    })
+    result = op.execute(context(date(2026, 11, 28)))
+    json.dumps(result)  # XCom-safe
+    validation = result["validation"]
+    assert validation["passed"] is True
+    (day,) = validation["days"]
+    assert day["day"] == "2026-11-28" and day["failed"] == [] and "trip minutes vs log-normal (KS)" in day["p_values"]
+    out = capsys.readouterr()
+    logged = caplog.text + out.out + out.err  # the task logger may write to the console
+    assert "sessions = plan" in logged and "PASS" in logged
+
+
+@pytest.mark.integration
 def test_on_kill_stops_flushes_and_fails_the_task(kafka_conn, topics, clean_producer_env):
     t1, t2 = topics
     # from midnight at 10 simulated minutes per second: the day would take 2.4 minutes
@@ -341,3 +360,24 @@ def test_the_topic_assets_name_the_broker_the_run_really_used(kafka_conn, topics
     extra = emitted[f"kafka://{kafka_conn}/{t1}"]
     assert extra["day"] == "2025-11-07" and extra["bootstrap_servers"] == kafka_conn and extra["records_sent"] == 50
     assert extra["plan_id"] == result["plan_id"]
+
+
+def test_cli_json_summary_equals_the_operators_xcom(kafka_conn, topics, clean_producer_env, request):
+    """``foot-traffic produce --json`` and the task's XCom are the same document for the same day."""
+    import os
+    import subprocess
+    import sys
+
+    t1, t2 = topics
+    xcom = FootTrafficProducerOperator(
+        task_id="p", settings={"seed": 9, "daily_customers": 240, "topic": t1, "topic_realistic": t2}
+    ).execute(context(date(2025, 11, 7)))
+    c1, c2 = f"{t1}_cli", f"{t2}_cli"
+    env = {**os.environ, "KAFKA_BROKER": kafka_conn, "KAFKA_TOPIC": c1, "KAFKA_TOPIC_REALISTIC": c2,
+           "SEED": "9", "DAILY_CUSTOMERS": "240"}
+    run = subprocess.run([sys.executable, "-m", "foot_traffic", "produce", "--date", "2025-11-07", "--json"],
+                         env=env, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    (cli_day,) = json.loads(run.stdout)["days"]
+    renamed = json.loads(json.dumps(cli_day).replace(c1, t1).replace(c2, t2))
+    assert renamed == xcom

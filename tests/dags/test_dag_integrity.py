@@ -31,23 +31,23 @@ def test_every_dag_file_imports_without_errors_or_warnings(dagbag):
     assert dagbag.dags, "no DAG found in dags/"
 
 
-@pytest.mark.parametrize("dag_file", ["foot_traffic_daily.py", "foot_traffic_demo.py"])
-def test_dag_file_imports_without_any_warning_and_parses_well_under_a_second(dag_file):
-    """A fresh interpreter, -W error: a deprecated import (FutureWarning/DeprecationWarning) in the
-    DAG file fails here; its parse time is measured with Airflow already imported, as in the
-    dag-processor."""
+@pytest.mark.parametrize("dag_file", sorted(p.name for p in DAGS.glob("*.py")))
+def test_dag_file_imports_without_any_warning_and_without_the_engine(dag_file):
+    """A fresh interpreter, -W error: a deprecated import (FutureWarning/DeprecationWarning) in
+    the DAG file fails here. Parsing does no work: neither Kafka client nor the engine's
+    runner is imported (their import is what would make a parse slow; ``make bench``
+    measures the parse time itself)."""
     code = (
-        "import time, warnings, runpy\n"
+        "import sys, warnings, runpy\n"
         "import airflow.sdk, pydantic\n"  # Airflow's own start-up is not ours
         "warnings.simplefilter('error')\n"
-        "t = time.perf_counter()\n"
         f"runpy.run_path({str(DAGS / dag_file)!r})\n"
-        "print(time.perf_counter() - t)\n"
+        "heavy = ('kafka', 'confluent_kafka', 'foot_traffic.runner', 'foot_traffic.publisher', 'foot_traffic.plan')\n"
+        "print(','.join(m for m in heavy if m in sys.modules))\n"
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    seconds = float(proc.stdout.strip().splitlines()[-1])
-    assert seconds < 0.5, f"DAG file took {seconds:.3f} s to parse"
+    assert proc.stdout.strip().splitlines()[-1:] in ([], [""]), f"imported at parse time: {proc.stdout.strip()}"
 
 
 @pytest.mark.parametrize("rule", ["tags", "retries", "owner", "doc", "schedule"])
@@ -92,9 +92,11 @@ def test_foot_traffic_daily_shape(dagbag):
     expected = {
         "daily_customers", "base_daily_customers", "daily_variation_pct", "disable_daily_variation",
         "time_scale", "seed", "topic", "topic_realistic", "from_midnight", "profile_file",
+        "sensor_miss_rate", "sensor_double_rate", "sensor_batch_seconds", "sensor_upload_delay_seconds", "validate",
     }
     assert expected <= set(dag.params)
-    for name in ("daily_customers", "base_daily_customers", "time_scale", "seed", "daily_variation_pct"):
+    for name in ("daily_customers", "base_daily_customers", "time_scale", "seed", "daily_variation_pct",
+                 "sensor_miss_rate", "sensor_double_rate", "sensor_batch_seconds", "sensor_upload_delay_seconds"):
         schema = dag.params.get_param(name).schema
         assert {"minimum", "exclusiveMinimum"} & set(schema), f"{name}: no minimum"
         assert {"maximum", "exclusiveMaximum"} & set(schema), f"{name}: no maximum"

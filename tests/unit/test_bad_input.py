@@ -49,7 +49,15 @@ BAD: dict[str, list[str]] = {
     "SEED": INT_BAD + ["-1", str(2**63)],  # empty = unset
     "MAX_RETRIES": INT_BAD + ["", "-1", "101"],
     "RETRY_BACKOFF_SECONDS": FLOAT_BAD + ["", "3601"],
-    "FOOT_TRAFFIC_PROFILE": ["/no/such/profile.yaml", "/", "nul\x00byte"],  # empty = unset
+    "FOOT_TRAFFIC_PROFILE": ["/no/such/profile.yaml", "/", "nul\x00byte", "retial", "Retail"],  # empty = unset
+    "SENSOR_MISS_RATE": FLOAT_BAD + ["", "0.51", "1"],
+    "SENSOR_PARTY_MISS_FACTOR": FLOAT_BAD + ["", "0.5", "21"],
+    "SENSOR_DOUBLE_RATE": FLOAT_BAD + ["", "0.51", "1"],
+    "SENSOR_BATCH_SECONDS": INT_BAD + ["", "-1", "3601"],
+    "SENSOR_UPLOAD_DELAY_SECONDS": INT_BAD + ["", "-1", "3601", "30"],  # 30 without a batch
+    "FOOT_TRAFFIC_VALIDATE": FLAG_BAD,
+    "STORES_FILE": ["/no/such/stores.yaml", "/", "nul\x00byte"],  # empty = unset
+    "CLOSING_GRACE_MINUTES": INT_BAD + ["", "-1", "1441"],
     "FOOT_TRAFFIC_RESUME": FLAG_BAD,
     "FOOT_TRAFFIC_FROM_MIDNIGHT": FLAG_BAD,
     "KAFKA_COMPRESSION": ["", "zip", "lz4x", "1"],

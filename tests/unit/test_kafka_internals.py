@@ -23,24 +23,24 @@ def test_the_installed_kafka_python_is_the_one_the_door_was_checked_against():
 
 def test_an_object_without_the_internals_is_refused_loudly():
     with pytest.raises(RuntimeError, match="kafka_internals"):
-        kafka_internals.sender_thread(object())
+        kafka_internals.io_thread(object())
 
 
 @pytest.mark.integration
 def test_the_door_reaches_and_stops_a_real_producers_sender(kafka_bootstrap):
     producer = kafka.KafkaProducer(bootstrap_servers=kafka_bootstrap)
     try:
-        sender = kafka_internals.sender_thread(producer)
+        sender = kafka_internals.io_thread(producer)
         assert sender.is_alive()
-        assert not kafka_internals.on_sender_thread(producer)
+        assert not kafka_internals.in_io_thread(producer)
         seen = []
         producer.send("ft_internals_probe", b"x").add_callback(
-            lambda _m: seen.append(kafka_internals.on_sender_thread(producer))
+            lambda _m: seen.append(kafka_internals.in_io_thread(producer))
         )
         producer.flush(10)
         assert seen == [True], "callbacks run on the sender thread"
         released = threading.Event()
-        kafka_internals.stop_sender(producer, released)
+        kafka_internals.stop_io_thread(producer, released)
         assert released.is_set() and not sender.is_alive()
     finally:
         producer.close(timeout=0)

@@ -22,7 +22,7 @@ EXPECTED_WEIGHTS = {
 EXPECTED_LABELS = ["00:00–06:59", "07:00–09:59", "10:00–13:59", "14:00–16:59", "17:00–19:59", "20:00–23:59"]
 
 
-def test_seed_profile_matches_the_reference_model():
+def test_original_profile_matches_the_reference_model():
     p = original_profile()
     assert [s.label for s in p.slots] == EXPECTED_LABELS
     assert all(EN_DASH in s.label for s in p.slots)
@@ -36,7 +36,7 @@ def test_seed_profile_matches_the_reference_model():
 
 
 @pytest.mark.skipif(not REFERENCE.exists(), reason="shared/seed reference not beside this checkout")
-def test_seed_profile_matches_the_reference_document():
+def test_original_profile_matches_the_reference_document():
     """Parse the table of traffic-profile.md itself, so the two can never drift apart."""
     text = REFERENCE.read_text(encoding="utf-8")
     rows = re.findall(r"^\| (\w+day) \| ([\d |]+)\|", text, re.M)

@@ -144,9 +144,9 @@ class OrderedScanner(MemoryDayScanner):
         super().__init__(pub)
         self.events = events
 
-    def scan(self, day, topics, since_ms):
+    def scan(self, day, topics, since_ms, *, settled=True):
         self.events.append(("scan", day))
-        return super().scan(day, topics, since_ms)
+        return super().scan(day, topics, since_ms, settled=settled)
 
 
 def test_each_day_is_opened_before_its_scan_and_finished_at_its_end():

@@ -60,6 +60,9 @@ class FakeProducer:
     def partition_count(self, topic):
         return 3
 
+    def verify(self):
+        self.calls.append(("verify", self.transactional_id))
+
 
 class Clock:
     def __init__(self):

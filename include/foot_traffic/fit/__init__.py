@@ -1,0 +1,1 @@
+"""Fit a store profile from its own door counts (``foot-traffic fit``)."""
