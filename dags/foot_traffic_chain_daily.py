@@ -53,7 +53,7 @@ from airflow.sdk import DAG, CronTriggerTimetable, Param
 
 from foot_traffic_airflow.chain import CHAIN_DAY_ZONE, MAX_SHARD_SIZE, check_catalogue_task
 from foot_traffic_airflow.operators import FootTrafficProducerOperator
-from foot_traffic_airflow.params import CHAIN_DAG, dag_params, topic_assets
+from foot_traffic_airflow.params import CHAIN_DAG, dag_params, topics_alias
 
 default_args = {
     "owner": "foot-traffic",
@@ -95,5 +95,5 @@ with DAG(
         # The wait for the shard's first midnight (up to ~26 h, in the triggerer), its
         # stores' days (up to 25 h each, spread over the shard's time zones) and late exits.
         execution_timeout=timedelta(hours=56),
-        outlets=topic_assets(),
+        outlets=[topics_alias()],
     ).expand_kwargs(shards)

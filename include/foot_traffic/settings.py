@@ -280,6 +280,19 @@ class Settings(BaseModel):
         alias="KAFKA_CLIENT",
         description="Producer client: kafka-python (the original's) or confluent (librdkafka, faster)",
     )
+    kafka_transactions: Flag = Field(
+        default=True,
+        alias="KAFKA_TRANSACTIONS",
+        description="One writer per day, enforced by Kafka: each day is written by a transactional producer "
+        "whose id is derived from the topics and the day, so a newer run of the day fences the older one. "
+        "0 only for a broker without transactions (or without the TransactionalId permission)",
+    )
+    kafka_transaction_ms: Annotated[int, BeforeValidator(_no_bool), Field(ge=10, le=60_000)] = Field(
+        default=1000,
+        alias="KAFKA_TRANSACTION_MS",
+        description="Longest a transaction stays open while records flow without pause (a day at full speed), "
+        "in ms: how late read_committed consumers see them; a live stream commits whenever it waits",
+    )
     topic_partitions: Annotated[int, BeforeValidator(_no_bool), Field(ge=1, le=10_000)] = Field(
         default=3, alias="TOPIC_PARTITIONS", description="Partitions of topics the producer creates"
     )

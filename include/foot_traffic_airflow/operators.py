@@ -17,7 +17,7 @@ import logging
 import os
 import threading
 from collections.abc import Mapping, Sequence
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
@@ -54,6 +54,27 @@ class FootTrafficStopped(AirflowException):
     """The task was stopped (``on_kill``) before the day was complete; what was sent is flushed."""
 
 
+class FootTrafficFenced(AirflowFailException):
+    """A newer run of the same day took it over: this attempt stopped, and is not retried
+    (a retry would take the day back and fence the newer run in turn)."""
+
+
+def run_label(context: Mapping[str, Any]) -> str:
+    """This task instance as a writer of the day, e.g. ``Airflow foot_traffic_daily/manual__2026-...
+    produce_day try 1`` (named by a run it fences)."""
+    ti = context.get("ti")
+    dag_run = context.get("dag_run")
+    dag_id = getattr(ti, "dag_id", None) or getattr(dag_run, "dag_id", None) or "?"
+    run_id = getattr(ti, "run_id", None) or getattr(dag_run, "run_id", None) or "?"
+    task_id = getattr(ti, "task_id", None) or "?"
+    label = f"Airflow {dag_id}/{run_id} {task_id}"
+    map_index = getattr(ti, "map_index", -1)
+    if isinstance(map_index, int) and map_index >= 0:
+        label += f"[{map_index}]"
+    try_number = getattr(ti, "try_number", None)
+    return label + (f" try {try_number}" if try_number is not None else "")
+
+
 class FootTrafficProducerOperator(TopicLineageMixin, BaseOperator):
     """Stream one simulated day of store foot traffic to the two Kafka topics.
 
@@ -63,6 +84,13 @@ class FootTrafficProducerOperator(TopicLineageMixin, BaseOperator):
     full speed with that day's timestamps, unless ``from_midnight`` paces it from its
     midnight. A restarted attempt sends only what the topics do not hold yet (resume).
     Returns the day's summary (counts per topic and slot) as XCom.
+
+    One writer per day: with ``KAFKA_TRANSACTIONS`` on (the default) the day is written
+    by a transactional producer whose id is derived from the topics and the day, so a
+    newer run of the same day (a manual trigger, a retry while a zombie still sends, a
+    ``foot-traffic produce --date``) fences this one. A fenced attempt stops at once,
+    pushes its summary with ``"fenced": true`` and the newer run's owner record
+    (``fenced_by``), and fails with ``FootTrafficFenced`` naming that run -- not retried.
 
     Settings (``foot_traffic.settings.Settings``: the original producer's environment variables and
     their defaults) are read from the worker's environment, then from the run's Params
@@ -74,7 +102,10 @@ class FootTrafficProducerOperator(TopicLineageMixin, BaseOperator):
     :param settings: setting values by Param name (``seed``, ``time_scale``, ``topic`` ...),
         field name or environment name (``KAFKA_COMPRESSION`` ...); templated. None values
         are ignored.
-    :param day: the day to play (``YYYY-MM-DD``); None: the run's logical date (UTC).
+    :param day: the day to play (``YYYY-MM-DD``); None or empty: the run's logical date (UTC),
+        minus ``days_before`` days.
+    :param days_before: without ``day``, play the day this many days before the run's date
+        (the demo DAG: 1, yesterday).
     :param kafka_config_id: Airflow connection of the Kafka provider (conn_type ``kafka``,
         ``bootstrap.servers`` and ``security.protocol``/``sasl.*``/``ssl.*`` in its extra);
         when it does not exist, ``KAFKA_BROKER`` is used. With ``KAFKA_CLIENT=confluent``
@@ -102,11 +133,13 @@ class FootTrafficProducerOperator(TopicLineageMixin, BaseOperator):
         chain: bool = False,
         stores: Sequence[str] | None = None,
         day_timezone: str = "UTC",
+        days_before: int = 0,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.settings = settings
         self.day = day
+        self.days_before = days_before
         self.kafka_config_id = kafka_config_id
         self.progress_every = progress_every
         self.chain = chain
@@ -151,7 +184,8 @@ class FootTrafficProducerOperator(TopicLineageMixin, BaseOperator):
             ) from None
 
     def day_to_play(self, context: Context) -> date:
-        """``day`` if given, else the run's logical date in UTC (run_after for runs without one)."""
+        """``day`` if given, else the run's logical date in UTC (run_after for runs without one),
+        ``days_before`` days earlier."""
         chosen = self.day.strip() or None if isinstance(self.day, str) else self.day
         if chosen is not None:
             if isinstance(chosen, datetime):
@@ -172,13 +206,14 @@ class FootTrafficProducerOperator(TopicLineageMixin, BaseOperator):
             moment = moment.replace(tzinfo=UTC)
         from foot_traffic.localday import zone
 
-        return moment.astimezone(zone(self.day_timezone)).date()
+        return moment.astimezone(zone(self.day_timezone)).date() - timedelta(days=self.days_before)
 
     # -- running ------------------------------------------------------------------------
     def execute(self, context: Context) -> dict[str, Any]:
         from foot_traffic.build import build_runner
+        from foot_traffic.ownership import describe_owner, describe_run
         from foot_traffic.profile import ProfileError, load_profile
-        from foot_traffic.publisher import PublishError
+        from foot_traffic.publisher import Fenced, PublishError
         from foot_traffic.resume import PlanMismatch
         from foot_traffic_airflow.connection import librdkafka_producer_factory, resolve_kafka
 
@@ -210,6 +245,7 @@ class FootTrafficProducerOperator(TopicLineageMixin, BaseOperator):
             client_options=target.client_options,
             producer_factory=librdkafka_producer_factory(target) if settings.kafka_client == "confluent" else None,
             progress_every=self.progress_every,
+            owner=describe_run(run_label(context)),
         )
         try:
             (summary,) = runner.run([day], first_from_now=False)
@@ -217,15 +253,28 @@ class FootTrafficProducerOperator(TopicLineageMixin, BaseOperator):
             raise FootTrafficStopped(f"{day}: stopped while connecting to Kafka; nothing was sent") from None
         except PlanMismatch as exc:
             raise AirflowFailException(f"{day}: {exc}") from None
+        except Fenced as exc:  # normally reported in the summary; this is the belt and braces
+            raise FootTrafficFenced(f"{day}: {exc}. Not retried: a retry would take the day back.") from None
         except PublishError as exc:
             # A retry resumes: it sends only what the topics do not hold yet.
             raise AirflowException(f"{day}: delivery failed, the day is incomplete: {exc}") from None
         result = summary.as_dict()
+        if runner.fenced is not None:
+            ti = context.get("ti")
+            if ti is not None:
+                ti.xcom_push(key="return_value", value=result)
+            raise FootTrafficFenced(
+                f"{day}: fenced by a newer run: {describe_owner(runner.fenced.by)} now writes this day. "
+                f"This attempt stopped after {summary.sent} records; nothing was sent twice (its unfinished "
+                "transaction was aborted, what it committed stays). Not retried: a retry would take the day "
+                "back from the newer run."
+            )
         if summary.stopped or not summary.finished:
             raise FootTrafficStopped(
                 f"{day}: stopped after {summary.sent} records (all acknowledged); the day is incomplete, "
                 "a new attempt resumes where this one stopped"
             )
+        self._emit_topic_assets(context, settings, result)
         self.log.info("%s done: %s", day, result)
         if settings.validate_day:
             result["validation"] = self.check_the_day(settings, profile, day, target)
@@ -256,7 +305,8 @@ class FootTrafficProducerOperator(TopicLineageMixin, BaseOperator):
 
         from foot_traffic.build import build_runner
         from foot_traffic.localday import local_instant
-        from foot_traffic.publisher import PublishError
+        from foot_traffic.ownership import describe_owner, describe_run
+        from foot_traffic.publisher import Fenced, PublishError
         from foot_traffic.resume import PlanMismatch
         from foot_traffic_airflow.connection import librdkafka_producer_factory
 
@@ -290,6 +340,7 @@ class FootTrafficProducerOperator(TopicLineageMixin, BaseOperator):
             producer_factory=librdkafka_producer_factory(target) if settings.kafka_client == "confluent" else None,
             progress_every=self.progress_every,
             catalogue=shard,
+            owner=describe_run(run_label(context)),
         )
         if sim_anchor is not None and settings.time_scale != 1:
             # After the wait the simulated clock starts at the first midnight (in real time
@@ -301,9 +352,19 @@ class FootTrafficProducerOperator(TopicLineageMixin, BaseOperator):
             raise FootTrafficStopped(f"{day}: stopped while connecting to Kafka; nothing was sent") from None
         except PlanMismatch as exc:
             raise AirflowFailException(f"{day}: {exc}") from None
+        except Fenced as exc:
+            raise FootTrafficFenced(f"{day}: {exc}. Not retried: a retry would take the day back.") from None
         except PublishError as exc:
             raise AirflowException(f"{day}: delivery failed, the shard's day is incomplete: {exc}") from None
         result = chain_result(day, summaries, settings)
+        if runner.fenced is not None:
+            ti = context.get("ti")
+            if ti is not None:
+                ti.xcom_push(key="return_value", value=result)
+            raise FootTrafficFenced(
+                f"{day}: fenced by a newer run: {describe_owner(runner.fenced.by)} now writes these stores' day. "
+                f"This attempt stopped after {result['records_sent']} records; nothing was sent twice. Not retried."
+            )
         if any(s.stopped or not s.finished for s in summaries):
             raise FootTrafficStopped(
                 f"{day}: stopped after {result['records_sent']} records (all acknowledged); the shard's day is "
@@ -314,6 +375,7 @@ class FootTrafficProducerOperator(TopicLineageMixin, BaseOperator):
             day, result["stores"], len(result["closed_stores"]), result["total_visits"], result["records_sent"],
             result["records_already_present"],
         )
+        self._emit_topic_assets(context, settings, result)
         if settings.validate_day:
             result["validation"] = self.check_the_day(settings, None, day, target, catalogue=shard)
         return result
@@ -329,6 +391,29 @@ class FootTrafficProducerOperator(TopicLineageMixin, BaseOperator):
             raise AirflowFailException(f"Kafka connection {self.kafka_config_id!r}: {exc}") from None
         settings = self.build_settings(context.get("params"), kafka_broker=target.bootstrap_servers)
         return self._play_chain(context, day, settings, target, sim_anchor=sim_anchor)
+
+    def _emit_topic_assets(self, context: Context, settings: Settings, result: Mapping[str, Any]) -> None:
+        """Resolve each asset alias among the outlets to the topics this run wrote, named by the
+        broker it really used: ``kafka://<first bootstrap server>/<topic>``."""
+        from airflow.sdk import Asset, AssetAlias
+
+        aliases = [o for o in self.outlets or () if isinstance(o, AssetAlias)]
+        events = context.get("outlet_events")
+        if not aliases or events is None:
+            return
+        server = settings.kafka_broker[0]
+        for topic in (settings.kafka_topic, settings.kafka_topic_realistic):
+            extra = {
+                "day": result["day"],
+                "bootstrap_servers": settings.bootstrap_servers,
+                "kafka_config_id": self.kafka_config_id,
+                # A store's day (a chain shard) has one plan per store: see the XCom's per_store.
+                "plan_id": result.get("plan_id"),
+                "records_sent": result.get("sent_per_topic", {}).get(topic, 0),  # by this run (resume skips the rest)
+            }
+            for alias in aliases:
+                events[alias].add(Asset(f"kafka://{server}/{topic}"), extra=extra)
+        self.log.info("asset events: kafka://%s/%s and .../%s", server, settings.kafka_topic, settings.kafka_topic_realistic)
 
     def check_the_day(self, settings: Settings, profile, day: date, target, catalogue=None) -> dict[str, Any]:
         """Read the day back and test it against its model (``validate``); log the table and

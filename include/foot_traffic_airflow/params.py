@@ -1,4 +1,4 @@
-"""The DAG's typed Params, derived from ``Settings``, and the topic Assets.
+"""The DAGs' typed Params, derived from ``Settings``, and the asset alias of the topics.
 
 Each setting that a DAG exposes is declared once, in ``foot_traffic.settings.Settings``
 (``json_schema_extra=param(...)``: the Param's name, title, description, bounds and
@@ -66,12 +66,24 @@ def env_defaults(environ: Mapping[str, str] | None = None, dag: str | None = Non
     return defaults
 
 
-def dag_params(environ: Mapping[str, str] | None = None, dag: str = STORE_DAG) -> dict[str, Any]:
+def dag_params(
+    environ: Mapping[str, str] | None = None, dag: str = STORE_DAG, *, defaults: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
     """The ``params`` of the one-store DAG (``STORE_DAG``) or the chain DAG (``CHAIN_DAG``):
-    typed, with minimum/maximum, so the trigger form validates input."""
+    typed, with minimum/maximum, so the trigger form validates input.
+
+    ``defaults`` (by Param name) replace the environment's defaults (the demo DAG's
+    ``time_scale`` and ``from_midnight``); they are validated like any setting.
+    """
     from airflow.sdk import Param
 
-    defaults = env_defaults(environ, dag)
+    environ = os.environ if environ is None else environ
+    if defaults:
+        try:
+            Settings.from_sources(environ, overrides=defaults)
+        except SettingsError as exc:
+            raise ValueError(f"invalid Param defaults: {exc}") from None
+    defaults = {**env_defaults(environ, dag), **(defaults or {})}
     params = {}
     for param_name, field_name in Settings.params(dag).items():
         field = Settings.model_fields[field_name]
@@ -81,11 +93,36 @@ def dag_params(environ: Mapping[str, str] | None = None, dag: str = STORE_DAG) -
     return params
 
 
-def topic_assets(environ: Mapping[str, str] | None = None) -> list[Any]:
-    """Assets of the two default topics, ``kafka://<first broker>/<topic>`` (the Kafka provider's scheme)."""
-    from airflow.sdk import Asset
+# The demo DAG: a past day, paced from its midnight, a day per minute.
+DEMO_DEFAULTS = {"time_scale": 1440.0, "from_midnight": True}
 
-    environ = os.environ if environ is None else environ
-    d = env_defaults(environ)
-    server = (environ.get("KAFKA_BROKER") or "kafka:9092").split(",")[0].strip() or "kafka:9092"
-    return [Asset(f"kafka://{server}/{d['topic']}"), Asset(f"kafka://{server}/{d['topic_realistic']}")]
+
+def demo_params(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """The demo DAG's Params: the daily DAG's, with the one-minute demo as defaults, and the day."""
+    from airflow.sdk import Param
+
+    params = dag_params(environ, defaults=DEMO_DEFAULTS)
+    return {
+        "day": Param(
+            None,
+            type=["null", "string"],
+            format="date",
+            title="Day to play",
+            description="The simulated day (UTC). Empty: the day before the run's date (yesterday for a "
+            "run triggered now), so the demo never competes with today's scheduled run.",
+        ),
+        **params,
+    }
+
+
+TOPICS_ALIAS = "foot_traffic_topics"
+
+
+def topics_alias() -> Any:
+    """The outlet of the producer task: an asset alias that each successful run resolves to the
+    topics it really wrote, ``kafka://<first bootstrap server of its connection>/<topic>``
+    (the Kafka provider's URI scheme, OpenLineage's namespace), with the day and counts as the
+    event's extra. Downstream DAGs schedule on ``AssetAlias("foot_traffic_topics")``."""
+    from airflow.sdk import AssetAlias
+
+    return AssetAlias(TOPICS_ALIAS)
