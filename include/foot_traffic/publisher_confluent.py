@@ -17,6 +17,7 @@ settings here are laid over it and always win).
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 from collections import Counter
 from typing import Any
@@ -160,7 +161,7 @@ class ConfluentPublisher(ConfirmedPublisher):
                 )
                 break
             except BufferError:  # local queue full: serve delivery reports, then retry
-                producer.poll(0.05)
+                self._serve(0.05)
                 self._raise_if_failed()
             except Exception as exc:
                 from confluent_kafka import KafkaException
@@ -173,10 +174,37 @@ class ConfluentPublisher(ConfirmedPublisher):
         self._unpolled += 1
         if self._unpolled >= POLL_EVERY:
             self._unpolled = 0
-            producer.poll(0)
+            self._serve(0)
+
+    def _serve(self, seconds: float) -> None:
+        """``poll``: serve delivery reports; a fatal client error becomes a ``DeliveryError``."""
+        try:
+            self._producer.poll(seconds)
+        except:  # noqa: E722 - see _fatal: what librdkafka raises may not be an Exception
+            self._fatal(sys.exc_info()[1])
+
+    def _fatal(self, exc: BaseException) -> None:
+        """Without an ``error_cb``, librdkafka's fatal errors (e.g. the broker lost
+        acknowledged writes: OUT_OF_ORDER_SEQUENCE_NUMBER) are raised by poll/flush, as a
+        ``KafkaException`` or (confluent-kafka 2.16, seen in the fault suite) as a bare
+        ``KafkaError`` object that no ``except Exception`` catches: under Airflow it ended
+        ``airflow dags test`` instead of failing the task for a retry. Treated like a failed
+        record: nothing more is sent, ``DeliveryError``."""
+        from confluent_kafka import KafkaError, KafkaException
+
+        if not isinstance(exc, (KafkaException, KafkaError)):
+            raise exc
+        if self._failure is None:
+            self._failure = ("the topics", "(client)", "?", exc)
+            log.error("librdkafka fatal error: %s; nothing more is sent", exc)
+        self._raise_if_failed()
 
     def _flush_step(self, seconds: float) -> bool:
-        return self._producer.flush(seconds) == 0
+        try:
+            return self._producer.flush(seconds) == 0
+        except:  # noqa: E722 - see _fatal
+            self._fatal(sys.exc_info()[1])
+            raise  # not reached: _fatal raises
 
     def _after_flush(self) -> None:
         # Nothing left in librdkafka and no failure reported: all sent so far are acknowledged.
@@ -188,10 +216,15 @@ class ConfluentPublisher(ConfirmedPublisher):
         producer, self._producer = self._producer, None
         if producer is None:
             return
-        if self._failure is None:
-            left = producer.flush(timeout)
-            if left:
-                log.warning("producer close: %d records not acknowledged within %g s: abandoned", left, timeout)
-        else:
-            producer.purge(in_queue=True, in_flight=True, blocking=False)
-            producer.flush(0)
+        try:
+            if self._failure is None:
+                left = producer.flush(timeout)
+                if left:
+                    log.warning("producer close: %d records not acknowledged within %g s: abandoned", left, timeout)
+            else:
+                producer.purge(in_queue=True, in_flight=True, blocking=False)
+                producer.flush(0)
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except:  # noqa: E722 - a fatal client error at close (see _fatal): nothing more to deliver
+            log.warning("producer close: %s", sys.exc_info()[1])
