@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help venv test test-fast run airflow bench broker preview clean
+.PHONY: help venv lock image-env test test-fast run airflow bench broker preview clean
 
 help:
 	@echo "make run      - one simulated day through Airflow on a local broker, with a summary"
@@ -14,15 +14,29 @@ help:
 	@echo "make bench    - benchmarks, rewriting BENCHMARKS.md"
 	@echo "make broker   - only the local Kafka-protocol broker on 127.0.0.1:19092"
 	@echo "make preview  - today's plan in the terminal"
+	@echo "make lock     - re-resolve requirements-lock.txt (exact pins of .venv and CI)"
+	@echo "make image-env - build (or reuse) the environment built like the Docker image, in .data/image-env"
 
-# Virtualenv with the pinned dependencies (requirements*.txt) and the project itself.
-$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
+# Virtualenv with exactly the versions of requirements-lock.txt (every package, transitive
+# ones included) for what requirements.txt and requirements-dev.txt ask, and the project.
+# requirements.txt alone is what the Docker image installs on top of the official image.
+$(BIN)/uv:
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip uv
-	$(BIN)/uv pip install --python $(BIN)/python --quiet -r requirements-dev.txt -e .
+
+$(STAMP): requirements.txt requirements-dev.txt requirements-lock.txt pyproject.toml | $(BIN)/uv
+	$(BIN)/uv pip install --python $(BIN)/python --quiet -r requirements-dev.txt -c requirements-lock.txt -e .
 	touch $(STAMP)
 
 venv: $(STAMP)
+
+# After changing requirements*.txt: resolve every version again (all platforms, Python 3.11).
+lock: | $(BIN)/uv
+	$(BIN)/uv pip compile --universal --python-version 3.11 --quiet --custom-compile-command "make lock" \
+		requirements-dev.txt pyproject.toml -o requirements-lock.txt
+
+image-env: $(STAMP)
+	$(BIN)/python -m tests.support.image_env
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

@@ -9,7 +9,8 @@
   LocalExecutor with 4 workers) on http://127.0.0.1:8080 (``AIRFLOW__API__PORT``), home
   ``.airflow/standalone`` (kept between runs), DAGs from ``dags/``, the ``kafka_default``
   connection given through ``AIRFLOW_CONN_KAFKA_DEFAULT``;
-- prints the UI address and the login once the API answers, and how to run a day;
+- prints the UI address and the login once the API answers, and how to run a day; the
+  plugin in ``plugins/`` puts the "Foot traffic" page in the UI's navigation;
 - Ctrl-C (or SIGTERM) stops Airflow's processes and the broker; nothing keeps running.
 
 New DAGs start paused (Airflow's default). Unpausing ``foot_traffic_daily`` starts today's
@@ -160,6 +161,8 @@ def main(argv: list[str] | None = None) -> int:
 
         step("Airflow is up")
         info(f"UI        {url}")
+        info(f"Foot traffic  {url}/plugin/foot-traffic   (in the navigation: the plan of any day; a run's")
+        info("              plan against what it delivered is its 'Foot traffic' tab, and the task's extra link)")
         info(f"login     {login(airflow_home, args.user)}")
         info(f"Kafka     {broker.bootstrap} (connection kafka_default; topics foot_traffic, foot_traffic_realistic)")
         yesterday = (datetime.now(UTC).date() - timedelta(days=1)).isoformat()

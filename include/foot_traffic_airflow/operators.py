@@ -5,6 +5,10 @@ A thin front door onto the runner that ``foot-traffic produce`` also uses
 environment variables, the run's Params (by the names ``Settings`` declares, as values,
 not rendered strings) and the operator's ``settings`` argument; the broker from the Kafka
 provider's connection; a stop is requested by ``on_kill``.
+
+With ``chain=True`` it plays a store catalogue (or the shard of it named by ``stores``):
+every store's local day through one runner; a live day that starts far ahead waits in
+the triggerer (deferral), not in a worker slot.
 """
 
 from __future__ import annotations
@@ -20,11 +24,28 @@ from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
 from foot_traffic_airflow.connection import DEFAULT_CONN_ID, KafkaConnectionError
+from foot_traffic_airflow.lineage import TopicLineageMixin
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
     from foot_traffic.settings import Settings
+    from foot_traffic.stores import Catalogue
+
+# A live chain shard whose first local midnight is further away than this (wall seconds)
+# waits in the triggerer (deferral) instead of holding a worker slot; shorter waits are
+# paced. FOOT_TRAFFIC_DEFER_AFTER_SECONDS changes it (tests make it short).
+DEFER_AFTER_SECONDS = 60.0
+
+
+def defer_after_seconds() -> float:
+    try:
+        value = float(os.environ.get("FOOT_TRAFFIC_DEFER_AFTER_SECONDS", DEFER_AFTER_SECONDS))
+    except ValueError:
+        raise AirflowFailException(
+            "invalid settings:\n  - FOOT_TRAFFIC_DEFER_AFTER_SECONDS: must be a number of seconds"
+        ) from None
+    return value if value >= 0 else DEFER_AFTER_SECONDS
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +54,7 @@ class FootTrafficStopped(AirflowException):
     """The task was stopped (``on_kill``) before the day was complete; what was sent is flushed."""
 
 
-class FootTrafficProducerOperator(BaseOperator):
+class FootTrafficProducerOperator(TopicLineageMixin, BaseOperator):
     """Stream one simulated day of store foot traffic to the two Kafka topics.
 
     The day played is the run's logical date (UTC): a run for today streams in real
@@ -59,6 +80,12 @@ class FootTrafficProducerOperator(BaseOperator):
         when it does not exist, ``KAFKA_BROKER`` is used. With ``KAFKA_CLIENT=confluent``
         the producer comes from the provider's ``KafkaProducerHook``.
     :param progress_every: seconds between progress log lines; None: 10 when accelerated, else 60.
+    :param chain: play a store catalogue (the ``stores_file`` Param / ``STORES_FILE``, else the
+        example chain): every store's local day. False (default): the one implicit store,
+        whatever ``STORES_FILE`` says.
+    :param stores: with ``chain``, the ids of the stores to play (a shard); None: all of them.
+    :param day_timezone: the time zone in which the logical date names the day to play
+        (the chain DAG uses UTC+14, where each calendar day begins first).
     """
 
     template_fields: Sequence[str] = ("settings", "day", "kafka_config_id")
@@ -72,6 +99,9 @@ class FootTrafficProducerOperator(BaseOperator):
         day: date | str | None = None,
         kafka_config_id: str = DEFAULT_CONN_ID,
         progress_every: float | None = None,
+        chain: bool = False,
+        stores: Sequence[str] | None = None,
+        day_timezone: str = "UTC",
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -79,6 +109,9 @@ class FootTrafficProducerOperator(BaseOperator):
         self.day = day
         self.kafka_config_id = kafka_config_id
         self.progress_every = progress_every
+        self.chain = chain
+        self.stores = list(stores) if stores is not None else None
+        self.day_timezone = day_timezone
 
     @property
     def _stop(self) -> threading.Event:
@@ -106,8 +139,12 @@ class FootTrafficProducerOperator(BaseOperator):
         overrides = dict(self.settings or {})
         if kafka_broker is not None:
             overrides["KAFKA_BROKER"] = kafka_broker
+        environ = os.environ if environ is None else environ
+        if not self.chain:  # the one-store DAG never turns into a chain because of the worker's environment
+            environ = {k: v for k, v in environ.items() if k != "STORES_FILE"}
+            params = {k: v for k, v in (params or {}).items() if k != "stores_file"} if params is not None else None
         try:
-            return Settings.from_sources(os.environ if environ is None else environ, params=params, overrides=overrides)
+            return Settings.from_sources(environ, params=params, overrides=overrides)
         except SettingsError as exc:
             raise AirflowFailException(
                 f"{self.task_id}: invalid settings, nothing was sent:\n" + "\n".join(f"  - {p}" for p in exc.problems)
@@ -133,7 +170,9 @@ class FootTrafficProducerOperator(BaseOperator):
             raise AirflowFailException("no logical date, run_after or data interval: cannot tell which day to play")
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=UTC)
-        return moment.astimezone(UTC).date()
+        from foot_traffic.localday import zone
+
+        return moment.astimezone(zone(self.day_timezone)).date()
 
     # -- running ------------------------------------------------------------------------
     def execute(self, context: Context) -> dict[str, Any]:
@@ -150,6 +189,8 @@ class FootTrafficProducerOperator(BaseOperator):
         except KafkaConnectionError as exc:
             raise AirflowFailException(f"Kafka connection {self.kafka_config_id!r}: {exc}") from None
         settings = self.build_settings(context.get("params"), kafka_broker=target.bootstrap_servers)
+        if self.chain:
+            return self._play_chain(context, day, settings, target)
         try:
             profile = load_profile(settings.profile_file)
         except ProfileError as exc:
@@ -160,6 +201,7 @@ class FootTrafficProducerOperator(BaseOperator):
             day, settings.kafka_topic, settings.kafka_topic_realistic, settings.time_scale,
             settings.seed, settings.daily_customers, settings.from_midnight,
         )
+        self.remember_topics(settings.bootstrap_servers, [settings.kafka_topic, settings.kafka_topic_realistic])
         runner = build_runner(
             settings,
             day,
@@ -189,7 +231,106 @@ class FootTrafficProducerOperator(BaseOperator):
             result["validation"] = self.check_the_day(settings, profile, day, target)
         return result
 
-    def check_the_day(self, settings: Settings, profile, day: date, target) -> dict[str, Any]:
+    # -- a chain (a shard of a store catalogue) -----------------------------------------
+    def load_shard(self, settings: Settings) -> Catalogue:
+        """The catalogue (``stores_file``, else the example chain), cut to ``stores``; a bad
+        catalogue or an unknown store fails the task without retries, nothing sent."""
+        from foot_traffic.stores import CatalogueError, load_catalogue
+
+        try:
+            catalogue = load_catalogue(settings.catalogue_file)
+        except CatalogueError as exc:
+            raise AirflowFailException(f"{self.task_id}: {exc}\nnothing was sent") from None
+        if self.stores is None:
+            return catalogue
+        try:
+            return catalogue.select(self.stores)
+        except KeyError as exc:
+            raise AirflowFailException(
+                f"{self.task_id}: the shard's stores are no longer in the catalogue ({exc.args[0]}); "
+                "nothing was sent. Re-run the DAG run (its first task cuts the shards anew)."
+            ) from None
+
+    def _play_chain(self, context: Context, day: date, settings: Settings, target, sim_anchor: float | None = None):
+        import time
+
+        from foot_traffic.build import build_runner
+        from foot_traffic.localday import local_instant
+        from foot_traffic.publisher import PublishError
+        from foot_traffic.resume import PlanMismatch
+        from foot_traffic_airflow.connection import librdkafka_producer_factory
+
+        shard = self.load_shard(settings)
+        start = min(local_instant(day, 0, store.tz) for store in shard)
+        if sim_anchor is None and not settings.from_midnight:
+            wait = (start - time.time()) / settings.time_scale
+            if wait > defer_after_seconds():
+                from airflow.providers.standard.triggers.temporal import DateTimeTrigger
+
+                moment = datetime.fromtimestamp(time.time() + wait, UTC)
+                self.log.info(
+                    "%d stores, local day %s: the first local midnight is %.0f s away; waiting in the "
+                    "triggerer until %s (no worker slot)", len(shard), day, wait, moment.isoformat(timespec="seconds"),
+                )
+                self.defer(
+                    trigger=DateTimeTrigger(moment=moment),
+                    method_name="play_after_wait",
+                    kwargs={"sim_anchor": float(start)},
+                )
+        self.log.info(
+            "playing the local day %s of %d stores (%s): topics %s and %s, time_scale %g, seed %s, from_midnight %s",
+            day, len(shard), ", ".join(s.id for s in shard), settings.kafka_topic, settings.kafka_topic_realistic,
+            settings.time_scale, settings.seed, settings.from_midnight,
+        )
+        runner = build_runner(
+            settings,
+            day,
+            stop=self._stop,
+            client_options=target.client_options,
+            producer_factory=librdkafka_producer_factory(target) if settings.kafka_client == "confluent" else None,
+            progress_every=self.progress_every,
+            catalogue=shard,
+        )
+        if sim_anchor is not None and settings.time_scale != 1:
+            # After the wait the simulated clock starts at the first midnight (in real time
+            # it simply is the wall clock).
+            runner.sim_anchor = sim_anchor
+        try:
+            summaries = runner.run([day], first_from_now=False)
+        except InterruptedError:
+            raise FootTrafficStopped(f"{day}: stopped while connecting to Kafka; nothing was sent") from None
+        except PlanMismatch as exc:
+            raise AirflowFailException(f"{day}: {exc}") from None
+        except PublishError as exc:
+            raise AirflowException(f"{day}: delivery failed, the shard's day is incomplete: {exc}") from None
+        result = chain_result(day, summaries, settings)
+        if any(s.stopped or not s.finished for s in summaries):
+            raise FootTrafficStopped(
+                f"{day}: stopped after {result['records_sent']} records (all acknowledged); the shard's day is "
+                "incomplete, a new attempt resumes each store where this one stopped"
+            )
+        self.log.info(
+            "%s done: %d stores (%d closed), %d visits, %d records sent, %d already present",
+            day, result["stores"], len(result["closed_stores"]), result["total_visits"], result["records_sent"],
+            result["records_already_present"],
+        )
+        if settings.validate_day:
+            result["validation"] = self.check_the_day(settings, None, day, target, catalogue=shard)
+        return result
+
+    def play_after_wait(self, context: Context, event: Any = None, sim_anchor: float | None = None) -> dict[str, Any]:
+        """Resumed from the triggerer at the shard's first local midnight: play the day."""
+        from foot_traffic_airflow.connection import resolve_kafka
+
+        day = self.day_to_play(context)
+        try:
+            target = resolve_kafka(self.kafka_config_id)
+        except KafkaConnectionError as exc:
+            raise AirflowFailException(f"Kafka connection {self.kafka_config_id!r}: {exc}") from None
+        settings = self.build_settings(context.get("params"), kafka_broker=target.bootstrap_servers)
+        return self._play_chain(context, day, settings, target, sim_anchor=sim_anchor)
+
+    def check_the_day(self, settings: Settings, profile, day: date, target, catalogue=None) -> dict[str, Any]:
         """Read the day back and test it against its model (``validate``); log the table and
         return a summary for XCom. A failed check is reported, not raised: the day was
         delivered, and a statistical test rejects a correct day 1 % of the time."""
@@ -198,7 +339,7 @@ class FootTrafficProducerOperator(BaseOperator):
 
         options = KafkaOptions.from_settings(settings, client_options=target.client_options)
         try:
-            reports = read_and_validate(settings, profile, day, options, stop=self._stop)
+            reports = read_and_validate(settings, profile, day, options, catalogue=catalogue, stop=self._stop)
         except Exception as exc:  # the day is delivered; a failed read-back must not fail the task
             self.log.warning("%s: validation could not run: %s", day, exc)
             return {"passed": None, "error": str(exc)}
@@ -217,3 +358,21 @@ class FootTrafficProducerOperator(BaseOperator):
         # the main thread while it held the Event's lock.
         threading.Thread(target=self._stop.set, name="foot-traffic-stop", daemon=True).start()
         self.log.warning("on_kill: stopping the stream; flushing what was sent")
+
+
+def chain_result(day: date, summaries, settings: Settings) -> dict[str, Any]:
+    """The XCom of a chain shard: totals and, per store, what it planned and sent."""
+    return {
+        "day": day.isoformat(),
+        "stores": len(summaries),
+        "closed_stores": [s.store_id for s in summaries if s.closed],
+        "total_visits": sum(s.total_visits for s in summaries),
+        "records_sent": sum(s.sent for s in summaries),
+        "records_already_present": sum(s.already_present for s in summaries),
+        "topics": [settings.kafka_topic, settings.kafka_topic_realistic],
+        "per_store": {
+            s.store_id: {"visits": s.total_visits, "sent": s.sent, "already_present": s.already_present,
+                         "plan_id": s.plan_id, "closed": s.closed}
+            for s in summaries
+        },
+    }

@@ -19,7 +19,9 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from foot_traffic.settings import Settings, SettingsError
+from foot_traffic.settings import CHAIN_DAG, STORE_DAG, Settings, SettingsError
+
+__all__ = ["CHAIN_DAG", "STORE_DAG", "dag_params", "env_defaults", "param_schema", "topic_assets"]
 
 # pydantic's names for bounds -> JSON Schema's (what Airflow's trigger form reads).
 BOUNDS = {"ge": "minimum", "gt": "exclusiveMinimum", "le": "maximum", "lt": "exclusiveMaximum"}
@@ -49,7 +51,7 @@ def param_schema(field_name: str) -> dict[str, Any]:
     return schema
 
 
-def env_defaults(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+def env_defaults(environ: Mapping[str, str] | None = None, dag: str | None = None) -> dict[str, Any]:
     """Param defaults (by Param name) from the environment, validated like the producer's settings."""
     environ = os.environ if environ is None else environ
     try:
@@ -57,20 +59,21 @@ def env_defaults(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
     except SettingsError as exc:
         raise ValueError(f"Param defaults come from the environment, and it is {exc}") from None
     defaults = {}
-    for param_name, field_name in Settings.params().items():
+    for param_name, field_name in Settings.params(dag).items():
         source = Settings.model_fields[field_name].json_schema_extra["param"]["default_from"] or field_name
         value = getattr(settings, source)
         defaults[param_name] = str(value) if isinstance(value, Path) else value  # Params hold JSON
     return defaults
 
 
-def dag_params(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
-    """The DAG's ``params``: typed, with minimum/maximum, so the trigger form validates input."""
+def dag_params(environ: Mapping[str, str] | None = None, dag: str = STORE_DAG) -> dict[str, Any]:
+    """The ``params`` of the one-store DAG (``STORE_DAG``) or the chain DAG (``CHAIN_DAG``):
+    typed, with minimum/maximum, so the trigger form validates input."""
     from airflow.sdk import Param
 
-    defaults = env_defaults(environ)
+    defaults = env_defaults(environ, dag)
     params = {}
-    for param_name, field_name in Settings.params().items():
+    for param_name, field_name in Settings.params(dag).items():
         field = Settings.model_fields[field_name]
         params[param_name] = Param(
             defaults[param_name], title=field.title, description=field.description, **param_schema(field_name)

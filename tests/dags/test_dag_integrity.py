@@ -119,3 +119,32 @@ def test_malformed_environment_is_an_import_error_naming_the_variable():
 
     with pytest.raises(ValueError, match="TIME_SCALE"):
         dag_params({"TIME_SCALE": "fast"})
+
+
+def test_foot_traffic_chain_daily_shape(dagbag):
+    from foot_traffic_airflow.chain import CHAIN_DAY_ZONE
+
+    dag = dagbag.dags["foot_traffic_chain_daily"]
+    assert dag.catchup is False and dag.max_active_runs == 3
+    assert str(getattr(dag.timetable.timezone, "name", dag.timetable.timezone)) == CHAIN_DAY_ZONE
+    assert dag.timetable.expression == "0 0 * * *"
+    check, produce = dag.get_task("check_catalogue"), dag.get_task("produce_shard")
+    assert produce.upstream_task_ids == {"check_catalogue"}
+    assert type(produce).__name__ == "MappedOperator" and produce.operator_class.__name__ == "FootTrafficProducerOperator"
+    partial = produce.partial_kwargs
+    assert partial["chain"] is True and partial["day_timezone"] == CHAIN_DAY_ZONE
+    assert "task.stores" in partial.get("map_index_template", produce.map_index_template or "")
+    assert produce.max_active_tis_per_dag >= 1 and produce.execution_timeout > timedelta(days=2)
+    assert {a.uri.rsplit("/", 1)[1] for a in produce.outlets} == {"foot_traffic", "foot_traffic_realistic"}
+    assert set(dag.params) == {
+        "stores_file", "shard_size", "seed", "time_scale", "from_midnight", "daily_variation_pct",
+        "disable_daily_variation", "closing_grace_minutes", "topic", "topic_realistic", "validate",
+        "sensor_miss_rate", "sensor_double_rate", "sensor_batch_seconds", "sensor_upload_delay_seconds",
+    }
+    assert dag.params["stores_file"].endswith("example_chain.yaml")
+    for name in ("shard_size", "closing_grace_minutes", "seed", "time_scale"):
+        schema = dag.params.get_param(name).schema
+        assert {"minimum", "exclusiveMinimum"} & set(schema) and {"maximum", "exclusiveMaximum"} & set(schema), name
+    assert check.retries >= 2
+    # the one-store DAG keeps its Params and gets none of the chain's
+    assert not {"stores_file", "shard_size", "closing_grace_minutes"} & set(dagbag.dags["foot_traffic_daily"].params)

@@ -15,17 +15,25 @@ import subprocess
 from pathlib import Path
 
 import pytest
-import yaml
 from jsonschema import Draft202012Validator
 
 from foot_traffic.settings import Settings
+from tests.support.compose import (
+    COMPOSE,
+    ENV_EXAMPLE,
+    VARIABLE,
+    MissingVariable,
+    interpolate_all,
+    load,
+    read_env_file,
+    service_env,
+    variables_used,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
 SCHEMA = HERE / "schema" / "compose-spec.json"
 SCHEMA_SHA256 = "d549057ebc2925f39f62799eab0db7b9e2c18b35b6c00595199116da3ed10e64"
-COMPOSE = ROOT / "docker-compose.yaml"
-ENV_EXAMPLE = ROOT / ".env.example"
 DAG_FILE = ROOT / "dags" / "foot_traffic_daily.py"
 
 AIRFLOW_SERVICES = {
@@ -38,65 +46,10 @@ AIRFLOW_SERVICES = {
 ONE_SHOT = {"airflow-init", "kafka-init"}
 SECRETS = {"POSTGRES_PASSWORD", "_AIRFLOW_WWW_USER_PASSWORD"}
 
-# ${NAME}, ${NAME:-default}, ${NAME-default}, ${NAME:?error}, ${NAME?error}, ${NAME:+alt},
-# ${NAME+alt}, $NAME and the escape $$ (compose-spec "Interpolation").
-VARIABLE = re.compile(r"\$\$|\$\{(?P<braced>[A-Za-z_][A-Za-z0-9_]*)(?:(?P<op>:?[-?+])(?P<arg>[^}]*))?\}|\$(?P<bare>[A-Za-z_][A-Za-z0-9_]*)")
-
-
-class MissingVariable(ValueError):
-    pass
-
-
-def interpolate(text: str, env: dict[str, str]) -> str:
-    def one(match: re.Match) -> str:
-        if match.group(0) == "$$":
-            return "$"
-        name = match["braced"] or match["bare"]
-        op, arg = match["op"], match["arg"] or ""
-        value = env.get(name)
-        unset_or_empty = value is None or (value == "" and op is not None and op.startswith(":"))
-        if op in (":-", "-"):
-            return arg if unset_or_empty else value
-        if op in (":?", "?"):
-            if unset_or_empty:
-                raise MissingVariable(f"{name}: {arg}")
-            return value
-        if op in (":+", "+"):
-            return "" if unset_or_empty else arg
-        return value or ""
-
-    return VARIABLE.sub(one, text)
-
-
-def interpolate_all(node, env: dict[str, str]):
-    if isinstance(node, str):
-        return interpolate(node, env)
-    if isinstance(node, list):
-        return [interpolate_all(item, env) for item in node]
-    if isinstance(node, dict):
-        return {key: interpolate_all(value, env) for key, value in node.items()}
-    return node
-
-
-def variables_used(text: str) -> set[str]:
-    return {m["braced"] or m["bare"] for m in VARIABLE.finditer(text) if m.group(0) != "$$"}
-
-
-def read_env_file(path: Path) -> dict[str, str]:
-    env = {}
-    for line in path.read_text().splitlines():
-        line = line.strip()
-        if not line or line.startswith("#"):
-            continue
-        key, sep, value = line.partition("=")
-        assert sep, f"{path.name}: not KEY=VALUE: {line!r}"
-        env[key.strip()] = value.strip()
-    return env
-
 
 @pytest.fixture(scope="module")
 def compose() -> dict:
-    return yaml.safe_load(COMPOSE.read_text())  # PyYAML resolves the anchors and `<<` merges
+    return load()
 
 
 @pytest.fixture(scope="module")
@@ -121,13 +74,6 @@ def _errors(validator, document) -> list[str]:
         f"{'/'.join(str(p) for p in error.absolute_path) or '(top)'}: {error.message}"
         for error in sorted(validator.iter_errors(document), key=lambda e: list(map(str, e.absolute_path)))
     ]
-
-
-def _env(service: dict) -> dict[str, str]:
-    env = service.get("environment") or {}
-    if isinstance(env, list):
-        env = dict(item.split("=", 1) for item in env)
-    return {k: "" if v is None else str(v) for k, v in env.items()}
 
 
 # -- the schema --------------------------------------------------------------------------
@@ -195,13 +141,39 @@ def test_airflow_services_of_the_official_compose(resolved):
         assert services[name]["command"] == command, name
     assert {"postgres", "redis", "kafka", "kafka-init", "airflow-init"} <= set(services)
     for name in AIRFLOW_SERVICES:
-        env = _env(services[name])
+        env = service_env(services[name])
         assert env["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor"
         assert env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].startswith("postgresql+psycopg2://airflow:")
         assert env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].endswith("@postgres/airflow")
         assert env["AIRFLOW__CELERY__BROKER_URL"].startswith("redis://") and "@redis:6379" in env["AIRFLOW__CELERY__BROKER_URL"]
         assert env["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"] == "http://airflow-apiserver:8080/execution/"
         assert env["AIRFLOW_CONFIG"].startswith("/opt/airflow/config/")
+
+
+def dag_execution_timeout_s() -> float:
+    """The DAG's default_args execution_timeout, read from the DAG file (no Airflow import)."""
+    import ast
+    from datetime import timedelta
+
+    for node in ast.walk(ast.parse(DAG_FILE.read_text())):
+        if isinstance(node, ast.Dict):
+            for key, value in zip(node.keys, node.values, strict=True):
+                if isinstance(key, ast.Constant) and key.value == "execution_timeout":
+                    assert isinstance(value, ast.Call) and getattr(value.func, "id", "") == "timedelta", ast.dump(value)
+                    kwargs = {k.arg: ast.literal_eval(k.value) for k in value.keywords}
+                    return timedelta(*map(ast.literal_eval, value.args), **kwargs).total_seconds()
+    raise AssertionError(f"no execution_timeout in {DAG_FILE.name}'s default_args")
+
+
+def test_celery_does_not_redeliver_a_running_day(resolved):
+    """Redis re-delivers an unacknowledged Celery task after visibility_timeout (Airflow's default
+    86400 s): a day's task may run up to the DAG's execution_timeout, so it must be longer."""
+    timeout = dag_execution_timeout_s()
+    assert timeout > 86400, "the DAG's tasks fit the default: this check would not be needed"
+    for name in AIRFLOW_SERVICES:
+        env = service_env(resolved["services"][name])
+        visibility = float(env["AIRFLOW__CELERY_BROKER_TRANSPORT_OPTIONS__VISIBILITY_TIMEOUT"])
+        assert visibility > timeout, f"{name}: visibility_timeout {visibility} s <= execution_timeout {timeout} s"
 
 
 def test_long_running_services_have_health_checks(resolved):
@@ -254,21 +226,21 @@ def test_bind_mounts_exist_and_named_volumes_are_declared(resolved):
 def test_kafka_in_kraft_mode(resolved):
     kafka = resolved["services"]["kafka"]
     assert kafka["image"].startswith("apache/kafka:")
-    env = _env(kafka)
+    env = service_env(kafka)
     assert set(env["KAFKA_PROCESS_ROLES"].split(",")) == {"broker", "controller"}
     assert env["KAFKA_CONTROLLER_LISTENER_NAMES"] in env["KAFKA_LISTENER_SECURITY_PROTOCOL_MAP"]
     assert "kafka:9093" in env["KAFKA_CONTROLLER_QUORUM_VOTERS"]
     assert "PLAINTEXT://kafka:9092" in env["KAFKA_ADVERTISED_LISTENERS"]
     assert not any("zookeeper" in name for name in resolved["services"])
     for name, service in resolved["services"].items():
-        assert not [k for k in _env(service) if "ZOOKEEPER" in k], name
+        assert not [k for k in service_env(service) if "ZOOKEEPER" in k], name
 
 
 def test_topic_init_creates_the_engine_topics(resolved):
     init = resolved["services"]["kafka-init"]
     script = "\n".join(init["command"]) if isinstance(init["command"], list) else init["command"]
     assert "kafka-topics.sh --bootstrap-server kafka:9092 --create --if-not-exists" in script
-    env = _env(init)
+    env = service_env(init)
     defaults = Settings()
     assert env["KAFKA_TOPIC"] == defaults.kafka_topic
     assert env["KAFKA_TOPIC_REALISTIC"] == defaults.kafka_topic_realistic
@@ -281,9 +253,9 @@ def test_kafka_connection_preset_for_the_dag(resolved):
     dag_source = DAG_FILE.read_text()
     assert 'dag_id="foot_traffic_daily"' in dag_source
     conn_ids = set(re.findall(r"kafka_config_id\s*=\s*['\"]([\w-]+)['\"]", dag_source)) or {"kafka_default"}
-    listeners = _env(resolved["services"]["kafka"])["KAFKA_ADVERTISED_LISTENERS"]
+    listeners = service_env(resolved["services"]["kafka"])["KAFKA_ADVERTISED_LISTENERS"]
     for name in AIRFLOW_SERVICES:
-        env = _env(resolved["services"][name])
+        env = service_env(resolved["services"][name])
         for conn_id in conn_ids:
             conn = json.loads(env[f"AIRFLOW_CONN_{conn_id.upper()}"])
             assert conn["conn_type"] == "kafka"
@@ -296,10 +268,10 @@ def test_producer_variables_are_the_engine_settings(resolved):
     known = set(Settings.env_names())
     producer = resolved["services"]["foot-traffic-producer"]
     assert producer["command"] == ["foot-traffic", "produce"]
-    assert set(_env(producer)) <= known
+    assert set(service_env(producer)) <= known
     for name in AIRFLOW_SERVICES:
-        env = _env(resolved["services"][name])
+        env = service_env(resolved["services"][name])
         producer_vars = {k for k in env if not k.startswith(("AIRFLOW", "_"))} - {"DUMB_INIT_SETSID"}
         assert producer_vars <= known, producer_vars - known
     # the settings accept what compose gives them
-    Settings.from_env(_env(producer))
+    Settings.from_env(service_env(producer))

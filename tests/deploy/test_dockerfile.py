@@ -14,97 +14,28 @@ from __future__ import annotations
 import fnmatch
 import os
 import re
-import shlex
 import subprocess
 import sys
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-DOCKERFILE = ROOT / "Dockerfile"
+from tests.support.dockerfile import (
+    ROOT,
+    base_image,
+    copies,
+    entrypoint_wrapper,
+    env_vars,
+    heredoc_files,
+    image_path,
+    of,
+    pinned,
+    pip_install_commands,
+    replay_layout,
+    requirements_destination,
+)
+
 PYTHON_TAG = "python3.11"
-
-
-@dataclass
-class Instruction:
-    keyword: str
-    args: str
-    heredocs: list[str] = field(default_factory=list)
-
-    def words(self) -> list[str]:
-        return shlex.split(self.args)
-
-
-def parse(text: str) -> list[Instruction]:
-    """Instructions with line continuations joined and heredoc bodies (<<EOF ... EOF) attached."""
-    lines = text.splitlines()
-    out: list[Instruction] = []
-    i = 0
-    while i < len(lines):
-        line = lines[i]
-        i += 1
-        if not line.strip() or line.lstrip().startswith("#"):
-            continue
-        while line.rstrip().endswith("\\") and i < len(lines):
-            line = line.rstrip()[:-1] + " " + lines[i].strip()
-            i += 1
-        keyword, _, args = line.strip().partition(" ")
-        instruction = Instruction(keyword.upper(), args.strip())
-        for marker in re.findall(r"<<-?['\"]?(\w+)['\"]?", args):
-            body = []
-            while i < len(lines) and lines[i].strip() != marker:
-                body.append(lines[i])
-                i += 1
-            i += 1  # the closing marker
-            instruction.heredocs.append("\n".join(body) + "\n")
-        out.append(instruction)
-    return out
-
-
-INSTRUCTIONS = parse(DOCKERFILE.read_text())
-
-
-def of(keyword: str) -> list[Instruction]:
-    return [ins for ins in INSTRUCTIONS if ins.keyword == keyword]
-
-
-def pinned(package: str) -> str:
-    for line in (ROOT / "requirements.txt").read_text().splitlines():
-        match = re.match(rf"^{re.escape(package)}==([\w.]+)\s*(#.*)?$", line.strip())
-        if match:
-            return match[1]
-    raise AssertionError(f"{package} is not pinned in requirements.txt")
-
-
-def copies() -> list[tuple[list[str], str, Instruction]]:
-    """(sources, destination, instruction) of each COPY from the build context."""
-    out = []
-    for ins in of("COPY"):
-        words = [w for w in ins.words() if not w.startswith("--")]
-        if ins.heredocs or any(w.startswith("--from") for w in ins.words()):
-            continue
-        out.append((words[:-1], words[-1], ins))
-    return out
-
-
-def heredoc_files() -> dict[str, str]:
-    """Files the Dockerfile writes with COPY <<EOF: destination -> content."""
-    files = {}
-    for ins in of("COPY"):
-        if ins.heredocs:
-            files[ins.words()[-1]] = ins.heredocs[0]
-    return files
-
-
-def env_vars() -> dict[str, str]:
-    env = {}
-    for ins in of("ENV"):
-        for word in ins.words():
-            key, _, value = word.partition("=")
-            env[key] = value
-    return env
 
 
 def dockerignore() -> list[str]:
@@ -127,8 +58,8 @@ def ignored(path: str) -> bool:
 
 # -- static checks -----------------------------------------------------------------------
 def test_base_image_is_the_official_airflow_of_the_pinned_version():
-    (base,) = of("FROM")
-    assert base.args == f"apache/airflow:{pinned('apache-airflow')}-{PYTHON_TAG}"
+    repo, version, python = base_image()
+    assert (repo, version, python) == ("apache/airflow", pinned("apache-airflow"), PYTHON_TAG)
     # the image's Python is one the project supports (pyproject: requires-python >=3.11)
     assert '>=3.11"' in (ROOT / "pyproject.toml").read_text()
 
@@ -156,11 +87,26 @@ def test_dockerignore_keeps_secrets_and_local_state_out():
         assert ignored(path), f"{path} must be in .dockerignore"
 
 
-def test_pinned_requirements_are_installed():
-    dest = {src[0]: d for src, d, _ in copies() if src == ["requirements.txt"]}["requirements.txt"]
-    runs = " ".join(ins.args for ins in of("RUN"))
-    assert re.search(rf"pip install [^&;]*-r {re.escape(dest)}", runs), "requirements.txt is copied but not installed"
-    assert "constraints" not in runs or "requirements" in runs
+def test_requirements_are_installed_the_way_the_airflow_docs_extend_the_image():
+    """One pip install with "apache-airflow==${AIRFLOW_VERSION}" and -r requirements.txt: pip
+    may add what the project needs but cannot move the image's Airflow; no cache left in a layer."""
+    dest = requirements_destination()
+    (command,) = pip_install_commands()
+    assert re.search(rf"pip install [^&;]*-r {re.escape(dest)}", command), "requirements.txt is copied but not installed"
+    assert '"apache-airflow==${AIRFLOW_VERSION}"' in command, command
+    assert "--no-cache-dir" in command, command
+    assert "constraint" not in command, "the image's constraints are its installed versions; ours would fight them"
+    # the same version as the FROM tag and the requirements' own pin
+    assert base_image()[1] == pinned("apache-airflow")
+
+
+def test_requirements_pin_nothing_the_image_pins_for_airflow():
+    """The packages that broke the image-like environment's pip check (python-dateutil 4 vs
+    flask-appbuilder/botocore/google-cloud-bigquery <3) and their kind stay out of requirements.txt."""
+    text = (ROOT / "requirements.txt").read_text()
+    for package in ("python-dateutil", "SQLAlchemy", "alembic", "starlette", "fastapi", "pendulum",
+                    "apache-airflow-core", "apache-airflow-task-sdk"):
+        assert not re.search(rf"(?im)^{re.escape(package)}\s*[=<>~!]", text), f"{package} is the image's to pin"
 
 
 def test_project_lands_where_airflow_and_python_look():
@@ -188,25 +134,7 @@ def test_foot_traffic_command_goes_through_the_entrypoint():
 @pytest.fixture(scope="module")
 def image_root(tmp_path_factory) -> Path:
     """A folder standing for the image's file system, built by the Dockerfile's COPYs."""
-    import shutil
-
-    root = tmp_path_factory.mktemp("image")
-    for sources, dest, _ins in copies():
-        for source in sources:
-            target = root / dest.lstrip("/")
-            src = ROOT / source
-            if src.is_dir():
-                shutil.copytree(src, target, dirs_exist_ok=True,
-                                ignore=shutil.ignore_patterns("__pycache__", "*.egg-info", "*.pyc"))
-            else:
-                target = target / src.name if dest.endswith("/") else target
-                target.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copy2(src, target)
-    for dest, content in heredoc_files().items():
-        path = root / dest.lstrip("/")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(content)
-        path.chmod(0o755)
+    root = replay_layout(tmp_path_factory.mktemp("image"))
     # Airflow's own entrypoint, standing in: it shows what it was asked to run.
     (root / "entrypoint").write_text('#!/usr/bin/env bash\necho "airflow-entrypoint: $*"\n')
     (root / "entrypoint").chmod(0o755)
@@ -216,15 +144,14 @@ def image_root(tmp_path_factory) -> Path:
 def image_env(root: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "KAFKA_", "SEED", "DAILY_"))}
     for key, value in env_vars().items():
-        env[key] = ":".join(str(root / p.lstrip("/")) if p.startswith("/") else p for p in value.split(":"))
+        env[key] = image_path(root, value)
     env["PATH"] = f"{root / 'usr/local/bin'}:{Path(sys.executable).parent}:{env.get('PATH', '')}"
     env.update(extra)
     return env
 
 
 def run_entrypoint(root: Path, *args: str, **extra: str) -> subprocess.CompletedProcess:
-    (entrypoint,) = of("ENTRYPOINT")
-    wrapper = root / eval(entrypoint.args)[2].lstrip("/")  # noqa: S307
+    wrapper = root / entrypoint_wrapper().lstrip("/")
     script = wrapper.read_text().replace("/entrypoint", str(root / "entrypoint"))
     return subprocess.run(
         ["bash", "-c", script, "entrypoint", *args], env=image_env(root, **extra),
