@@ -6,8 +6,9 @@ noise hits all of them alike, and ratios are taken inside a round, then the medi
 
 Environment knobs (defaults in brackets): BENCH_REPEATS [3], BENCH_VISITS [100000],
 BENCH_PACING_SECONDS [126], BENCH_TXN_SECONDS [60] (the live stream with and without
-transactions), BENCH_BUDGET_SECONDS [1080] (after it, delivery rounds past the first are
-skipped), BENCH_OUTPUT [BENCHMARKS.md], BENCH_WORK_DIR [.data/bench].
+transactions), BENCH_SCAN_VISITS [2000] (visits per day of the resume-scan case's 30 days),
+BENCH_BUDGET_SECONDS [1080] (after it, delivery rounds past the first are skipped),
+BENCH_OUTPUT [BENCHMARKS.md], BENCH_WORK_DIR [.data/bench].
 
 ``run_all.py --report-only`` rewrites the report from the last run's results.json.
 A quick check that every bench still runs (about 3 minutes, report elsewhere):
@@ -280,6 +281,12 @@ def main() -> int:
     res["pacing_seconds"] = PACING_SECONDS
     res["pacing"] = pacing(PACING_SECONDS)
     log(f"pacing ours p99 {res['pacing']['ours']['p99_ms']:.2f} ms, CPU {res['pacing']['ours']['cpu_share_pct']:.2f} %")
+    with fresh_broker("resume-scan") as broker:
+        res["resume_scan"] = run_json(
+            ["bench/resume_scan.py", broker.bootstrap, os.environ.get("BENCH_SCAN_VISITS", "2000"), str(REPEATS)],
+            env=without_settings(), timeout=1800,
+        )
+    log(f"resume scan, old day among 30: read {res['resume_scan']['old_day']['records_read']:,} records")
     res["memory"] = memory()
     # The engine's CPU per record (the control case's busy work), from an engine-only day.
     res["engine_us_visits"] = ENGINE_VISITS

@@ -103,6 +103,8 @@ def producer_env(bootstrap: str, topics: tuple[str, str], **extra) -> dict[str, 
         "MAX_RETRIES": "3",
         "RETRY_BACKOFF_SECONDS": "0.5",
         "SLEEP": "0.05",
+        # set per test by the suite's ``kafka_client`` fixture (both clients run every test)
+        "KAFKA_CLIENT": os.environ.get("FAULT_KAFKA_CLIENT", "kafka-python"),
     }
     env.update({k: str(v) for k, v in extra.items()})
     return env

@@ -14,6 +14,10 @@ LEDGER: dict[str, float] = {"trials": 0, "faults_injected": 0, "records_checked"
 STARTED = time.monotonic()
 
 
+def current_client() -> str:
+    return os.environ.get("FAULT_KAFKA_CLIENT", "kafka-python")
+
+
 class Ledger:
     def fault(self, n: int = 1) -> None:
         LEDGER["faults_injected"] += n
@@ -24,6 +28,8 @@ class Ledger:
 
     def checked(self, check) -> None:
         LEDGER["trials"] += 1
+        client = current_client()
+        LEDGER["trials_" + client] = LEDGER.get("trials_" + client, 0) + 1
         LEDGER["records_checked"] += check.expected
         LEDGER["lost"] += len(check.lost)
         LEDGER["duplicated"] += len(check.duplicated)
@@ -33,6 +39,19 @@ class Ledger:
 @pytest.fixture
 def ledger() -> Ledger:
     return Ledger()
+
+
+# Every fault test runs once per producer client (KAFKA_CLIENT): the guarantees are the
+# client's as much as the engine's. FAULT_CLIENTS=confluent (or kafka-python) runs one.
+FAULT_CLIENTS = [c.strip() for c in os.environ.get("FAULT_CLIENTS", "kafka-python,confluent").split(",") if c.strip()]
+
+
+@pytest.fixture(autouse=True, params=FAULT_CLIENTS)
+def kafka_client(request, monkeypatch) -> str:
+    """The client of this run of the test; ``producer_env`` (and the Airflow DAG) pass it on."""
+    monkeypatch.setenv("FAULT_KAFKA_CLIENT", request.param)
+    LEDGER.setdefault("trials_" + request.param, 0)
+    return request.param
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):

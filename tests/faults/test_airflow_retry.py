@@ -38,12 +38,13 @@ with DAG(dag_id="ft_fault_retry", schedule=None, start_date=pendulum.datetime(20
     FootTrafficProducerOperator(
         task_id="produce_day", kafka_config_id="kafka_default",
         settings={{"daily_customers": {customers}, "seed": {seed}, "time_scale": 20000, "topic": "{t1}",
-                   "topic_realistic": "{t2}", "from_midnight": True, "max_retries": 4, "retry_backoff_seconds": 0.5}},
+                   "topic_realistic": "{t2}", "from_midnight": True, "max_retries": 4, "retry_backoff_seconds": 0.5,
+                   "kafka_client": "{client}"}},
     )
 """
 
 
-def test_broker_sigkilled_mid_day_airflow_retries_the_task(tmp_path, ledger):
+def test_broker_sigkilled_mid_day_airflow_retries_the_task(tmp_path, ledger, kafka_client):
     day = datetime.now(UTC).date()
     suffix = uuid.uuid4().hex[:8]
     topics = (f"ft_af_{suffix}", f"ftr_af_{suffix}")
@@ -51,7 +52,7 @@ def test_broker_sigkilled_mid_day_airflow_retries_the_task(tmp_path, ledger):
     dags = tmp_path / "dags"
     dags.mkdir()
     (dags / "ft_fault_retry.py").write_text(
-        textwrap.dedent(DAG.format(customers=customers, seed=seed, t1=topics[0], t2=topics[1]))
+        textwrap.dedent(DAG.format(customers=customers, seed=seed, t1=topics[0], t2=topics[1], client=kafka_client))
     )
     broker = LocalBroker(tmp_path / "broker").start()
     try:
