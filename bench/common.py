@@ -105,6 +105,36 @@ def topic_counts(bootstrap: str, topics=(TOPIC, TOPIC_REALISTIC)) -> dict[str, i
         consumer.close()
 
 
+def count_records(bootstrap: str, topics=(TOPIC, TOPIC_REALISTIC)) -> dict[str, int]:
+    """Committed records each topic holds, counted by reading them (read_committed): with
+    transactions the end offsets also count the commit markers."""
+    from kafka import KafkaConsumer, TopicPartition
+
+    consumer = KafkaConsumer(
+        bootstrap_servers=bootstrap, enable_auto_commit=False, isolation_level="read_committed",
+        max_poll_records=50_000, fetch_max_bytes=64 * 1024 * 1024, max_partition_fetch_bytes=16 * 1024 * 1024,
+    )
+    try:
+        out = {}
+        for topic in topics:
+            tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
+            if not tps:
+                out[topic] = 0
+                continue
+            end = consumer.end_offsets(tps)
+            consumer.assign(tps)
+            consumer.seek_to_beginning(*tps)
+            count = 0
+            deadline = time.monotonic() + 300
+            while any(consumer.position(tp) < end[tp] for tp in tps) and time.monotonic() < deadline:
+                for tp, messages in consumer.poll(timeout_ms=500).items():
+                    count += sum(1 for m in messages if m.offset < end[tp])
+            out[topic] = count
+        return out
+    finally:
+        consumer.close()
+
+
 def records_file(visits: int = VISITS) -> Path:
     """The day's records, pre-serialized by the engine once (marshal: fast to load)."""
     path = WORK / f"records-{DAY}-{SEED}-{visits}.marshal"

@@ -3,7 +3,8 @@
     python bench/memory.py VISITS [BOOTSTRAP]
 
 Without BOOTSTRAP the runner's records go to a publisher that only counts them (the
-engine alone: plan, event stream, runner); with it, to the real KafkaPublisher.
+engine alone: plan, event stream, runner); with it, to the real publisher (kafka-python,
+transactions on: the defaults).
 Prints the RSS after imports and the peak RSS (VmHWM) at the end.
 """
 
@@ -29,7 +30,7 @@ def main() -> None:
     visits = int(sys.argv[1])
     bootstrap = sys.argv[2] if len(sys.argv) > 2 else None
     from foot_traffic.kafka_options import KafkaOptions
-    from foot_traffic.publisher_kafka import KafkaPublisher
+    from foot_traffic.publisher import publisher_for
     from foot_traffic.runner import Runner
     from foot_traffic.settings import Settings
 
@@ -39,7 +40,7 @@ def main() -> None:
     settings = Settings.from_env(env)
     import kafka  # noqa: F401  (both variants pay for the client import)
 
-    publisher = KafkaPublisher(KafkaOptions.from_settings(settings)) if bootstrap else CountingPublisher()
+    publisher = publisher_for(settings, KafkaOptions.from_settings(settings)) if bootstrap else CountingPublisher()
     base = rss_mb()
     started = time.perf_counter()
     summaries = Runner(settings, publisher).run([DAY])

@@ -5,8 +5,9 @@ are interleaved round by round (one round = every case once) so that the machine
 noise hits all of them alike, and ratios are taken inside a round, then the median.
 
 Environment knobs (defaults in brackets): BENCH_REPEATS [3], BENCH_VISITS [100000],
-BENCH_PACING_SECONDS [126], BENCH_BUDGET_SECONDS [780] (after it, delivery rounds past
-the first are skipped), BENCH_OUTPUT [BENCHMARKS.md], BENCH_WORK_DIR [.data/bench].
+BENCH_PACING_SECONDS [126], BENCH_TXN_SECONDS [60] (the live stream with and without
+transactions), BENCH_BUDGET_SECONDS [1080] (after it, delivery rounds past the first are
+skipped), BENCH_OUTPUT [BENCHMARKS.md], BENCH_WORK_DIR [.data/bench].
 
 ``run_all.py --report-only`` rewrites the report from the last run's results.json.
 A quick check that every bench still runs (about 3 minutes, report elsewhere):
@@ -39,6 +40,7 @@ from common import (
     TOPIC_REALISTIC,
     VISITS,
     WORK,
+    count_records,
     create_topics,
     env_for,
     fresh_broker,
@@ -52,6 +54,7 @@ from common import (
 from report import checks, render
 
 PACING_SECONDS = float(os.environ.get("BENCH_PACING_SECONDS", "126"))
+TXN_SECONDS = float(os.environ.get("BENCH_TXN_SECONDS", "60"))
 OUTPUT = Path(os.environ.get("BENCH_OUTPUT", ROOT / "BENCHMARKS.md"))
 BIN = Path(PYTHON).parent
 DAG_ID = "foot_traffic_daily"
@@ -59,8 +62,12 @@ MEMORY_VISITS = (10_000, 100_000, 1_000_000)  # engine-only days; the report com
 ENGINE_VISITS = 100_000  # the one whose time per record is the engine's CPU per record
 # Every delivery case, in the order of a round.
 DELIVERY_CASES = (
-    "cli", "dag", "cli_confluent", "kafka_python", "kafka_python_busy", "confluent", "operator_async", "operator",
+    "cli", "cli_plain", "dag", "cli_confluent", "cli_confluent_plain", "kafka_python", "kafka_python_busy", "confluent",
+    "operator_async", "operator",
 )
+# Ours with transactions (the default) write commit markers, which take offsets: their
+# records are counted by reading them (read_committed), the others by their end offsets.
+TRANSACTIONAL = {"cli", "dag", "cli_confluent"}
 
 
 def log(message: str) -> None:
@@ -129,8 +136,14 @@ def delivery_case(case: str, bootstrap: str, rf: Path, home: Path, part: str, en
         return dags_test(bootstrap, home)
     if case == "cli":
         return run_json([*worker, "cli", bootstrap], env=env_for(bootstrap))
+    if case == "cli_plain":
+        return run_json([*worker, "cli", bootstrap], env=env_for(bootstrap, KAFKA_TRANSACTIONS="0"))
     if case == "cli_confluent":
         return run_json([*worker, "cli", bootstrap], env=env_for(bootstrap, KAFKA_CLIENT="confluent"))
+    if case == "cli_confluent_plain":
+        return run_json(
+            [*worker, "cli", bootstrap], env=env_for(bootstrap, KAFKA_CLIENT="confluent", KAFKA_TRANSACTIONS="0")
+        )
     if case == "kafka_python_busy":
         result = run_json([*worker, "kafka_python", bootstrap, str(rf), f"{engine_us:.2f}"], env=env_for(bootstrap))
         return {**result, "busy_us": engine_us}
@@ -156,7 +169,7 @@ def delivery(rounds: int, budget_end: float, engine_us: float) -> dict:
                     create_topics(broker.bootstrap)
                     result = delivery_case(case, broker.bootstrap, rf, home, f"{r}/{rounds}", engine_us)
                     expected = result["records"] if case == "operator" else 3 * VISITS
-                    landed = sum(topic_counts(broker.bootstrap).values())
+                    landed = sum((count_records if case in TRANSACTIONAL else topic_counts)(broker.bootstrap).values())
                     if landed != expected or result["records"] != expected:
                         raise RuntimeError(f"{case}: {result['records']} reported, {landed} landed, {expected} expected")
                     result["landed"] = landed
@@ -165,6 +178,35 @@ def delivery(rounds: int, budget_end: float, engine_us: float) -> dict:
     finally:
         shutil.rmtree(home, ignore_errors=True)
     return {"cases": list(DELIVERY_CASES), "runs": runs}
+
+
+# -- 6. transactions: a live stream with and without -------------------------------------
+def transactions(seconds: float) -> dict:
+    """Per client, the live stream with and without transactions side by side on one broker."""
+    out: dict[str, dict] = {}
+    for client in ("kafka-python", "confluent"):
+        with fresh_broker(f"txn-{client}") as broker:
+            procs = {
+                mode: subprocess.Popen(
+                    [PYTHON, "bench/transactions.py", mode, client, broker.bootstrap, str(seconds),
+                     f"lat_{mode}_{client.replace('-', '')}"],
+                    cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=without_settings(),
+                )
+                for mode in ("txn", "plain")
+            }
+            for mode, proc in procs.items():
+                stdout, stderr = proc.communicate(timeout=seconds + 180)
+                if proc.returncode != 0:
+                    raise RuntimeError(f"transactions {mode} {client} failed:\n{stderr[-3000:]}")
+                result = json.loads([line for line in stdout.splitlines() if line.startswith("{")][-1])
+                if result["never_seen"]:
+                    raise RuntimeError(f"transactions {mode} {client}: {result['never_seen']} records never visible")
+                out[f"{client} {mode}"] = result
+                log(
+                    f"live {client} {mode}: visible after p50 {result['visible_p50_ms']:.1f} ms, "
+                    f"p99 {result['visible_p99_ms']:.1f} ms; {result['transactions']} transactions"
+                )
+    return out
 
 
 # -- 2. pacing ----------------------------------------------------------------------------
@@ -215,7 +257,7 @@ def main() -> int:
     if "--report-only" in sys.argv:
         return rerender()
     t0 = time.monotonic()
-    budget_end = t0 + float(os.environ.get("BENCH_BUDGET_SECONDS", "780"))
+    budget_end = t0 + float(os.environ.get("BENCH_BUDGET_SECONDS", "1080"))
     WORK.mkdir(parents=True, exist_ok=True)
     res: dict = {
         "machine": machine(),
@@ -243,6 +285,9 @@ def main() -> int:
     res["engine_us_visits"] = ENGINE_VISITS
     engine = res["memory"]["engine"][ENGINE_VISITS]
     res["engine_us_per_record"] = 1e6 * engine["seconds"] / engine["records"]
+    log(f"transactions: a live stream with and without, {TXN_SECONDS:.0f} s per client")
+    res["transactions_seconds"] = TXN_SECONDS
+    res["transactions"] = transactions(TXN_SECONDS)
     res["delivery"] = delivery(REPEATS, budget_end, res["engine_us_per_record"])
     total = time.monotonic() - t0
     res["finished"] = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")

@@ -12,8 +12,17 @@ after midnight, so two runs may overlap (`max_active_runs=2`). A run for a past 
 (a manual trigger with a logical date, `airflow backfill create`, `airflow dags test`)
 sends that whole day at full speed with that day's timestamps; with `from_midnight` on,
 it is paced instead, `time_scale` simulated seconds per second from that day's midnight
-(`time_scale` 1440 plays a day in a minute: the demo). A retry sends only what
-the topics do not hold yet.
+(`time_scale` 1440 plays a day in a minute: the DAG `foot_traffic_demo` does exactly
+that for yesterday, with no field to edit). A retry sends only what the topics do not
+hold yet.
+
+**One writer per day:** each day is written by a Kafka transactional producer whose id
+comes from the topics and the day, so a newer run of the same day (a manual trigger
+while the scheduled run streams, a retry while a zombie attempt still sends) takes the
+day over: the older run stops at once, sends nothing more and fails *without retry*,
+naming the newer run (XCom `fenced: true`, `fenced_by`). Nothing is sent twice. A run
+with another plan for a day already begun (another `seed` or customer count) is refused
+before it takes the day. Consumers should read with `isolation.level=read_committed`.
 
 **Connection:** Kafka provider connection `kafka_default` (conn_type `kafka`, extra JSON
 with `bootstrap.servers` and any `security.protocol` / `sasl.*` / `ssl.*`); without it,
@@ -27,8 +36,11 @@ the entry/exit topic (`sensor_miss_rate`, `sensor_double_rate`, `sensor_batch_se
 `sensor_upload_delay_seconds`; all off by default) and `validate` (read the day back at the
 end and test it against its model: the table in the log, a summary in the XCom).
 
-Outlets: an Asset per topic, so downstream DAGs (shelf events, POS transactions) can be
-scheduled on them. See the README, section "Airflow".
+Outlets: the asset alias `foot_traffic_topics`; each successful run resolves it to the
+topics it wrote, `kafka://<first bootstrap server of the connection>/<topic>`, so the
+Assets view names the broker really used. Downstream DAGs (shelf events, POS
+transactions) schedule on `AssetAlias("foot_traffic_topics")`. See the README, section
+"Airflow".
 """
 
 from __future__ import annotations
@@ -39,7 +51,7 @@ import pendulum
 from airflow.sdk import DAG
 
 from foot_traffic_airflow.operators import FootTrafficProducerOperator
-from foot_traffic_airflow.params import dag_params, topic_assets
+from foot_traffic_airflow.params import dag_params, topics_alias
 
 default_args = {
     "owner": "foot-traffic",
@@ -64,4 +76,4 @@ with DAG(
     tags=["foot-traffic", "kafka", "producer", "simulation"],
 ) as dag:
     # The operator reads the Params above by name, as values (see Settings.params()).
-    FootTrafficProducerOperator(task_id="produce_day", kafka_config_id="kafka_default", outlets=topic_assets())
+    FootTrafficProducerOperator(task_id="produce_day", kafka_config_id="kafka_default", outlets=[topics_alias()])

@@ -9,13 +9,14 @@
   LocalExecutor with 4 workers) on http://127.0.0.1:8080 (``AIRFLOW__API__PORT``), home
   ``.airflow/standalone`` (kept between runs), DAGs from ``dags/``, the ``kafka_default``
   connection given through ``AIRFLOW_CONN_KAFKA_DEFAULT``;
-- prints the UI address and the login once the API answers, and how to run a day;
+- prints the UI address and the login once the API answers, and how to run a day; the
+  plugin in ``plugins/`` puts the "Foot traffic" page in the UI's navigation;
 - Ctrl-C (or SIGTERM) stops Airflow's processes and the broker; nothing keeps running.
 
 New DAGs start paused (Airflow's default). Unpausing ``foot_traffic_daily`` starts today's
-scheduled run (today in real time); a demo day is triggered for yesterday's logical date
-with ``time_scale`` 1440 and ``from_midnight`` (the command is printed at start), so that
-it does not collide with today's run (a day holds one plan: resume refuses another seed).
+scheduled run (today in real time). The one-minute demo is the DAG ``foot_traffic_demo``:
+unpause it and trigger it with the form's defaults; it plays yesterday (another day than
+the scheduled run's, so another writer: the two never fence each other).
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ from _proc import (
 )
 
 PASSWORDS_FILE = "simple_auth_manager_passwords.json.generated"
-DEMO_CONF = {"time_scale": 1440, "from_midnight": True}
+DEMO_DAG_ID = "foot_traffic_demo"  # yesterday in a minute, with the trigger form's defaults
 
 
 def port_free(host: str, port: int) -> bool:
@@ -160,16 +161,16 @@ def main(argv: list[str] | None = None) -> int:
 
         step("Airflow is up")
         info(f"UI        {url}")
+        info(f"Foot traffic  {url}/plugin/foot-traffic   (in the navigation: the plan of any day; a run's")
+        info("              plan against what it delivered is its 'Foot traffic' tab, and the task's extra link)")
         info(f"login     {login(airflow_home, args.user)}")
         info(f"Kafka     {broker.bootstrap} (connection kafka_default; topics foot_traffic, foot_traffic_realistic)")
         yesterday = (datetime.now(UTC).date() - timedelta(days=1)).isoformat()
         info(f"DAG       {DAG_ID}: paused, as new DAGs start; unpausing starts today's scheduled run")
         info("          (today in real time, with the Params' defaults)")
-        info("one whole day in about a minute (a past day: it does not collide with today's run):")
-        info(f"  source {airflow_home / 'env.sh'}")
-        info(f"  airflow dags unpause {DAG_ID}")
-        info(f"  airflow dags trigger {DAG_ID} -l {yesterday}T00:00:00+00:00 -c '{json.dumps(DEMO_CONF)}'")
-        info("  or in the UI: Trigger, logical date yesterday 00:00, time_scale 1440, from_midnight on")
+        info(f"one whole day ({yesterday}) in about a minute: DAG {DEMO_DAG_ID}, Trigger, keep the form's defaults")
+        info(f"  or: source {airflow_home / 'env.sh'}")
+        info(f"      airflow dags unpause {DEMO_DAG_ID} && airflow dags trigger {DEMO_DAG_ID}")
         info("Ctrl-C stops Airflow and the broker.")
         while airflow.poll() is None:
             time.sleep(0.5)

@@ -163,10 +163,13 @@ class Landed:
 
 
 def read_topic(bootstrap: str, topic: str, timeout: float = 60.0) -> tuple[list[Landed], dict[int, int]]:
-    """Every record of ``topic`` up to its end offsets now; also the end offset per partition."""
+    """Every committed record of ``topic`` up to its end offsets now (read_committed, as
+    consumers should read it); also the end offset per partition."""
     from kafka import KafkaConsumer, TopicPartition
 
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, consumer_timeout_ms=1000)
+    consumer = KafkaConsumer(
+        bootstrap_servers=bootstrap, enable_auto_commit=False, consumer_timeout_ms=1000, isolation_level="read_committed"
+    )
     try:
         partitions = sorted(consumer.partitions_for_topic(topic) or ())
         tps = [TopicPartition(topic, p) for p in partitions]
@@ -315,7 +318,7 @@ def summarize(day: date, plan, bootstrap: str, topics: tuple[str, str]) -> bool:
         per_partition: dict[int, list[int]] = defaultdict(list)
         for r in records:
             per_partition[r.partition].append(r.offset)
-        info(f"topic {topic}: {len(end)} partitions, keyed by customer id")
+        info(f"topic {topic}: {len(end)} partitions, keyed by customer id (transaction markers take offsets too)")
         for partition in sorted(end):
             offsets = per_partition.get(partition, [])
             span = f"offsets {min(offsets)}–{max(offsets)}" if offsets else "empty"

@@ -43,6 +43,7 @@ def build_runner(
     progress: ProgressReporter | None = None,
     detail_level: int = logging.INFO,
     catalogue: Catalogue | None = None,
+    owner: Mapping[str, Any] | None = None,
 ) -> Runner:
     """A runner for ``settings`` starting with ``first_day``.
 
@@ -54,11 +55,13 @@ def build_runner(
     :param detail_level: log level of per-slot lines (DEBUG for long backfills).
     :param catalogue: a store catalogue (a chain): every store plays its local day; with
         ``from_midnight`` the simulated clock starts at the first store's local midnight.
+    :param owner: who this run is (``ownership.describe_run``), written in each day's owner
+        record so that a run it fences can name it.
     """
     options = KafkaOptions.from_settings(settings, client_options=client_options)
     return Runner(
         settings,
-        publisher_for(settings, options, stop, producer_factory=producer_factory),
+        publisher_for(settings, options, stop, producer_factory=producer_factory, owner=dict(owner) if owner else None),
         KafkaDayScanner(options, stop),
         clock=clock or SystemClock(),
         stop=stop,

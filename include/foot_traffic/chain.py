@@ -6,7 +6,10 @@ Los Angeles' D), so the runner holds only the store-days under way: memory follo
 customers inside the stores, not the number of stores' days.
 
 The resume scan of the topics is done once per day D for all stores of the run (one pass
-from the earliest local midnight), not once per store.
+from the earliest local midnight), not once per store. With transactions (one writer per
+store-day, see ``foot_traffic.ownership``) a store-day's scan must come after its writer
+fenced the older ones: the runner takes the writers of all of a day's store-days when the
+first of them opens, then calls :meth:`ChainPlanner.rescan` -- still one scan per day.
 """
 
 from __future__ import annotations
@@ -92,19 +95,43 @@ class ChainPlanner:
         if self.settings.resume and self.scanner is not None:
             since = min(local_instant(day, 0, s.tz) for s in self.catalogue.stores)
             found = self.scanner.scan_stores(day, self.topics, since * 1000, [s.id for s in self.catalogue.stores])
-        seed = self.settings.seed
-        if seed is None:
-            seeds = {h.seed for plans in found.values() for h in plans.values()}
-            if len(seeds) == 1:
-                seed = seeds.pop()
-                log.info("SEED unset: continuing %s with the seed of its earlier attempt, %d", day, seed)
-            else:
-                seed = random_seed()
+        seed = self._seed(day, found)
         batch = self._batches[day] = DayBatch(day, seed, found)
         # Keep the batches of the last few days only (a run goes forward in time).
         for old in [d for d in self._batches if (day - d).days > 3]:
             del self._batches[old]
         return batch
+
+    def check(self, day: date) -> None:
+        """Look before taking the store-days of ``day``: refuse (``PlanMismatch``) if one
+        holds another plan, reading what is committed now, without waiting and without
+        changing anything (the run writing those days must not be stopped by a run that
+        refuses them)."""
+        since = min(local_instant(day, 0, s.tz) for s in self.catalogue.stores)
+        ids = [s.id for s in self.catalogue.stores]
+        found = self.scanner.scan_stores(day, self.topics, since * 1000, ids, settled=False)
+        batch = self._batches.get(day)
+        seed = batch.seed if batch is not None else self._seed(day, found, quiet=True)
+        for store_day in store_days(self.catalogue, [day]):
+            plan = plan_store_from_settings(store_day.store, day, self.settings, seed)
+            self._refuse_other_plans(store_day, plan, found.get(store_day.store.id, {}))
+
+    def rescan(self, day: date) -> None:
+        """Scan ``day`` afresh (settled): its writers were just taken, fencing older ones."""
+        self._batches.pop(day, None)
+        self.batch(day)
+
+    def _seed(self, day: date, found: dict[str, dict[str, DayHoldings]], quiet: bool = False) -> int:
+        seed = self.settings.seed
+        if seed is None:
+            seeds = {h.seed for plans in found.values() for h in plans.values()}
+            if len(seeds) == 1:
+                seed = seeds.pop()
+                if not quiet:
+                    log.info("SEED unset: continuing %s with the seed of its earlier attempt, %d", day, seed)
+            else:
+                seed = random_seed()
+        return seed
 
     def plan(self, store_day: StoreDay) -> tuple[StoreDayPlan, DayHoldings | None]:
         """Plan one store-day; with resume on, adopt and check what the topics already hold."""
@@ -112,6 +139,12 @@ class ChainPlanner:
         store = store_day.store
         plan = plan_store_from_settings(store, store_day.day, self.settings, batch.seed)
         plans = batch.found.get(store.id, {})
+        self._refuse_other_plans(store_day, plan, plans)
+        return plan, plans.get(plan.plan_id)
+
+    @staticmethod
+    def _refuse_other_plans(store_day: StoreDay, plan: StoreDayPlan, plans: dict[str, DayHoldings]) -> None:
+        store = store_day.store
         others = {pid: h for pid, h in plans.items() if pid != plan.plan_id}
         if others:
             described = "; ".join(f"plan {pid}: {h.total} records" for pid, h in others.items())
@@ -121,4 +154,3 @@ class ChainPlanner:
                 "CLOSING_GRACE_MINUTES or its profile differ). Run with the original settings, delete the "
                 "day's records, or set FOOT_TRAFFIC_RESUME=0 to send the day again regardless."
             )
-        return plan, plans.get(plan.plan_id)

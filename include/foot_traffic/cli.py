@@ -3,7 +3,9 @@
 Settings come from the original environment variables (see the README); flags choose
 what to play and how much to say. Exit codes: 0 on success or a clean stop
 (SIGTERM/SIGINT), 1 when delivery failed (validate: the day fails a check or cannot be
-read), 2 on invalid settings (fit: on bad input).
+read), 2 on invalid settings (fit: on bad input), 3 when a newer run of one of the days
+took it over (produce, fenced: this run stopped, the newer one continues the day;
+nothing was sent twice).
 """
 
 from __future__ import annotations
@@ -21,10 +23,11 @@ from datetime import date
 from foot_traffic import __version__
 from foot_traffic.build import build_runner
 from foot_traffic.localday import local_date
+from foot_traffic.ownership import describe_owner, describe_run
 from foot_traffic.pacing import SystemClock
 from foot_traffic.plan import plan_from_settings, today
 from foot_traffic.profile import Profile, ProfileError, load_profile
-from foot_traffic.publisher import PublishError
+from foot_traffic.publisher import Fenced, PublishError
 from foot_traffic.resume import PlanMismatch
 from foot_traffic.runner import days_from
 from foot_traffic.settings import Settings, SettingsError
@@ -33,7 +36,7 @@ from foot_traffic.stores import Catalogue, CatalogueError, load_catalogue
 
 log = logging.getLogger("foot_traffic")
 
-EXIT_OK, EXIT_DELIVERY, EXIT_SETTINGS = 0, 1, 2
+EXIT_OK, EXIT_DELIVERY, EXIT_SETTINGS, EXIT_FENCED = 0, 1, 2, 3
 
 DESCRIPTION = "Simulated retail-store foot traffic streamed to Kafka: the original standalone producer."
 EPILOG = """\
@@ -407,6 +410,7 @@ def cmd_produce(settings: Settings, profile: Profile, args: argparse.Namespace, 
     else:
         first = args.date or chain_first_day(catalogue, clock.now().timestamp())
     count = args.days if args.days else (1 if args.date else None)
+    command = "foot-traffic produce" + (f" --date {args.date}" if args.date else "")
     backfill = count is not None and count > 1
     progress, progress_every = None, None
     if sys.stderr.isatty() and not args.quiet:
@@ -422,6 +426,7 @@ def cmd_produce(settings: Settings, profile: Profile, args: argparse.Namespace, 
     runner = build_runner(
         settings, first, stop=stop, profile=profile, clock=clock, catalogue=catalogue, progress=progress,
         progress_every=progress_every, detail_level=logging.DEBUG if backfill or catalogue is not None else logging.INFO,
+        owner=describe_run(command),
     )
     log.info(
         "foot-traffic produce: %s%s, TIME_SCALE=%g, topics %s and %s",
@@ -452,6 +457,12 @@ def cmd_produce(settings: Settings, profile: Profile, args: argparse.Namespace, 
         from foot_traffic.terminal import summary_table
 
         summary_table(result, sys.stdout)
+    if runner.fenced is not None:
+        log.error(
+            "fenced: %s now writes %s; this run stopped (what it committed stays, once)",
+            describe_owner(runner.fenced.by), runner.fenced.day,
+        )
+        return EXIT_FENCED
     if stop.is_set():
         log.info("stopped cleanly: every record sent was acknowledged")
     elif settings.validate_day and count is not None:
@@ -536,6 +547,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "validate":
             return cmd_validate(settings, profile, args, catalogue)
         return cmd_produce(settings, profile, args, catalogue)
+    except Fenced as exc:
+        log.error("fenced: %s", exc)
+        return EXIT_FENCED
     except (PublishError, PlanMismatch) as exc:
         if args.command == "validate":
             log.error("cannot read the day back: %s", exc)

@@ -2,8 +2,11 @@
 
 kafka-python has no public way to stop its sender thread without sending what it still
 holds, nor to tell from an errback whether it runs on that thread. The delivery fence of
-``KafkaPublisher`` needs both. Everything touching ``producer._sender`` lives here, and
-``tests/unit/test_kafka_internals.py`` fails loudly when an upgrade changes it.
+``KafkaPublisher`` needs both. Its ``commit_transaction``/``abort_transaction`` wait
+without a timeout (forever if the coordinator never answers, or if the fence holds the
+sender thread); :func:`end_transaction` is the same request with a bounded wait.
+Everything touching ``producer._sender`` or ``producer._transaction_manager`` lives here,
+and ``tests/unit/test_kafka_internals.py`` fails loudly when an upgrade changes it.
 """
 
 from __future__ import annotations
@@ -43,3 +46,26 @@ def stop_io_thread(producer: Any, release: threading.Event, timeout: float = 10.
     release.set()
     if sender is not threading.current_thread():
         sender.join(timeout)
+
+
+def end_transaction(producer: Any, commit: bool, timeout: float) -> None:
+    """Commit (or abort) the open transaction, waiting at most ``timeout`` seconds.
+
+    What ``KafkaProducer.commit_transaction``/``abort_transaction`` do, with a bounded
+    wait. Raises the transaction's error (``ProducerFencedError`` ...) or
+    ``KafkaTimeoutError``.
+    """
+    from kafka.errors import KafkaTimeoutError
+
+    manager = getattr(producer, "_transaction_manager", None)
+    if manager is None or not callable(getattr(manager, "begin_commit", None)):
+        import kafka
+
+        raise RuntimeError(
+            f"kafka-python {kafka.__version__}: KafkaProducer._transaction_manager is not the one this "
+            f"engine was built against ({TESTED_KAFKA_PYTHON}); re-check foot_traffic.kafka_internals"
+        )
+    result = manager.begin_commit() if commit else manager.begin_abort()
+    io_thread(producer).wakeup()
+    if not result.wait(timeout_ms=timeout * 1000):
+        raise KafkaTimeoutError(f"transaction {'commit' if commit else 'abort'} not acknowledged within {timeout:g} s")

@@ -41,6 +41,11 @@ class KafkaOptions:
     retention_ms: int = -1
     request_timeout_ms: int = 30_000
     delivery_timeout_ms: int = 120_000
+    # How long the broker lets a transaction stay open before aborting it (a writer that
+    # died mid-transaction holds back read_committed consumers of its partitions that
+    # long, unless a newer writer of its day aborts it first). librdkafka requires it to
+    # be at least delivery_timeout_ms.
+    transaction_timeout_ms: int = 120_000
     # How long one connection attempt may take (kafka-python's own default, 30 s, makes
     # every attempt against a dead broker block that long, whatever MAX_RETRIES says).
     bootstrap_timeout_ms: int = 5_000

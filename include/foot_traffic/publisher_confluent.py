@@ -12,6 +12,10 @@ so resume and mixed runs see one layout. Where the producer comes from is a fact
 standalone, the bootstrap servers; under Airflow, the Kafka provider's
 ``KafkaProducerHook``, whose connection extra is already librdkafka configuration (the
 settings here are laid over it and always win).
+
+With a ``transactional_id`` the producer is transactional. librdkafka treats a fencing
+(``_FENCED``, or ``INVALID_PRODUCER_EPOCH`` on a record) as fatal: it sends nothing more
+and ``close()`` adds nothing (no flush, no abort).
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from typing import Any
 
 from foot_traffic.events import H_EVENT_ID, H_SEQ, Record
 from foot_traffic.kafka_options import KafkaOptions
-from foot_traffic.publisher import ConfirmedPublisher, DeliveryError, ProducerFactory
+from foot_traffic.publisher import BrokerUnavailable, ConfirmedPublisher, DeliveryError, Fenced, ProducerFactory
 from foot_traffic.retry import retry_connect
 
 log = logging.getLogger(__name__)
@@ -31,9 +35,15 @@ log = logging.getLogger(__name__)
 POLL_EVERY = 1000  # serve delivery reports every this many sends
 
 
-def producer_settings(options: KafkaOptions) -> dict[str, Any]:
+def producer_settings(options: KafkaOptions, transactional_id: str | None = None) -> dict[str, Any]:
     """The engine's librdkafka producer settings (laid over any connection configuration)."""
+    transactional = (
+        {"transactional.id": transactional_id, "transaction.timeout.ms": options.transaction_timeout_ms}
+        if transactional_id
+        else {}
+    )
     return {
+        **transactional,
         "acks": "all",
         "enable.idempotence": True,
         "max.in.flight.requests.per.connection": 5,
@@ -77,6 +87,26 @@ class _Unreachable(OSError):
     """librdkafka could not fetch metadata (retried like kafka-python's connection errors)."""
 
 
+def _kafka_error(exc: BaseException):
+    """The ``KafkaError`` inside a confluent-kafka exception (also when it surfaced as the
+    cause of a ``SystemError``: a delivery callback run while a fatal error was pending)."""
+    from confluent_kafka import KafkaError, KafkaException
+
+    for candidate in (exc, exc.__cause__, exc.__context__):
+        if isinstance(candidate, KafkaException) and candidate.args and isinstance(candidate.args[0], KafkaError):
+            return candidate.args[0]
+    return None
+
+
+def is_fencing(err) -> bool:
+    """Whether a librdkafka error says that a newer producer took the transactional id."""
+    from confluent_kafka import KafkaError
+
+    return err is not None and err.code() in (
+        KafkaError._FENCED, KafkaError.PRODUCER_FENCED, KafkaError.INVALID_PRODUCER_EPOCH,
+    )
+
+
 class ConfluentPublisher(ConfirmedPublisher):
     """librdkafka producer with confirmed delivery. Not thread-safe: one runner uses it."""
 
@@ -85,18 +115,25 @@ class ConfluentPublisher(ConfirmedPublisher):
         options: KafkaOptions,
         stop: threading.Event | None = None,
         producer_factory: ProducerFactory | None = None,
+        *,
+        transactional_id: str | None = None,
     ):
-        super().__init__(options, stop)
+        super().__init__(options, stop, transactional_id=transactional_id)
         self.producer_factory = producer_factory or bootstrap_factory(options)
         self._failure: tuple[str, str, str, Any] | None = None  # (topic, event id, seq, error)
         self._purged = False
         self._sent_by_topic: Counter[str] = Counter()
+        # Per-record failure reports without transactions. With them, a failed record fails
+        # the commit anyway, and no Python callback may run: confluent-kafka 2.16 runs
+        # pending reports inside flush() after a fatal error (a fencing) was raised, and
+        # the callback then fails with SystemError, or worse, a raw KafkaError escapes.
+        self._report = {} if transactional_id else {"on_delivery": self._on_delivery}
         self._unpolled = 0
 
     def connect(self) -> None:
         from confluent_kafka import KafkaException
 
-        settings = producer_settings(self.options)
+        settings = producer_settings(self.options, self.transactional_id)
         log.info("connecting to Kafka with librdkafka at %s", self.options.bootstrap_servers)
 
         def attempt():
@@ -109,6 +146,58 @@ class ConfluentPublisher(ConfirmedPublisher):
 
         self._producer = retry_connect(attempt, self.options, self.stop)
         log.info("connected to Kafka at %s (librdkafka)", self.options.bootstrap_servers)
+        if self.transactional_id:
+            self._init_transactions()
+
+    def _init_transactions(self) -> None:
+        from confluent_kafka import KafkaError, KafkaException
+
+        try:
+            self._producer.init_transactions(self.options.delivery_timeout_ms / 1000)
+        except KafkaException as exc:
+            err = _kafka_error(exc)
+            self._fail(None, err)
+            if is_fencing(err):
+                raise Fenced(
+                    f"transactional id {self.transactional_id} was taken by a newer producer during init",
+                    transactional_id=self.transactional_id,
+                ) from None
+            if err is not None and err.code() == KafkaError._TIMED_OUT:
+                raise BrokerUnavailable(f"no transaction coordinator answered for {self.transactional_id}: {err}") from None
+            raise DeliveryError(
+                f"cannot initialise transactions for {self.transactional_id} ({exc}); a broker without "
+                "transactions (or without the TransactionalId WRITE permission) needs KAFKA_TRANSACTIONS=0"
+            ) from None
+
+    def _fail(self, where: tuple[str, str, str] | None, err: Any) -> None:
+        """Keep the first failure: ``where`` is (topic, event id, seq), None for the transaction."""
+        if self._failure is None:
+            topic, event_id, seq = where or ("", "", "")
+            self._failure = (topic, event_id, seq, err)
+            fenced = self.transactional_id and is_fencing(err)
+            log.error(
+                "%s not delivered: %s; nothing more is sent",
+                f"record {event_id} to {topic}" if where else f"transaction of {self.transactional_id}",
+                "fenced by a newer producer" if fenced else err,
+            )
+
+    def _serve(self, call, *args):
+        """``poll``/``flush``: a fatal error (fencing ...) surfaces here as an exception."""
+        from confluent_kafka import KafkaException
+
+        try:
+            return call(*args)
+        except (KafkaException, SystemError) as exc:
+            # confluent-kafka 2.16 may also end a call that served a failed record's report
+            # with a bare SystemError ("returned NULL without setting an exception"): the
+            # report itself (``_on_delivery``) then says what failed.
+            err = _kafka_error(exc)
+            if err is not None:
+                self._fail(None, err)
+            elif self._failure is None:
+                log.error("librdkafka call failed without a Kafka error: %s", exc)
+                self._fail(None, None)
+            self._raise_if_failed()
 
     def _visible_partitions(self, topic: str):
         meta = self._producer.list_topics(topic, timeout=5).topics.get(topic)
@@ -124,13 +213,12 @@ class ConfluentPublisher(ConfirmedPublisher):
         if self._failure is None:
             headers = dict(msg.headers() or ())  # not always carried by a failure report
             key = (msg.key() or b"").decode(errors="replace")
-            self._failure = (
+            where = (
                 msg.topic(),
                 headers.get(H_EVENT_ID, f"of customer {key}".encode()).decode(errors="replace"),
                 headers.get(H_SEQ, b"?").decode(errors="replace"),
-                err,
             )
-            log.error("record %s to %s not delivered: %s; nothing more is sent", self._failure[1], msg.topic(), err)
+            self._fail(where, err)
 
     def _raise_if_failed(self) -> None:
         if self._failure is not None:
@@ -142,7 +230,13 @@ class ConfluentPublisher(ConfirmedPublisher):
                 except Exception as exc:  # noqa: BLE001 - already failing; keep the first error
                     log.debug("purge: %s", exc)
             topic, event_id, seq, err = self._failure
-            raise DeliveryError(f"record {event_id} seq {seq} to {topic} was not delivered: {err}")
+            what = f"record {event_id} seq {seq} to {topic}" if topic else "the transaction"
+            if self.transactional_id and is_fencing(err):
+                raise Fenced(
+                    f"{what} refused: a newer producer holds transactional id {self.transactional_id} ({err})",
+                    transactional_id=self.transactional_id,
+                )
+            raise DeliveryError(f"{what} was not delivered: {err}")
 
     def send(self, record: Record) -> None:
         if self._failure is not None:
@@ -156,27 +250,56 @@ class ConfluentPublisher(ConfirmedPublisher):
                     record.key,
                     headers=list(record.headers),
                     timestamp=record.timestamp_ms,
-                    on_delivery=self._on_delivery,
+                    **self._report,
                 )
                 break
             except BufferError:  # local queue full: serve delivery reports, then retry
-                producer.poll(0.05)
+                self._serve(producer.poll, 0.05)
                 self._raise_if_failed()
             except Exception as exc:
                 from confluent_kafka import KafkaException
 
                 if isinstance(exc, KafkaException):
-                    raise DeliveryError(f"record {record.kind} seq {record.seq} to {record.topic} refused: {exc}") from exc
+                    # A fatal error refuses every produce (_FATAL): poll surfaces its cause.
+                    self._serve(producer.poll, 0)
+                    self._fail((record.topic, f"{record.kind} seq {record.seq}", str(record.seq)), _kafka_error(exc))
+                    self._raise_if_failed()
                 raise
         self.sent += 1
         self._sent_by_topic[record.topic] += 1
         self._unpolled += 1
         if self._unpolled >= POLL_EVERY:
             self._unpolled = 0
-            producer.poll(0)
+            self._serve(producer.poll, 0)
 
     def _flush_step(self, seconds: float) -> bool:
-        return self._producer.flush(seconds) == 0
+        return self._serve(self._producer.flush, seconds) == 0
+
+    # -- transactions -------------------------------------------------------------------------
+    def _begin_transaction(self) -> None:
+        from confluent_kafka import KafkaException
+
+        try:
+            self._producer.begin_transaction()
+        except KafkaException as exc:
+            self._fail(None, _kafka_error(exc))
+            self._raise_if_failed()
+
+    def _commit_transaction(self, timeout: float) -> None:
+        from confluent_kafka import KafkaException
+
+        try:
+            self._producer.commit_transaction(timeout)
+        except KafkaException as exc:
+            err = _kafka_error(exc)
+            if err is not None and err.retriable() and not err.fatal():
+                try:  # librdkafka: a retriable commit error may be retried as is
+                    self._producer.commit_transaction(timeout)
+                    return
+                except KafkaException as again:
+                    err = _kafka_error(again)
+            self._fail(None, err)
+            self._raise_if_failed()
 
     def _after_flush(self) -> None:
         # Nothing left in librdkafka and no failure reported: all sent so far are acknowledged.
@@ -184,14 +307,37 @@ class ConfluentPublisher(ConfirmedPublisher):
         self.acked_by_topic = Counter(self._sent_by_topic)
 
     def close(self, timeout: float = 10.0) -> None:
-        """Deliver what is queued (up to ``timeout``); after a failure drop it instead."""
+        """Deliver what is queued (up to ``timeout``); after a failure drop it instead.
+
+        An open transaction without failure is aborted (its records never become visible);
+        after a failure or a fencing nothing more is said to the broker.
+        """
+        from confluent_kafka import KafkaException
+
         producer, self._producer = self._producer, None
         if producer is None:
             return
+        if self._failure is None and self.in_transaction:
+            try:
+                producer.abort_transaction(timeout)
+                self.in_transaction = False
+                log.info("aborted the open transaction of %s", self.transactional_id)
+            except KafkaException as exc:
+                log.warning("could not abort the open transaction of %s (%s): abandoning it", self.transactional_id, exc)
+                self._failure = ("", "", "", _kafka_error(exc))
         if self._failure is None:
             left = producer.flush(timeout)
             if left:
                 log.warning("producer close: %d records not acknowledged within %g s: abandoned", left, timeout)
-        else:
+            return
+        try:
             producer.purge(in_queue=True, in_flight=True, blocking=False)
             producer.flush(0)
+            err = self._failure[3]
+            if self.in_transaction and err is not None and not err.fatal() and not is_fencing(err):
+                # An abortable failure: abort now rather than hold read_committed
+                # consumers back until the broker times the transaction out.
+                producer.abort_transaction(timeout)
+                log.info("aborted the failed transaction of %s", self.transactional_id)
+        except (KafkaException, SystemError) as exc:
+            log.debug("closing a failed producer: %s", exc)

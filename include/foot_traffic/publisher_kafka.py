@@ -6,6 +6,14 @@ callback until the producer is abandoned, so nothing sent later (kafka-python wo
 the epoch and go on) lands behind a hole. Each partition therefore keeps holding a
 prefix of the day, which resume relies on. The fence needs kafka-python internals,
 kept behind :mod:`foot_traffic.kafka_internals`.
+
+With a ``transactional_id`` the same fence is what makes a *fenced* producer stop:
+kafka-python 3.0.12 answers the broker's ``INVALID_PRODUCER_EPOCH`` by queueing an
+epoch bump (KIP-360), and a fenced producer that sends that bump takes the id back and
+fences the newer one (checked on the embedded broker). The errback holds the sender
+thread before the bump goes out, and ``close()`` then stops the thread without sending
+anything (no abort with the old epoch either): the loser stops at its first fencing
+error.
 """
 
 from __future__ import annotations
@@ -18,23 +26,45 @@ from typing import Any
 from foot_traffic import kafka_internals
 from foot_traffic.events import Record
 from foot_traffic.kafka_options import KafkaOptions
-from foot_traffic.publisher import ConfirmedPublisher, DeliveryError
+from foot_traffic.publisher import BrokerUnavailable, ConfirmedPublisher, DeliveryError, Fenced, PublishError
 from foot_traffic.retry import retry_connect
 
 log = logging.getLogger(__name__)
 
 
+class LostAcknowledgedWrites(Exception):
+    """The broker no longer holds records it acknowledged (it lost its last writes)."""
+
+
+def is_fencing(exc: BaseException | None) -> bool:
+    """Whether a kafka-python error says that a newer producer took the transactional id."""
+    from kafka.errors import InvalidProducerEpochError, ProducerFencedError
+
+    if isinstance(exc, (ProducerFencedError, InvalidProducerEpochError)):
+        return True
+    # "Cannot perform send because at least one previous transactional ... request has failed", cause
+    return any(isinstance(arg, (ProducerFencedError, InvalidProducerEpochError)) for arg in getattr(exc, "args", ()))
+
+
 class KafkaPublisher(ConfirmedPublisher):
     """kafka-python producer with confirmed delivery. Not thread-safe: one runner uses it."""
 
-    def __init__(self, options: KafkaOptions, stop: threading.Event | None = None):
-        super().__init__(options, stop)
-        self._error: tuple[Record, BaseException] | None = None
+    def __init__(
+        self, options: KafkaOptions, stop: threading.Event | None = None, *, transactional_id: str | None = None
+    ):
+        super().__init__(options, stop, transactional_id=transactional_id)
+        self._error: tuple[Record | None, BaseException] | None = None
         self._released = threading.Event()  # set when the producer is abandoned (the fence opens)
+        self._last_offset: dict[tuple[str, int], int] = {}  # (topic, partition) -> last acknowledged offset
 
     def connect(self) -> None:
         from kafka import KafkaProducer
 
+        transactional = (
+            {"transactional_id": self.transactional_id, "transaction_timeout_ms": self.options.transaction_timeout_ms}
+            if self.transactional_id
+            else {}
+        )
         config = dict(
             acks="all",
             enable_idempotence=True,
@@ -47,11 +77,36 @@ class KafkaPublisher(ConfirmedPublisher):
             delivery_timeout_ms=self.options.delivery_timeout_ms,
             max_block_ms=self.options.delivery_timeout_ms,
             client_id="foot-traffic-producer",
+            **transactional,
             **self.options.common(),
         )
         log.info("connecting to Kafka: %s", self.options.redacted())
         self._producer = retry_connect(lambda: KafkaProducer(**config), self.options, self.stop)
         log.info("connected to Kafka at %s", self.options.bootstrap_servers)
+        if self.transactional_id:
+            self._init_transactions()
+
+    def _init_transactions(self) -> None:
+        from kafka.errors import KafkaError, KafkaTimeoutError
+
+        try:
+            self._producer.init_transactions()
+        except KafkaError as exc:
+            self._error = (None, exc)
+            if is_fencing(exc):
+                raise Fenced(
+                    f"transactional id {self.transactional_id} was taken by a newer producer during init",
+                    transactional_id=self.transactional_id,
+                ) from None
+            if isinstance(exc, KafkaTimeoutError):
+                raise BrokerUnavailable(
+                    f"no transaction coordinator answered for {self.transactional_id}: {exc}"
+                ) from None
+            raise DeliveryError(
+                f"cannot initialise transactions for {self.transactional_id} ({type(exc).__name__}: {exc}); "
+                "a broker without transactions (or without the TransactionalId WRITE permission) needs "
+                "KAFKA_TRANSACTIONS=0"
+            ) from None
 
     def _visible_partitions(self, topic: str):
         return self._producer.partitions_for(topic)
@@ -60,15 +115,29 @@ class KafkaPublisher(ConfirmedPublisher):
     def _raise_if_failed(self) -> None:
         if self._error is not None:
             record, exc = self._error
-            raise DeliveryError(
-                f"record {record.kind} seq {record.seq} to {record.topic} was not delivered: "
-                f"{type(exc).__name__}: {exc}"
-            )
+            what = "the transaction" if record is None else f"record {record.kind} seq {record.seq} to {record.topic}"
+            if self.transactional_id and is_fencing(exc):
+                raise Fenced(
+                    f"{what} refused: {type(exc).__name__}: a newer producer holds transactional id "
+                    f"{self.transactional_id}",
+                    transactional_id=self.transactional_id,
+                )
+            raise DeliveryError(f"{what} was not delivered: {type(exc).__name__}: {exc}")
 
     def _on_ack(self, topic: str) -> Callable[[Any], None]:
-        def ack(_metadata: Any) -> None:
+        def ack(metadata: Any) -> None:
             self.acked += 1
             self.acked_by_topic[topic] += 1
+            # Our records land at increasing offsets of their partition. One at or below an
+            # earlier acknowledged offset means the broker lost what it had acknowledged
+            # (a crashed broker that restarted from an older state, without telling the
+            # producer by a sequence error): stop like after a failed record.
+            where = (metadata.topic, metadata.partition)
+            last = self._last_offset.get(where, -1)
+            if metadata.offset <= last:
+                self._lost(where, last, metadata.offset)
+            else:
+                self._last_offset[where] = metadata.offset
 
         return ack
 
@@ -78,12 +147,48 @@ class KafkaPublisher(ConfirmedPublisher):
                 self._error = (record, exc)
                 log.error(
                     "record %s seq %d to %s not delivered (%s: %s): holding the producer until it is abandoned",
-                    record.kind, record.seq, record.topic, type(exc).__name__, exc,
+                    record.kind, record.seq, record.topic, type(exc).__name__,
+                    "fenced by a newer producer" if self.transactional_id and is_fencing(exc) else exc,
                 )
             if kafka_internals.in_io_thread(self._producer):
                 self._released.wait()
 
         return failed
+
+    def _lost(self, where: tuple[str, int], acknowledged: int, now: int) -> None:
+        if self._error is None:
+            self._error = (None, LostAcknowledgedWrites(
+                f"{where[0]}[{where[1]}] had acknowledged offset {acknowledged}, now writes at {now}"
+            ))
+            log.error(
+                "the broker lost acknowledged records of %s[%d] (acknowledged up to offset %d, now at %d): "
+                "holding the producer until it is abandoned", where[0], where[1], acknowledged, now,
+            )
+        if kafka_internals.in_io_thread(self._producer):
+            self._released.wait()
+
+    def verify(self) -> None:
+        """Every partition written still holds what it acknowledged (its end offset is past
+        the last acknowledged one); else ``DeliveryError``. Run when a day ends: a broker that
+        lost records and got no later ones of ours shows it only here."""
+        from kafka import KafkaConsumer, TopicPartition
+        from kafka.errors import KafkaError
+
+        if not self._last_offset:
+            return
+        try:
+            consumer = KafkaConsumer(client_id="foot-traffic-verify", enable_auto_commit=False, **self.options.common())
+            try:
+                ends = consumer.end_offsets([TopicPartition(t, p) for t, p in self._last_offset])
+            finally:
+                consumer.close()
+        except KafkaError as exc:
+            raise DeliveryError(f"cannot check what the broker holds: {exc}") from None
+        for tp, end in ends.items():
+            last = self._last_offset[(tp.topic, tp.partition)]
+            if end <= last:
+                self._error = (None, LostAcknowledgedWrites(f"{tp.topic}[{tp.partition}] ends at {end}, acknowledged {last}"))
+                self._raise_if_failed()
 
     def send(self, record: Record) -> None:
         from kafka.errors import KafkaError
@@ -98,7 +203,9 @@ class KafkaPublisher(ConfirmedPublisher):
                 timestamp_ms=record.timestamp_ms,
             )
         except KafkaError as exc:
-            raise DeliveryError(f"record {record.kind} seq {record.seq} to {record.topic} refused: {exc}") from exc
+            if self._error is None:
+                self._error = (record, exc)
+            self._raise_if_failed()
         self.sent += 1
         future.add_callback(self._on_ack(record.topic))
         future.add_errback(self._on_error(record))
@@ -114,13 +221,48 @@ class KafkaPublisher(ConfirmedPublisher):
         except KafkaError as exc:
             raise DeliveryError(f"flush failed: {exc}") from exc
 
+    # -- transactions -------------------------------------------------------------------------
+    def _begin_transaction(self) -> None:
+        from kafka.errors import KafkaError
+
+        try:
+            self._producer.begin_transaction()
+        except KafkaError as exc:
+            self._error = (None, exc)
+            self._raise_if_failed()
+
+    def _commit_transaction(self, timeout: float) -> None:
+        from kafka.errors import KafkaError
+
+        try:
+            kafka_internals.end_transaction(self._producer, True, timeout)
+        except KafkaError as exc:
+            self._error = (None, exc)
+            self._raise_if_failed()
+
     def close(self, timeout: float = 10.0) -> None:
-        """Close; after a failure (or when a flush times out) abandon unsent records instead."""
+        """Close; after a failure (or when a flush times out) abandon unsent records instead.
+
+        An open transaction without failure is aborted first (its records never become
+        visible, and read_committed consumers are not held back until it times out). A
+        failed or fenced producer is abandoned without a word to the broker.
+        """
         if self._producer is None:
             return
         from kafka.errors import KafkaError
 
         try:
+            if self._error is None and self.in_transaction:
+                try:
+                    # Nothing in flight first: a batch failed by the abort would hit the fence.
+                    self.flush(timeout)
+                    kafka_internals.end_transaction(self._producer, False, timeout)
+                    self.in_transaction = False
+                    log.info("aborted the open transaction of %s", self.transactional_id)
+                except (KafkaError, PublishError) as exc:
+                    log.warning("could not abort the open transaction of %s (%s): abandoning it", self.transactional_id, exc)
+                    if self._error is None:
+                        self._error = (None, exc)
             if self._error is None:
                 try:
                     self._producer.close(timeout=timeout)

@@ -3,7 +3,9 @@
 Each partition is read from the first record timestamped at or after ``since_ms``
 (``offsets_for_times``) to the end offset taken when reading began; only the records
 whose ``ft-day`` header is the day (and whose ``ft-store`` is one of ``stores``, when
-given) are kept. No consumer group, nothing committed.
+given) are kept. Committed records only (``read_committed``, as consumers should read the
+topics): a fenced or crashed run's unfinished transaction is not part of the day. No
+consumer group, nothing committed.
 """
 
 from __future__ import annotations
@@ -58,6 +60,7 @@ def read_day(
         lambda: KafkaConsumer(
             client_id="foot-traffic-validate",
             enable_auto_commit=False,
+            isolation_level="read_committed",
             auto_offset_reset="earliest",
             consumer_timeout_ms=1000,
             **options.common(),

@@ -6,6 +6,21 @@ that day's records for the partition (a restart skips what is there and continue
 the same order). A record of the day is therefore present exactly when its sequence
 number is at most the highest sequence number of the day seen in its partition.
 
+With transactions (``KAFKA_TRANSACTIONS``, the default) "holds" means *committed*: the
+scan reads ``read_committed``, as consumers should, and the prefix argument is about
+committed records. It still holds, by induction over the day's writers, which Kafka
+orders by fencing (``ownership``): writer k opens the day's transactional id first,
+which aborts writer k-1's open transaction and stops it for good; only then does it
+scan. Its scan sees exactly what writers before it committed (a prefix P, by
+induction), because it waits until every transaction begun before the scan is decided
+(the last stable offset reaches the high watermark taken after fencing). Writer k sends
+the rest in order; a transaction commits only when all its records were acknowledged,
+and after its first failure or fencing a writer commits nothing more, so what it commits
+is P followed by a prefix of the rest: a prefix again. Aborted records and the
+transaction markers occupy offsets but are never read here (nor by read_committed
+consumers): the argument is about sequence numbers (``ft-seq``), never offsets, so
+offsets may have gaps and a partition's end offset may exceed its record count.
+
 The scan reads each partition from the first record timestamped at or after the day's
 start (``offsets_for_times``) to the end offset taken when the scan began, so its work
 follows the records written since that day began, not the topic's whole history.
@@ -15,12 +30,14 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 
 from foot_traffic.events import H_DAY, H_PLAN, H_SEQ, H_STORE, Record
 from foot_traffic.kafka_options import KafkaOptions
+from foot_traffic.publisher import PublishError
 from foot_traffic.retry import retry_connect
 
 log = logging.getLogger(__name__)
@@ -28,6 +45,10 @@ log = logging.getLogger(__name__)
 
 class PlanMismatch(RuntimeError):
     """The day already holds records of another plan; mixing them would corrupt the day."""
+
+
+class UndecidedTransactions(PublishError):
+    """A transaction begun before the scan stayed open longer than the broker's timeout allows."""
 
 
 @dataclass
@@ -109,16 +130,22 @@ def collect_stores(
 
 
 class KafkaDayScanner:
-    """Reads the day's records back from Kafka (no consumer group, nothing committed)."""
+    """Reads the day's records back from Kafka, committed records only (no consumer group,
+    nothing committed).
+
+    ``settled`` (the default) waits until every transaction begun before the scan is
+    decided (see the module's docstring); a scan that only looks (the runner's check for
+    another plan before it takes a day) reads what is committed now, without waiting.
+    """
 
     def __init__(self, options: KafkaOptions, stop: threading.Event | None = None):
         self.options = options
         self.stop = stop or threading.Event()
 
-    def scan(self, day: date, topics: list[str], since_ms: int) -> dict[str, DayHoldings]:
+    def scan(self, day: date, topics: list[str], since_ms: int, *, settled: bool = True) -> dict[str, DayHoldings]:
         """What the topics hold of ``day`` for the implicit store (no catalogue)."""
         read = _Read()
-        found = self._read(topics, since_ms, lambda records: collect(records, day), read)
+        found = self._read(topics, since_ms, lambda records: collect(records, day), read, settled)
         log.info(
             "resume scan of %s: read %d records from %d partitions; %s",
             day, read.records, read.partitions,
@@ -127,35 +154,76 @@ class KafkaDayScanner:
         return found
 
     def scan_stores(
-        self, day: date, topics: list[str], since_ms: int, stores: Iterable[str]
+        self, day: date, topics: list[str], since_ms: int, stores: Iterable[str], *, settled: bool = True
     ) -> dict[str, dict[str, DayHoldings]]:
         """What the topics hold of local ``day`` for each of ``stores``, in one pass."""
         stores = list(stores)
         read = _Read()
-        found = self._read(topics, since_ms, lambda records: collect_stores(records, day, stores), read) or {}
+        found = self._read(topics, since_ms, lambda records: collect_stores(records, day, stores), read, settled) or {}
         log.info(
             "resume scan of %s for %d stores: read %d records from %d partitions; %d stores already hold records",
             day, len(stores), read.records, read.partitions, len(found),
         )
         return found
 
-    def _read(self, topics: list[str], since_ms: int, consume, read: _Read):
-        """Feed ``(topic, partition, headers)`` of every record at or after ``since_ms`` (up
-        to the end offsets taken now) to ``consume``; return its result ({} when empty)."""
-        from kafka import KafkaConsumer, TopicPartition
+    def _consumer(self, isolation_level: str):
+        from kafka import KafkaConsumer
 
-        consumer = retry_connect(
+        return retry_connect(
             lambda: KafkaConsumer(
                 client_id="foot-traffic-resume",
                 enable_auto_commit=False,
                 auto_offset_reset="earliest",
                 consumer_timeout_ms=1000,
+                isolation_level=isolation_level,
                 **self.options.common(),
             ),
             self.options,
             self.stop,
             "Kafka consumer",
         )
+
+    def settled_end_offsets(self, consumer, partitions: list) -> dict:
+        """The high watermarks now, once every transaction begun before is decided.
+
+        ``consumer`` reads committed records; its end offsets are the last stable offsets,
+        held back by any open transaction (another day's writer, a writer that died
+        mid-transaction until the broker times it out). Waiting until they reach the high
+        watermarks taken first makes everything below them final: committed or aborted.
+        """
+        plain = self._consumer("read_uncommitted")
+        try:
+            high = plain.end_offsets(partitions)
+        finally:
+            plain.close()
+        limit = self.options.transaction_timeout_ms / 1000 + 30
+        started = time.monotonic()
+        told = False
+        while True:
+            stable = consumer.end_offsets(partitions)
+            open_ = {tp: (stable[tp], high[tp]) for tp in partitions if stable[tp] < high[tp]}
+            if not open_:
+                return high
+            waited = time.monotonic() - started
+            if waited > limit:
+                raise UndecidedTransactions(
+                    f"the resume scan waited {waited:.0f} s for transactions begun before it to end "
+                    f"(last stable offset, high watermark: {_describe(open_)}); the broker should abort any "
+                    f"transaction after {self.options.transaction_timeout_ms / 1000:g} s"
+                )
+            if not told:
+                told = True
+                log.info("resume scan: waiting for open transactions of other writers to end (%s)", _describe(open_))
+            if self.stop.wait(0.1):
+                raise InterruptedError("stopped during the resume scan")
+
+    def _read(self, topics: list[str], since_ms: int, consume, read: _Read, settled: bool = True):
+        """Feed ``(topic, partition, headers)`` of every committed record at or after
+        ``since_ms`` (up to the end offsets taken now) to ``consume``; return its result
+        ({} when empty)."""
+        from kafka import TopicPartition
+
+        consumer = self._consumer("read_committed")
         try:
             partitions = []
             for topic in topics:
@@ -163,7 +231,7 @@ class KafkaDayScanner:
                     partitions.append(TopicPartition(topic, p))
             if not partitions:
                 return {}
-            end = consumer.end_offsets(partitions)
+            end = self.settled_end_offsets(consumer, partitions) if settled else consumer.end_offsets(partitions)
             starts = consumer.offsets_for_times({tp: since_ms for tp in partitions})
             todo = {}
             for tp in partitions:
@@ -204,3 +272,7 @@ class KafkaDayScanner:
 class _Read:
     records: int = 0
     partitions: int = 0
+
+
+def _describe(open_: dict) -> str:
+    return ", ".join(f"{tp.topic}[{tp.partition}] {stable}<{high}" for tp, (stable, high) in sorted(open_.items()))

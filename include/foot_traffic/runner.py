@@ -1,14 +1,23 @@
 """The one runner behind both front doors (``foot-traffic produce`` and the Airflow operator).
 
-For each day: find what the topics already hold (resume), plan the day, log the plan
-per slot, then release every record at its due time through the publisher, log progress,
-flush, and return a summary. Days are merged by due time, so a day's late exits after
-midnight interleave with the next day's first entries, as in a real store.
+For each day: open the day's writer (with transactions: take the day's transactional id,
+fencing any other run of the day), find what the topics already hold (resume), plan the
+day, log the plan per slot, then release every record at its due time through the
+day's writer, log progress, flush, and return a summary. Days are merged by due time,
+so a day's late exits after midnight interleave with the next day's first entries, as
+in a real store; each open day has its own writer.
 
 With a store catalogue the unit is a store's local day instead: every store-day of the
 run is merged by due time through the one publisher, each opened at its local midnight
 (``foot_traffic.chain``), so a run of any number of stores holds only the store-days
-under way and the customers inside them.
+under way and the customers inside them. With transactions, the first store-day of a
+day D to open takes the writers of every store's D at once, then scans once: a store-day's
+scan must follow its writer, and one scan per day serves all stores.
+
+A run fenced by a newer run of one of its days (``Fenced``) stops as if asked to: the
+other days' records sent so far are committed, and the fenced day's summary says
+``fenced`` and names the newer run; nothing is raised (the data is consistent), the
+front doors decide what it means (exit code 3, a failed task that is not retried).
 """
 
 from __future__ import annotations
@@ -30,7 +39,7 @@ from foot_traffic.pacing import Clock, Pacer, SystemClock
 from foot_traffic.plan import DayPlan, day_start, plan_from_settings
 from foot_traffic.profile import Profile, load_profile
 from foot_traffic.progress import LogProgress, ProgressReporter, Snapshot
-from foot_traffic.publisher import Publisher
+from foot_traffic.publisher import DayWriter, Fenced, Publisher
 from foot_traffic.resume import DayHoldings, PlanMismatch
 from foot_traffic.sensor import day_moments
 from foot_traffic.settings import Settings
@@ -40,10 +49,10 @@ log = logging.getLogger(__name__)
 
 
 class DayScanner(Protocol):
-    def scan(self, day: date, topics: list[str], since_ms: int) -> dict[str, DayHoldings]: ...
+    def scan(self, day: date, topics: list[str], since_ms: int, *, settled: bool = True) -> dict[str, DayHoldings]: ...
 
     def scan_stores(
-        self, day: date, topics: list[str], since_ms: int, stores: Iterable[str]
+        self, day: date, topics: list[str], since_ms: int, stores: Iterable[str], *, settled: bool = True
     ) -> dict[str, dict[str, DayHoldings]]: ...
 
 
@@ -66,6 +75,8 @@ class DaySummary:
     finished: bool = False
     store_id: str | None = None  # with a catalogue: the store (``day`` is its local day)
     closed: bool = False  # with a catalogue: the store does not open that day
+    fenced: bool = False  # a newer run of this day took it over (see Fenced)
+    fenced_by: dict[str, Any] | None = None  # that run's owner record, when it could be read
 
     @property
     def sent(self) -> int:
@@ -88,6 +99,8 @@ class DaySummary:
             "max_lag_seconds": round(self.max_lag_seconds, 6),
             "stopped": self.stopped,
             "finished": self.finished,
+            "fenced": self.fenced,
+            **({"fenced_by": self.fenced_by} if self.fenced else {}),
             "topics": list(self.topics),
         }
 
@@ -100,6 +113,7 @@ class _OpenDay:
     summary: DaySummary
     holdings: DayHoldings | None
     skip_before: int | None
+    writer: DayWriter
     slot: int = -1
     slot_entries: int = 0
     chain: bool = False  # a store-day of a catalogue: compact logging
@@ -141,20 +155,26 @@ class Runner:
         self._run_sent = 0
         self._days_done = 0
         self.topics = [settings.kafka_topic, settings.kafka_topic_realistic]
+        self.fenced: Fenced | None = None  # set when a newer run took one of the days
+        self._taken: dict[date, dict[str, DayWriter]] = {}  # chain: store-day writers taken, not yet playing
         self._chain = None if catalogue is None else ChainPlanner(catalogue, settings, scanner, self.topics)
 
     # -- planning ---------------------------------------------------------------------------
-    def plan(self, day: date) -> tuple[DayPlan, DayHoldings | None]:
-        """Plan ``day``; with resume on, adopt and check what the topics already hold."""
+    def plan(self, day: date, *, look_only: bool = False) -> tuple[DayPlan, DayHoldings | None]:
+        """Plan ``day``; with resume on, adopt and check what the topics already hold.
+
+        ``look_only``: a check before the day is taken (see ``_fences``): what is
+        committed now, without waiting for open transactions, and quietly."""
         found: dict[str, DayHoldings] = {}
         if self.settings.resume and self.scanner is not None:
             since_ms = int(day_start(day).timestamp() * 1000)
-            found = self.scanner.scan(day, self.topics, since_ms)
+            found = self.scanner.scan(day, self.topics, since_ms, settled=not look_only)
         seed = None
         if self.settings.seed is None and len(found) == 1:
             # An unseeded day that already started keeps its first attempt's seed.
             seed = next(iter(found.values())).seed
-            log.info("SEED unset: continuing %s with the seed of its earlier attempt, %d", day, seed)
+            if not look_only:
+                log.info("SEED unset: continuing %s with the seed of its earlier attempt, %d", day, seed)
         plan = plan_from_settings(day, self.settings, self.profile, seed=seed)
         others = {pid: h for pid, h in found.items() if pid != plan.plan_id}
         if others:
@@ -177,17 +197,33 @@ class Runner:
             log.log(self.detail_level, "  slot %s  %6d visits  %s", slot.label, count, "#" * round(30 * count / widest))
 
     # -- running ----------------------------------------------------------------------------
-    def _open(self, day: date, from_now: bool) -> _OpenDay:
-        plan, holdings = self.plan(day)
-        self.log_plan(plan)
-        summary = DaySummary(
-            day=day,
+    @property
+    def _fences(self) -> bool:
+        """Whether opening a day stops the other runs of it (transactions), so a run that
+        would refuse the day must look first, without taking it."""
+        return bool(getattr(self.publisher, "fences", False)) and self.settings.resume and self.scanner is not None
+
+    def _summary(self, plan: DayPlan) -> DaySummary:
+        return DaySummary(
+            day=plan.day,
             plan_id=plan.plan_id,
             seed=plan.seed,
             total_visits=plan.total,
             planned_per_slot={s.label: c for s, c in zip(plan.profile.slots, plan.slot_counts)},
             topics=tuple(self.topics),
         )
+
+    def _open(self, day: date, from_now: bool) -> _OpenDay:
+        if self._fences:
+            # Look before taking the day: a run that would refuse the day (another plan is
+            # in it) must refuse it without fencing the run that is writing it.
+            self.plan(day, look_only=True)
+        # The writer first: it fences every older writer of the day, so the scan below
+        # sees everything they will ever have committed.
+        writer = self.publisher.open_day(day)
+        plan, holdings = self.plan(day)
+        self.log_plan(plan)
+        summary = self._summary(plan)
         skip_before = None
         if holdings is not None:
             log.info(
@@ -200,9 +236,28 @@ class Runner:
             # A fresh start in the middle of today plays the rest of today, like the original.
             skip_before = int(self.clock.now().timestamp())
         stream = DayStream(plan, self.settings.kafka_topic, self.settings.kafka_topic_realistic)
-        return _OpenDay(plan, stream, day_moments(stream, self.settings), summary, holdings, skip_before)
+        return _OpenDay(plan, stream, day_moments(stream, self.settings), summary, holdings, skip_before, writer)
+
+    def _store_day_writer(self, store_day: StoreDay) -> DayWriter:
+        """The store-day's writer. With transactions, the first store-day of a day takes the
+        writers of every store's day at once (after looking: a run that would refuse one
+        refuses before stopping anybody), then scans once for all of them: each store-day's
+        scan must come after its writer fenced the older ones, and waiting to take a store's
+        day until its local midnight would leave the scan of the first stores waiting on the
+        unfinished transactions of the others' older writers."""
+        if not self._fences:
+            return self.publisher.open_day(store_day.day, store_day.store.id)
+        day = store_day.day
+        if day not in self._taken:
+            self._chain.check(day)
+            self._taken[day] = {s.id: self.publisher.open_day(day, s.id) for s in self.catalogue.stores}
+            self._chain.rescan(day)
+            for old in [d for d in self._taken if (day - d).days > 3]:
+                del self._taken[old]
+        return self._taken[day].pop(store_day.store.id)
 
     def _open_store_day(self, store_day: StoreDay, from_now: float | None) -> _OpenDay:
+        writer = self._store_day_writer(store_day)
         plan, holdings = self._chain.plan(store_day)
         store = store_day.store
         planned: dict[str, int] = {}
@@ -238,7 +293,9 @@ class Runner:
         elif from_now is not None and plan.day == local_date(from_now, store.tz):
             skip_before = int(from_now)
         stream = StoreDayStream(plan, self.settings.kafka_topic, self.settings.kafka_topic_realistic)
-        return _OpenDay(plan, stream, day_moments(stream, self.settings), summary, holdings, skip_before, chain=True)
+        return _OpenDay(
+            plan, stream, day_moments(stream, self.settings), summary, holdings, skip_before, writer, chain=True
+        )
 
     def _units(self, days: Iterable[date], first_from_now: bool) -> Iterator[tuple[float, Any]]:
         """``(start, unit)`` in start order: days of the implicit store, or store-days."""
@@ -284,47 +341,70 @@ class Runner:
         pacer = Pacer(self.clock, self.settings.time_scale, self.settings.sleep, self.stop, self.sim_anchor)
         from_now = self.clock.now().timestamp() if first_from_now else None
         try:
-            while True:
-                if upcoming is not None and (not heap or heap[0][0] >= upcoming[0]):
-                    unit = upcoming[1]
-                    if isinstance(unit, StoreDay):
-                        open_day = self._open_store_day(unit, from_now)
-                    else:
-                        open_day = self._open(unit, from_now=first_from_now and opened == 0)
-                    opened += 1
-                    summaries.append(open_day.summary)
+            try:
+                while True:
+                    if upcoming is not None and (not heap or heap[0][0] >= upcoming[0]):
+                        unit = upcoming[1]
+                        if isinstance(unit, StoreDay):
+                            open_day = self._open_store_day(unit, from_now)
+                        else:
+                            open_day = self._open(unit, from_now=first_from_now and opened == 0)
+                        opened += 1
+                        summaries.append(open_day.summary)
+                        self._push(heap, tie, open_day)
+                        upcoming = next(units, None)
+                        if not keep_summaries:
+                            summaries = [s for s in summaries if not s.finished]
+                        continue
+                    if not heap:
+                        break
+                    due, _, _, moment, open_day = heapq.heappop(heap)
+                    self._play(moment, open_day, pacer)
+                    if self.stop.is_set():
+                        break
                     self._push(heap, tie, open_day)
-                    upcoming = next(units, None)
-                    if not keep_summaries:
-                        summaries = [s for s in summaries if not s.finished]
-                    continue
-                if not heap:
-                    break
-                due, _, _, moment, open_day = heapq.heappop(heap)
-                self._play(moment, open_day, pacer)
-                if self.stop.is_set():
-                    break
-                self._push(heap, tie, open_day)
-                now = self.clock.monotonic()
-                if now - last_progress >= self.progress_every:
-                    last_progress = now
-                    if self.catalogue is None:
-                        self._progress(open_day, pacer)
-                    else:
-                        self._chain_progress(heap, summaries, pacer)
-            self.publisher.flush()
+                    now = self.clock.monotonic()
+                    if now - last_progress >= self.progress_every:
+                        last_progress = now
+                        if self.catalogue is None:
+                            self._progress(open_day, pacer)
+                        else:
+                            self._chain_progress(heap, summaries, pacer)
+                self.publisher.flush()
+            except Fenced as exc:
+                self._was_fenced(exc, summaries)
         finally:
-            stopped = self.stop.is_set()
+            stopped = self.stop.is_set() or self.fenced is not None
             try:
                 if stopped:
-                    self.publisher.flush()
+                    try:
+                        self.publisher.flush()
+                    except Fenced as exc:  # fenced while stopping: still not an error of the data
+                        self._was_fenced(exc, summaries)
             finally:
                 self.publisher.close()
         for s in summaries:
-            s.stopped = stopped and not s.finished
+            s.stopped = stopped and not s.finished and not s.fenced
         if not keep_summaries:
             summaries = [s for s in summaries if not s.finished]
         return summaries
+
+    def _was_fenced(self, exc: Fenced, summaries: list[DaySummary]) -> None:
+        """A newer run took ``exc.day``: stop every day here, as a stop request would."""
+        self.fenced = exc
+        summary = next(
+            (s for s in summaries if s.day == exc.day and s.store_id == exc.store and not s.finished), None
+        )
+        if summary is None:  # fenced while opening the day: nothing of it was sent
+            if exc.store is None:
+                summary = self._summary(plan_from_settings(exc.day, self.settings, self.profile))
+            else:
+                summary = DaySummary(day=exc.day, plan_id="", seed=-1, total_visits=0, planned_per_slot={},
+                                     store_id=exc.store, topics=tuple(self.topics))
+            summaries.append(summary)
+        summary.fenced = True
+        summary.fenced_by = exc.by
+        log.warning("%s: stopping: another run now writes it; committing what the other days sent", summary_label(exc))
 
     def _push(self, heap, tie, open_day: _OpenDay) -> None:
         moment = next(open_day.moments, None)
@@ -345,13 +425,17 @@ class Runner:
             summary.already_present += len(moment.records) - len(records)
             if not records:
                 return
+        wait = pacer.wall_delay(moment.due)
+        if wait > 0:
+            self.publisher.idle(wait)  # e.g. commit: what was sent becomes visible while we wait
         if not pacer.wait_until(moment.due):
             return
         lag = -pacer.wall_delay(moment.due)
         if lag > summary.max_lag_seconds and pacer.sim0 <= moment.due:
             summary.max_lag_seconds = lag
+        send = open_day.writer.send
         for record in records:
-            self.publisher.send(record)
+            send(record)
             summary.sent_per_topic[record.topic] += 1
         self._run_sent += len(records)
         if moment.entering:
@@ -417,6 +501,7 @@ class Runner:
     def _close_day(self, open_day: _OpenDay) -> None:
         if open_day.slot >= 0:
             self._slot_done(open_day)
+        open_day.writer.finish()
         open_day.summary.finished = True
         s = open_day.summary
         if open_day.chain:
@@ -432,6 +517,10 @@ class Runner:
             )
         self._days_done += 1
         self.progress.day_done(s.day, s.sent, s.already_present)
+
+
+def summary_label(exc: Fenced) -> str:
+    return str(exc.day) if exc.store is None else f"store {exc.store} {exc.day}"
 
 
 def days_from(first: date, count: int | None) -> Iterator[date]:

@@ -25,6 +25,8 @@ from pydantic import (
 )
 
 MAX_DAILY_CUSTOMERS = 10_000_000
+# The example chain shipped with the engine (the chain DAG's default catalogue).
+EXAMPLE_CHAIN = Path(__file__).resolve().parent / "chains" / "example_chain.yaml"
 MAX_TIME_SCALE = 1_000_000.0
 TOPIC_PATTERN = r"^[A-Za-z0-9._-]{1,249}$"
 TOPIC_NAME = re.compile(TOPIC_PATTERN)
@@ -132,12 +134,25 @@ Flag = Annotated[bool, BeforeValidator(_parse_flag)]
 Topic = Annotated[str, AfterValidator(_topic), Field(json_schema_extra={"pattern": TOPIC_PATTERN, "minLength": 1, "maxLength": 249})]
 
 
-def param(name: str, *, default_from: str | None = None, nullable: bool = True, **schema: Any) -> dict[str, Any]:
+STORE_DAG, CHAIN_DAG = "store", "chain"  # the DAGs a Param can belong to (foot_traffic_daily, ..._chain_daily)
+
+
+def param(
+    name: str,
+    *,
+    default_from: str | None = None,
+    nullable: bool = True,
+    dags: tuple[str, ...] = (STORE_DAG, CHAIN_DAG),
+    **schema: Any,
+) -> dict[str, Any]:
     """Marks a setting as a DAG Param called ``name`` (the form's field; see
     ``foot_traffic_airflow.params``). ``default_from`` names a property of Settings that
-    gives the Param's default instead of the field itself; ``schema`` adds JSON-schema
-    keywords the type does not carry (e.g. maxLength)."""
-    return {"param": {"name": name, "default_from": default_from, "nullable": nullable, "schema": schema}}
+    gives the Param's default instead of the field itself; ``dags`` says which DAGs show
+    it (the one-store DAG, the chain DAG); ``schema`` adds JSON-schema keywords the type
+    does not carry (e.g. maxLength)."""
+    return {
+        "param": {"name": name, "default_from": default_from, "nullable": nullable, "dags": dags, "schema": schema}
+    }
 
 
 class Settings(BaseModel):
@@ -171,12 +186,12 @@ class Settings(BaseModel):
         default=None, alias="BASE_DAILY_CUSTOMERS", title="Baseline customers",
         description="Customers on an average day (BASE_DAILY_CUSTOMERS / DEFAULT_DAILY_CUSTOMERS).",
         # The form shows the effective baseline, never empty.
-        json_schema_extra=param("base_daily_customers", default_from="baseline", nullable=False),
+        json_schema_extra=param("base_daily_customers", default_from="baseline", nullable=False, dags=(STORE_DAG,)),
     )
     daily_customers: Count | None = Field(
         default=None, alias="DAILY_CUSTOMERS", title="Customers of the day",
         description="Fixed number of customers (DAILY_CUSTOMERS). Empty: baseline with daily variation.",
-        json_schema_extra=param("daily_customers"),
+        json_schema_extra=param("daily_customers", dags=(STORE_DAG,)),
     )
     daily_variation_pct: Annotated[Number, Field(ge=0, lt=1)] = Field(
         default=0.10, alias="DAILY_VARIATION_PCT", title="Daily variation",
@@ -204,7 +219,7 @@ class Settings(BaseModel):
         default=None, alias="FOOT_TRAFFIC_PROFILE", title="Store profile",
         description="A built-in profile (seed: the original model; retail: a calibrated store with parties) "
         "or the path of a YAML/JSON profile on the workers (FOOT_TRAFFIC_PROFILE). Empty: seed.",
-        json_schema_extra=param("profile_file", maxLength=4096),
+        json_schema_extra=param("profile_file", maxLength=4096, dags=(STORE_DAG,)),
     )
     from_midnight: Flag = Field(
         default=False, alias="FOOT_TRAFFIC_FROM_MIDNIGHT", title="Start at midnight",
@@ -245,14 +260,16 @@ class Settings(BaseModel):
         json_schema_extra=param("validate"),
     )
     stores_file: Annotated[Path, AfterValidator(_existing_catalogue)] | None = Field(
-        default=None,
-        alias="STORES_FILE",
-        description="YAML/JSON store catalogue (a chain); default: one store on UTC, the original's output",
+        default=None, alias="STORES_FILE", title="Store catalogue",
+        description="YAML/JSON store catalogue on the workers (STORES_FILE), read at run time: every store "
+        "plays its local day. Default: the example chain shipped with the engine.",
+        json_schema_extra=param("stores_file", default_from="catalogue_file", nullable=False, maxLength=4096,
+                                dags=(CHAIN_DAG,)),
     )
     closing_grace_minutes: Annotated[int, BeforeValidator(_no_bool), Field(ge=0, le=1440)] = Field(
-        default=15,
-        alias="CLOSING_GRACE_MINUTES",
-        description="With a catalogue: whoever is inside at closing leaves within this many minutes",
+        default=15, alias="CLOSING_GRACE_MINUTES", title="Closing grace (minutes)",
+        description="Whoever is inside a store at closing time leaves within this many minutes (CLOSING_GRACE_MINUTES).",
+        json_schema_extra=param("closing_grace_minutes", dags=(CHAIN_DAG,)),
     )
     resume: Flag = Field(
         default=True, alias="FOOT_TRAFFIC_RESUME", description="Skip what the topics already hold for the day"
@@ -262,6 +279,19 @@ class Settings(BaseModel):
         default="kafka-python",
         alias="KAFKA_CLIENT",
         description="Producer client: kafka-python (the original's) or confluent (librdkafka, faster)",
+    )
+    kafka_transactions: Flag = Field(
+        default=True,
+        alias="KAFKA_TRANSACTIONS",
+        description="One writer per day, enforced by Kafka: each day is written by a transactional producer "
+        "whose id is derived from the topics and the day, so a newer run of the day fences the older one. "
+        "0 only for a broker without transactions (or without the TransactionalId permission)",
+    )
+    kafka_transaction_ms: Annotated[int, BeforeValidator(_no_bool), Field(ge=10, le=60_000)] = Field(
+        default=1000,
+        alias="KAFKA_TRANSACTION_MS",
+        description="Longest a transaction stays open while records flow without pause (a day at full speed), "
+        "in ms: how late read_committed consumers see them; a live stream commits whenever it waits",
     )
     topic_partitions: Annotated[int, BeforeValidator(_no_bool), Field(ge=1, le=10_000)] = Field(
         default=3, alias="TOPIC_PARTITIONS", description="Partitions of topics the producer creates"
@@ -288,6 +318,11 @@ class Settings(BaseModel):
         return self.sensor_miss_rate > 0 or self.sensor_double_rate > 0 or self.sensor_batch_seconds > 0
 
     @property
+    def catalogue_file(self) -> str:
+        """The store catalogue to use: STORES_FILE, else the example chain shipped with the engine."""
+        return str(self.stores_file if self.stores_file is not None else EXAMPLE_CHAIN)
+
+    @property
     def baseline(self) -> int:
         """Customers on an average day: BASE_DAILY_CUSTOMERS, else DEFAULT_DAILY_CUSTOMERS."""
         return self.base_daily_customers or self.default_daily_customers
@@ -305,12 +340,14 @@ class Settings(BaseModel):
         return [field.alias for field in cls.model_fields.values() if field.alias]
 
     @classmethod
-    def params(cls) -> dict[str, str]:
-        """Param name -> field name, for the settings a DAG exposes as Params."""
+    def params(cls, dag: str | None = None) -> dict[str, str]:
+        """Param name -> field name, for the settings a DAG exposes as Params (``dag``:
+        only those of ``STORE_DAG`` or ``CHAIN_DAG``; None: every DAG's)."""
         return {
             extra["param"]["name"]: name
             for name, field in cls.model_fields.items()
             if isinstance(extra := field.json_schema_extra, dict) and "param" in extra
+            and (dag is None or dag in extra["param"]["dags"])
         }
 
     @classmethod

@@ -110,6 +110,8 @@ def summary_table(summaries: Sequence[dict[str, Any]], stream: IO[str]) -> None:
     for s in rows:
         if s.get("closed"):
             status = "closed"
+        elif s.get("fenced"):
+            status = "fenced"  # a newer run of the day took it over
         else:
             status = "complete" if s["finished"] else ("stopped" if s["stopped"] else "incomplete")
         store = [str(s.get("store_id") or "")] if chain else []

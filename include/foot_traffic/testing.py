@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from datetime import UTC, date, datetime
 
 from foot_traffic.events import Record
-from foot_traffic.publisher import DeliveryError, murmur2_partition
+from foot_traffic.publisher import DeliveryError, Fenced, murmur2_partition
 from foot_traffic.resume import DayHoldings, collect, collect_stores
 
 
@@ -47,14 +47,21 @@ class FakeClock:
 
 
 class MemoryPublisher:
-    """Keeps records in a list, partitioned like Kafka; ``fail_after`` injects a delivery failure."""
+    """Keeps records in a list, partitioned like Kafka; ``fail_after`` injects a delivery
+    failure, ``fence_after`` a fencing by a newer run (``fenced_by`` its owner record)
+    after that many records; ``idles`` records the stream's waits announced to it."""
 
-    def __init__(self, partitions: int = 3, fail_after: int | None = None):
+    def __init__(self, partitions: int = 3, fail_after: int | None = None, fence_after: int | None = None):
         self.records: list[Record] = []
         self.partitions = partitions
         self.fail_after = fail_after
+        self.fence_after = fence_after
+        self.fenced_by: dict | None = None
         self.flushes = 0
         self.closed = False
+        self.opened: list[tuple[date, str | None]] = []
+        self.finished: list[tuple[date, str | None]] = []
+        self.idles: list[float] = []
         self.acked_by_topic: Counter[str] = Counter()
 
     def connect(self) -> None:
@@ -62,6 +69,13 @@ class MemoryPublisher:
 
     def ensure_topics(self, topics: list[str]) -> None:
         pass
+
+    def open_day(self, day: date, store: str | None = None) -> _MemoryWriter:
+        self.opened.append((day, store))
+        return _MemoryWriter(self, day, store)
+
+    def idle(self, seconds: float) -> None:
+        self.idles.append(seconds)
 
     def partition_for(self, topic: str, key: bytes) -> int:
         return murmur2_partition(key, self.partitions)
@@ -79,17 +93,31 @@ class MemoryPublisher:
         self.closed = True
 
 
+class _MemoryWriter:
+    def __init__(self, publisher: MemoryPublisher, day: date, store: str | None):
+        self.publisher, self.day, self.store = publisher, day, store
+
+    def send(self, record: Record) -> None:
+        pub = self.publisher
+        if pub.fence_after is not None and len(pub.records) >= pub.fence_after:
+            raise Fenced(f"{self.day}: fenced by a newer run (injected)", day=self.day, store=self.store, by=pub.fenced_by)
+        pub.send(record)
+
+    def finish(self) -> None:
+        self.publisher.finished.append((self.day, self.store))
+
+
 class MemoryDayScanner:
     """Resume scan over a MemoryPublisher's records."""
 
     def __init__(self, publisher: MemoryPublisher):
         self.publisher = publisher
 
-    def scan(self, day: date, topics: list[str], since_ms: int) -> dict[str, DayHoldings]:
+    def scan(self, day: date, topics: list[str], since_ms: int, *, settled: bool = True) -> dict[str, DayHoldings]:
         return collect(self._records(topics), day)
 
     def scan_stores(
-        self, day: date, topics: list[str], since_ms: int, stores: Iterable[str]
+        self, day: date, topics: list[str], since_ms: int, stores: Iterable[str], *, settled: bool = True
     ) -> dict[str, dict[str, DayHoldings]]:
         return collect_stores(self._records(topics), day, stores)
 

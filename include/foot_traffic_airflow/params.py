@@ -1,4 +1,4 @@
-"""The DAG's typed Params, derived from ``Settings``, and the topic Assets.
+"""The DAGs' typed Params, derived from ``Settings``, and the asset alias of the topics.
 
 Each setting that a DAG exposes is declared once, in ``foot_traffic.settings.Settings``
 (``json_schema_extra=param(...)``: the Param's name, title, description, bounds and
@@ -19,7 +19,9 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from foot_traffic.settings import Settings, SettingsError
+from foot_traffic.settings import CHAIN_DAG, STORE_DAG, Settings, SettingsError
+
+__all__ = ["CHAIN_DAG", "STORE_DAG", "dag_params", "env_defaults", "param_schema", "topic_assets"]
 
 # pydantic's names for bounds -> JSON Schema's (what Airflow's trigger form reads).
 BOUNDS = {"ge": "minimum", "gt": "exclusiveMinimum", "le": "maximum", "lt": "exclusiveMaximum"}
@@ -49,7 +51,7 @@ def param_schema(field_name: str) -> dict[str, Any]:
     return schema
 
 
-def env_defaults(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+def env_defaults(environ: Mapping[str, str] | None = None, dag: str | None = None) -> dict[str, Any]:
     """Param defaults (by Param name) from the environment, validated like the producer's settings."""
     environ = os.environ if environ is None else environ
     try:
@@ -57,20 +59,33 @@ def env_defaults(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
     except SettingsError as exc:
         raise ValueError(f"Param defaults come from the environment, and it is {exc}") from None
     defaults = {}
-    for param_name, field_name in Settings.params().items():
+    for param_name, field_name in Settings.params(dag).items():
         source = Settings.model_fields[field_name].json_schema_extra["param"]["default_from"] or field_name
         value = getattr(settings, source)
         defaults[param_name] = str(value) if isinstance(value, Path) else value  # Params hold JSON
     return defaults
 
 
-def dag_params(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
-    """The DAG's ``params``: typed, with minimum/maximum, so the trigger form validates input."""
+def dag_params(
+    environ: Mapping[str, str] | None = None, dag: str = STORE_DAG, *, defaults: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """The ``params`` of the one-store DAG (``STORE_DAG``) or the chain DAG (``CHAIN_DAG``):
+    typed, with minimum/maximum, so the trigger form validates input.
+
+    ``defaults`` (by Param name) replace the environment's defaults (the demo DAG's
+    ``time_scale`` and ``from_midnight``); they are validated like any setting.
+    """
     from airflow.sdk import Param
 
-    defaults = env_defaults(environ)
+    environ = os.environ if environ is None else environ
+    if defaults:
+        try:
+            Settings.from_sources(environ, overrides=defaults)
+        except SettingsError as exc:
+            raise ValueError(f"invalid Param defaults: {exc}") from None
+    defaults = {**env_defaults(environ, dag), **(defaults or {})}
     params = {}
-    for param_name, field_name in Settings.params().items():
+    for param_name, field_name in Settings.params(dag).items():
         field = Settings.model_fields[field_name]
         params[param_name] = Param(
             defaults[param_name], title=field.title, description=field.description, **param_schema(field_name)
@@ -78,11 +93,36 @@ def dag_params(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
     return params
 
 
-def topic_assets(environ: Mapping[str, str] | None = None) -> list[Any]:
-    """Assets of the two default topics, ``kafka://<first broker>/<topic>`` (the Kafka provider's scheme)."""
-    from airflow.sdk import Asset
+# The demo DAG: a past day, paced from its midnight, a day per minute.
+DEMO_DEFAULTS = {"time_scale": 1440.0, "from_midnight": True}
 
-    environ = os.environ if environ is None else environ
-    d = env_defaults(environ)
-    server = (environ.get("KAFKA_BROKER") or "kafka:9092").split(",")[0].strip() or "kafka:9092"
-    return [Asset(f"kafka://{server}/{d['topic']}"), Asset(f"kafka://{server}/{d['topic_realistic']}")]
+
+def demo_params(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """The demo DAG's Params: the daily DAG's, with the one-minute demo as defaults, and the day."""
+    from airflow.sdk import Param
+
+    params = dag_params(environ, defaults=DEMO_DEFAULTS)
+    return {
+        "day": Param(
+            None,
+            type=["null", "string"],
+            format="date",
+            title="Day to play",
+            description="The simulated day (UTC). Empty: the day before the run's date (yesterday for a "
+            "run triggered now), so the demo never competes with today's scheduled run.",
+        ),
+        **params,
+    }
+
+
+TOPICS_ALIAS = "foot_traffic_topics"
+
+
+def topics_alias() -> Any:
+    """The outlet of the producer task: an asset alias that each successful run resolves to the
+    topics it really wrote, ``kafka://<first bootstrap server of its connection>/<topic>``
+    (the Kafka provider's URI scheme, OpenLineage's namespace), with the day and counts as the
+    event's extra. Downstream DAGs schedule on ``AssetAlias("foot_traffic_topics")``."""
+    from airflow.sdk import AssetAlias
+
+    return AssetAlias(TOPICS_ALIAS)

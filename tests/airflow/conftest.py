@@ -24,6 +24,7 @@ if "_FOOT_TRAFFIC_TEST_AIRFLOW_HOME" not in os.environ:
 os.environ["AIRFLOW_HOME"] = os.environ["_FOOT_TRAFFIC_TEST_AIRFLOW_HOME"]
 os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
 os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(ROOT / "dags")
+os.environ["AIRFLOW__CORE__PLUGINS_FOLDER"] = str(ROOT / "plugins")  # the same Airflow as tests/plugin
 
 
 def kafka_conn_json(bootstrap: str, **extra: str) -> str:
@@ -72,9 +73,11 @@ def airflow_home(tmp_path_factory) -> dict[str, str]:
     return env
 
 
-def airflow_dags_test(env: dict[str, str], bootstrap: str, day: str, conf: dict) -> subprocess.CompletedProcess:
+def airflow_dags_test(
+    env: dict[str, str], bootstrap: str, day: str, conf: dict, dag_id: str = "foot_traffic_daily", timeout: float = 240
+) -> subprocess.CompletedProcess:
     run_env = dict(env, AIRFLOW_CONN_KAFKA_DEFAULT=kafka_conn_json(bootstrap))
     return subprocess.run(
-        [str(BIN / "airflow"), "dags", "test", "foot_traffic_daily", day, "-c", json.dumps(conf)],
-        env=run_env, capture_output=True, text=True, timeout=240,
+        [str(BIN / "airflow"), "dags", "test", dag_id, day, "-c", json.dumps(conf)],
+        env=run_env, capture_output=True, text=True, timeout=timeout,
     )

@@ -9,14 +9,10 @@ Kafka exactly as planned, with its own day's timestamps.
 from __future__ import annotations
 
 import json
-import signal
-import subprocess
 import time
-import uuid
 from collections import defaultdict
 from datetime import date
 
-import psutil
 import pytest
 
 from foot_traffic.events import DayStream
@@ -26,7 +22,9 @@ from foot_traffic.profile import original_profile
 from foot_traffic.settings import Settings
 from tests.support.kafka_read import read_topic
 
-from .conftest import BIN, ROOT, kafka_conn_json, subprocess_env
+from .conftest import ROOT, kafka_conn_json, subprocess_env
+from .processes import airflow as _airflow
+from .processes import kill_tree, postgres_database, start, tails
 
 pytestmark = [pytest.mark.airflow, pytest.mark.integration]
 
@@ -36,44 +34,8 @@ CONF = {"seed": 7, "daily_customers": 120}
 
 @pytest.fixture
 def postgres_db():
-    psycopg2 = pytest.importorskip("psycopg2")
-    name = f"ft_backfill_{uuid.uuid4().hex[:8]}"
-    try:
-        admin = psycopg2.connect(host="127.0.0.1", port=5432, user="postgres", dbname="postgres", connect_timeout=5)
-    except psycopg2.OperationalError as exc:  # pragma: no cover - the machines run PostgreSQL
-        pytest.skip(f"PostgreSQL not reachable on 127.0.0.1:5432: {exc}")
-    admin.autocommit = True
-    admin.cursor().execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"postgresql+psycopg2://postgres@127.0.0.1:5432/{name}"
-    finally:
-        admin.cursor().execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
-
-
-def _kill_tree(proc: subprocess.Popen) -> None:
-    try:
-        parent = psutil.Process(proc.pid)
-        family = parent.children(recursive=True) + [parent]
-    except psutil.NoSuchProcess:
-        return
-    for p in family:
-        try:
-            p.send_signal(signal.SIGTERM)
-        except psutil.NoSuchProcess:
-            pass
-    _, alive = psutil.wait_procs(family, timeout=10)
-    for p in alive:
-        try:
-            p.kill()
-        except psutil.NoSuchProcess:
-            pass
-
-
-def _airflow(env, *args, timeout=180):
-    proc = subprocess.run([str(BIN / "airflow"), *args], env=env, capture_output=True, text=True, timeout=timeout)
-    assert proc.returncode == 0, f"airflow {' '.join(args)}:\n{proc.stdout[-2000:]}\n{proc.stderr[-3000:]}"
-    return proc.stdout
+    with postgres_database("ft_backfill") as url:
+        yield url
 
 
 def test_backfill_create_runs_three_past_days_through_the_scheduler(postgres_db, kafka_bootstrap, topics, tmp_path):
@@ -112,11 +74,7 @@ def test_backfill_create_runs_three_past_days_through_the_scheduler(postgres_db,
     started = []
     try:
         for component in ("api-server", "scheduler"):
-            out = open(logs / f"{component}.log", "wb")
-            started.append(
-                subprocess.Popen([str(BIN / "airflow"), component], env=env, stdout=out, stderr=subprocess.STDOUT,
-                                 stdin=subprocess.DEVNULL, start_new_session=True)
-            )
+            started.append(start(env, logs, component, component))
         deadline = time.monotonic() + 240
         states: dict[str, str] = {}
         while time.monotonic() < deadline:
@@ -127,9 +85,8 @@ def test_backfill_create_runs_three_past_days_through_the_scheduler(postgres_db,
             time.sleep(3)
     finally:
         for proc in started:
-            _kill_tree(proc)
-    tail = "\n".join((logs / f).read_text(errors="replace")[-1500:] for f in ("scheduler.log", "api-server.log"))
-    assert sorted(states.values()) == ["success"] * 3, f"{states}\n{tail}"
+            kill_tree(proc)
+    assert sorted(states.values()) == ["success"] * 3, f"{states}\n{tails(logs)}"
 
     sessions, events = read_topic(kafka_bootstrap, topics[0]), read_topic(kafka_bootstrap, topics[1])
     landed = defaultdict(set)

@@ -58,6 +58,25 @@ def test_dags_test_writes_exactly_what_foot_traffic_produce_writes(airflow_home,
     assert {r.header("ft-day") for r in airflow_sessions + airflow_events} == {"2025-11-07"}
     entries = [json.loads(r.value)["entry_time"] for r in airflow_sessions]
     assert all(e.startswith("2025-11-07T") for e in entries)
+    # The Assets name the broker the run used (the asset alias resolved at run time).
+    assets = subprocess.run([str(BIN / "airflow"), "assets", "list", "-o", "json"], env=airflow_home,
+                            capture_output=True, text=True, timeout=120)
+    uris = {a.get("uri") for a in json.loads(assets.stdout[assets.stdout.index("["):])}
+    assert {f"kafka://{kafka_bootstrap}/{a1}", f"kafka://{kafka_bootstrap}/{a2}"} <= uris, uris
+
+
+def test_the_demo_dag_plays_the_day_before_the_runs_date(airflow_home, kafka_bootstrap, topics):
+    t1, t2 = topics
+    proc = airflow_dags_test(
+        airflow_home, kafka_bootstrap, "2025-11-08",
+        {"seed": 3, "daily_customers": 100, "topic": t1, "topic_realistic": t2, "time_scale": 86400},
+        dag_id="foot_traffic_demo",
+    )
+    assert_success(proc)
+    log = proc.stdout + proc.stderr
+    assert "playing 2025-11-07" in log and "from_midnight True" in log
+    sessions = read_topic(kafka_bootstrap, t1)
+    assert len(sessions) == 100 and {r.header("ft-day") for r in sessions} == {"2025-11-07"}
 
 
 def test_three_past_logical_dates_give_three_distinct_days(airflow_home, kafka_bootstrap, topics):

@@ -285,6 +285,83 @@ def test_confluent_client_takes_its_producer_from_the_provider_hook(kafka_conn, 
 
 
 @pytest.mark.integration
+def test_a_newer_run_of_the_day_fences_this_task_which_fails_without_retry_naming_it(kafka_conn, topics, clean_producer_env):
+    """Two task instances of the same day at once (operator level, two threads): the later one
+    fences the earlier, which pushes its summary with "fenced" and fails with
+    FootTrafficFenced (an AirflowFailException: no retry into a fight)."""
+    from foot_traffic_airflow.operators import FootTrafficFenced
+
+    t1, t2 = topics
+    settings = {"topic": t1, "topic_realistic": t2, "seed": 5, "daily_customers": 3000, "time_scale": 6000, "from_midnight": True}
+    pushed: dict = {}
+
+    def ti(run_id, pushed_to):
+        return SimpleNamespace(
+            dag_id="foot_traffic_daily", run_id=run_id, task_id="produce_day", try_number=1, map_index=-1,
+            xcom_push=lambda key, value: pushed_to.setdefault(key, value),
+        )
+
+    outcome: dict = {}
+
+    def run(name, run_id):
+        ctx = {**context(date(2025, 11, 7)), "ti": ti(run_id, pushed.setdefault(name, {}))}
+        try:
+            outcome[name] = FootTrafficProducerOperator(task_id="produce_day", settings=settings).execute(ctx)
+        except BaseException as exc:  # noqa: BLE001 - recorded for the assertions
+            outcome[name] = exc
+
+    first = threading.Thread(target=run, args=("scheduled", "scheduled__2025-11-07T00:00:00+00:00"))
+    first.start()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not read_topic(kafka_conn, t1):
+        time.sleep(0.2)
+    second = threading.Thread(target=run, args=("manual", "manual__2025-11-07T09:30:00+00:00"))
+    second.start()
+    first.join(60)
+    second.join(60)
+    assert not first.is_alive() and not second.is_alive()
+    assert isinstance(outcome["manual"], dict) and outcome["manual"]["finished"], outcome["manual"]
+    err = outcome["scheduled"]
+    assert isinstance(err, FootTrafficFenced) and isinstance(err, AirflowFailException)
+    assert "fenced by a newer run: Airflow foot_traffic_daily/manual__2025-11-07T09:30:00+00:00 produce_day try 1" in str(err)
+    summary = pushed["scheduled"]["return_value"]
+    assert summary["fenced"] is True and summary["fenced_by"]["run"].endswith("manual__2025-11-07T09:30:00+00:00 produce_day try 1")
+    json.dumps(summary)
+    landed = read_topic(kafka_conn, t1) + read_topic(kafka_conn, t2)
+    assert len(landed) == 9000 and len({r.header("ft-event-id") for r in landed}) == 9000
+
+
+def test_days_before_plays_an_earlier_day_unless_a_day_is_given():
+    op = FootTrafficProducerOperator(task_id="p", day="", days_before=1)
+    assert op.day_to_play(context(date(2025, 11, 7))) == date(2025, 11, 6)
+    assert op.day_to_play(context(None, datetime(2025, 11, 9, 8, tzinfo=UTC))) == date(2025, 11, 8)
+    assert FootTrafficProducerOperator(task_id="p", day="2025-01-02", days_before=1).day_to_play(
+        context(date(2025, 11, 7))
+    ) == date(2025, 1, 2)
+
+
+@pytest.mark.integration
+def test_the_topic_assets_name_the_broker_the_run_really_used(kafka_conn, topics, clean_producer_env, monkeypatch):
+    """The outlet is an asset alias; a successful run resolves it to kafka://<the connection's
+    first bootstrap server>/<topic>, whatever KAFKA_BROKER said when the DAG was parsed."""
+    from airflow.sdk import AssetAlias
+    from airflow.sdk.execution_time.context import OutletEventAccessors
+
+    monkeypatch.setenv("KAFKA_BROKER", "kafka:9092")  # the parse-time default: not the broker used
+    t1, t2 = topics
+    alias = AssetAlias("foot_traffic_topics")
+    op = FootTrafficProducerOperator(
+        task_id="p", settings={"topic": t1, "topic_realistic": t2, "seed": 7, "daily_customers": 50}, outlets=[alias]
+    )
+    events = OutletEventAccessors()
+    result = op.execute({**context(date(2025, 11, 7)), "outlet_events": events})
+    emitted = {e.dest_asset_key.uri: e.extra for e in events[alias].asset_alias_events}
+    assert set(emitted) == {f"kafka://{kafka_conn}/{t1}", f"kafka://{kafka_conn}/{t2}"}
+    extra = emitted[f"kafka://{kafka_conn}/{t1}"]
+    assert extra["day"] == "2025-11-07" and extra["bootstrap_servers"] == kafka_conn and extra["records_sent"] == 50
+    assert extra["plan_id"] == result["plan_id"]
+
+
 def test_cli_json_summary_equals_the_operators_xcom(kafka_conn, topics, clean_producer_env, request):
     """``foot-traffic produce --json`` and the task's XCom are the same document for the same day."""
     import os

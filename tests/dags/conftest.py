@@ -13,3 +13,4 @@ if "_FOOT_TRAFFIC_TEST_AIRFLOW_HOME" not in os.environ:
 os.environ["AIRFLOW_HOME"] = os.environ["_FOOT_TRAFFIC_TEST_AIRFLOW_HOME"]
 os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
 os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(ROOT / "dags")
+os.environ["AIRFLOW__CORE__PLUGINS_FOLDER"] = str(ROOT / "plugins")  # the same Airflow as tests/plugin

@@ -10,13 +10,17 @@ from pathlib import Path
 import pytest
 
 LEDGER: dict[str, float] = {"trials": 0, "faults_injected": 0, "records_checked": 0, "lost": 0, "duplicated": 0,
-                            "out_of_order": 0}
+                            "out_of_order": 0, "runs_fenced": 0}
 STARTED = time.monotonic()
 
 
 class Ledger:
     def fault(self, n: int = 1) -> None:
         LEDGER["faults_injected"] += n
+
+    def fenced(self, n: int = 1) -> None:
+        """A run stopped because a newer run of its day took it over (one writer per day)."""
+        LEDGER["runs_fenced"] += n
 
     def checked(self, check) -> None:
         LEDGER["trials"] += 1

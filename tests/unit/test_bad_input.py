@@ -62,6 +62,8 @@ BAD: dict[str, list[str]] = {
     "FOOT_TRAFFIC_FROM_MIDNIGHT": FLAG_BAD,
     "KAFKA_COMPRESSION": ["", "zip", "lz4x", "1"],
     "KAFKA_CLIENT": ["", "librdkafka", "kafka_python", "1"],
+    "KAFKA_TRANSACTIONS": FLAG_BAD,
+    "KAFKA_TRANSACTION_MS": INT_BAD + ["", "0", "9", "60001", "-1"],
     "TOPIC_PARTITIONS": INT_BAD + ["", "0", "-1", "10001"],
     "TOPIC_REPLICATION_FACTOR": INT_BAD + ["", "0", "-1", "33"],
     "TOPIC_RETENTION_MS": INT_BAD + ["", "-2", str(2**63)],

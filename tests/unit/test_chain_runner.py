@@ -229,3 +229,46 @@ def test_live_chain_waits_for_each_stores_local_midnight():
         # released at its due time on the simulated clock: not before, not much after
         assert first_due - 0.01 <= first_sent[store.id] < first_due + 1
     assert max(s.max_lag_seconds for s in summaries) < 1e-6
+
+
+# -- one writer per store-day (transactions) ---------------------------------------------
+class Recording(MemoryDayScanner):
+    def __init__(self, pub, events):
+        super().__init__(pub)
+        self.events = events
+
+    def scan_stores(self, day, topics, since_ms, stores, *, settled=True):
+        self.events.append(("scan", day, tuple(sorted(stores)), settled))
+        return super().scan_stores(day, topics, since_ms, stores, settled=settled)
+
+
+def test_with_fencing_a_day_takes_every_store_days_writer_before_its_scan_and_plays_the_same_records():
+    """With transactions the first store-day of a day looks (without waiting), takes every
+    store's writer for the day, then scans once (settled); the records are the plain run's."""
+    plain, _ = play(CHAIN)
+    pub = MemoryPublisher()
+    pub.fences = True
+    events: list = []
+    real_open = pub.open_day
+    pub.open_day = lambda day, store=None: (events.append(("open", day, store)), real_open(day, store))[1]
+    runner = Runner(settings(), pub, Recording(pub, events), clock=FakeClock(LATER), stop=threading.Event(),
+                    catalogue=CHAIN)
+    fenced_run = runner.run([DAY])
+    assert [s.as_dict() for s in fenced_run] == [s.as_dict() for s in plain]
+    kinds = [(e[0], e[3] if e[0] == "scan" else None) for e in events]
+    n = len(CHAIN.stores)
+    # look (not settled), take every store's writer, then one settled scan of every store
+    assert kinds == [("scan", False)] + [("open", None)] * n + [("scan", True)], kinds
+    assert sorted(e[2] for e in events if e[0] == "open") == sorted(s.id for s in CHAIN.stores)
+    assert sorted(events[-1][2]) == sorted(s.id for s in CHAIN.stores)
+    assert sorted(pub.finished) == sorted((DAY, s.id) for s in CHAIN.stores)
+
+
+def test_with_fencing_a_store_day_holding_another_plan_is_refused_before_its_writer_is_taken():
+    pub = MemoryPublisher()
+    play(CHAIN, pub=pub)
+    pub.fences = True
+    pub.opened.clear()
+    with pytest.raises(PlanMismatch):
+        play(CHAIN, pub=pub, s=settings(SEED=8))
+    assert pub.opened == []

@@ -136,3 +136,85 @@ def test_consecutive_days_interleave_late_exits_with_the_next_morning():
     first_next = days.index(b"2025-11-08")
     assert b"2025-11-07" in days[first_next:]  # a late exit of the 7th after the 8th began
     assert all(s.sent == 1200 for s in summaries)
+
+
+# -- one writer per day (the fencing itself runs on the real broker: tests/integration/test_fencing.py)
+class OrderedScanner(MemoryDayScanner):
+    def __init__(self, pub, events):
+        super().__init__(pub)
+        self.events = events
+
+    def scan(self, day, topics, since_ms, *, settled=True):
+        self.events.append(("scan", day))
+        return super().scan(day, topics, since_ms, settled=settled)
+
+
+def test_each_day_is_opened_before_its_scan_and_finished_at_its_end():
+    """The writer fences older writers of the day: only then may the scan read what they left."""
+    pub = MemoryPublisher()
+    events = []
+    real_open = pub.open_day
+    pub.open_day = lambda day, store=None: (events.append(("open", day)), real_open(day, store))[1]
+    r = Runner(settings(), pub, OrderedScanner(pub, events), clock=FakeClock(datetime(2026, 1, 1, tzinfo=UTC)))
+    r.run(days_from(DAY, 2))
+    nxt = DAY + timedelta(days=1)
+    assert events == [("open", DAY), ("scan", DAY), ("open", nxt), ("scan", nxt)]
+    assert pub.finished == [(DAY, None), (nxt, None)]
+
+
+def test_a_live_stream_announces_its_waits_a_past_day_never_waits():
+    live = MemoryPublisher()
+    runner(settings(TIME_SCALE=1440), live, FakeClock(day_start(DAY))).run([DAY])
+    assert live.idles and all(w > 0 for w in live.idles)
+    past = MemoryPublisher()
+    runner(settings(), past, FakeClock(datetime(2026, 1, 1, tzinfo=UTC))).run([DAY])
+    assert past.idles == []
+
+
+def test_a_fenced_run_stops_says_so_and_raises_nothing():
+    pub = MemoryPublisher(fence_after=300)
+    pub.fenced_by = {"run": "the other run", "host": "h", "pid": 9}
+    r = runner(settings(), pub, FakeClock(datetime(2026, 1, 1, tzinfo=UTC)))
+    [summary] = r.run([DAY])
+    assert r.fenced is not None and r.fenced.by == pub.fenced_by
+    assert summary.fenced and not summary.finished and not summary.stopped
+    assert summary.sent == 300 == len(pub.records)
+    as_dict = summary.as_dict()
+    assert as_dict["fenced"] is True and as_dict["fenced_by"]["run"] == "the other run"
+    assert pub.flushes >= 1 and pub.closed  # what the other days sent is committed
+
+
+def test_a_fenced_day_stops_the_other_open_days_too():
+    pub = MemoryPublisher()
+    real_open = pub.open_day
+
+    def open_day(day, store=None):
+        writer = real_open(day, store)
+        if day == DAY + timedelta(days=1):
+            pub.fence_after = len(pub.records) + 2  # fenced at the second day's first visit
+        return writer
+
+    pub.open_day = open_day
+    summaries = runner(settings(), pub, FakeClock(datetime(2026, 1, 1, tzinfo=UTC))).run(days_from(DAY, 3))
+    # at the 8th's first visit the 7th still had late exits to send: it stops, unfinished
+    assert [(s.day, s.fenced, s.stopped, s.finished) for s in summaries] == [
+        (DAY, False, True, False), (DAY + timedelta(days=1), True, False, False),
+    ]
+    assert all(s.day != DAY + timedelta(days=2) for s in summaries)
+
+
+def test_summaries_say_not_fenced_by_default():
+    pub = MemoryPublisher()
+    [summary] = runner(settings(), pub, FakeClock(datetime(2026, 1, 1, tzinfo=UTC))).run([DAY])
+    assert summary.as_dict()["fenced"] is False and "fenced_by" not in summary.as_dict()
+
+
+def test_a_run_that_would_refuse_the_day_refuses_it_before_taking_it():
+    """Another plan in the day: refused before open_day, so the run writing it is not fenced."""
+    pub = MemoryPublisher()
+    runner(settings(), pub, FakeClock(datetime(2026, 1, 1, tzinfo=UTC))).run([DAY])
+    pub.fences = True
+    pub.opened.clear()
+    with pytest.raises(PlanMismatch):
+        runner(settings(SEED=8), pub, FakeClock(datetime(2026, 1, 1, tzinfo=UTC))).run([DAY])
+    assert pub.opened == []

@@ -1,0 +1,99 @@
+"""
+# foot_traffic_chain_daily
+
+Streams one simulated day of **every store of a chain** to Kafka per run, spread over
+Airflow's workers: the same two topics as `foot_traffic_daily`, each record naming its
+store (`"store_id"` first in the JSON, header `ft-store`), times in the store's local time
+with its UTC offset.
+
+**Tasks.** `check_catalogue` reads the store catalogue (`stores_file`) *at run time*, so
+editing the file changes the next run without touching this DAG; it checks every store
+and every setting and fails at once, without retries and before anything is sent, when
+one is wrong. It cuts the stores into shards of `shard_size`, in the order of their local
+midnights (east first). `produce_shard` is mapped over the shards (one mapped task per
+shard, named after its stores): each plays its stores' local day through one Kafka
+producer. A retry resumes each store where it stopped.
+
+**Which day, and when.** A run plays the local day D of every store, D being the
+calendar date of the run's logical date at UTC+14 (`Pacific/Kiritimati`), the first place
+where each day begins. A past day (`airflow dags test foot_traffic_chain_daily 2026-11-27`,
+a trigger with a logical date, `airflow backfill create`) is sent at full speed. Live,
+each store's day streams in real time from its own local midnight:
+
+* the schedule is 00:00 at UTC+14, i.e. 10:00 UTC the day before: the run for D starts
+  before D begins anywhere, so for every store, **east or west** of UTC (Tokyo's D begins
+  at 15:00 UTC the day before, Los Angeles' at 08:00 UTC on D), its midnight is still ahead;
+* a shard whose first midnight is more than a minute away does not sleep in a worker: the
+  operator **defers** to the triggerer (`DateTimeTrigger`) until that midnight, then
+  resumes and streams; stores later in the same shard are paced by the runner (shards are
+  cut in midnight order, so they span few time zones).
+
+A run lasts from D's first midnight (UTC+14) to the last store's end of D plus its late
+exits (UTC−12: about 50 hours), so up to three runs overlap (`max_active_runs=3`).
+
+**Load on the brokers.** `shard_size` sets stores per task (one producer connection
+each); `max_active_tis_per_dag` (env `FOOT_TRAFFIC_CHAIN_MAX_ACTIVE_SHARDS`, default 16)
+caps shards running at once; `pool` (env `FOOT_TRAFFIC_CHAIN_POOL`, default
+`default_pool`) lets a pool's slots bound them together with other DAGs. See the README,
+section "Store chains".
+
+**Params:** `stores_file`, `shard_size`, `seed`, `time_scale`, `from_midnight`,
+`daily_variation_pct`, `disable_daily_variation`, `closing_grace_minutes`, `topic`,
+`topic_realistic`, the door sensor's `sensor_*` flaws and `validate` (each shard reads its
+stores' day back and tests it) — defaults from the original environment variables where set.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+
+import pendulum
+from airflow.sdk import DAG, CronTriggerTimetable, Param
+
+from foot_traffic_airflow.chain import CHAIN_DAY_ZONE, MAX_SHARD_SIZE, check_catalogue_task
+from foot_traffic_airflow.operators import FootTrafficProducerOperator
+from foot_traffic_airflow.params import CHAIN_DAG, dag_params, topics_alias
+
+default_args = {
+    "owner": "foot-traffic",
+    "retries": 3,
+    "retry_delay": timedelta(minutes=1),
+    "retry_exponential_backoff": 2.0,
+    "max_retry_delay": timedelta(minutes=30),
+}
+
+with DAG(
+    dag_id="foot_traffic_chain_daily",
+    description="One simulated day of every store of a chain to Kafka per run, over Airflow's workers",
+    doc_md=__doc__,
+    schedule=CronTriggerTimetable("0 0 * * *", timezone=CHAIN_DAY_ZONE),
+    start_date=pendulum.datetime(2025, 1, 1, tz=CHAIN_DAY_ZONE),
+    catchup=False,
+    max_active_runs=3,
+    default_args=default_args,
+    params={
+        **dag_params(dag=CHAIN_DAG),
+        "shard_size": Param(
+            int(os.environ.get("FOOT_TRAFFIC_CHAIN_SHARD_SIZE", "50")), type="integer", minimum=1,
+            maximum=MAX_SHARD_SIZE, title="Stores per shard",
+            description="Stores played by one mapped task (one Kafka producer each).",
+        ),
+    },
+    tags=["foot-traffic", "kafka", "producer", "simulation", "chain"],
+) as dag:
+    shards = check_catalogue_task()()
+    # The operator reads the Params above by name, as values (see Settings.params()).
+    FootTrafficProducerOperator.partial(
+        task_id="produce_shard",
+        chain=True,
+        day_timezone=CHAIN_DAY_ZONE,
+        kafka_config_id="kafka_default",
+        map_index_template="{{ task.stores | join(', ') | truncate(240) }}",
+        max_active_tis_per_dag=int(os.environ.get("FOOT_TRAFFIC_CHAIN_MAX_ACTIVE_SHARDS", "16")),
+        pool=os.environ.get("FOOT_TRAFFIC_CHAIN_POOL", "default_pool"),
+        # The wait for the shard's first midnight (up to ~26 h, in the triggerer), its
+        # stores' days (up to 25 h each, spread over the shard's time zones) and late exits.
+        execution_timeout=timedelta(hours=56),
+        outlets=[topics_alias()],
+    ).expand_kwargs(shards)

@@ -1,0 +1,95 @@
+"""The chain DAG's first task: read the catalogue at run time, check it, cut it into shards.
+
+Everything a shard needs is checked here once, before anything is sent: the run's
+settings (Params and the worker's environment) and every store of the catalogue. A bad
+entry fails this task with every problem listed, without retries
+(``AirflowFailException``), and no shard starts.
+
+Shards hold the stores in the order of their local midnights for the run's day (east
+first), so a shard spans as few time zones as possible: a live shard starts streaming at
+its first store's midnight and holds its worker slot until its last store's day ends.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping
+from datetime import UTC, date, datetime
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+# The chain's day D begins first at UTC+14 (Kiritimati, Line Islands): a run scheduled at
+# midnight there is under way before any store's day D begins, east or west of UTC.
+CHAIN_DAY_ZONE = "Pacific/Kiritimati"
+MAX_SHARD_SIZE = 10_000
+
+
+def chain_day(moment: datetime) -> date:
+    """The day a chain run plays: the calendar date of its logical date at UTC+14.
+
+    A logical date given as a date (``2026-11-27``, i.e. 00:00 UTC) names that day; the
+    scheduled run at 00:00 UTC+14 of D has D too.
+    """
+    from foot_traffic.localday import zone
+
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(zone(CHAIN_DAY_ZONE)).date()
+
+
+def cut_shards(catalogue, day: date, shard_size: int) -> list[list[str]]:
+    """Store ids in shards of ``shard_size``, in the order of their local midnights of ``day``."""
+    from foot_traffic.localday import local_instant
+
+    ordered = sorted(
+        enumerate(catalogue.stores), key=lambda item: (local_instant(day, 0, item[1].tz), item[0])
+    )
+    ids = [store.id for _, store in ordered]
+    return [ids[i:i + shard_size] for i in range(0, len(ids), shard_size)]
+
+
+def shards_for_run(params: Mapping[str, Any], logical_date: datetime, environ: Mapping[str, str] | None = None) -> list[dict[str, list[str]]]:
+    """``[{"stores": [...]}, ...]`` for ``expand_kwargs``; raises AirflowFailException on any problem."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from foot_traffic.settings import Settings, SettingsError
+    from foot_traffic.stores import CatalogueError, load_catalogue
+
+    shard_size = params.get("shard_size")
+    if isinstance(shard_size, bool) or not isinstance(shard_size, int) or not 1 <= shard_size <= MAX_SHARD_SIZE:
+        raise AirflowFailException(
+            f"invalid settings, nothing was sent:\n  - shard_size={shard_size!r}: must be a whole number 1 ... {MAX_SHARD_SIZE}"
+        )
+    try:
+        settings = Settings.from_sources(os.environ if environ is None else environ, params=params)
+    except SettingsError as exc:
+        raise AirflowFailException("invalid settings, nothing was sent:\n" + "\n".join(f"  - {p}" for p in exc.problems)) from None
+    try:
+        catalogue = load_catalogue(settings.catalogue_file)
+    except CatalogueError as exc:
+        raise AirflowFailException(f"{exc}\nnothing was sent") from None
+    day = chain_day(logical_date)
+    shards = cut_shards(catalogue, day, shard_size)
+    log.info(
+        "catalogue %s: %d stores in %d time zones, local day %s, %d shard(s) of at most %d stores",
+        catalogue.source, len(catalogue), len({s.timezone for s in catalogue}), day, len(shards), shard_size,
+    )
+    for index, shard in enumerate(shards):
+        log.info("  shard %d: %s", index, ", ".join(shard))
+    return [{"stores": shard} for shard in shards]
+
+
+def check_catalogue_task():
+    """The TaskFlow task the chain DAG wires first (built here: the DAG file only wires)."""
+    from airflow.sdk import get_current_context, task
+
+    @task(task_id="check_catalogue")
+    def check_catalogue() -> list[dict[str, list[str]]]:
+        """Read the store catalogue now, check it and the run's settings, cut it into shards."""
+        context = get_current_context()
+        moment = context.get("logical_date") or getattr(context.get("dag_run"), "run_after", None)
+        return shards_for_run(context["params"], moment)
+
+    return check_catalogue

@@ -1,0 +1,251 @@
+"""A real browser on the real API server: headless Chromium signs in to Airflow, opens the
+"Foot traffic" page from the navigation and a finished run's "Foot traffic" tab, and the
+test reads the drawn charts (their bars' numbers and sizes) against the engine's plan.
+
+``airflow api-server`` runs alone on a free port, on the tests' throwaway Airflow home
+(SimpleAuthManager, as ``make airflow``), with the producer run made by ``airflow dags
+test``. Screenshots go to ``docs/screenshots/latest/`` (git-ignored); with
+``FOOT_TRAFFIC_UPDATE_SCREENSHOTS=1`` the README's ``docs/plugin-plan.png`` and
+``docs/plugin-run.png`` are replaced too.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from contextlib import closing
+from datetime import date
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+
+from foot_traffic.plan import plan_day, plan_from_settings
+from foot_traffic.profile import original_profile
+from foot_traffic.settings import Settings
+from foot_traffic.timeline import day_timeline
+from tests.support.cdp import Browser
+from tests.support.chromium import ensure_chromium
+
+from .conftest import BIN, ROOT, airflow_env, conn_json
+
+pytestmark = pytest.mark.browser
+
+SHOTS = ROOT / "docs" / "screenshots" / "latest"
+IFRAME_DOC = "(document.querySelector('iframe') && document.querySelector('iframe').contentDocument)"
+# Every bar of every chart in the plugin's iframe, with its drawn size.
+READ_BARS = f"""(() => {{
+  const d = {IFRAME_DOC};
+  if (!d) return null;
+  return [...d.querySelectorAll('svg.chart rect.bar[data-key]')].map(r => {{
+    const b = r.getBBox();
+    return {{chart: r.closest('svg').dataset.chart, kind: [...r.classList].find(c => !['bar','selected'].includes(c)),
+             key: r.dataset.key, value: Number(r.dataset.value), height: b.height, width: b.width}};
+  }});
+}})()"""
+
+
+def free_port() -> int:
+    with closing(socket.socket()) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def chromium() -> str:
+    path, why = ensure_chromium()
+    if path is None:
+        pytest.skip(f"browser test skipped: {why}")
+    return path
+
+
+@pytest.fixture(scope="module")
+def api_server(producer_run, tmp_path_factory):
+    """``airflow api-server`` on a free port; yields its URL and the admin's password."""
+    port = free_port()
+    log_path = tmp_path_factory.mktemp("api-server") / "api-server.log"
+    env = airflow_env(
+        AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS="admin:admin",
+        AIRFLOW__API__PORT=str(port),
+        AIRFLOW_CONN_KAFKA_DEFAULT=conn_json(producer_run["bootstrap"]),
+        FOOT_TRAFFIC_UI_READBACK_TIMEOUT="30",  # a shared 2-core machine: the first read-back took up to 2.8 s
+    )
+    home = Path(env["AIRFLOW_HOME"])
+    (home / "simple_auth_manager_passwords.json.generated").unlink(missing_ok=True)
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(
+            [str(BIN / "airflow"), "api-server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
+            env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        started = time.monotonic()
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/api/v2/monitor/health", timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except (urllib.error.URLError, OSError):
+                pass
+            assert proc.poll() is None, log_path.read_text(errors="replace")[-3000:]
+            assert time.monotonic() - started < 180, "api-server did not answer in 180 s:\n" + log_path.read_text()[-3000:]
+            time.sleep(0.5)
+        passwords = home / "simple_auth_manager_passwords.json.generated"
+        for _ in range(40):
+            if passwords.exists():
+                break
+            time.sleep(0.25)
+        yield {"url": url, "password": json.loads(passwords.read_text())["admin"], "startup_s": time.monotonic() - started,
+               "log": log_path}
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(10)
+
+
+@pytest.fixture(scope="module")
+def browser(chromium, tmp_path_factory):
+    b = Browser(chromium, tmp_path_factory.mktemp("chromium") / "profile")
+    try:
+        yield b.page
+    finally:
+        b.close()
+
+
+def screenshot(page, name: str, committed: bool = True) -> Path:
+    """The whole plugin page (the window grown to the iframe's content), into docs/screenshots/latest/."""
+    height = page.evaluate(
+        f"(() => {{ const f = document.querySelector('iframe'); return Math.ceil(f.getBoundingClientRect().top"
+        f" + f.contentDocument.documentElement.scrollHeight); }})()"
+    )
+    page.set_viewport(1400, max(int(height) + 12, 900))
+    page.pump(0.8)
+    path = page.screenshot(SHOTS / name)
+    page.set_viewport(1400, 1000)
+    if committed and os.environ.get("FOOT_TRAFFIC_UPDATE_SCREENSHOTS") == "1":
+        shutil.copyfile(path, ROOT / "docs" / name)
+    return path
+
+
+def page_timing(page, name: str) -> dict[str, float]:
+    """The plugin page's own timings from the iframe's Navigation Timing: the server's
+    ``Server-Timing: app`` and the browser's request-to-load time."""
+    entry = page.evaluate(
+        "(() => { const e = document.querySelector('iframe').contentWindow.performance.getEntriesByType('navigation')[0];"
+        " return {server: e.serverTiming.find(t => t.name === 'app').duration, load: e.loadEventEnd - e.startTime}; })()"
+    )
+    return {f"{name}_server_ms": round(entry["server"], 1), f"{name}_load_ms": round(entry["load"], 1)}
+
+
+def by_chart(bars: list[dict], chart: str, kind: str) -> dict[str, int]:
+    return {b["key"]: b["value"] for b in bars if b["chart"] == chart and b["kind"] == kind}
+
+
+def assert_drawn_to_scale(bars: list[dict]) -> None:
+    """Each chart's bars are drawn: a non-zero value has a visible bar, heights proportional to values."""
+    for chart in {b["chart"] for b in bars}:
+        sized = [b for b in bars if b["chart"] == chart and b["value"] > 0]
+        assert sized and all(b["height"] > 0.5 and b["width"] > 0.5 for b in sized), chart
+        ratios = [b["height"] / b["value"] for b in sized]
+        assert max(ratios) - min(ratios) <= 0.02 * max(ratios) + 0.05, (chart, ratios)
+
+
+def test_signed_in_user_sees_the_plan_page_and_a_runs_plan_against_delivered(browser, api_server, producer_run):
+    page, url = browser, api_server["url"]
+    timings: dict[str, float] = {"api_server_startup_s": round(api_server["startup_s"], 2)}
+
+    # Sign in through Airflow's own login page (SimpleAuthManager), as a person would.
+    page.navigate(f"{url}/plugin/foot-traffic")
+    page.wait_for("!!document.querySelector('input[name=username]')", what="Airflow's login form")
+    page.type_into("input[name=username]", "admin")
+    page.type_into("input[name=password]", api_server["password"])
+    page.evaluate("document.querySelector('button[type=submit]').click()")
+    page.wait_for("location.pathname.startsWith('/plugin/foot-traffic')", what="back on the plugin page")
+
+    # The entry is in Airflow's navigation, and the page inside draws today's plan.
+    assert page.wait_for("[...document.querySelectorAll('a[href$=\"/plugin/foot-traffic\"]')]"
+                         ".some(a => a.textContent.trim() === 'Foot traffic')", what="'Foot traffic' in the navigation")
+    bars = page.wait_for(f"(() => {{ const b = {READ_BARS}; return b && b.length ? b : null; }})()", what="plan chart")
+    shown_day = date.fromisoformat(page.evaluate(f"{IFRAME_DOC}.querySelector('input[name=day]').value"))
+    plan = plan_from_settings(shown_day, Settings.build({"SEED": "42"}), original_profile())
+    labels = [s.label for s in plan.profile.slots]
+    assert by_chart(bars, "slots", "planned") == dict(zip(labels, plan.slot_counts))
+    assert list(by_chart(bars, "day", "hour").values()) == list(day_timeline(plan).entries_per_hour)
+    assert len(by_chart(bars, "week", "week")) == 7
+    assert_drawn_to_scale(bars)
+
+    # The form inside the page: another day, seed and size, drawn by the engine's plan.
+    for name, value in (("day", "2025-11-07"), ("seed", "7"), ("customers", "300")):
+        page.evaluate(f"{IFRAME_DOC}.querySelector('input[name={name}]').value = {json.dumps(value)}")
+    page.evaluate(f"{IFRAME_DOC}.querySelector('form.query').submit()")
+    expected = plan_day(date(2025, 11, 7), original_profile(), seed=7, baseline=1000, fixed_total=300)
+    timeline = day_timeline(expected)
+    page.wait_for(f"(() => {{ const d = {IFRAME_DOC}; return d && d.body && d.body.innerText.includes("
+                  f"{json.dumps(expected.plan_id)}); }})()", what="the new plan")
+    bars = page.evaluate(READ_BARS)
+    assert by_chart(bars, "slots", "planned") == dict(zip(labels, expected.slot_counts))
+    assert list(by_chart(bars, "day", "hour").values()) == list(timeline.entries_per_hour)
+    peak = page.evaluate(f"{IFRAME_DOC}.querySelector('path.occupancy').dataset.peak")
+    assert int(peak) == timeline.peak
+    assert page.evaluate(f"{IFRAME_DOC}.querySelector('path.occupancy').getTotalLength()") > 100
+    timings.update(page_timing(page, "plan_page"))
+    screenshot(page, "plugin-plan.png")
+
+    # The run's tab, reached through the task's "Foot traffic" extra link.
+    run_q = quote(producer_run["run_id"], safe="")
+    links = page.evaluate(
+        f"fetch('/api/v2/dags/{producer_run['dag_id']}/dagRuns/{run_q}/taskInstances/produce_day/links')"
+        ".then(r => r.json())"
+    )
+    link = links["extra_links"]["Foot traffic"]
+    assert link.endswith(f"/dags/foot_traffic_daily/runs/{run_q}/plugin/foot-traffic-run")
+    page.navigate(url + link if link.startswith("/") else link)
+    page.wait_for(f"(() => {{ const d = {IFRAME_DOC}; return d && d.querySelector('section.delivery'); }})() && true",
+                  what="the run's delivery section")
+    assert page.evaluate("[...document.querySelectorAll('a[href$=\"/plugin/foot-traffic-run\"]')]"
+                         ".some(a => a.textContent.trim() === 'Foot traffic')")  # the run's tab
+    verdict = page.evaluate(f"{IFRAME_DOC}.querySelector('section.delivery').dataset.verdict")
+    assert verdict == "complete"
+    statuses = page.evaluate(
+        f"[...{IFRAME_DOC}.querySelectorAll('table.slots tr[data-slot]')].map(r => [r.dataset.slot, r.dataset.status])")
+    assert statuses == [[label, "ok"] for label in labels]
+    topics = page.evaluate(
+        f"[...{IFRAME_DOC}.querySelectorAll('table.topics tr[data-topic]')].map(r => [r.dataset.topic, r.dataset.status,"
+        " r.cells[3].textContent])")
+    assert topics == [[producer_run["topic"], "ok", "300"], [producer_run["topic_realistic"], "ok", "600"]]
+    bars = page.evaluate(READ_BARS)
+    assert by_chart(bars, "slots", "planned") == dict(zip(labels, expected.slot_counts))
+    assert by_chart(bars, "slots", "delivered") == dict(zip(labels, expected.slot_counts))
+    assert_drawn_to_scale(bars)
+    timings.update(page_timing(page, "run_page"))
+    screenshot(page, "plugin-run.png")
+
+    # Airflow's dark mode reaches the page.
+    page.evaluate("localStorage.setItem('theme', 'dark')")
+    page.navigate(f"{url}/plugin/foot-traffic")
+    page.wait_for(f"(() => {{ const d = {IFRAME_DOC}; return d && d.documentElement.dataset.theme === 'dark'; }})()",
+                  what="dark theme in the page")
+    background = page.evaluate(f"getComputedStyle({IFRAME_DOC}.body).backgroundColor")
+    assert background == "rgb(17, 17, 19)"
+    page.wait_for(f"(() => {{ const b = {READ_BARS}; return b && b.length; }})()", what="dark chart")
+    screenshot(page, "plugin-plan-dark.png", committed=False)
+    page.evaluate("localStorage.removeItem('theme')")
+
+    # Nothing the page or Airflow's UI asked for left the machine.
+    page.pump(0.5)
+    outside = [u for u in page.requests if not u.startswith((url, "data:", "blob:", "about:", "chrome"))]
+    assert outside == [], outside
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    (SHOTS / "timings.json").write_text(json.dumps(timings, indent=2) + "\n")
+    print("browser timings:", timings)
