@@ -39,8 +39,8 @@ USER airflow
 # What the project needs on top of the official image, installed the way the Airflow docs
 # recommend for extending it: "apache-airflow==${AIRFLOW_VERSION}" (the image's own version,
 # set by the official image) in the same pip install, so that pip cannot move Airflow.
-# requirements.txt pins exactly only what the image lacks (the Kafka provider and clients)
-# and never a package the image pins for Airflow; tests/deploy/test_image_env.py replays
+# requirements.txt pins exactly only what the image lacks (the Kafka provider and clients,
+# matplotlib) and never a package the image pins for Airflow; tests/deploy/test_image_env.py replays
 # this line on an environment built like the image and requires `pip check` to pass.
 COPY --chown=airflow:0 requirements.txt /opt/airflow/requirements.txt
 RUN pip install --no-cache-dir "apache-airflow==${AIRFLOW_VERSION}" -r /opt/airflow/requirements.txt
