@@ -52,16 +52,11 @@ import pendulum
 from airflow.sdk import DAG, CronTriggerTimetable, Param
 
 from foot_traffic_airflow.chain import CHAIN_DAY_ZONE, MAX_SHARD_SIZE, check_catalogue_task
+from foot_traffic_airflow.dag_defaults import producer_default_args
 from foot_traffic_airflow.operators import FootTrafficProducerOperator
 from foot_traffic_airflow.params import CHAIN_DAG, dag_params, topics_alias
 
-default_args = {
-    "owner": "foot-traffic",
-    "retries": 3,
-    "retry_delay": timedelta(minutes=1),
-    "retry_exponential_backoff": 2.0,
-    "max_retry_delay": timedelta(minutes=30),
-}
+default_args = producer_default_args()
 
 with DAG(
     dag_id="foot_traffic_chain_daily",

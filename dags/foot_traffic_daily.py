@@ -50,18 +50,12 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import DAG
 
+from foot_traffic_airflow.dag_defaults import producer_default_args
 from foot_traffic_airflow.operators import FootTrafficProducerOperator
 from foot_traffic_airflow.params import dag_params, topics_alias
 
-default_args = {
-    "owner": "foot-traffic",
-    "retries": 3,
-    "retry_delay": timedelta(minutes=1),
-    "retry_exponential_backoff": 2.0,
-    "max_retry_delay": timedelta(minutes=30),
-    # A day of real-time traffic plus its late exits after midnight, plus slack.
-    "execution_timeout": timedelta(hours=26),
-}
+# A day of real-time traffic plus its late exits after midnight, plus slack.
+default_args = producer_default_args(execution_timeout=timedelta(hours=26))
 
 with DAG(
     dag_id="foot_traffic_daily",

@@ -211,10 +211,8 @@ class FootTrafficProducerOperator(TopicLineageMixin, BaseOperator):
     # -- running ------------------------------------------------------------------------
     def execute(self, context: Context) -> dict[str, Any]:
         from foot_traffic.build import build_runner
-        from foot_traffic.ownership import describe_owner, describe_run
+        from foot_traffic.ownership import describe_run
         from foot_traffic.profile import ProfileError, load_profile
-        from foot_traffic.publisher import Fenced, PublishError
-        from foot_traffic.resume import PlanMismatch
         from foot_traffic_airflow.connection import librdkafka_producer_factory, resolve_kafka
 
         logging.getLogger("kafka").setLevel(logging.WARNING)
@@ -247,33 +245,7 @@ class FootTrafficProducerOperator(TopicLineageMixin, BaseOperator):
             progress_every=self.progress_every,
             owner=describe_run(run_label(context)),
         )
-        try:
-            (summary,) = runner.run([day], first_from_now=False)
-        except InterruptedError:
-            raise FootTrafficStopped(f"{day}: stopped while connecting to Kafka; nothing was sent") from None
-        except PlanMismatch as exc:
-            raise AirflowFailException(f"{day}: {exc}") from None
-        except Fenced as exc:  # normally reported in the summary; this is the belt and braces
-            raise FootTrafficFenced(f"{day}: {exc}. Not retried: a retry would take the day back.") from None
-        except PublishError as exc:
-            # A retry resumes: it sends only what the topics do not hold yet.
-            raise AirflowException(f"{day}: delivery failed, the day is incomplete: {exc}") from None
-        result = summary.as_dict()
-        if runner.fenced is not None:
-            ti = context.get("ti")
-            if ti is not None:
-                ti.xcom_push(key="return_value", value=result)
-            raise FootTrafficFenced(
-                f"{day}: fenced by a newer run: {describe_owner(runner.fenced.by)} now writes this day. "
-                f"This attempt stopped after {summary.sent} records; nothing was sent twice (its unfinished "
-                "transaction was aborted, what it committed stays). Not retried: a retry would take the day "
-                "back from the newer run."
-            )
-        if summary.stopped or not summary.finished:
-            raise FootTrafficStopped(
-                f"{day}: stopped after {summary.sent} records (all acknowledged); the day is incomplete, "
-                "a new attempt resumes where this one stopped"
-            )
+        _, result = self._play_day(context, runner, day, lambda summaries: summaries[0].as_dict(), "the day")
         self._emit_topic_assets(context, settings, result)
         self.log.info("%s done: %s", day, result)
         if settings.validate_day:
@@ -305,9 +277,7 @@ class FootTrafficProducerOperator(TopicLineageMixin, BaseOperator):
 
         from foot_traffic.build import build_runner
         from foot_traffic.localday import local_instant
-        from foot_traffic.ownership import describe_owner, describe_run
-        from foot_traffic.publisher import Fenced, PublishError
-        from foot_traffic.resume import PlanMismatch
+        from foot_traffic.ownership import describe_run
         from foot_traffic_airflow.connection import librdkafka_producer_factory
 
         shard = self.load_shard(settings)
@@ -346,30 +316,9 @@ class FootTrafficProducerOperator(TopicLineageMixin, BaseOperator):
             # After the wait the simulated clock starts at the first midnight (in real time
             # it simply is the wall clock).
             runner.sim_anchor = sim_anchor
-        try:
-            summaries = runner.run([day], first_from_now=False)
-        except InterruptedError:
-            raise FootTrafficStopped(f"{day}: stopped while connecting to Kafka; nothing was sent") from None
-        except PlanMismatch as exc:
-            raise AirflowFailException(f"{day}: {exc}") from None
-        except Fenced as exc:
-            raise FootTrafficFenced(f"{day}: {exc}. Not retried: a retry would take the day back.") from None
-        except PublishError as exc:
-            raise AirflowException(f"{day}: delivery failed, the shard's day is incomplete: {exc}") from None
-        result = chain_result(day, summaries, settings)
-        if runner.fenced is not None:
-            ti = context.get("ti")
-            if ti is not None:
-                ti.xcom_push(key="return_value", value=result)
-            raise FootTrafficFenced(
-                f"{day}: fenced by a newer run: {describe_owner(runner.fenced.by)} now writes these stores' day. "
-                f"This attempt stopped after {result['records_sent']} records; nothing was sent twice. Not retried."
-            )
-        if any(s.stopped or not s.finished for s in summaries):
-            raise FootTrafficStopped(
-                f"{day}: stopped after {result['records_sent']} records (all acknowledged); the shard's day is "
-                "incomplete, a new attempt resumes each store where this one stopped"
-            )
+        summaries, result = self._play_day(
+            context, runner, day, lambda summaries: chain_result(day, summaries, settings), "the shard's day"
+        )
         self.log.info(
             "%s done: %d stores (%d closed), %d visits, %d records sent, %d already present",
             day, result["stores"], len(result["closed_stores"]), result["total_visits"], result["records_sent"],
@@ -391,6 +340,43 @@ class FootTrafficProducerOperator(TopicLineageMixin, BaseOperator):
             raise AirflowFailException(f"Kafka connection {self.kafka_config_id!r}: {exc}") from None
         settings = self.build_settings(context.get("params"), kafka_broker=target.bootstrap_servers)
         return self._play_chain(context, day, settings, target, sim_anchor=sim_anchor)
+
+    def _play_day(self, context: Context, runner, day: date, result_of, what: str):
+        """Play ``day`` and map how it ended to Airflow: a bad plan or a fencing fails without
+        retry, a delivery failure or a stop fails for a retry (which resumes); returns the
+        summaries and ``result_of(summaries)``, the XCom."""
+        from foot_traffic.ownership import describe_owner
+        from foot_traffic.publisher import Fenced, PublishError
+        from foot_traffic.resume import PlanMismatch
+
+        try:
+            summaries = runner.run([day], first_from_now=False)
+        except InterruptedError:
+            raise FootTrafficStopped(f"{day}: stopped while connecting to Kafka; nothing was sent") from None
+        except PlanMismatch as exc:
+            raise AirflowFailException(f"{day}: {exc}") from None
+        except Fenced as exc:  # normally reported in the summary; this is the belt and braces
+            raise FootTrafficFenced(f"{day}: {exc}. Not retried: a retry would take the day back.") from None
+        except PublishError as exc:
+            # A retry resumes: it sends only what the topics do not hold yet.
+            raise AirflowException(f"{day}: delivery failed, {what} is incomplete: {exc}") from None
+        result = result_of(summaries)
+        if runner.fenced is not None:
+            ti = context.get("ti")
+            if ti is not None:
+                ti.xcom_push(key="return_value", value=result)
+            raise FootTrafficFenced(
+                f"{day}: fenced by a newer run: {describe_owner(runner.fenced.by)} now writes {what}. "
+                f"This attempt stopped after {result['records_sent']} records; nothing was sent twice (its "
+                "unfinished transaction was aborted, what it committed stays). Not retried: a retry would take "
+                "the day back from the newer run."
+            )
+        if any(s.stopped or not s.finished for s in summaries):
+            raise FootTrafficStopped(
+                f"{day}: stopped after {result['records_sent']} records (all acknowledged); {what} is incomplete, "
+                "a new attempt resumes where this one stopped"
+            )
+        return summaries, result
 
     def _emit_topic_assets(self, context: Context, settings: Settings, result: Mapping[str, Any]) -> None:
         """Resolve each asset alias among the outlets to the topics this run wrote, named by the
