@@ -45,7 +45,7 @@ def main() -> None:
             stats = ScanStats()
             since = int(day_start(day).timestamp() * 1000)
             w0 = time.perf_counter()
-            found = scanner._read([TOPIC, TOPIC_REALISTIC], since, lambda rs: sum(1 for _ in rs), stats, True)
+            found = scanner.read([TOPIC, TOPIC_REALISTIC], since, lambda rs: sum(1 for _ in rs), stats)
             walls.append(time.perf_counter() - w0)
             read = stats.records
             assert found == read

@@ -156,14 +156,15 @@ class KafkaDayScanner:
     another plan before it takes a day) reads what is committed now, without waiting.
     """
 
-    def __init__(self, options: KafkaOptions, stop: threading.Event | None = None):
+    def __init__(self, options: KafkaOptions, stop: threading.Event | None = None, client_id: str = "foot-traffic-resume"):
         self.options = options
         self.stop = stop or threading.Event()
+        self.client_id = client_id
 
     def scan(self, day: date, topics: list[str], since_ms: int, *, settled: bool = True) -> dict[str, DayHoldings]:
         """What the topics hold of ``day`` for the implicit store (no catalogue)."""
         read = ScanStats()
-        found = self._read(topics, since_ms, lambda records: collect(records, day), read, settled)
+        found = self.read(topics, since_ms, lambda records: collect(_placed(records), day), read, settled=settled)
         log.info(
             "resume scan of %s: read %d records from %d partitions; %s",
             day, read.records, read.partitions,
@@ -177,7 +178,9 @@ class KafkaDayScanner:
         """What the topics hold of local ``day`` for each of ``stores``, in one pass."""
         stores = list(stores)
         read = ScanStats()
-        found = self._read(topics, since_ms, lambda records: collect_stores(records, day, stores), read, settled) or {}
+        found = self.read(
+            topics, since_ms, lambda records: collect_stores(_placed(records), day, stores), read, settled=settled
+        ) or {}
         log.info(
             "resume scan of %s for %d stores: read %d records from %d partitions; %d stores already hold records",
             day, len(stores), read.records, read.partitions, len(found),
@@ -189,7 +192,7 @@ class KafkaDayScanner:
 
         return retry_connect(
             lambda: KafkaConsumer(
-                client_id="foot-traffic-resume",
+                client_id=self.client_id,
                 enable_auto_commit=False,
                 auto_offset_reset="earliest",
                 consumer_timeout_ms=1000,
@@ -235,10 +238,12 @@ class KafkaDayScanner:
             if self.stop.wait(0.1):
                 raise InterruptedError("stopped during the resume scan")
 
-    def _read(self, topics: list[str], since_ms: int, consume, read: ScanStats, settled: bool = True):
-        """Feed ``(topic, partition, headers)`` of every committed record at or after
-        ``since_ms`` (up to the end offsets taken now) to ``consume``; return its result
-        ({} when empty)."""
+    def read(self, topics: list[str], since_ms: int, consume, read: ScanStats | None = None, *, settled: bool = True):
+        """Feed every committed record (kafka-python's ``ConsumerRecord``) at or after
+        ``since_ms``, up to the end offsets taken now (``settled``: once the transactions
+        begun before are decided), to ``consume``; return its result ({} when empty).
+        The one read loop of the resume scan and of ``validate``'s read-back."""
+        read = read if read is not None else ScanStats()
         from kafka import TopicPartition
 
         consumer = self._consumer("read_committed")
@@ -273,7 +278,7 @@ class KafkaDayScanner:
                             if message.offset >= stop_at:
                                 break
                             read.records += 1
-                            yield message.topic, message.partition, message.headers
+                            yield message
                     for tp in list(remaining):
                         if consumer.position(tp) >= remaining[tp][1]:
                             del remaining[tp]
@@ -284,6 +289,11 @@ class KafkaDayScanner:
             return consume(records())
         finally:
             consumer.close()
+
+
+def _placed(records):
+    """``(topic, partition, headers)`` of each record: what the holdings need."""
+    return ((m.topic, m.partition, m.headers) for m in records)
 
 
 @dataclass
