@@ -265,6 +265,8 @@ def test_kafka_connection_preset_for_the_dag(resolved):
 
 
 def test_producer_variables_are_the_engine_settings(resolved):
+    from foot_traffic_airflow.chain import CHAIN_DAG_ENV, chain_dag_options
+
     known = set(Settings.env_names())
     producer = resolved["services"]["foot-traffic-producer"]
     assert producer["command"] == ["foot-traffic", "produce"]
@@ -272,6 +274,8 @@ def test_producer_variables_are_the_engine_settings(resolved):
     for name in AIRFLOW_SERVICES:
         env = service_env(resolved["services"][name])
         producer_vars = {k for k in env if not k.startswith(("AIRFLOW", "_"))} - {"DUMB_INIT_SETSID"}
+        producer_vars -= set(CHAIN_DAG_ENV)  # the chain DAG's own variables
         assert producer_vars <= known, producer_vars - known
+        chain_dag_options(env)  # the chain DAG accepts what compose gives it
     # the settings accept what compose gives them
     Settings.from_env(service_env(producer))

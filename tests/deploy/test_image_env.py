@@ -125,9 +125,10 @@ def airflow_json(env: dict[str, str], *args: str, returncode: int = 0):
 
 
 def test_airflow_lists_our_dag_without_import_errors(airflow_home, image_root):
-    dags = airflow_json(airflow_home, "dags", "list")
-    assert [d["dag_id"] for d in dags] == ["foot_traffic_daily"]
-    assert dags[0]["fileloc"] == str(image_root / "opt/airflow/dags/foot_traffic_daily.py")
+    dags = {d["dag_id"]: d for d in airflow_json(airflow_home, "dags", "list")}
+    assert sorted(dags) == ["foot_traffic_chain_daily", "foot_traffic_daily"]
+    for dag_id, dag in dags.items():
+        assert dag["fileloc"] == str(image_root / f"opt/airflow/dags/{dag_id}.py")
     assert airflow_json(airflow_home, "dags", "list-import-errors") == []
 
 
