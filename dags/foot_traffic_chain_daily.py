@@ -45,18 +45,18 @@ stores' day back and tests it) — defaults from the original environment variab
 
 from __future__ import annotations
 
-import os
 from datetime import timedelta
 
 import pendulum
 from airflow.sdk import DAG, CronTriggerTimetable, Param
 
-from foot_traffic_airflow.chain import CHAIN_DAY_ZONE, MAX_SHARD_SIZE, check_catalogue_task
+from foot_traffic_airflow.chain import CHAIN_DAY_ZONE, MAX_SHARD_SIZE, chain_dag_options, check_catalogue_task
 from foot_traffic_airflow.dag_defaults import producer_default_args
 from foot_traffic_airflow.operators import FootTrafficProducerOperator
 from foot_traffic_airflow.params import CHAIN_DAG, dag_params, topics_alias
 
 default_args = producer_default_args()
+options = chain_dag_options()  # FOOT_TRAFFIC_CHAIN_SHARD_SIZE, ..._MAX_ACTIVE_SHARDS, ..._POOL
 
 with DAG(
     dag_id="foot_traffic_chain_daily",
@@ -70,7 +70,7 @@ with DAG(
     params={
         **dag_params(dag=CHAIN_DAG),
         "shard_size": Param(
-            int(os.environ.get("FOOT_TRAFFIC_CHAIN_SHARD_SIZE", "50")), type="integer", minimum=1,
+            options["shard_size"], type="integer", minimum=1,
             maximum=MAX_SHARD_SIZE, title="Stores per shard",
             description="Stores played by one mapped task (one Kafka producer each).",
         ),
@@ -85,8 +85,8 @@ with DAG(
         day_timezone=CHAIN_DAY_ZONE,
         kafka_config_id="kafka_default",
         map_index_template="{{ task.stores | join(', ') | truncate(240) }}",
-        max_active_tis_per_dag=int(os.environ.get("FOOT_TRAFFIC_CHAIN_MAX_ACTIVE_SHARDS", "16")),
-        pool=os.environ.get("FOOT_TRAFFIC_CHAIN_POOL", "default_pool"),
+        max_active_tis_per_dag=options["max_active_shards"],
+        pool=options["pool"],
         # The wait for the shard's first midnight (up to ~26 h, in the triggerer), its
         # stores' days (up to 25 h each, spread over the shard's time zones) and late exits.
         execution_timeout=timedelta(hours=56),

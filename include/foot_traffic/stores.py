@@ -263,13 +263,16 @@ def _count(value: Any, where: str, problems: list[str]) -> int | None:
     return value
 
 
-def _store(doc: Any, index: int, base_dir: Path, problems: list[str], profiles: dict[str, Profile]) -> Store | None:
+def _store(
+    doc: Any, index: int, base_dir: Path, problems: list[str], profiles: dict[str, Profile], twice: bool = False
+) -> Store | None:
     if not isinstance(doc, Mapping):
         problems.append(f"stores[{index}]: expected a mapping with id, timezone, base_daily_customers, opening_hours")
         return None
     raw_id = doc.get("id")
     sid = raw_id if isinstance(raw_id, str) and STORE_ID.match(raw_id) and len(raw_id) <= MAX_STORE_ID else None
-    where = f"store {sid}" if sid else f"stores[{index}]"
+    # An id used twice would name two stores alike: say which entry.
+    where = (f"store {sid} (stores[{index}])" if twice else f"store {sid}") if sid else f"stores[{index}]"
     before = len(problems)
     if "id" not in doc:
         problems.append(f"{where}.id: missing (lowercase letters, digits and '-', e.g. rome-centro)")
@@ -380,8 +383,10 @@ def catalogue_from_dict(doc: Any, source: str = "catalogue", base_dir: Path | No
     stores: list[Store] = []
     seen: dict[str, int] = {}
     profiles: dict[str, Profile] = {}
+    ids = [item.get("id") if isinstance(item, Mapping) else None for item in raw]
     for index, item in enumerate(raw):
-        store = _store(item, index, base_dir, problems, profiles)
+        twice = isinstance(ids[index], str) and ids.count(ids[index]) > 1
+        store = _store(item, index, base_dir, problems, profiles, twice)
         raw_id = item.get("id") if isinstance(item, Mapping) else None
         if isinstance(raw_id, str):
             if raw_id in seen:

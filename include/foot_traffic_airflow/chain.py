@@ -24,6 +24,31 @@ log = logging.getLogger(__name__)
 # midnight there is under way before any store's day D begins, east or west of UTC.
 CHAIN_DAY_ZONE = "Pacific/Kiritimati"
 MAX_SHARD_SIZE = 10_000
+# The chain DAG's own variables (read when the DAG file is parsed; not producer settings):
+# variable -> (default, what it is).
+CHAIN_DAG_ENV: dict[str, tuple[str, str]] = {
+    "FOOT_TRAFFIC_CHAIN_SHARD_SIZE": ("50", "the shard_size Param's default: stores per mapped task"),
+    "FOOT_TRAFFIC_CHAIN_MAX_ACTIVE_SHARDS": ("16", "max_active_tis_per_dag of produce_shard: shards running at once"),
+    "FOOT_TRAFFIC_CHAIN_POOL": ("default_pool", "the pool produce_shard takes its slots from"),
+}
+
+
+def chain_dag_options(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """The chain DAG's shard size default, concurrency cap and pool, from ``CHAIN_DAG_ENV``;
+    a malformed value is a DAG import error naming the variable."""
+    environ = os.environ if environ is None else environ
+    values = {name: (environ.get(name) or default).strip() for name, (default, _) in CHAIN_DAG_ENV.items()}
+    out: dict[str, Any] = {"pool": values["FOOT_TRAFFIC_CHAIN_POOL"]}
+    for name, key, top in (("FOOT_TRAFFIC_CHAIN_SHARD_SIZE", "shard_size", MAX_SHARD_SIZE),
+                           ("FOOT_TRAFFIC_CHAIN_MAX_ACTIVE_SHARDS", "max_active_shards", 10_000)):
+        try:
+            number = int(values[name])
+        except ValueError:
+            number = 0
+        if not 1 <= number <= top:
+            raise ValueError(f"{name}={values[name]!r}: must be a whole number 1 ... {top}")
+        out[key] = number
+    return out
 
 
 def chain_day(moment: datetime) -> date:

@@ -151,18 +151,14 @@ def test_airflow_services_of_the_official_compose(resolved):
 
 
 def dag_execution_timeout_s() -> float:
-    """The DAG's default_args execution_timeout, read from the DAG file (no Airflow import)."""
-    import ast
-    from datetime import timedelta
+    """The longest execution_timeout of any task in dags/ (the chain's shards run longest)."""
+    from airflow.dag_processing.dagbag import DagBag
 
-    for node in ast.walk(ast.parse(DAG_FILE.read_text())):
-        if isinstance(node, ast.Dict):
-            for key, value in zip(node.keys, node.values, strict=True):
-                if isinstance(key, ast.Constant) and key.value == "execution_timeout":
-                    assert isinstance(value, ast.Call) and getattr(value.func, "id", "") == "timedelta", ast.dump(value)
-                    kwargs = {k.arg: ast.literal_eval(k.value) for k in value.keywords}
-                    return timedelta(*map(ast.literal_eval, value.args), **kwargs).total_seconds()
-    raise AssertionError(f"no execution_timeout in {DAG_FILE.name}'s default_args")
+    bag = DagBag(dag_folder=str(ROOT / "dags"))
+    assert not bag.import_errors, bag.import_errors
+    timeouts = [t.execution_timeout.total_seconds() for d in bag.dags.values() for t in d.tasks if t.execution_timeout]
+    assert timeouts, "no task of dags/ has an execution_timeout"
+    return max(timeouts)
 
 
 def test_celery_does_not_redeliver_a_running_day(resolved):
@@ -265,6 +261,8 @@ def test_kafka_connection_preset_for_the_dag(resolved):
 
 
 def test_producer_variables_are_the_engine_settings(resolved):
+    from foot_traffic_airflow.chain import CHAIN_DAG_ENV, chain_dag_options
+
     known = set(Settings.env_names())
     producer = resolved["services"]["foot-traffic-producer"]
     assert producer["command"] == ["foot-traffic", "produce"]
@@ -272,6 +270,8 @@ def test_producer_variables_are_the_engine_settings(resolved):
     for name in AIRFLOW_SERVICES:
         env = service_env(resolved["services"][name])
         producer_vars = {k for k in env if not k.startswith(("AIRFLOW", "_"))} - {"DUMB_INIT_SETSID"}
+        producer_vars -= set(CHAIN_DAG_ENV)  # the chain DAG's own variables
         assert producer_vars <= known, producer_vars - known
+        chain_dag_options(env)  # the chain DAG accepts what compose gives it
     # the settings accept what compose gives them
     Settings.from_env(service_env(producer))

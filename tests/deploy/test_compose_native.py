@@ -24,7 +24,8 @@ Then, as a user of the stack would: each service's health check command (localho
 mapped), log in with the FAB auth manager (the user airflow-init created, a JWT from
 /auth/token), unpause foot_traffic_daily and trigger it for a past day through the REST API
 (/api/v2), wait for success, read the task's log through the API, and read both topics back:
-the day's records must be exactly the plan's. Run twice: with the programs of the
+the day's records must be exactly the plan's. Then the same for foot_traffic_chain_daily (the
+example chain, three shards on the Celery worker): every store's day exactly its plan. Run twice: with the programs of the
 image-like environment (tests/support/image_env.py: the image's packages, the project only
 on PYTHONPATH as in the image) and with the project's .venv; about 100 s each.
 
@@ -60,7 +61,9 @@ from foot_traffic.events import DayStream
 from foot_traffic.local_broker import free_port
 from foot_traffic.plan import plan_from_settings
 from foot_traffic.profile import load_profile
-from foot_traffic.settings import Settings
+from foot_traffic.settings import EXAMPLE_CHAIN, Settings
+from foot_traffic.stores import load_catalogue
+from tests.support.chain_check import problems
 from tests.support.compose import ENV_EXAMPLE, interpolate_all, load, read_env_file, service_env
 from tests.support.dockerfile import OFFICIAL_IMAGE_HOME, entrypoint_wrapper, env_vars, image_path, replay_layout
 from tests.support.kafka_read import read_topic
@@ -74,6 +77,9 @@ STANDIN_ENTRYPOINT = ROOT / "tests" / "support" / "official_entrypoint.sh"
 DAG_ID = "foot_traffic_daily"
 DAY = "2025-11-07"  # a past day: the whole day at full speed
 CONF = {"seed": 11, "daily_customers": 150}
+CHAIN_DAG_ID = "foot_traffic_chain_daily"
+CHAIN_DAY = "2025-11-09"  # a past Sunday: the example chain's day (one store closed), full speed
+CHAIN_CONF = {"seed": 3, "shard_size": 4}  # the catalogue: the stores_file Param's default, the example chain
 INIT = "airflow-init"
 LONG_RUNNING = ["airflow-apiserver", "airflow-scheduler", "airflow-dag-processor", "airflow-triggerer", "airflow-worker"]
 # Compose service names and the port their clients use, as they appear in the settings.
@@ -457,6 +463,25 @@ def test_compose_stack_runs_natively_and_delivers_a_day(python_bin, postgres, re
             log_text = json.dumps(log.json()["content"])  # from the shared logs volume / the worker's log server
             assert f"plan for {DAY}" in log_text and "seed 11" in log_text, log_text[-2000:]
             client.patch(f"/api/v2/dags/{DAG_ID}", json={"is_paused": True})
+
+            # the chain DAG, sharded over the stack's Celery worker
+            assert client.patch(f"/api/v2/dags/{CHAIN_DAG_ID}", json={"is_paused": False}).status_code == 200
+            t = time.monotonic()
+            created = client.post(f"/api/v2/dags/{CHAIN_DAG_ID}/dagRuns",
+                                  json={"logical_date": f"{CHAIN_DAY}T00:00:00Z", "conf": CHAIN_CONF})
+            assert created.status_code == 200, created.text
+            chain_run_id = created.json()["dag_run_id"]
+            while (state := client.get(f"/api/v2/dags/{CHAIN_DAG_ID}/dagRuns/{chain_run_id}").json()["state"]) not in (
+                    "success", "failed"):
+                stack.assert_running()
+                assert time.monotonic() - t < 420, f"run {chain_run_id} still {state}\n{stack.tails()}"
+                time.sleep(2)
+            timings["chain run"] = time.monotonic() - t
+            chain_tis = client.get(f"/api/v2/dags/{CHAIN_DAG_ID}/dagRuns/{chain_run_id}/taskInstances").json()["task_instances"]
+            assert state == "success", f"{chain_run_id}: {state} {chain_tis}\n{stack.tails()}"
+            shards = [ti for ti in chain_tis if ti["task_id"] == "produce_shard"]
+            assert len(shards) == 3 and all(ti["state"] == "success" and ti["rendered_map_index"] for ti in shards), chain_tis
+            client.patch(f"/api/v2/dags/{CHAIN_DAG_ID}", json={"is_paused": True})
     finally:
         stack.stop()
         timings["total"] = time.monotonic() - t0
@@ -469,12 +494,21 @@ def test_compose_stack_runs_natively_and_delivers_a_day(python_bin, postgres, re
     for name in ("airflow-worker", "airflow-scheduler"):
         assert "No visibility_timeout configured" not in (stack.logs / f"{name}.log").read_text(errors="replace"), name
 
+    # the chain's shards ran on the Celery worker too, and every store's day is exactly its plan
+    assert len(re.findall(rf"Executing workload in Celery: .*run_id={re.escape(chain_run_id)}/task_id=produce_shard/",
+                          worker_log)) == 3, worker_log[-3000:]
+    all_records = [r for topic in topics for r in read_topic(kafka_bootstrap, topic)]
+    chain_settings = Settings.from_env({"KAFKA_TOPIC": topics[0], "KAFKA_TOPIC_REALISTIC": topics[1],
+                                        "SEED": str(CHAIN_CONF["seed"])})
+    store_records = [r for r in all_records if r.header("ft-store") is not None]
+    assert problems(load_catalogue(EXAMPLE_CHAIN), date.fromisoformat(CHAIN_DAY), chain_settings, store_records) == []
+
     # the day's records on the broker: exactly the plan
     landed = Counter()
     records = set()
     for topic in topics:
         for r in read_topic(kafka_bootstrap, topic):
-            if r.header("ft-day") == DAY:
+            if r.header("ft-day") == DAY and r.header("ft-store") is None:
                 landed[topic] += 1
                 records.add((r.topic, r.key, r.value, r.headers, r.timestamp_ms))
     settings = Settings.from_env({"KAFKA_TOPIC": topics[0], "KAFKA_TOPIC_REALISTIC": topics[1], "SEED": str(CONF["seed"]),

@@ -109,7 +109,7 @@ def test_every_problem_at_once_naming_store_and_field():
     text = "\n".join(problems)
     expected = [
         "stores[0].id='Bad_ID'",
-        "store b.timezone: 'Europe/Roma' is not an IANA time zone name",
+        "store b (stores[1]).timezone: 'Europe/Roma' is not an IANA time zone name",
         "store c.base_daily_customers=0",
         "store c.daily_variation_pct=1.5",
         "store d.opening_hours.mon-fri: '8:30-25:00': closing time",
