@@ -61,7 +61,10 @@ def build_runner(
     options = KafkaOptions.from_settings(settings, client_options=client_options)
     return Runner(
         settings,
-        publisher_for(settings, options, stop, producer_factory=producer_factory, owner=dict(owner) if owner else None),
+        publisher_for(
+            settings, options, stop, producer_factory=producer_factory, owner=dict(owner) if owner else None,
+            detail_level=detail_level,
+        ),
         KafkaDayScanner(options, stop),
         clock=clock or SystemClock(),
         stop=stop,

@@ -300,6 +300,7 @@ def publisher_for(
     *,
     producer_factory: ProducerFactory | None = None,
     owner: dict[str, Any] | None = None,
+    detail_level: int = logging.INFO,
 ) -> Publisher:
     """The runner's publisher: with ``KAFKA_TRANSACTIONS`` on (the default), one
     transactional producer per open day (``transactional.DayPublishers``); off, one
@@ -311,5 +312,7 @@ def publisher_for(
     if settings.kafka_transactions:
         from foot_traffic.transactional import DayPublishers
 
-        return DayPublishers(settings, options, stop, producer_factory=producer_factory, owner=owner)
+        return DayPublishers(
+            settings, options, stop, producer_factory=producer_factory, owner=owner, detail_level=detail_level
+        )
     return producer_for(settings, options, stop, producer_factory=producer_factory)

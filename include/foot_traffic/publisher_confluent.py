@@ -135,7 +135,8 @@ class ConfluentPublisher(ConfirmedPublisher):
         from confluent_kafka import KafkaException
 
         settings = producer_settings(self.options, self.transactional_id)
-        log.info("connecting to Kafka with librdkafka at %s", self.options.bootstrap_servers)
+        level = logging.DEBUG if self.transactional_id else logging.INFO  # a day's producer: quieter
+        log.log(level, "connecting to Kafka with librdkafka at %s", self.options.bootstrap_servers)
 
         def attempt():
             producer = self.producer_factory(settings)
@@ -146,7 +147,7 @@ class ConfluentPublisher(ConfirmedPublisher):
             return producer
 
         self._producer = retry_connect(attempt, self.options, self.stop)
-        log.info("connected to Kafka at %s (librdkafka)", self.options.bootstrap_servers)
+        log.log(level, "connected to Kafka at %s (librdkafka)", self.options.bootstrap_servers)
         if self.transactional_id:
             self._init_transactions()
 

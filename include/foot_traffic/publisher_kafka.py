@@ -80,9 +80,11 @@ class KafkaPublisher(ConfirmedPublisher):
             **transactional,
             **self.options.common(),
         )
-        log.info("connecting to Kafka: %s", self.options.redacted())
+        # A day's transactional producer says it at DEBUG: one per day would crowd a backfill's log.
+        level = logging.DEBUG if self.transactional_id else logging.INFO
+        log.log(level, "connecting to Kafka: %s", self.options.redacted())
         self._producer = retry_connect(lambda: KafkaProducer(**config), self.options, self.stop)
-        log.info("connected to Kafka at %s", self.options.bootstrap_servers)
+        log.log(level, "connected to Kafka at %s", self.options.bootstrap_servers)
         if self.transactional_id:
             self._init_transactions()
 

@@ -115,7 +115,8 @@ class DayWriter:
         self.producer.verify()
         self.publishers.release(self)
         self.producer.close()
-        log.info(
+        log.log(
+            self.publishers.detail_level,
             "%s: every record committed (%d transactions, %.3f s spent committing); its writer is closed",
             self.label, self.transactions, self.commit_seconds,
         )
@@ -137,7 +138,10 @@ class DayPublishers:
         lane_factory: LaneFactory | None = None,
         clock: Callable[[], float] = time.monotonic,
         owner_lookup: Callable[..., dict[str, Any] | None] = newer_owner,
+        detail_level: int = logging.INFO,
     ):
+        """:param detail_level: log level of the per-day lines (a day taken, a day committed);
+        DEBUG keeps a long backfill's log short."""
         self.settings = settings
         self.options = options
         self.stop = stop or threading.Event()
@@ -154,6 +158,8 @@ class DayPublishers:
             lambda tid: producer_for(settings, options, self.stop, producer_factory=producer_factory, transactional_id=tid)
         )
         self._writers: dict[tuple[str | None, date], DayWriter] = {}
+        self.detail_level = detail_level
+        self._said_hello = False
         self._partitions: dict[str, int] = {}
 
     # -- the Publisher protocol -------------------------------------------------------------
@@ -189,7 +195,14 @@ class DayPublishers:
             writer.producer.close()
             raise
         self._writers[key] = writer
-        log.info(
+        if not self._said_hello:
+            self._said_hello = True
+            log.info(
+                "connected to Kafka at %s: one transactional producer per day (%s), owner records in %s",
+                self.options.bootstrap_servers, self.settings.kafka_client, self.writers_topic,
+            )
+        log.log(
+            self.detail_level,
             "%s: this run owns the day (transactional id %s): any older writer of it is fenced and its "
             "open transaction aborted", writer.label, tid,
         )
