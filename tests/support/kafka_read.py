@@ -7,26 +7,11 @@ data. Transaction markers occupy offsets, so offsets may have gaps.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from kafka import KafkaConsumer, TopicPartition
 
+from foot_traffic.readback import Landed  # the engine's own record-as-landed
 
-@dataclass(frozen=True)
-class Landed:
-    topic: str
-    partition: int
-    offset: int
-    key: bytes
-    value: bytes
-    headers: tuple[tuple[str, bytes], ...]
-    timestamp_ms: int
-
-    def header(self, name: str) -> str | None:
-        for key, value in self.headers:
-            if key == name:
-                return value.decode()
-        return None
+__all__ = ["Landed", "read_topic"]
 
 
 def read_topic(
