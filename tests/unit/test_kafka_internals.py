@@ -28,7 +28,8 @@ def test_an_object_without_the_internals_is_refused_loudly():
 
 @pytest.mark.integration
 def test_the_door_reaches_and_stops_a_real_producers_sender(kafka_bootstrap):
-    producer = kafka.KafkaProducer(bootstrap_servers=kafka_bootstrap)
+    # linger: the batch waits 0.5 s, so the callback is attached before the send completes
+    producer = kafka.KafkaProducer(bootstrap_servers=kafka_bootstrap, linger_ms=500)
     try:
         sender = kafka_internals.io_thread(producer)
         assert sender.is_alive()
