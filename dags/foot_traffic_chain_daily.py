@@ -48,12 +48,13 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pendulum
-from airflow.sdk import DAG, CronTriggerTimetable, Param
+from airflow.sdk import DAG, CronTriggerTimetable, Param, XComArg
 
+from foot_traffic_airflow.assets import TOPIC_ASSETS_XCOM, announce_topics_task
 from foot_traffic_airflow.chain import CHAIN_DAY_ZONE, MAX_SHARD_SIZE, chain_dag_options, check_catalogue_task
 from foot_traffic_airflow.dag_defaults import producer_default_args
 from foot_traffic_airflow.operators import FootTrafficProducerOperator
-from foot_traffic_airflow.params import CHAIN_DAG, dag_params, topics_alias
+from foot_traffic_airflow.params import CHAIN_DAG, dag_params
 
 default_args = producer_default_args()
 options = chain_dag_options()  # FOOT_TRAFFIC_CHAIN_SHARD_SIZE, ..._MAX_ACTIVE_SHARDS, ..._POOL
@@ -79,7 +80,7 @@ with DAG(
 ) as dag:
     shards = check_catalogue_task()()
     # The operator reads the Params above by name, as values (see Settings.params()).
-    FootTrafficProducerOperator.partial(
+    produce = FootTrafficProducerOperator.partial(
         task_id="produce_shard",
         chain=True,
         day_timezone=CHAIN_DAY_ZONE,
@@ -90,5 +91,6 @@ with DAG(
         # The wait for the shard's first midnight (up to ~26 h, in the triggerer), its
         # stores' days (up to 25 h each, spread over the shard's time zones) and late exits.
         execution_timeout=timedelta(hours=56),
-        outlets=[topics_alias()],
     ).expand_kwargs(shards)
+    # One event per topic when every shard has delivered (see foot_traffic_airflow/assets.py).
+    announce_topics_task()(XComArg(produce, key=TOPIC_ASSETS_XCOM))

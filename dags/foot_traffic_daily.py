@@ -36,8 +36,8 @@ the entry/exit topic (`sensor_miss_rate`, `sensor_double_rate`, `sensor_batch_se
 `sensor_upload_delay_seconds`; all off by default) and `validate` (read the day back at the
 end and test it against its model: the table in the log, a summary in the XCom).
 
-Outlets: the asset alias `foot_traffic_topics`; each successful run resolves it to the
-topics it wrote, `kafka://<first bootstrap server of the connection>/<topic>`, so the
+Outlets: the last task, `announce_topics`, has the asset alias `foot_traffic_topics`;
+each successful run resolves it to the topics it wrote, `kafka://<first bootstrap server of the connection>/<topic>`, so the
 Assets view names the broker really used. Downstream DAGs (shelf events, POS
 transactions) schedule on `AssetAlias("foot_traffic_topics")`. See the README, section
 "Airflow".
@@ -48,11 +48,12 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pendulum
-from airflow.sdk import DAG
+from airflow.sdk import DAG, XComArg
 
+from foot_traffic_airflow.assets import TOPIC_ASSETS_XCOM, announce_topics_task
 from foot_traffic_airflow.dag_defaults import producer_default_args
 from foot_traffic_airflow.operators import FootTrafficProducerOperator
-from foot_traffic_airflow.params import dag_params, topics_alias
+from foot_traffic_airflow.params import dag_params
 
 # A day of real-time traffic plus its late exits after midnight, plus slack.
 default_args = producer_default_args(execution_timeout=timedelta(hours=26))
@@ -70,4 +71,6 @@ with DAG(
     tags=["foot-traffic", "kafka", "producer", "simulation"],
 ) as dag:
     # The operator reads the Params above by name, as values (see Settings.params()).
-    FootTrafficProducerOperator(task_id="produce_day", kafka_config_id="kafka_default", outlets=[topics_alias()])
+    produce = FootTrafficProducerOperator(task_id="produce_day", kafka_config_id="kafka_default")
+    # The topics' asset events, one run at a time (see foot_traffic_airflow/assets.py).
+    announce_topics_task()(XComArg(produce, key=TOPIC_ASSETS_XCOM))

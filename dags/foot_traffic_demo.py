@@ -21,10 +21,11 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pendulum
-from airflow.sdk import DAG
+from airflow.sdk import DAG, XComArg
 
+from foot_traffic_airflow.assets import TOPIC_ASSETS_XCOM, announce_topics_task
 from foot_traffic_airflow.operators import FootTrafficProducerOperator
-from foot_traffic_airflow.params import demo_params, topics_alias
+from foot_traffic_airflow.params import demo_params
 
 with DAG(
     dag_id="foot_traffic_demo",
@@ -38,10 +39,10 @@ with DAG(
     params=demo_params(),
     tags=["foot-traffic", "kafka", "demo"],
 ) as dag:
-    FootTrafficProducerOperator(
+    produce = FootTrafficProducerOperator(
         task_id="produce_day",
         kafka_config_id="kafka_default",
         day="{{ params.day or '' }}",
         days_before=1,
-        outlets=[topics_alias()],
     )
+    announce_topics_task()(XComArg(produce, key=TOPIC_ASSETS_XCOM))

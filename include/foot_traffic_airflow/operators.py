@@ -379,27 +379,29 @@ class FootTrafficProducerOperator(TopicLineageMixin, BaseOperator):
         return summaries, result
 
     def _emit_topic_assets(self, context: Context, settings: Settings, result: Mapping[str, Any]) -> None:
-        """Resolve each asset alias among the outlets to the topics this run wrote, named by the
-        broker it really used: ``kafka://<first bootstrap server>/<topic>``."""
+        """Hand the topics this run wrote to the DAG's ``announce_topics`` task (XCom
+        ``topic_assets``), named by the broker really used: ``kafka://<first bootstrap
+        server>/<topic>``. An asset alias among this task's own outlets (a DAG of your own)
+        is resolved here directly; see ``assets.py`` for why our DAGs announce in a task
+        of its own."""
         from airflow.sdk import Asset, AssetAlias
 
+        from foot_traffic_airflow.assets import TOPIC_ASSETS_XCOM, topic_asset_events
+
+        topic_assets = topic_asset_events(
+            settings.bootstrap_servers, settings.kafka_broker[0],
+            (settings.kafka_topic, settings.kafka_topic_realistic), result, self.kafka_config_id,
+        )
+        ti = context.get("ti")
+        if ti is not None:
+            ti.xcom_push(key=TOPIC_ASSETS_XCOM, value=topic_assets)
         aliases = [o for o in self.outlets or () if isinstance(o, AssetAlias)]
         events = context.get("outlet_events")
-        if not aliases or events is None:
-            return
-        server = settings.kafka_broker[0]
-        for topic in (settings.kafka_topic, settings.kafka_topic_realistic):
-            extra = {
-                "day": result["day"],
-                "bootstrap_servers": settings.bootstrap_servers,
-                "kafka_config_id": self.kafka_config_id,
-                # A store's day (a chain shard) has one plan per store: see the XCom's per_store.
-                "plan_id": result.get("plan_id"),
-                "records_sent": result.get("sent_per_topic", {}).get(topic, 0),  # by this run (resume skips the rest)
-            }
-            for alias in aliases:
-                events[alias].add(Asset(f"kafka://{server}/{topic}"), extra=extra)
-        self.log.info("asset events: kafka://%s/%s and .../%s", server, settings.kafka_topic, settings.kafka_topic_realistic)
+        if aliases and events is not None:
+            for event in topic_assets:
+                for alias in aliases:
+                    events[alias].add(Asset(event["uri"]), extra=event["extra"])
+        self.log.info("topics written: %s", " and ".join(event["uri"] for event in topic_assets))
 
     def check_the_day(self, settings: Settings, profile, day: date, target, catalogue=None) -> dict[str, Any]:
         """Read the day back and test it against its model (``validate``); log the table and

@@ -141,6 +141,9 @@ def wait_for_line(log: Path, text: str, timeout: float, proc: subprocess.Popen |
     raise AssertionError(f"{text!r} not in {log.name} within {timeout:.0f} s:\n{tail}")
 
 
-def tails(log_dir: Path, size: int = 1500) -> str:
-    """The end of every component log, for a failure message."""
-    return "\n".join(f"--- {p.name}\n{p.read_text(errors='replace')[-size:]}" for p in sorted(log_dir.glob("*.log")))
+def tails(log_dir: Path, size: int = 1500, task_logs: Path | None = None) -> str:
+    """The end of every component log (and of every task log under ``task_logs``), for a failure message."""
+    logs = sorted(log_dir.glob("*.log"))
+    if task_logs is not None and task_logs.exists():
+        logs += sorted(p for p in task_logs.rglob("*.log") if p.is_file())
+    return "\n".join(f"--- {p.name if p.parent == log_dir else p}\n{p.read_text(errors='replace')[-size:]}" for p in logs)

@@ -87,7 +87,11 @@ def test_backfill_create_runs_three_past_days_through_the_scheduler(postgres_db,
     finally:
         for proc in started:
             kill_tree(proc)
-    assert sorted(states.values()) == ["success"] * 3, f"{states}\n{tails(logs)}"
+    assert sorted(states.values()) == ["success"] * 3, f"{states}\n{tails(logs, task_logs=tmp_path / 'home' / 'logs')}"
+    # Each run announced its topics (one task at a time: see foot_traffic_airflow/assets.py);
+    # the alias resolved to the broker really used.
+    assets = {a["uri"] for a in json.loads(_airflow(env, "assets", "list", "-o", "json"))}
+    assert {f"kafka://{kafka_bootstrap}/{t}" for t in topics} <= assets, assets
 
     sessions, events = read_topic(kafka_bootstrap, topics[0]), read_topic(kafka_bootstrap, topics[1])
     landed = defaultdict(set)
