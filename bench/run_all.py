@@ -20,12 +20,14 @@ slots per Celery worker), BENCH_CHAIN_DAG_TIMEOUT [5400], BENCH_CHAIN_LIVE_SECON
 BENCH_CHAIN_LIVE_VISITS_PER_STORE [1000], BENCH_CHAIN_LIVE_FEW [10] (the small run beside
 the big one, for the bytes per live store). The Celery cases need PostgreSQL on
 127.0.0.1:5432 (user postgres, trust) and Redis on 127.0.0.1:6379; without them they are
-reported as skipped, with the reason.
+reported as skipped, with the reason. At the defaults the chain cases are slow (with
+transactions every store-day opens its own producer): on a loaded 2-core machine the
+one-process day took 29 minutes, the live case 15.
 
 ``run_all.py --report-only`` rewrites the report from the last run's results.json;
 ``run_all.py --chain-only`` runs only the chain cases, merged into the last run's
 results.json when there is one (the report then shows both).
-A quick check that every bench still runs (about 8 minutes, report elsewhere):
+A quick check that every bench still runs (about 13 minutes on a loaded machine, report elsewhere):
 
     BENCH_VISITS=5000 BENCH_REPEATS=1 BENCH_PACING_SECONDS=10 BENCH_TXN_SECONDS=10 \
     BENCH_CHAIN_STORES=20 BENCH_CHAIN_LIVE_SECONDS=10 BENCH_CHAIN_LIVE_WARMUP=5 BENCH_CHAIN_LIVE_FEW=2 \
