@@ -26,6 +26,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
+BIN = Path(PYTHON).parent
 WORK = Path(os.environ.get("BENCH_WORK_DIR", ROOT / ".data" / "bench"))
 
 # The day every delivery case sends: a past Friday, fixed seed and size.
@@ -58,6 +59,23 @@ def env_for(bootstrap: str, **extra: str) -> dict[str, str]:
         LOG_LEVEL="WARNING",
     )
     env.update(extra)
+    return env
+
+
+def airflow_env(home: Path) -> dict[str, str]:
+    """An Airflow command's environment: this repo's DAGs, none of the producer's variables."""
+    env = {
+        k: v for k, v in without_settings().items() if not k.startswith("AIRFLOW_CONN_") and k != "AIRFLOW_CONFIG"
+    }
+    env.update(
+        AIRFLOW_HOME=str(home),
+        AIRFLOW__CORE__LOAD_EXAMPLES="False",
+        AIRFLOW__CORE__DAGS_FOLDER=str(ROOT / "dags"),
+        AIRFLOW__CORE__PLUGINS_FOLDER=str(ROOT / "plugins"),
+        AIRFLOW__CORE__PARALLELISM="4",
+        PYTHONWARNINGS="ignore",
+        PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+    )
     return env
 
 

@@ -10,7 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from common import ROOT, WORK, median
+from common import ROOT, SEED, WORK, median
+
+SEED_TEXT = str(SEED)
 
 # Delivery cases: label in the tables, short name in ratios.
 CASES = {
@@ -41,6 +43,9 @@ PACING_CPU_PCT = 2.0
 MEMORY_GROWTH_MB = 50.0
 PLAN_SECONDS = 2.0
 PARSE_MS = 50.0
+CHAIN_VS_ONE_STORE = 0.9
+CHAIN_LIVE_CPU_PCT = 5.0
+CHAIN_LIVE_RSS_MB = 200.0
 
 
 def rate_text(x) -> str:
@@ -88,6 +93,8 @@ RATIO_TARGETS = (
 
 def checks(res: dict) -> list[Check]:
     """Every target: what is measured against what, the figure, met or not."""
+    if "delivery" not in res:  # ``run_all.py --chain-only`` without an earlier run
+        return chain_checks(res)
     d = Delivery(**res["delivery"])
     out = []
     for ours, baseline, target, text in RATIO_TARGETS:
@@ -116,6 +123,32 @@ def checks(res: dict) -> list[Check]:
         f"parsing the DAG file in a `DagBag` (median of repeated parses) ≤ {PARSE_MS:g} ms",
         f"{parse:.1f} ms", parse <= PARSE_MS,
     ))
+    return out + chain_checks(res)
+
+
+def chain_checks(res: dict) -> list[Check]:
+    ch = res.get("chain")
+    if not ch:
+        return []
+    out = []
+    if "cli" in ch:
+        ratio = ch["cli"]["records_per_s"] / ch["baseline"]["records_per_s"]
+        out.append(Check(
+            f"a {ch['stores']:,}-store chain's day at full speed in one process ≥ {CHAIN_VS_ONE_STORE:g} × the "
+            "one-store CLI's rate for the same number of records",
+            f"{ratio:.2f} ×", ratio >= CHAIN_VS_ONE_STORE,
+        ))
+    live = ch.get("live")
+    if live:
+        m = live["many"]
+        out.append(Check(
+            f"{m['stores']:,} live stores (TIME_SCALE=1) in one process: CPU ≤ {CHAIN_LIVE_CPU_PCT:g} % of one core",
+            f"{m['cpu_pct']:.2f} %", m["cpu_pct"] <= CHAIN_LIVE_CPU_PCT,
+        ))
+        out.append(Check(
+            f"{m['stores']:,} live stores in one process: peak RSS ≤ {CHAIN_LIVE_RSS_MB:g} MB",
+            f"{m['rss_peak_mb']:.0f} MB", m["rss_peak_mb"] <= CHAIN_LIVE_RSS_MB,
+        ))
     return out
 
 
@@ -140,6 +173,17 @@ def machine(res: dict) -> list[str]:
         "- " + ", ".join(f"{k} {val}" for k, val in v.items()),
         f"- Broker: the embedded noida-db broker, a fresh one (fresh data directory) per case; "
         f"topics created with {res['setup']['partitions']} partitions, replication 1, retention.ms=-1",
+    ]
+
+
+def machine_only(res: dict) -> list[str]:
+    m, v = res["machine"], res["versions"]
+    return [
+        "## Machine and versions",
+        "",
+        f"- CPU: {m['cpu']}, {m['cores']} cores; memory {m['memory']}; {m['os']}; Python {m['python']}",
+        f"- Load average when the run started: {m['load']} (shared machine)",
+        "- " + ", ".join(f"{k} {val}" for k, val in v.items()),
     ]
 
 
@@ -424,7 +468,7 @@ def gaps(res: dict) -> list[str]:
         _gap_vs_raw_kafka_python(res, d), _gap_vs_operator(d), _gap_librdkafka_vs_raw(res, d),
         _note_airflow(d), _note_pacing(res),
     ]
-    return ["## Gaps and causes", "", *(line for line in found if line)]
+    return ["## Gaps and causes", "", *(line for line in found if line), *chain_gaps(res)]
 
 
 def transactions(res: dict) -> list[str]:
@@ -502,14 +546,221 @@ def stated(res: dict) -> list[str]:
     return rows
 
 
+def chain(res: dict) -> list[str]:
+    """Section 7: a chain of stores in one process, through Celery workers, and live."""
+    ch = res.get("chain")
+    if not ch:
+        return []
+    day = date.fromisoformat(ch["day"])
+    lines = [
+        f"## 7. A chain of {ch['stores']:,} stores",
+        "",
+        f"A generated catalogue (`bench/chain.py`, the format of `include/foot_traffic/chains/example_chain.yaml`): "
+        f"{ch['stores']:,} stores round-robin over {len(ch['zones'])} time zones ({', '.join(ch['zones'])}), open "
+        f"00:00-24:00, `daily_customers: {ch['visits_per_store']}` each, profile `seed`: the local day {day} "
+        f"(a {day:%A}) of every store is {ch['visits']:,} visits = {3 * ch['visits']:,} records, SEED={SEED_TEXT}. "
+        "Every case's records were counted on the broker afterwards (read `read_committed`) and equal the plan.",
+        "",
+        "**Full speed** (a past day, every record acknowledged and committed):",
+        "",
+        "| Case | records/s | seconds | × one-store CLI | target |",
+        "|---|---:|---:|---:|---|",
+    ]
+    base = ch.get("baseline")
+    if "cli" in ch:
+        c = ch["cli"]
+        ratio = c["records_per_s"] / base["records_per_s"]
+        met = "met" if ratio >= CHAIN_VS_ONE_STORE else "**missed**"
+        lines.append(
+            f"| `foot-traffic produce --stores FILE --date {day}`, one process | {rate_text(c['records_per_s'])} | "
+            f"{c['seconds']:.1f} | {ratio:.2f} | ≥ {CHAIN_VS_ONE_STORE:g}: {met} |"
+        )
+        where = "section 1's `cli` case, median" if base["source"] == "section 1" else "measured in this run beside it"
+        lines.append(
+            f"| baseline: the one-store CLI, the same number of records ({where}) | "
+            f"{rate_text(base['records_per_s'])} | {'-' if 'seconds' not in base else format(base['seconds'], '.1f')} | 1.00 | |"
+        )
+    for workers in (1, 2):
+        r = ch.get(f"dag_celery_{workers}")
+        if r:
+            ratio = f"{r['records_per_s'] / base['records_per_s']:.2f}" if base else "-"
+            spread = ", ".join(f"{k}: {v}" for k, v in sorted(r["shards_per_worker"].items()))
+            lines.append(
+                f"| `foot_traffic_chain_daily`, CeleryExecutor, {workers} worker(s) × {r['concurrency']} slot(s); "
+                f"{r['shards']} shards of {r['shard_size']} (per worker: {spread}); trigger to success | "
+                f"{rate_text(r['records_per_s'])} | {r['seconds']:.1f} | {ratio} | stated |"
+            )
+        elif f"dag_celery_{workers}" in ch.get("skipped", {}):
+            lines.append(f"| `foot_traffic_chain_daily`, CeleryExecutor, {workers} worker(s) | skipped: "
+                         f"{ch['skipped'][f'dag_celery_{workers}']} | | | |")
+    dags = [ch.get(f"dag_celery_{w}") for w in (1, 2)]
+    if all(dags):
+        lines += [
+            "",
+            f"Through Airflow the time runs from `airflow dags trigger -l {day}T00:00:00+00:00` to the run's "
+            "success in the metadata database (PostgreSQL, a fresh database per case; Redis as the Celery broker, "
+            "an empty DB index; scheduler, dag-processor, api-server and the workers each a process of this machine, "
+            "started and warm before the trigger). The run itself (its start to its end): "
+            + "; ".join(f"{d['workers']} worker(s) {d['run_seconds']:.1f} s, the shards' task durations summing to "
+                        f"{d['shard_seconds_sum']:.1f} s (longest {d['shard_seconds_max']:.1f} s)" for d in dags)
+            + f". Two workers / one: {dags[1]['records_per_s'] / dags[0]['records_per_s']:.2f} ×.",
+        ]
+    if "cli" in ch:
+        c = ch["cli"]
+        lines += [
+            "",
+            f"Where the one process's {c['seconds']:.1f} s went (timers around the engine's methods in that run): "
+            f"opening {c['open_days']:,} store-days' writers (with transactions, the default: a transactional producer "
+            f"each, with its own connection and sender thread; `init_transactions` and the owner record) "
+            f"{c['open_day_s']:.1f} s; {c['commits']:,} commits {c['commit_s']:.1f} s; up to {c['max_writers']:,} "
+            f"writers open at once, {c['max_threads']:,} threads in the process; peak RSS {c['peak_rss_mb']:.0f} MB.",
+        ]
+    e = ch.get("engine")
+    if e:
+        lines += [
+            "",
+            f"The engine alone (plans, records, the runner's merge of every store-day; a publisher that only counts; "
+            f"no Kafka): the chain's day {e['chain']['us_per_record']:.2f} µs per record ({e['chain']['seconds']:.2f} s), "
+            f"one store's day of the same {e['one_store']['records'] // 3:,} visits {e['one_store']['us_per_record']:.2f} µs "
+            f"per record ({e['one_store']['seconds']:.2f} s): {e['chain']['us_per_record'] / e['one_store']['us_per_record']:.2f} ×.",
+        ]
+    live = ch.get("live")
+    if live:
+        m, f = live["many"], live["few"]
+        lines += [
+            "",
+            f"**Live** (TIME_SCALE=1): `foot-traffic produce --stores FILE` (each store's local today, from now) with "
+            f"{m['stores']:,} stores and, at the same time on another broker, {f['stores']:,} stores: opening hours "
+            f"{live['hours']} in the time zones where the run's start was mid-day ({', '.join(live['zones'])}), "
+            f"`daily_customers: {live['visits_per_store']}` each. Sampled with psutil every second for "
+            f"{live['seconds']:.0f} s, once every store-day was under way and the records that fell due while the "
+            f"run was opening them were sent (caught up), and {live['warmup_s']:.0f} s more; CPU = the process's CPU "
+            "time (all threads) / wall time.",
+            "",
+            "| Stores | store-days open | records/s (progress lines) | CPU % of one core | RSS mean / peak MB | threads "
+            "| start to all under way s | records due meanwhile (sent late) | caught up after s |",
+            "|---:|---:|---:|---:|---|---:|---:|---:|---:|",
+        ]
+        for r in (m, f):
+            rate = "-" if r["records_per_s"] is None else f"{r['records_per_s']:.1f}"
+            lines.append(
+                f"| {r['stores']:,} | {r['store_days_open']:,} | {rate} | {r['cpu_pct']:.2f} | "
+                f"{r['rss_mean_mb']:.0f} / {r['rss_peak_mb']:.0f} | {r['threads']} | {r['startup_s']:.0f} | "
+                f"{r.get('backlog_records', 0):,} | {r.get('caught_up_s', r['startup_s']):.0f} |"
+            )
+        cpu_met = "met" if m["cpu_pct"] <= CHAIN_LIVE_CPU_PCT else "**missed**"
+        rss_met = "met" if m["rss_peak_mb"] <= CHAIN_LIVE_RSS_MB else "**missed**"
+        lines += [
+            "",
+            f"Targets: CPU ≤ {CHAIN_LIVE_CPU_PCT:g} % ({m['cpu_pct']:.2f} %: {cpu_met}); peak RSS ≤ "
+            f"{CHAIN_LIVE_RSS_MB:g} MB ({m['rss_peak_mb']:.0f} MB: {rss_met}). **Bytes per live store** (the memory "
+            f"one open store-day holds): (mean RSS with {m['stores']:,} − with {f['stores']:,}) / (store-days open "
+            f"{m['store_days_open']:,} − {f['store_days_open']:,}) = {live['bytes_per_store'] / 1024:,.0f} KiB.",
+        ]
+    return lines
+
+
+def _engine_share(ch: dict, c: dict) -> str:
+    e = ch.get("engine")
+    if not e:
+        return ""
+    extra = (e["chain"]["us_per_record"] - e["one_store"]["us_per_record"]) * c["records"] / 1e6
+    return (
+        f"The engine's own share: alone it makes the chain's records at {e['chain']['us_per_record']:.2f} µs each "
+        f"against {e['one_store']['us_per_record']:.2f} µs for one store's day, {extra:+.1f} s over the whole day "
+        f"(planning each store-day, the merge of {ch['stores']:,} open store-days by due time), of the "
+        f"{c['seconds']:.1f} s the run took."
+    )
+
+
+def _cpu_cause(m: dict, f: dict) -> str:
+    """Whether the live CPU follows the records (transactions) or the stores (producers' threads)."""
+    if not (m["records_per_s"] and f["records_per_s"]):
+        return ""
+    ratio = (m["cpu_pct"] / m["records_per_s"]) / (f["cpu_pct"] / f["records_per_s"])
+    if ratio <= 1.5:
+        return (
+            f" ({ratio:.2f} ×): the CPU follows the records sent, not the number of stores or idle producers. A live "
+            "record is committed as soon as the stream is about to wait 5 ms or more (`transactional.IDLE_COMMIT_SECONDS`); "
+            f"at {m['records_per_s']:.0f} records/s the stream waits between most records, so most go in a transaction "
+            "of their own (AddPartitionsToTxn, produce and EndTxn round trips through kafka-python)"
+        )
+    return (
+        f" ({ratio:.2f} ×): with many stores each record costs more, the share of {m['threads']:,} threads (a sender "
+        "thread per producer) waking and taking the GIL in turn"
+    )
+
+
+def chain_gaps(res: dict) -> list[str]:
+    """Causes of the chain's missed targets, from this run's own figures."""
+    ch = res.get("chain")
+    if not ch:
+        return []
+    out = []
+    for key in ("cli", "baseline", "dag_celery_1", "dag_celery_2"):
+        failed = (ch.get(key) or {}).get("failed_attempt")
+        if failed:
+            out.append(f"- Chain case `{key}`: its first attempt failed ({failed}) and was run once more on a fresh broker; "
+                       "the figures are the second attempt's.")
+    if "cli" in ch:
+        c = ch["cli"]
+        ratio = c["records_per_s"] / ch["baseline"]["records_per_s"]
+        if ratio < CHAIN_VS_ONE_STORE:
+            rest = c["seconds"] - c["open_day_s"] - c["commit_s"]
+            out.append(
+                f"- **A {ch['stores']:,}-store chain at full speed = {ratio:.2f} × the one-store CLI, target "
+                f"{CHAIN_VS_ONE_STORE:g}.** With transactions (the default) every store-day has its own transactional "
+                f"producer (`transactional.DayPublishers`: fencing is per store-day), and the runner takes the writers of "
+                f"all of a day's stores when the first opens: {c['open_days']:,} producers, each connecting and "
+                f"initialising transactions in turn, took {c['open_day_s']:.1f} s of the {c['seconds']:.1f} s "
+                f"({c['open_day_s'] / c['open_days'] * 1000:.0f} ms each); the open transactions of up to "
+                f"{c['max_writers']:,} writers are each committed every `KAFKA_TRANSACTION_MS`: {c['commits']:,} commits, "
+                f"{c['commit_s']:.1f} s (a one-store day commits about once a second); the remaining {rest:.1f} s "
+                f"are the sends, slowed by {c['max_threads']:,} threads (a kafka-python sender thread per producer) "
+                "taking turns at the GIL: every wake-up of a sender (a socket write) gives the GIL away. "
+                + _engine_share(ch, c) +
+                " Closing the gap needs fewer producers per process (e.g. one transactional producer for the "
+                "store-days of a shard, fencing by shard), a change to the delivery design, not to the engine."
+            )
+    live = ch.get("live")
+    if live:
+        m, f = live["many"], live["few"]
+        if m["cpu_pct"] > CHAIN_LIVE_CPU_PCT or m["rss_peak_mb"] > CHAIN_LIVE_RSS_MB:
+            def per_record(r):
+                return "-" if not r["records_per_s"] else f"{10 * r['cpu_pct'] / r['records_per_s']:.2f} ms"
+
+            out.append(
+                f"- **{m['stores']:,} live stores: CPU {m['cpu_pct']:.2f} % (target {CHAIN_LIVE_CPU_PCT:g} %), peak RSS "
+                f"{m['rss_peak_mb']:.0f} MB (target {CHAIN_LIVE_RSS_MB:g} MB).** With transactions (the default) the "
+                f"process holds one transactional kafka-python producer per open store-day ({m['threads']:,} threads: "
+                f"a sender thread each), so each live store costs {live['bytes_per_store'] / 1024:,.0f} KiB (the "
+                "producer, its connection, buffers and thread); the engine's own state per store-day (plan, stream, "
+                "the customers inside) is a small part of it (section 3: the engine's memory follows the customers "
+                f"inside). CPU per record sent: {per_record(m)} with {m['stores']:,} stores against {per_record(f)} with "
+                f"{f['stores']:,}" + _cpu_cause(m, f) + ". Opening the store-days took "
+                f"{m['startup_s']:.0f} s ({m['stores']:,} producers initialising transactions one after the other); "
+                f"{m.get('backlog_records', 0):,} records fell due meanwhile and went out late."
+            )
+    return out
+
+
 def raw_results() -> list[str]:
     where = WORK.relative_to(ROOT) if WORK.is_relative_to(ROOT) else WORK
     return ["## Raw results", "", f"`{where}/results.json` (not committed) holds every run's figures."]
 
 
 def render(res: dict) -> str:
+    if "delivery" not in res:  # ``run_all.py --chain-only`` without an earlier run
+        gaps_found = chain_gaps(res)
+        sections = [
+            ["# Benchmarks", "", f"The chain cases only (`bench/run_all.py --chain-only`) on {res['finished']}."],
+            machine_only(res), summary(checks(res)), chain(res),
+            ["## Gaps and causes", "", *gaps_found] if gaps_found else [], raw_results(),
+        ]
+        return "\n\n".join("\n".join(section) for section in sections if section) + "\n"
     sections = [
         header(res), machine(res), summary(checks(res)) + stated(res), delivery(res), pacing(res),
-        memory(res), planning(res), resume_scan(res), dag_parse(res), transactions(res), gaps(res), raw_results(),
+        memory(res), planning(res), resume_scan(res), dag_parse(res), transactions(res), chain(res), gaps(res),
+        raw_results(),
     ]
-    return "\n\n".join("\n".join(section) for section in sections) + "\n"
+    return "\n\n".join("\n".join(section) for section in sections if section) + "\n"

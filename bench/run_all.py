@@ -7,14 +7,31 @@ noise hits all of them alike, and ratios are taken inside a round, then the medi
 Environment knobs (defaults in brackets): BENCH_REPEATS [3], BENCH_VISITS [100000],
 BENCH_PACING_SECONDS [126], BENCH_TXN_SECONDS [60] (the live stream with and without
 transactions), BENCH_SCAN_VISITS [2000] (visits per day of the resume-scan case's 30 days),
-BENCH_BUDGET_SECONDS [1080] (after it, delivery rounds past the first are skipped),
+BENCH_BUDGET_SECONDS [1080] (after it, delivery rounds past the first are skipped; the
+chain cases, run once each after the delivery rounds, are not cut by it),
 BENCH_OUTPUT [BENCHMARKS.md], BENCH_WORK_DIR [.data/bench].
 
-``run_all.py --report-only`` rewrites the report from the last run's results.json.
-A quick check that every bench still runs (about 3 minutes, report elsewhere):
+The chain of stores (section 7, ``chain.py``): BENCH_CHAIN_CASES [cli,dag,live] (which of
+its cases run; empty: none), BENCH_CHAIN_STORES [1000], BENCH_CHAIN_VISITS_PER_STORE
+[BENCH_VISITS / BENCH_CHAIN_STORES: the chain's day totals section 1's day],
+BENCH_CHAIN_SHARD_SIZE [50] (the DAG's default), BENCH_CHAIN_WORKER_CONCURRENCY [1] (task
+slots per Celery worker), BENCH_CHAIN_DAG_TIMEOUT [5400], BENCH_CHAIN_LIVE_SECONDS [120]
+(the measured window), BENCH_CHAIN_LIVE_WARMUP [30] (after every store-day is under way),
+BENCH_CHAIN_LIVE_VISITS_PER_STORE [1000], BENCH_CHAIN_LIVE_FEW [10] (the small run beside
+the big one, for the bytes per live store). The Celery cases need PostgreSQL on
+127.0.0.1:5432 (user postgres, trust) and Redis on 127.0.0.1:6379; without them they are
+reported as skipped, with the reason. At the defaults the chain cases are slow (with
+transactions every store-day opens its own producer): on a loaded 2-core machine the
+one-process day took 29 minutes, the live case 15.
 
-    BENCH_VISITS=5000 BENCH_REPEATS=1 BENCH_PACING_SECONDS=10 BENCH_WORK_DIR=/tmp/bench \
-    BENCH_OUTPUT=/tmp/bench/BENCHMARKS.md .venv/bin/python bench/run_all.py
+``run_all.py --report-only`` rewrites the report from the last run's results.json;
+``run_all.py --chain-only`` runs only the chain cases, merged into the last run's
+results.json when there is one (the report then shows both).
+A quick check that every bench still runs (about 13 minutes on a loaded machine, report elsewhere):
+
+    BENCH_VISITS=5000 BENCH_REPEATS=1 BENCH_PACING_SECONDS=10 BENCH_TXN_SECONDS=10 \
+    BENCH_CHAIN_STORES=20 BENCH_CHAIN_LIVE_SECONDS=10 BENCH_CHAIN_LIVE_WARMUP=5 BENCH_CHAIN_LIVE_FEW=2 \
+    BENCH_WORK_DIR=/tmp/bench BENCH_OUTPUT=/tmp/bench/BENCHMARKS.md .venv/bin/python bench/run_all.py
 """
 
 from __future__ import annotations
@@ -31,6 +48,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from common import (
+    BIN,
     DAY,
     PARTITIONS,
     PYTHON,
@@ -41,6 +59,7 @@ from common import (
     TOPIC_REALISTIC,
     VISITS,
     WORK,
+    airflow_env,
     count_records,
     create_topics,
     env_for,
@@ -52,12 +71,12 @@ from common import (
     versions,
     without_settings,
 )
+import chain
 from report import checks, render
 
 PACING_SECONDS = float(os.environ.get("BENCH_PACING_SECONDS", "126"))
 TXN_SECONDS = float(os.environ.get("BENCH_TXN_SECONDS", "60"))
 OUTPUT = Path(os.environ.get("BENCH_OUTPUT", ROOT / "BENCHMARKS.md"))
-BIN = Path(PYTHON).parent
 DAG_ID = "foot_traffic_daily"
 MEMORY_VISITS = (10_000, 100_000, 1_000_000)  # engine-only days; the report compares the first and last
 ENGINE_VISITS = 100_000  # the one whose time per record is the engine's CPU per record
@@ -76,23 +95,6 @@ def log(message: str) -> None:
 
 
 # -- 1. delivery --------------------------------------------------------------------------
-def airflow_env(home: Path) -> dict[str, str]:
-    """An Airflow command's environment: this repo's DAGs, none of the producer's variables."""
-    env = {
-        k: v for k, v in without_settings().items() if not k.startswith("AIRFLOW_CONN_") and k != "AIRFLOW_CONFIG"
-    }
-    env.update(
-        AIRFLOW_HOME=str(home),
-        AIRFLOW__CORE__LOAD_EXAMPLES="False",
-        AIRFLOW__CORE__DAGS_FOLDER=str(ROOT / "dags"),
-        AIRFLOW__CORE__PLUGINS_FOLDER=str(ROOT / "plugins"),
-        AIRFLOW__CORE__PARALLELISM="4",
-        PYTHONWARNINGS="ignore",
-        PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
-    )
-    return env
-
-
 def migrate_airflow() -> Path:
     """A fresh Airflow home with its metadata database (SQLite) for the ``dag`` case."""
     home = Path(tempfile.mkdtemp(prefix="airflow-home-", dir=WORK))
@@ -245,18 +247,50 @@ def write_report(res: dict) -> None:
     OUTPUT.write_text(render(res), encoding="utf-8")
 
 
+def load_results() -> dict:
+    res = json.loads((WORK / "results.json").read_text())
+    if "memory" in res:
+        res["memory"] = {kind: {int(k): v for k, v in sizes.items()} for kind, sizes in res["memory"].items()}
+    return res
+
+
 def rerender() -> int:
     """``run_all.py --report-only``: rewrite BENCHMARKS.md from the last run's results.json."""
-    res = json.loads((WORK / "results.json").read_text())
-    res["memory"] = {kind: {int(k): v for k, v in sizes.items()} for kind, sizes in res["memory"].items()}
+    res = load_results()
     write_report(res)
     log(f"rewrote {OUTPUT} from {WORK / 'results.json'}")
+    return 0
+
+
+def finish(res: dict, t0: float) -> None:
+    total = time.monotonic() - t0
+    res["finished"] = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    res["total_seconds"] = res.get("total_seconds", 0.0) if "--chain-only" in sys.argv else total
+    res["checks"] = [vars(check) for check in checks(res)]
+    (WORK / "results.json").write_text(json.dumps(res, indent=1, default=str))
+    write_report(res)
+    log(f"wrote {OUTPUT} in {total / 60:.1f} min")
+    for check in res["checks"]:
+        log(f"{'met   ' if check['met'] else 'MISSED'} {check['target']}: {check['figure']}")
+
+
+def chain_only() -> int:
+    """``run_all.py --chain-only``: the chain cases alone, merged into the last results if any."""
+    t0 = time.monotonic()
+    WORK.mkdir(parents=True, exist_ok=True)
+    res = load_results() if (WORK / "results.json").exists() else {"machine": machine(), "versions": versions()}
+    res["chain_machine"] = machine()
+    res["chain"] = chain.run(res)
+    res["chain_seconds"] = time.monotonic() - t0
+    finish(res, t0)
     return 0
 
 
 def main() -> int:
     if "--report-only" in sys.argv:
         return rerender()
+    if "--chain-only" in sys.argv:
+        return chain_only()
     t0 = time.monotonic()
     budget_end = t0 + float(os.environ.get("BENCH_BUDGET_SECONDS", "1080"))
     WORK.mkdir(parents=True, exist_ok=True)
@@ -296,15 +330,11 @@ def main() -> int:
     res["transactions_seconds"] = TXN_SECONDS
     res["transactions"] = transactions(TXN_SECONDS)
     res["delivery"] = delivery(REPEATS, budget_end, res["engine_us_per_record"])
-    total = time.monotonic() - t0
-    res["finished"] = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    res["total_seconds"] = total
-    res["checks"] = [vars(check) for check in checks(res)]
-    (WORK / "results.json").write_text(json.dumps(res, indent=1, default=str))
-    write_report(res)
-    log(f"wrote {OUTPUT} in {total / 60:.1f} min")
-    for check in res["checks"]:
-        log(f"{'met   ' if check['met'] else 'MISSED'} {check['target']}: {check['figure']}")
+    if chain.CASES:
+        started_chain = time.monotonic()
+        res["chain"] = chain.run(res)
+        res["chain_seconds"] = time.monotonic() - started_chain
+    finish(res, t0)
     return 0
 
 

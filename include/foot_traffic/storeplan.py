@@ -29,6 +29,7 @@ import random
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import cached_property
 
 from foot_traffic.localday import MINUTES_PER_DAY, local_instant
 from foot_traffic.plan import Visit, split_largest_remainder
@@ -169,9 +170,11 @@ class StoreDayPlan:
         start, end, leave = self.segments[-1].pieces[-1]
         return leave or end + 60 * self.profile.max_trip_minutes
 
-    @property
+    @cached_property
     def plan_id(self) -> str:
-        """Identifies the plan in record headers: same id, same records."""
+        """Identifies the plan in record headers: same id, same records. Computed once: a
+        chain run reads it several times per store-day (summary, resume, headers) and it
+        hashes the store's hours and profile."""
         doc = {
             "store": self.store.digest(),
             "pieces": [[list(p) for p in seg.pieces] for seg in self.segments],
