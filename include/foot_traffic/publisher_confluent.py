@@ -134,6 +134,13 @@ class ConfluentPublisher(ConfirmedPublisher):
     def connect(self) -> None:
         from confluent_kafka import KafkaException
 
+        # A reconnect after an outage (the runner heals): a new producer, the old one's failure forgotten.
+        self._failure = None
+        self._purged = False
+        self._unpolled = 0
+        self.sent = self.acked = 0
+        self._sent_by_topic = Counter()
+        self.in_transaction = False
         settings = producer_settings(self.options, self.transactional_id)
         level = logging.DEBUG if self.transactional_id else logging.INFO  # a day's producer: quieter
         log.log(level, "connecting to Kafka with librdkafka at %s", self.options.bootstrap_servers)

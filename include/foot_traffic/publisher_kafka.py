@@ -60,6 +60,13 @@ class KafkaPublisher(ConfirmedPublisher):
     def connect(self) -> None:
         from kafka import KafkaProducer
 
+        # A reconnect after an outage (the runner heals): a new producer, the old one's failure forgotten.
+        self._error = None
+        self._released = threading.Event()
+        self._last_offset = {}
+        self.sent = self.acked = 0
+        self.in_transaction = False
+
         transactional = (
             {"transactional_id": self.transactional_id, "transaction_timeout_ms": self.options.transaction_timeout_ms}
             if self.transactional_id

@@ -233,6 +233,7 @@ class DayPublishers:
     def close(self) -> None:
         """Close every day's producer (an open transaction is aborted, a failed one abandoned)."""
         writers, self._writers = list(self._writers.values()), {}
+        self.deadline = float("inf")
         for writer in writers:
             try:
                 writer.producer.close()
