@@ -323,6 +323,12 @@ class ConfluentPublisher(ConfirmedPublisher):
             self._fail(None, err)
             self._raise_if_failed()
 
+    def _stalled(self, exc: DeliveryError) -> None:
+        self._fail(None, None)
+
+    def _pending(self) -> int:
+        return len(self._producer) if self._producer is not None else 0
+
     def _after_flush(self) -> None:
         # Nothing left in librdkafka and no failure reported: all sent so far are acknowledged.
         self.acked = self.sent

@@ -219,6 +219,10 @@ class KafkaPublisher(ConfirmedPublisher):
         future.add_callback(self._on_ack(record.topic))
         future.add_errback(self._on_error(record))
 
+    def _stalled(self, exc: DeliveryError) -> None:
+        if self._error is None:
+            self._error = (None, exc)
+
     def _flush_step(self, seconds: float) -> bool:
         from kafka.errors import KafkaError, KafkaTimeoutError
 
