@@ -281,6 +281,9 @@ class Runner:
         # sees everything they will ever have committed.
         writer = self.publisher.open_day(day)
         plan, holdings = self.plan(day, seed=seed)
+        scanned = getattr(writer, "scanned", None)
+        if scanned is not None and self.settings.resume and self.scanner is not None:
+            scanned(holdings)  # where the day's records lie (transactional writers record it)
         self.log_plan(plan)
         summary = self._summary(plan)
         skip_before = None

@@ -159,7 +159,13 @@ class MemoryDayScanner:
 
     def _records(self, topics: list[str]):
         pub = self.publisher
-        return ((r.topic, pub.partition_for(r.topic, r.key), r.headers) for r in pub.records if r.topic in topics)
+        offsets: Counter[tuple[str, int]] = Counter()
+        for r in pub.records:
+            partition = pub.partition_for(r.topic, r.key)
+            offset = offsets[(r.topic, partition)]
+            offsets[(r.topic, partition)] += 1
+            if r.topic in topics:
+                yield r.topic, partition, r.headers, offset
 
 
 def landed(publisher: MemoryPublisher) -> dict[str, list]:

@@ -95,7 +95,7 @@ def world():
 
     pubs = DayPublishers(
         settings, KafkaOptions("127.0.0.1:1"), owner={"run": "this run", "host": "h", "pid": 1},
-        lane_factory=lane, clock=clock, owner_lookup=lookup,
+        lane_factory=lane, clock=clock, owner_lookup=lookup, segment_io=NoSegments(),
     )
     return pubs, producers, calls, fence, clock, lookups
 
@@ -231,3 +231,13 @@ def test_partitions_come_from_an_open_days_producer(world):
         pubs.partition_for("s", b"k")
     pubs.open_day(DAY)
     assert 0 <= pubs.partition_for("s", b"k") < 3
+
+
+class NoSegments:
+    """No broker to read offsets from: no segments recorded (``checkpoint`` has its own tests)."""
+
+    def previous_owner(self, tid):
+        return None, {}
+
+    def high(self):
+        return {}
