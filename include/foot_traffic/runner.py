@@ -553,6 +553,9 @@ class Runner:
         """Open ``old``'s day again (a new writer, a fresh scan) to replay it from its start;
         the summary carries on, re-counted during the replay."""
         day = old.plan.day
+        check_owner = getattr(self.publisher, "check_owner", None)
+        if check_owner is not None:
+            check_owner(day)  # a newer run took the day meanwhile: Fenced, not taken back
         new = self._open(day, from_now=False, seed=old.plan.seed)
         summary = new.summary = old.summary
         summary.sent_per_topic.clear()

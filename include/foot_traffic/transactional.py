@@ -186,6 +186,7 @@ class DayPublishers:
         self._said_hello = False
         self._partitions: dict[str, int] = {}
         self.segment_io = segment_io or KafkaSegmentIO(options, self.topics, self.writers_topic)
+        self._mine: dict[tuple[str | None, date], dict[str, Any]] = {}  # our latest owner record per day
 
     # -- the Publisher protocol -------------------------------------------------------------
     def connect(self) -> None:
@@ -227,6 +228,7 @@ class DayPublishers:
             writer.producer.close()
             raise
         self._writers[key] = writer
+        self._mine[key] = value
         if not self._said_hello:
             self._said_hello = True
             log.info(
@@ -271,6 +273,24 @@ class DayPublishers:
                 writer.producer.close()
             except Exception as exc:  # noqa: BLE001 - keep closing the others
                 log.warning("%s: closing its producer failed: %s", writer.label, exc)
+
+    def check_owner(self, day: date, store: str | None = None) -> None:
+        """Before the runner takes ``day`` back after an outage: raise ``Fenced`` if a newer run
+        took it since our last writer of it (a failure that did not say "fenced" must not be
+        healed by fencing that run in turn)."""
+        mine = self._mine.get((store, day))
+        if mine is None:
+            return
+        tid = transactional_id(self.topics, day, store)
+        latest = self.segment_io.latest_owner(tid)
+        if latest is not None and latest.get("writer") != mine.get("writer"):
+            label = str(day) if store is None else f"store {store} {day}"
+            message = (
+                f"{label}: fenced by a newer run: {describe_owner(latest)} took this day while this run was "
+                "reconnecting; this run does not take it back"
+            )
+            log.error("%s", message)
+            raise Fenced(message, transactional_id=tid, day=day, store=store, by=latest)
 
     # -- the day's segments (``checkpoint``) ------------------------------------------------
     def record_segments(self, writer: DayWriter, segments: checkpoint.Segments) -> None:
@@ -345,6 +365,19 @@ class KafkaSegmentIO:
             try:
                 high = checkpoint.high_watermarks(consumer, self.topics)
                 return checkpoint.latest_owner(consumer, self.writers_topic, tid), high
+            finally:
+                consumer.close()
+        except (KafkaError, TimeoutError) as exc:
+            raise BrokerUnavailable(f"cannot read the owner records of {tid}: {exc}") from None
+
+    def latest_owner(self, tid: str) -> dict[str, Any] | None:
+        """The latest owner record of ``tid``."""
+        from kafka.errors import KafkaError
+
+        try:
+            consumer = self._consumer()
+            try:
+                return checkpoint.latest_owner(consumer, self.writers_topic, tid)
             finally:
                 consumer.close()
         except (KafkaError, TimeoutError) as exc:

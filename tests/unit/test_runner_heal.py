@@ -160,3 +160,19 @@ def test_pacing_after_an_outage_catches_up_then_keeps_real_time():
     assert sum(1 for t in sent_at if t == healed) > 10
     # ... and the day ends at the same (wall) time as without the outage: no shift
     assert abs(clock.monotonic() - plain_clock.monotonic()) < 1
+
+
+def test_a_day_taken_by_a_newer_run_during_the_outage_is_not_taken_back():
+    """The failure did not say "fenced" (the broker was down), but the owner records do."""
+    from foot_traffic.publisher import Fenced
+
+    pub = MemoryPublisher(outages={300: Outage(refused=1)})
+
+    def check_owner(day, store=None):
+        raise Fenced(f"{day}: fenced by a newer run (owner record)", day=day, store=store, by={"run": "newer"})
+
+    pub.check_owner = check_owner
+    r = runner(settings(), pub, FakeClock(T0))
+    [summary] = r.run([DAY])
+    assert r.fenced is not None and summary.fenced and summary.fenced_by == {"run": "newer"}
+    assert len(pub.records) == 300 and pub.opened == [(DAY, None)]  # never opened again

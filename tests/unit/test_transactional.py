@@ -241,3 +241,21 @@ class NoSegments:
 
     def high(self):
         return {}
+
+    def latest_owner(self, tid):
+        return None
+
+
+def test_check_owner_raises_fenced_when_a_newer_run_took_the_day(world):
+
+
+    pubs, *_ = world
+    pubs.open_day(DAY)
+    mine = dict(pubs._mine[(None, DAY)])
+    pubs.segment_io.latest_owner = lambda tid: mine
+    pubs.check_owner(DAY)  # still ours
+    pubs.segment_io.latest_owner = lambda tid: {**mine, "writer": "another", "run": "the newer run"}
+    with pytest.raises(Fenced, match="the newer run") as err:
+        pubs.check_owner(DAY)
+    assert err.value.day == DAY and err.value.by["run"] == "the newer run"
+    pubs.check_owner(date(2030, 1, 1))  # a day we never wrote: nothing to check
