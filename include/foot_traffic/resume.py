@@ -181,39 +181,20 @@ class KafkaDayScanner:
 
     def scan(self, day: date, topics: list[str], since_ms: int, *, settled: bool = True) -> dict[str, DayHoldings]:
         """What the topics hold of ``day`` for the implicit store (no catalogue)."""
+        from foot_traffic.ownership import transactional_id, writers_topic
+
         read = self.last = ScanStats()
-        segments = self.day_segments(day, topics) if self.segments else None
+        owner = (writers_topic(topics[0]), transactional_id(topics, day)) if self.segments else None
         found = self.read(
-            topics, since_ms, lambda records: collect(_placed(records), day), read, settled=settled, segments=segments
+            topics, since_ms, lambda records: collect(_placed(records), day), read, settled=settled, segments_of=owner
         )
         log.info(
             "resume scan of %s: read %d records from %d partitions (%s); %s",
             day, read.records, read.partitions,
-            "the day's segments" if segments is not None else "from the day's start",
+            "the day's segments" if read.bounded else "from the day's start",
             ", ".join(f"plan {h.plan_id}: {h.count}" for h in found.values()) or "nothing of this day",
         )
         return found
-
-    def day_segments(self, day: date, topics: list[str]):
-        """The segments the latest owner record of ``day`` lists (None: unknown, read by timestamp)."""
-        from kafka import KafkaConsumer
-        from kafka.errors import KafkaError
-
-        from foot_traffic import checkpoint
-        from foot_traffic.ownership import transactional_id, writers_topic
-
-        try:
-            consumer = KafkaConsumer(
-                client_id=self.client_id, enable_auto_commit=False, isolation_level="read_committed",
-                **self.options.common(),
-            )
-            try:
-                owner = checkpoint.latest_owner(consumer, writers_topic(topics[0]), transactional_id(topics, day))
-            finally:
-                consumer.close()
-        except (KafkaError, TimeoutError) as exc:
-            raise BrokerUnavailable(f"cannot read the owner records of {day}: {exc}") from None
-        return (owner or {}).get("segments")
 
     def scan_stores(
         self, day: date, topics: list[str], since_ms: int, stores: Iterable[str], *, settled: bool = True
@@ -283,18 +264,30 @@ class KafkaDayScanner:
 
     def read(
         self, topics: list[str], since_ms: int, consume, read: ScanStats | None = None, *, settled: bool = True,
-        segments=None,
+        segments_of: tuple[str, str] | None = None,
     ):
         """Feed every committed record (kafka-python's ``ConsumerRecord``) at or after
         ``since_ms``, up to the end offsets taken now (``settled``: once the transactions
         begun before are decided), to ``consume``; return its result ({} when empty).
-        With ``segments`` (``checkpoint.Segments``) only the records in them instead.
-        The one read loop of the resume scan and of ``validate``'s read-back."""
+        With ``segments_of`` (writers topic, transactional id) only the records in the
+        segments the latest owner record of that id lists, when it lists them
+        (``foot_traffic.checkpoint``). The one read loop of the resume scan and of
+        ``validate``'s read-back."""
         read = read if read is not None else ScanStats()
         from kafka import TopicPartition
+        from kafka.errors import KafkaError
 
         consumer = self._consumer("read_committed")
         try:
+            segments = None
+            if segments_of is not None:
+                from foot_traffic import checkpoint
+
+                try:
+                    segments = (checkpoint.latest_owner(consumer, *segments_of) or {}).get("segments")
+                except (KafkaError, TimeoutError) as exc:
+                    raise BrokerUnavailable(f"cannot read the owner records of {segments_of[1]}: {exc}") from None
+                read.bounded = segments is not None
             partitions = []
             for topic in topics:
                 for p in sorted(consumer.partitions_for_topic(topic) or ()):
@@ -368,6 +361,7 @@ class ScanStats:
 
     records: int = 0
     partitions: int = 0
+    bounded: bool = False  # read the day's segments only
 
 
 def _describe(open_: dict) -> str:
