@@ -20,6 +20,7 @@ from foot_traffic.profile import Profile, load_profile
 from foot_traffic.progress import ProgressReporter
 from foot_traffic.publisher import ProducerFactory, publisher_for
 from foot_traffic.resume import KafkaDayScanner
+from foot_traffic.retry import reachable
 from foot_traffic.runner import Runner
 from foot_traffic.settings import Settings
 from foot_traffic.stores import Catalogue
@@ -74,6 +75,7 @@ def build_runner(
         progress=progress,
         detail_level=detail_level,
         catalogue=catalogue,
+        probe=lambda: reachable(options),
     )
 
 

@@ -2,7 +2,8 @@
 
 Settings come from the original environment variables (see the README); flags choose
 what to play and how much to say. Exit codes: 0 on success or a clean stop
-(SIGTERM/SIGINT), 1 when delivery failed (validate: the day fails a check or cannot be
+(SIGTERM/SIGINT), 1 when delivery failed (produce: outages mid-stream are healed in-process,
+so after MAX_RETRIES attempts for one outage; validate: the day fails a check or cannot be
 read), 2 on invalid settings (fit: on bad input), 3 when a newer run of one of the days
 took it over (produce, fenced: this run stopped, the newer one continues the day;
 nothing was sent twice).
@@ -42,7 +43,8 @@ DESCRIPTION = "Simulated retail-store foot traffic streamed to Kafka: the origin
 EPILOG = """\
 Settings are the original environment variables (KAFKA_BROKER, KAFKA_TOPIC, SEED,
 DAILY_CUSTOMERS, TIME_SCALE, ...; see the README). Exit codes: 0 success or clean stop,
-1 delivery failed, 2 invalid settings.
+1 delivery failed (a broker outage mid-stream is healed first: MAX_RETRIES reconnection
+attempts, RETRY_BACKOFF_SECONDS apart, doubling), 2 invalid settings, 3 fenced.
 
 examples:
   foot-traffic produce                                  day after day, from now

@@ -49,6 +49,11 @@ class KafkaOptions:
     # How long one connection attempt may take (kafka-python's own default, 30 s, makes
     # every attempt against a dead broker block that long, whatever MAX_RETRIES says).
     bootstrap_timeout_ms: int = 5_000
+    # A flush or commit that sees no acknowledgement for this long fails (DeliveryError):
+    # a client that stays stuck after its broker restarted (kafka-python 3.0 waiting for a
+    # lost transaction coordinator until delivery_timeout_ms) is then healed by the runner
+    # (reconnect, re-scan) instead of holding the stream for minutes.
+    stall_timeout_ms: int = 15_000
 
     @classmethod
     def from_settings(cls, settings, client_options: Mapping[str, Any] | None = None) -> KafkaOptions:

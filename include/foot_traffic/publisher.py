@@ -198,6 +198,13 @@ class ConfirmedPublisher:
     def _after_flush(self) -> None:
         """Called once the queue drained without failure (count acknowledgements here)."""
 
+    def _stalled(self, exc: DeliveryError) -> None:
+        """A flush stalled: remember it as this producer's failure (close abandons it, sends nothing more)."""
+
+    def _pending(self) -> int:
+        """Records sent and not yet acknowledged (a flush that sees it shrink makes progress)."""
+        return self.sent - self.acked
+
     def _begin_transaction(self) -> None:
         raise NotImplementedError
 
@@ -228,7 +235,9 @@ class ConfirmedPublisher:
         """Every record sent so far acknowledged, then the open transaction committed."""
         self.flush()
         if self.in_transaction:
-            self._commit_transaction(self.options.delivery_timeout_ms / 1000)
+            # Bounded like a stalled flush: a commit whose outcome is unknown is settled by
+            # the next writer of the day (its init_transactions), and its scan sees the result.
+            self._commit_transaction(min(self.options.delivery_timeout_ms, self.options.stall_timeout_ms) / 1000)
             self.in_transaction = False
 
     def partition_count(self, topic: str) -> int:
@@ -252,14 +261,27 @@ class ConfirmedPublisher:
         if self._producer is None:
             return
         deadline = None if timeout is None else time.monotonic() + timeout
+        stall = self.options.stall_timeout_ms / 1000
+        pending, progressed = self._pending(), time.monotonic()
         # Short waits: a failure may hold the client (see KafkaPublisher's fence), so a
         # single unbounded flush could never return.
         while True:
             self._raise_if_failed()
             if self._flush_step(0.5):
                 break
-            if deadline is not None and time.monotonic() >= deadline:
+            now = time.monotonic()
+            if deadline is not None and now >= deadline:
                 raise DeliveryError(f"flush failed: not acknowledged within {timeout:g} s")
+            left = self._pending()
+            if left < pending:
+                pending, progressed = left, now
+            elif now - progressed >= stall:
+                stalled = DeliveryError(
+                    f"flush stalled: no acknowledgement for {now - progressed:.0f} s with {left} records waiting "
+                    "(the broker is unreachable, or the client did not recover after it restarted)"
+                )
+                self._stalled(stalled)
+                raise stalled
         self._raise_if_failed()
         self._after_flush()
         if self.acked != self.sent:

@@ -134,6 +134,13 @@ class ConfluentPublisher(ConfirmedPublisher):
     def connect(self) -> None:
         from confluent_kafka import KafkaException
 
+        # A reconnect after an outage (the runner heals): a new producer, the old one's failure forgotten.
+        self._failure = None
+        self._purged = False
+        self._unpolled = 0
+        self.sent = self.acked = 0
+        self._sent_by_topic = Counter()
+        self.in_transaction = False
         settings = producer_settings(self.options, self.transactional_id)
         level = logging.DEBUG if self.transactional_id else logging.INFO  # a day's producer: quieter
         log.log(level, "connecting to Kafka with librdkafka at %s", self.options.bootstrap_servers)
@@ -315,6 +322,15 @@ class ConfluentPublisher(ConfirmedPublisher):
                     err = _kafka_error(again)
             self._fail(None, err)
             self._raise_if_failed()
+
+    def _stalled(self, exc: DeliveryError) -> None:
+        self._fail(None, None)
+
+    def _pending(self) -> int:
+        try:
+            return len(self._producer)  # messages in librdkafka's queues, in flight included
+        except TypeError:  # no producer (closed), or a test double without a queue
+            return self.sent - self.acked
 
     def _after_flush(self) -> None:
         # Nothing left in librdkafka and no failure reported: all sent so far are acknowledged.

@@ -60,6 +60,13 @@ class KafkaPublisher(ConfirmedPublisher):
     def connect(self) -> None:
         from kafka import KafkaProducer
 
+        # A reconnect after an outage (the runner heals): a new producer, the old one's failure forgotten.
+        self._error = None
+        self._released = threading.Event()
+        self._last_offset = {}
+        self.sent = self.acked = 0
+        self.in_transaction = False
+
         transactional = (
             {"transactional_id": self.transactional_id, "transaction_timeout_ms": self.options.transaction_timeout_ms}
             if self.transactional_id
@@ -211,6 +218,10 @@ class KafkaPublisher(ConfirmedPublisher):
         self.sent += 1
         future.add_callback(self._on_ack(record.topic))
         future.add_errback(self._on_error(record))
+
+    def _stalled(self, exc: DeliveryError) -> None:
+        if self._error is None:
+            self._error = (None, exc)
 
     def _flush_step(self, seconds: float) -> bool:
         from kafka.errors import KafkaError, KafkaTimeoutError

@@ -52,3 +52,19 @@ def retry_connect(
             )
             if stop.wait(delay):
                 raise InterruptedError(f"stopped while waiting for {what} at {options.bootstrap_servers}")
+
+
+def reachable(options: KafkaOptions) -> None:
+    """One connection attempt, no retries: ``BrokerUnavailable`` unless a broker answers.
+
+    The runner's probe after each back-off of an outage, so that waiting for the broker
+    is that loop's alone (reconnecting with ``retry_connect`` would nest a second budget)."""
+    from kafka import KafkaAdminClient
+    from kafka.errors import KafkaError
+
+    try:
+        KafkaAdminClient(client_id="foot-traffic-probe", **options.common()).close()
+    except (KafkaError, OSError) as exc:
+        raise BrokerUnavailable(
+            f"no broker answers at {options.bootstrap_servers}: {type(exc).__name__}: {exc}"
+        ) from None

@@ -18,6 +18,20 @@ A run fenced by a newer run of one of its days (``Fenced``) stops as if asked to
 other days' records sent so far are committed, and the fenced day's summary says
 ``fenced`` and names the newer run; nothing is raised (the data is consistent), the
 front doors decide what it means (exit code 3, a failed task that is not retried).
+
+Self-healing (``_heal``): any other delivery failure mid-stream (broker gone, a record not
+acknowledged, acknowledged writes lost, the client's own fence after a failed record)
+closes the producer, waits with growing back-off (``RETRY_BACKOFF_SECONDS`` doubled,
+capped, +-20 % jitter), reconnects, opens the open days again (and those finished in
+the last ``RECHECK_FINISHED_SECONDS``, whose tail the broker may have lost), re-scans what
+the topics hold of them (the resume scan: committed records, after fencing our own
+failed writers) and replays each day against that scan: what is there is skipped, the
+rest is sent, in order, so nothing is lost and nothing sent twice. The simulated clock
+keeps running during the outage: records due meanwhile go out as soon as it heals, then
+real-time pacing resumes. ``MAX_RETRIES`` attempts per outage (an outage after which the
+re-scan shows no progress shares the previous one's budget, so a record that can never
+be delivered ends the run); then the error is raised with what was delivered. Not with
+a store catalogue (a chain run fails as before; its front door restarts it).
 """
 
 from __future__ import annotations
@@ -25,9 +39,10 @@ from __future__ import annotations
 import heapq
 import itertools
 import logging
+import random
 import threading
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any, Protocol
@@ -39,13 +54,28 @@ from foot_traffic.pacing import Clock, Pacer, SystemClock
 from foot_traffic.plan import DayPlan, day_start, plan_from_settings
 from foot_traffic.profile import Profile, load_profile
 from foot_traffic.progress import LogProgress, ProgressReporter, Snapshot
-from foot_traffic.publisher import DayWriter, Fenced, Publisher
+from foot_traffic.publisher import DayWriter, Fenced, Publisher, PublishError
 from foot_traffic.resume import DayHoldings, PlanMismatch
+from foot_traffic.retry import backoff_delays
 from foot_traffic.sensor import day_moments
 from foot_traffic.settings import Settings
 from foot_traffic.stores import Catalogue
 
 log = logging.getLogger(__name__)
+
+# After an outage, days finished this recently (wall seconds) are re-scanned too: a broker
+# that crashed may have lost the last acknowledged (even committed) records of a day that
+# had already been checked and closed.
+RECHECK_FINISHED_SECONDS = 30.0
+
+
+def _transient() -> tuple[type[BaseException], ...]:
+    """Errors an outage may surface as: the publisher's, and kafka-python's raw ones (scan, admin)."""
+    try:
+        from kafka.errors import KafkaError
+    except ImportError:  # pragma: no cover - kafka-python is a dependency
+        return (PublishError, OSError)
+    return (PublishError, KafkaError, OSError)
 
 
 class DayScanner(Protocol):
@@ -117,6 +147,10 @@ class _OpenDay:
     slot: int = -1
     slot_entries: int = 0
     chain: bool = False  # a store-day of a catalogue: compact logging
+    # After an outage: what the day held before this run (the first scan); the re-scanned
+    # records it does not hold were sent by this run before the outage (see ``_recount``).
+    base: DayHoldings | None = None
+    refill: bool = False  # a finished day re-opened after an outage (it is not counted twice)
 
 
 class Runner:
@@ -136,10 +170,15 @@ class Runner:
         progress: ProgressReporter | None = None,
         detail_level: int = logging.INFO,
         catalogue: Catalogue | None = None,
+        probe: Callable[[], None] | None = None,
+        rng: random.Random | None = None,
     ):
         """:param progress: where progress goes (default: log lines every ``progress_every`` s).
         :param detail_level: log level of the per-slot lines (the plan's slots, "slot done");
-            DEBUG keeps a long backfill to a few lines per day."""
+            DEBUG keeps a long backfill to a few lines per day.
+        :param probe: one quick reachability check (raises ``BrokerUnavailable``), tried after
+            each back-off of an outage before reconnecting; None: reconnect directly.
+        :param rng: jitter of the outage back-off (tests fix it)."""
         self.settings = settings
         self.publisher = publisher
         self.scanner = scanner
@@ -158,19 +197,39 @@ class Runner:
         self.fenced: Fenced | None = None  # set when a newer run took one of the days
         self._taken: dict[date, dict[str, DayWriter]] = {}  # chain: store-day writers taken, not yet playing
         self._chain = None if catalogue is None else ChainPlanner(catalogue, settings, scanner, self.topics)
+        # Self-healing (see ``_heal``): the days open now, those finished lately, the budget.
+        self.probe = probe
+        self._rng = rng or random.Random()
+        self._open_days: dict[date, _OpenDay] = {}
+        self._recent: list[tuple[float, _OpenDay]] = []  # (monotonic when finished, day)
+        self._spent = 0  # attempts spent by outages after which nothing progressed
+        self._held_mark: dict[date, int] = {}
+        self._days_mark = 0
+        self.outages: list[dict[str, Any]] = []  # one per recovered outage: seconds, attempts, re-checked
+
+    @property
+    def heals(self) -> bool:
+        """Whether a delivery failure mid-stream is healed in-process: ``MAX_RETRIES`` > 0, no
+        catalogue, and resume on (the replay relies on the re-scan)."""
+        return (
+            self.catalogue is None and self.settings.max_retries > 0 and self.settings.resume
+            and self.scanner is not None
+        )
 
     # -- planning ---------------------------------------------------------------------------
-    def plan(self, day: date, *, look_only: bool = False) -> tuple[DayPlan, DayHoldings | None]:
+    def plan(
+        self, day: date, *, look_only: bool = False, seed: int | None = None
+    ) -> tuple[DayPlan, DayHoldings | None]:
         """Plan ``day``; with resume on, adopt and check what the topics already hold.
 
         ``look_only``: a check before the day is taken (see ``_fences``): what is
-        committed now, without waiting for open transactions, and quietly."""
+        committed now, without waiting for open transactions, and quietly. ``seed``: the
+        seed this run already plays the day with (a day re-opened after an outage)."""
         found: dict[str, DayHoldings] = {}
         if self.settings.resume and self.scanner is not None:
             since_ms = int(day_start(day).timestamp() * 1000)
             found = self.scanner.scan(day, self.topics, since_ms, settled=not look_only)
-        seed = None
-        if self.settings.seed is None and len(found) == 1:
+        if seed is None and self.settings.seed is None and len(found) == 1:
             # An unseeded day that already started keeps its first attempt's seed.
             seed = next(iter(found.values())).seed
             if not look_only:
@@ -213,15 +272,18 @@ class Runner:
             topics=tuple(self.topics),
         )
 
-    def _open(self, day: date, from_now: bool) -> _OpenDay:
+    def _open(self, day: date, from_now: bool, seed: int | None = None) -> _OpenDay:
         if self._fences:
             # Look before taking the day: a run that would refuse the day (another plan is
             # in it) must refuse it without fencing the run that is writing it.
-            self.plan(day, look_only=True)
+            self.plan(day, look_only=True, seed=seed)
         # The writer first: it fences every older writer of the day, so the scan below
         # sees everything they will ever have committed.
         writer = self.publisher.open_day(day)
-        plan, holdings = self.plan(day)
+        plan, holdings = self.plan(day, seed=seed)
+        scanned = getattr(writer, "scanned", None)
+        if scanned is not None and self.settings.resume and self.scanner is not None:
+            scanned(holdings)  # where the day's records lie (transactional writers record it)
         self.log_plan(plan)
         summary = self._summary(plan)
         skip_before = None
@@ -340,37 +402,47 @@ class Runner:
         # After connecting: the simulated clock starts when records can actually be sent.
         pacer = Pacer(self.clock, self.settings.time_scale, self.settings.sleep, self.stop, self.sim_anchor)
         from_now = self.clock.now().timestamp() if first_from_now else None
+        transient = _transient()
         try:
             try:
-                while True:
-                    if upcoming is not None and (not heap or heap[0][0] >= upcoming[0]):
-                        unit = upcoming[1]
-                        if isinstance(unit, StoreDay):
-                            open_day = self._open_store_day(unit, from_now)
-                        else:
-                            open_day = self._open(unit, from_now=first_from_now and opened == 0)
-                        opened += 1
-                        summaries.append(open_day.summary)
-                        self._push(heap, tie, open_day)
-                        upcoming = next(units, None)
-                        if not keep_summaries:
-                            summaries = [s for s in summaries if not s.finished]
-                        continue
-                    if not heap:
+                while True:  # once, plus once more after each outage healed
+                    try:
+                        while True:
+                            if upcoming is not None and (not heap or heap[0][0] >= upcoming[0]):
+                                unit = upcoming[1]
+                                if isinstance(unit, StoreDay):
+                                    open_day = self._open_store_day(unit, from_now)
+                                else:
+                                    open_day = self._open(unit, from_now=first_from_now and opened == 0)
+                                    self._open_days[unit] = open_day
+                                opened += 1
+                                summaries.append(open_day.summary)
+                                self._push(heap, tie, open_day)
+                                upcoming = next(units, None)
+                                if not keep_summaries:
+                                    summaries = [s for s in summaries if not s.finished]
+                                continue
+                            if not heap:
+                                break
+                            due, _, _, moment, open_day = heapq.heappop(heap)
+                            self._play(moment, open_day, pacer)
+                            if self.stop.is_set():
+                                break
+                            self._push(heap, tie, open_day)
+                            now = self.clock.monotonic()
+                            if now - last_progress >= self.progress_every:
+                                last_progress = now
+                                if self.catalogue is None:
+                                    self._progress(open_day, pacer)
+                                else:
+                                    self._chain_progress(heap, summaries, pacer)
+                        self.publisher.flush()
                         break
-                    due, _, _, moment, open_day = heapq.heappop(heap)
-                    self._play(moment, open_day, pacer)
-                    if self.stop.is_set():
-                        break
-                    self._push(heap, tie, open_day)
-                    now = self.clock.monotonic()
-                    if now - last_progress >= self.progress_every:
-                        last_progress = now
-                        if self.catalogue is None:
-                            self._progress(open_day, pacer)
-                        else:
-                            self._chain_progress(heap, summaries, pacer)
-                self.publisher.flush()
+                    except transient as exc:
+                        if isinstance(exc, (Fenced, InterruptedError)) or not self.heals:
+                            raise
+                        if not self._heal(exc, heap, tie, summaries):
+                            break  # stopped while waiting for the broker
             except Fenced as exc:
                 self._was_fenced(exc, summaries)
         finally:
@@ -406,6 +478,141 @@ class Runner:
         summary.fenced_by = exc.by
         log.warning("%s: stopping: another run now writes it; committing what the other days sent", summary_label(exc))
 
+    # -- self-healing -------------------------------------------------------------------------
+    def _heal(self, exc: BaseException, heap: list, tie, summaries: list[DaySummary]) -> bool:
+        """Recover from a delivery failure in-process (see the module's docstring): close,
+        back off, reconnect, re-open and re-scan the open days (and those finished lately),
+        and put them back on ``heap`` to replay against the scan. False when stopped while
+        waiting; raises the last error, naming what was delivered, once the retries are spent."""
+        started = self.clock.monotonic()
+        self._recent = [(t, d) for t, d in self._recent if started - t <= RECHECK_FINISHED_SECONDS]
+        chosen = {d.plan.day: d for _, d in self._recent}
+        chosen.update(self._open_days)
+        days = sorted(chosen.values(), key=lambda d: d.plan.day)
+        log.warning(
+            "delivery interrupted (%s: %s) with %d day(s) open (%s) and %d finished lately: closing the producer; "
+            "reconnecting with back-off (MAX_RETRIES=%d, RETRY_BACKOFF_SECONDS=%g)",
+            type(exc).__name__, exc, len(self._open_days), ", ".join(str(d) for d in self._open_days) or "none",
+            len(self._recent), self.settings.max_retries, self.settings.retry_backoff_seconds,
+        )
+        self._close_quietly()
+        heap.clear()
+        delays = backoff_delays(self.settings.max_retries, self.settings.retry_backoff_seconds, self._rng)
+        transient = _transient()
+        last: BaseException = exc
+        first_attempt = self._spent
+        while True:
+            if self._spent >= len(delays):
+                raise self._gave_up(last, self.clock.monotonic() - started, self._spent - first_attempt, summaries)
+            delay = delays[self._spent]
+            self._spent += 1
+            log.info("outage: attempt %d of %d to reconnect in %.1f s", self._spent, len(delays), delay)
+            if self.clock.wait(delay, self.stop):
+                log.warning(
+                    "stopped during an outage: records sent since the last commit may be missing; a restart "
+                    "sends exactly the rest"
+                )
+                return False
+            try:
+                if self.probe is not None:
+                    self.probe()
+                self.publisher.connect()
+                self.publisher.ensure_topics(self.topics)
+                reopened = [self._reopen(d) for d in days]
+            except transient as failed:
+                if isinstance(failed, (Fenced, InterruptedError)):
+                    raise
+                last = failed
+                log.warning(
+                    "outage: attempt %d of %d failed (%s: %s)", self._spent, len(delays), type(failed).__name__, failed
+                )
+                self._close_quietly()
+                continue
+            break
+        attempts = self._spent - first_attempt
+        held = {d.plan.day: (d.holdings.total if d.holdings is not None else 0) for d in reopened}
+        # An outage after which the topics hold more than after the previous one (or a day
+        # was finished in between) gets a fresh budget; else it shares the previous one's.
+        if self._days_done > self._days_mark or any(n > self._held_mark.get(day, -1) for day, n in held.items()):
+            self._spent = 0
+        self._held_mark, self._days_mark = held, self._days_done
+        for open_day in reopened:
+            self._push(heap, tie, open_day)
+        seconds = self.clock.monotonic() - started
+        rechecked = sum(held.values())
+        self.outages.append({"seconds": round(seconds, 3), "attempts": attempts, "days": len(reopened),
+                             "records_rechecked": rechecked, "error": f"{type(exc).__name__}: {exc}"})
+        log.warning(
+            "recovered after %.1f s (%d attempt(s)): re-scanned %d day(s) (%s), %d records re-checked in the topics; "
+            "sending the rest now (records due during the outage go out at once, then real-time pacing resumes)",
+            seconds, attempts, len(reopened), ", ".join(str(d.plan.day) for d in reopened) or "none", rechecked,
+        )
+        return True
+
+    def _reopen(self, old: _OpenDay) -> _OpenDay:
+        """Open ``old``'s day again (a new writer, a fresh scan) to replay it from its start;
+        the summary carries on, re-counted during the replay."""
+        day = old.plan.day
+        check_owner = getattr(self.publisher, "check_owner", None)
+        if check_owner is not None:
+            check_owner(day)  # a newer run took the day meanwhile: Fenced, not taken back
+        new = self._open(day, from_now=False, seed=old.plan.seed)
+        summary = new.summary = old.summary
+        summary.sent_per_topic.clear()
+        summary.entries_per_slot.clear()
+        summary.already_present = 0
+        summary.skipped_before_start = 0
+        new.skip_before = old.skip_before
+        new.base = old.base if old.base is not None else (old.holdings or DayHoldings(old.plan.plan_id))
+        new.slot, new.slot_entries = old.slot, old.slot_entries
+        new.refill = old.refill or summary.finished
+        summary.finished = False
+        self._open_days[day] = new
+        return new
+
+    def _recount(self, open_day: _OpenDay, moment: Moment, kept: tuple) -> None:
+        """A replay after an outage skips the records the re-scan found: those the day held
+        before this run are already present, the others this run sent before the outage."""
+        summary, base = open_day.summary, open_day.base
+        kept_ids = {id(r) for r in kept}
+        ours = 0
+        for r in moment.records:
+            if id(r) in kept_ids:
+                continue
+            if base.holds(r, self.publisher.partition_for(r.topic, r.key)):
+                summary.already_present += 1
+            else:
+                summary.sent_per_topic[r.topic] += 1
+                ours += 1
+        if ours and moment.entering and not kept:
+            summary.entries_per_slot[open_day.stream._labels[moment.visit.slot]] += 1
+
+    def _close_quietly(self) -> None:
+        try:
+            self.publisher.close()
+        except Exception as exc:  # noqa: BLE001 - already failing; the next attempt reconnects
+            log.debug("closing the failed publisher: %s", exc)
+
+    def _gave_up(self, last: BaseException, seconds: float, attempts: int, summaries: list[DaySummary]) -> PublishError:
+        """The last error again, saying what was delivered (a restart sends exactly the rest)."""
+        done = [s for s in summaries if s.finished]
+        open_ = [s for s in summaries if not s.finished]
+        message = (
+            f"gave up after {attempts} attempt(s) in {seconds:.0f} s to recover from an outage (MAX_RETRIES="
+            f"{self.settings.max_retries}, RETRY_BACKOFF_SECONDS={self.settings.retry_backoff_seconds:g}); last error: "
+            f"{type(last).__name__}: {last}. Delivered: {len(done)} day(s) complete"
+            + (f" ({', '.join(f'{s.day} {s.sent + s.already_present}' for s in done[-5:])} records)" if done else "")
+            + "; unfinished: "
+            + (", ".join(f"{s.day} ({s.sent} records sent by this run, {s.already_present} there before)" for s in open_)
+               or "none")
+            + ". What was committed stays; a restart sends exactly the rest."
+        )
+        error = type(last) if isinstance(last, PublishError) and not isinstance(last, Fenced) else PublishError
+        try:
+            return error(message)
+        except TypeError:
+            return PublishError(message)
+
     def _push(self, heap, tie, open_day: _OpenDay) -> None:
         moment = next(open_day.moments, None)
         if moment is None:
@@ -422,7 +629,10 @@ class Runner:
         if open_day.holdings is not None:
             holdings = open_day.holdings
             records = tuple(r for r in records if not holdings.holds(r, self.publisher.partition_for(r.topic, r.key)))
-            summary.already_present += len(moment.records) - len(records)
+            if open_day.base is None:
+                summary.already_present += len(moment.records) - len(records)
+            elif len(records) < len(moment.records):
+                self._recount(open_day, moment, records)
             if not records:
                 return
         wait = pacer.wall_delay(moment.due)
@@ -504,6 +714,15 @@ class Runner:
         open_day.writer.finish()
         open_day.summary.finished = True
         s = open_day.summary
+        if not open_day.chain:
+            self._open_days.pop(s.day, None)
+            now = self.clock.monotonic()
+            self._recent = [(t, d) for t, d in self._recent if now - t <= RECHECK_FINISHED_SECONDS and d.plan.day != s.day]
+            self._recent.append((now, open_day))
+            if open_day.refill:
+                log.info("%s checked again after the outage and complete: %d records in the topics", s.day,
+                         s.sent + s.already_present)
+                return
         if open_day.chain:
             if not s.closed:
                 log.info(

@@ -9,10 +9,11 @@ from __future__ import annotations
 import threading
 from collections import Counter
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 from foot_traffic.events import Record
-from foot_traffic.publisher import DeliveryError, Fenced, murmur2_partition
+from foot_traffic.publisher import BrokerUnavailable, DeliveryError, Fenced, murmur2_partition
 from foot_traffic.resume import DayHoldings, collect, collect_stores
 
 
@@ -46,12 +47,30 @@ class FakeClock:
         return stop.is_set()
 
 
+@dataclass
+class Outage:
+    """A broker outage for :class:`MemoryPublisher`: the send that meets it fails, the broker
+    then loses its last ``lose`` records (acknowledged writes lost) and refuses the next
+    ``refused`` connections."""
+
+    refused: int = 0
+    lose: int = 0
+
+
 class MemoryPublisher:
     """Keeps records in a list, partitioned like Kafka; ``fail_after`` injects a delivery
-    failure, ``fence_after`` a fencing by a newer run (``fenced_by`` its owner record)
-    after that many records; ``idles`` records the stream's waits announced to it."""
+    failure (every send from then on), ``fence_after`` a fencing by a newer run
+    (``fenced_by`` its owner record) after that many records, ``outages`` a broker outage
+    (:class:`Outage`) when that many records are held; ``idles`` records the stream's waits
+    announced to it."""
 
-    def __init__(self, partitions: int = 3, fail_after: int | None = None, fence_after: int | None = None):
+    def __init__(
+        self,
+        partitions: int = 3,
+        fail_after: int | None = None,
+        fence_after: int | None = None,
+        outages: dict[int, Outage] | None = None,
+    ):
         self.records: list[Record] = []
         self.partitions = partitions
         self.fail_after = fail_after
@@ -63,9 +82,18 @@ class MemoryPublisher:
         self.finished: list[tuple[date, str | None]] = []
         self.idles: list[float] = []
         self.acked_by_topic: Counter[str] = Counter()
+        self.outages = dict(outages or {})
+        self.down = False  # an outage is under way: sends fail
+        self.refusing = 0  # connections still to refuse
+        self.connects = 0
 
     def connect(self) -> None:
-        pass
+        self.connects += 1
+        if self.refusing > 0:
+            self.refusing -= 1
+            raise BrokerUnavailable("cannot reach the memory broker (injected outage)")
+        self.down = False
+        self.closed = False
 
     def ensure_topics(self, topics: list[str]) -> None:
         pass
@@ -83,6 +111,14 @@ class MemoryPublisher:
     def send(self, record: Record) -> None:
         if self.fail_after is not None and len(self.records) >= self.fail_after:
             raise DeliveryError(f"record {record.kind} seq {record.seq} to {record.topic} was not delivered: injected")
+        outage = self.outages.pop(len(self.records), None)
+        if outage is not None:
+            self.down = True
+            self.refusing = outage.refused
+            if outage.lose:
+                del self.records[-outage.lose:]
+        if self.down:
+            raise DeliveryError(f"record {record.kind} seq {record.seq} to {record.topic} was not delivered: broker down")
         self.records.append(record)
         self.acked_by_topic[record.topic] += 1
 
@@ -123,7 +159,13 @@ class MemoryDayScanner:
 
     def _records(self, topics: list[str]):
         pub = self.publisher
-        return ((r.topic, pub.partition_for(r.topic, r.key), r.headers) for r in pub.records if r.topic in topics)
+        offsets: Counter[tuple[str, int]] = Counter()
+        for r in pub.records:
+            partition = pub.partition_for(r.topic, r.key)
+            offset = offsets[(r.topic, partition)]
+            offsets[(r.topic, partition)] += 1
+            if r.topic in topics:
+                yield r.topic, partition, r.headers, offset
 
 
 def landed(publisher: MemoryPublisher) -> dict[str, list]:

@@ -29,6 +29,7 @@ from collections.abc import Callable
 from datetime import date
 from typing import Any
 
+from foot_traffic import checkpoint
 from foot_traffic.events import Record
 from foot_traffic.kafka_options import KafkaOptions
 from foot_traffic.ownership import (
@@ -41,7 +42,15 @@ from foot_traffic.ownership import (
     transactional_id,
     writers_topic,
 )
-from foot_traffic.publisher import ConfirmedPublisher, Fenced, ProducerFactory, PublishError, ensure_topics, producer_for
+from foot_traffic.publisher import (
+    BrokerUnavailable,
+    ConfirmedPublisher,
+    Fenced,
+    ProducerFactory,
+    PublishError,
+    ensure_topics,
+    producer_for,
+)
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +79,15 @@ class DayWriter:
         self.transactions = 0  # transactions committed
         self.commit_seconds = 0.0  # wall time spent committing (flush + commit)
         self.fenced: Fenced | None = None  # once fenced, every later call raises it again
+        # The day's segments (``checkpoint``): where this writer's records begin, and where
+        # its scan found the day's earlier ones (None: not scanned, no segments at the end).
+        self.start: dict[str, int] | None = None
+        self.found: dict[str, tuple[int, int]] | None = None
+
+    def scanned(self, holdings) -> None:
+        """The runner's resume scan of the day (``DayHoldings`` or None: nothing found)."""
+        spans = {} if holdings is None else holdings.span
+        self.found = {checkpoint.key(t, p): span for (t, p), span in spans.items()}
 
     @property
     def label(self) -> str:
@@ -110,9 +128,12 @@ class DayWriter:
         self.publishers.transactions += 1
 
     def finish(self) -> None:
-        """The day's last record was sent: commit, check the broker still holds it all, close."""
+        """The day's last record was sent: commit, check the broker still holds it all, record
+        where the day's records lie (its segments), close."""
         self.commit()
         self.producer.verify()
+        if self.start and self.found is not None:
+            self.publishers.record_segments(self, checkpoint.at_finish(self.found, self.start, self.publishers.segment_io.high()))
         self.publishers.release(self)
         self.producer.close()
         log.log(
@@ -139,9 +160,12 @@ class DayPublishers:
         clock: Callable[[], float] = time.monotonic,
         owner_lookup: Callable[..., dict[str, Any] | None] = newer_owner,
         detail_level: int = logging.INFO,
+        segment_io: Any = None,
     ):
         """:param detail_level: log level of the per-day lines (a day taken, a day committed);
-        DEBUG keeps a long backfill's log short."""
+        DEBUG keeps a long backfill's log short.
+        :param segment_io: reads the latest owner record and the high watermarks (the day's
+            segments); default: from Kafka (``KafkaSegmentIO``)."""
         self.settings = settings
         self.options = options
         self.stop = stop or threading.Event()
@@ -161,6 +185,8 @@ class DayPublishers:
         self.detail_level = detail_level
         self._said_hello = False
         self._partitions: dict[str, int] = {}
+        self.segment_io = segment_io or KafkaSegmentIO(options, self.topics, self.writers_topic)
+        self._mine: dict[tuple[str | None, date], dict[str, Any]] = {}  # our latest owner record per day
 
     # -- the Publisher protocol -------------------------------------------------------------
     def connect(self) -> None:
@@ -184,6 +210,13 @@ class DayPublishers:
         writer.owner, writer.owner_since_ms = value, ts_ms // 1000 * 1000
         try:
             writer.producer.connect()  # init_transactions: fences every older writer of this day
+            if store is None:
+                # Every older writer is fenced: nothing more of theirs lands, and ours lands at or
+                # after the high watermarks now (the day's segments, see ``checkpoint``).
+                previous, writer.start = self.segment_io.previous_owner(tid)
+                segments = checkpoint.at_open(previous, writer.start)
+                if segments is not None:
+                    value = {**value, "segments": segments}
             writer.producer.begin()
             writer.producer.send(
                 Record(self.writers_topic, tid.encode(), encode(value), (), ts_ms // 1000, 0, "owner", -1)
@@ -195,6 +228,7 @@ class DayPublishers:
             writer.producer.close()
             raise
         self._writers[key] = writer
+        self._mine[key] = value
         if not self._said_hello:
             self._said_hello = True
             log.info(
@@ -233,11 +267,43 @@ class DayPublishers:
     def close(self) -> None:
         """Close every day's producer (an open transaction is aborted, a failed one abandoned)."""
         writers, self._writers = list(self._writers.values()), {}
+        self.deadline = float("inf")
         for writer in writers:
             try:
                 writer.producer.close()
             except Exception as exc:  # noqa: BLE001 - keep closing the others
                 log.warning("%s: closing its producer failed: %s", writer.label, exc)
+
+    def check_owner(self, day: date, store: str | None = None) -> None:
+        """Before the runner takes ``day`` back after an outage: raise ``Fenced`` if a newer run
+        took it since our last writer of it (a failure that did not say "fenced" must not be
+        healed by fencing that run in turn)."""
+        mine = self._mine.get((store, day))
+        if mine is None:
+            return
+        tid = transactional_id(self.topics, day, store)
+        latest = self.segment_io.latest_owner(tid)
+        if latest is not None and latest.get("writer") != mine.get("writer"):
+            label = str(day) if store is None else f"store {store} {day}"
+            message = (
+                f"{label}: fenced by a newer run: {describe_owner(latest)} took this day while this run was "
+                "reconnecting; this run does not take it back"
+            )
+            log.error("%s", message)
+            raise Fenced(message, transactional_id=tid, day=day, store=store, by=latest)
+
+    # -- the day's segments (``checkpoint``) ------------------------------------------------
+    def record_segments(self, writer: DayWriter, segments: checkpoint.Segments) -> None:
+        """Commit the writer's owner record again, saying where the day's records lie."""
+        value = {**writer.owner, "segments": segments, "finished": True}
+        producer = writer.producer
+        try:
+            producer.begin()
+            producer.send(Record(self.writers_topic, writer.transactional_id.encode(), encode(value), (),
+                                 writer.owner_since_ms // 1000, 0, "owner", -1))
+            producer.commit()
+        except Fenced as exc:
+            raise self.fenced(writer, exc) from None
 
     # -- the writers' side ------------------------------------------------------------------
     def commit_due(self) -> None:
@@ -275,3 +341,56 @@ class DayPublishers:
         log.error("%s", message)
         writer.fenced = Fenced(message, transactional_id=writer.transactional_id, day=writer.day, store=writer.store, by=by)
         return writer.fenced
+
+
+class KafkaSegmentIO:
+    """What a writer reads to record the day's segments: the latest owner record, the high watermarks."""
+
+    def __init__(self, options: KafkaOptions, topics: list[str], writers_topic: str):
+        self.options, self.topics, self.writers_topic = options, topics, writers_topic
+
+    def _consumer(self):
+        from kafka import KafkaConsumer
+
+        # read_uncommitted: the high watermarks; an aborted owner record read as the latest
+        # only lists more segments than the committed one (a superset is safe to scan).
+        return KafkaConsumer(client_id="foot-traffic-segments", enable_auto_commit=False, **self.options.common())
+
+    def previous_owner(self, tid: str) -> tuple[dict[str, Any] | None, dict[str, int]]:
+        """The latest owner record of ``tid`` and the data topics' high watermarks now."""
+        from kafka.errors import KafkaError
+
+        try:
+            consumer = self._consumer()
+            try:
+                high = checkpoint.high_watermarks(consumer, self.topics)
+                return checkpoint.latest_owner(consumer, self.writers_topic, tid), high
+            finally:
+                consumer.close()
+        except (KafkaError, TimeoutError) as exc:
+            raise BrokerUnavailable(f"cannot read the owner records of {tid}: {exc}") from None
+
+    def latest_owner(self, tid: str) -> dict[str, Any] | None:
+        """The latest owner record of ``tid``."""
+        from kafka.errors import KafkaError
+
+        try:
+            consumer = self._consumer()
+            try:
+                return checkpoint.latest_owner(consumer, self.writers_topic, tid)
+            finally:
+                consumer.close()
+        except (KafkaError, TimeoutError) as exc:
+            raise BrokerUnavailable(f"cannot read the owner records of {tid}: {exc}") from None
+
+    def high(self) -> dict[str, int]:
+        from kafka.errors import KafkaError
+
+        try:
+            consumer = self._consumer()
+            try:
+                return checkpoint.high_watermarks(consumer, self.topics)
+            finally:
+                consumer.close()
+        except KafkaError as exc:
+            raise BrokerUnavailable(f"cannot read the end offsets of {self.topics}: {exc}") from None

@@ -95,7 +95,7 @@ def world():
 
     pubs = DayPublishers(
         settings, KafkaOptions("127.0.0.1:1"), owner={"run": "this run", "host": "h", "pid": 1},
-        lane_factory=lane, clock=clock, owner_lookup=lookup,
+        lane_factory=lane, clock=clock, owner_lookup=lookup, segment_io=NoSegments(),
     )
     return pubs, producers, calls, fence, clock, lookups
 
@@ -231,3 +231,31 @@ def test_partitions_come_from_an_open_days_producer(world):
         pubs.partition_for("s", b"k")
     pubs.open_day(DAY)
     assert 0 <= pubs.partition_for("s", b"k") < 3
+
+
+class NoSegments:
+    """No broker to read offsets from: no segments recorded (``checkpoint`` has its own tests)."""
+
+    def previous_owner(self, tid):
+        return None, {}
+
+    def high(self):
+        return {}
+
+    def latest_owner(self, tid):
+        return None
+
+
+def test_check_owner_raises_fenced_when_a_newer_run_took_the_day(world):
+
+
+    pubs, *_ = world
+    pubs.open_day(DAY)
+    mine = dict(pubs._mine[(None, DAY)])
+    pubs.segment_io.latest_owner = lambda tid: mine
+    pubs.check_owner(DAY)  # still ours
+    pubs.segment_io.latest_owner = lambda tid: {**mine, "writer": "another", "run": "the newer run"}
+    with pytest.raises(Fenced, match="the newer run") as err:
+        pubs.check_owner(DAY)
+    assert err.value.day == DAY and err.value.by["run"] == "the newer run"
+    pubs.check_owner(date(2030, 1, 1))  # a day we never wrote: nothing to check

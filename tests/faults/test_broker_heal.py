@@ -1,0 +1,88 @@
+"""A continuous run (``foot-traffic produce``, no --date) rides out broker crashes in-process.
+
+The broker is SIGKILLed and restarted several times (once down for several back-offs)
+while days play at a high TIME_SCALE; the producer never exits: it closes its producer,
+backs off, reconnects, re-scans the open days (and the ones finished just before, whose
+tail the crash may have lost) and carries on. Every finished day is then read back:
+nothing lost, nothing twice, in order per key; the day under way when the run is stopped
+holds a prefix (no duplicate, no disorder).
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import re
+import signal
+import time
+import uuid
+from datetime import UTC, date, datetime
+
+import pytest
+
+from foot_traffic.local_broker import LocalBroker
+from tests.faults.checks import check_day, producer_env, spawn, wait_for_line
+
+pytestmark = [pytest.mark.faults, pytest.mark.integration]
+
+RNG = random.Random(int(os.environ.get("FAULT_SEED", "20261128")) + 3)
+# (seconds of play before the kill, seconds the broker stays down): the third outage lasts
+# several back-offs of RETRY_BACKOFF_SECONDS=0.5 (0.5, 1, 2 s ...).
+OUTAGES = [(RNG.uniform(2.0, 4.0), 1.0), (RNG.uniform(2.0, 4.0), 1.0), (RNG.uniform(2.0, 4.0), 4.0)]
+
+
+def recoveries(text: str) -> list[float]:
+    return [float(m) for m in re.findall(r"recovered after ([0-9.]+) s", text)]
+
+
+def finished_days(text: str) -> list[date]:
+    days = {date.fromisoformat(m) for m in re.findall(r"(\d{4}-\d{2}-\d{2}) finished: ", text)}
+    return sorted(days)
+
+
+def test_continuous_run_heals_broker_crashes_without_exiting(tmp_path, ledger):
+    suffix = uuid.uuid4().hex[:8]
+    topics = (f"ft_heal_{suffix}", f"ftr_heal_{suffix}")
+    broker = LocalBroker(tmp_path / "broker").start()
+    try:
+        # a day in 10 s: the outages fall at random points of days and between them
+        env = producer_env(broker.bootstrap, topics, TIME_SCALE=8640, SEED=400, DAILY_CUSTOMERS=800,
+                           MAX_RETRIES=6, RETRY_BACKOFF_SECONDS=0.5)
+        log = tmp_path / "produce.log"
+        proc = spawn(env, "--from-midnight", log=log)  # no --date: day after day, endless
+        today = datetime.now(UTC).date()
+        wait_for_line(log, f"plan for {today}", proc=proc)
+        for n, (play, down) in enumerate(OUTAGES, 1):
+            time.sleep(play)
+            assert proc.poll() is None, log.read_text()[-3000:]
+            broker.kill()
+            ledger.fault()
+            time.sleep(down)
+            broker = LocalBroker(broker.data_dir, port=broker.port).start()
+            deadline = time.monotonic() + 40
+            while len(recoveries(log.read_text())) < n:
+                assert proc.poll() is None, f"the producer exited ({proc.returncode}):\n{log.read_text()[-4000:]}"
+                assert time.monotonic() < deadline, f"outage {n} not recovered:\n{log.read_text()[-4000:]}"
+                time.sleep(0.2)
+        time.sleep(3)  # play on after the last recovery
+        assert proc.poll() is None, f"the producer exited ({proc.returncode}):\n{log.read_text()[-4000:]}"
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(30) == 0, log.read_text()[-4000:]
+        text = log.read_text()
+        healed = recoveries(text)
+        print("outage recovery times (s):", healed)
+        assert len(healed) >= len(OUTAGES), text[-4000:]
+        assert "gave up" not in text
+        days = finished_days(text)
+        assert len(days) >= 2, text[-4000:]
+        for day in days:
+            check = check_day(broker.bootstrap, env, day)
+            ledger.checked(check)
+            assert check.ok and check.landed == check.expected, f"{day}: {check.describe()}"
+        # the day under way at the stop holds a prefix: nothing twice, nothing out of order
+        under_way = max(days).toordinal() + 1
+        partial = check_day(broker.bootstrap, env, date.fromordinal(under_way))
+        assert not (partial.duplicated or partial.unexpected or partial.changed or partial.out_of_order), \
+            partial.describe()
+    finally:
+        broker.kill()
