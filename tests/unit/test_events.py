@@ -125,3 +125,24 @@ def test_templated_records_equal_json_dumps_for_a_whole_day():
         assert atomic_json("exit", visit.exit_ts, "Friday", label) == json.dumps(
             {"event_type": "exit", "time": leave, "weekday": "Friday", "time_slot": label}, ensure_ascii=False
         ).encode()
+
+
+def test_the_streams_templates_write_what_the_plain_writers_write():
+    """DayStream renders records from pre-rendered templates: the same bytes as the plain
+    writers (session_json, atomic_json, party_fields), for the seed and the retail profile."""
+    from foot_traffic.events import party_fields
+    from foot_traffic.profile import load_profile
+
+    for profile in (PROFILE, load_profile("retail")):
+        plan = plan_day(date(2025, 11, 8), profile, seed=3, baseline=1000, fixed_total=1500)
+        labels = plan.labels
+        for moment in DayStream(plan, "s", "e"):
+            visit, label = moment.visit, labels[moment.visit.slot]
+            for r in moment.records:
+                if r.kind == "session":
+                    want = session_json(visit, "Saturday", label)
+                    if profile.model is not None:
+                        want = want[:-1] + party_fields(visit)
+                else:
+                    want = atomic_json(r.kind, r.due, "Saturday", label)
+                assert r.value == want
