@@ -146,3 +146,18 @@ def test_the_streams_templates_write_what_the_plain_writers_write():
                 else:
                     want = atomic_json(r.kind, r.due, "Saturday", label)
                 assert r.value == want
+
+
+def test_utc_time_texts_are_isoformat_for_any_instant():
+    """The stream's UTC times are made from cached minute texts: the same text as iso()."""
+    import random
+
+    from foot_traffic.events import _UtcTimeTexts, iso
+
+    texts = _UtcTimeTexts(limit=64)  # small: its clearing is exercised too
+    rng = random.Random(5)
+    instants = [0, 59, 60, 951_782_399, 951_782_400, 1_762_507_930, 4_102_444_799]  # 2000-02-29 ends, 2099-12-31
+    instants += [rng.randrange(0, 4_102_444_800) for _ in range(5000)]
+    instants += [1_762_473_600 + rng.randrange(0, 95_000) for _ in range(5000)]  # a day and its late exits
+    for ts in instants:
+        assert texts[ts] == iso(ts).encode()
