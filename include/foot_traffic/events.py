@@ -109,9 +109,10 @@ class Moment:
 
 
 class _TimeTexts(dict):
-    """The UTF-8 text of instants (``ts -> bytes``), made once: each instant is written
-    twice (in the session record and in the entry or exit event). Cleared when full, so
-    memory stays bounded whatever the day's size."""
+    """The UTF-8 text of instants (``ts -> bytes``), made once per instant: visits share
+    entry and exit seconds. Cleared when full, so memory stays bounded whatever the day's
+    size. (Within a visit each text is made once and used twice: in the session record
+    and in the entry or exit event.)"""
 
     __slots__ = ("_text", "_limit")
 
@@ -194,8 +195,8 @@ class RecordTemplates:
 class DayStream:
     """Merges a day's entries and exits by due time. Memory: the visits inside the store."""
 
-    # Times cached per stream (see _TimeTexts): a day's exits come up to a trip after
-    # their entry, so the UTC day keeps more; a chain has one stream per open store-day.
+    # Time texts cached per stream (see _TimeTexts); a chain has one stream per open
+    # store-day, each with a smaller cache.
     TIME_CACHE = 16384
 
     def __init__(self, plan: DayPlan, topic: str, topic_realistic: str):
