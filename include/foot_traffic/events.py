@@ -39,9 +39,10 @@ def iso(ts: int) -> str:
     return datetime.fromtimestamp(ts, UTC).isoformat()
 
 
-# The two records are written with templates instead of json.dumps (5x faster, the
-# producer's hottest code): the same bytes as json.dumps(dict, ensure_ascii=False) with
-# its default separators, strings quoted by json's own encoder, numbers by repr().
+# The plain writers of the two records: the same bytes as json.dumps(dict,
+# ensure_ascii=False) with its default separators, strings quoted by json's own encoder,
+# numbers by repr(). A stream writes the same bytes faster from RecordTemplates (below);
+# tests compare the two.
 
 
 def session_json(visit: Visit, weekday: str, slot_label: str) -> bytes:
@@ -76,9 +77,12 @@ def with_party(session_writer):
     return session
 
 
-@dataclass(frozen=True, slots=True)
+# Record and Moment are plain slotted classes, not frozen dataclasses: a frozen
+# dataclass sets each field through object.__setattr__, which cost ~0.7 µs per record on
+# the hot path. They are never changed once made (sensor.py copies with ``replace``).
+@dataclass(slots=True, unsafe_hash=True)
 class Record:
-    """One Kafka record, ready to send. ``due`` is its event time (epoch seconds)."""
+    """One Kafka record, ready to send. ``due`` is its event time (epoch seconds). Read-only by convention."""
 
     topic: str
     key: bytes
@@ -94,7 +98,7 @@ class Record:
         return self.due * 1000
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Moment:
     """What happens at one instant for one customer: an entry (session + entry) or an exit."""
 
@@ -104,8 +108,96 @@ class Moment:
     entering: bool
 
 
+class _TimeTexts(dict):
+    """The UTF-8 text of instants (``ts -> bytes``), made once per instant: visits share
+    entry and exit seconds. Cleared when full, so memory stays bounded whatever the day's
+    size. (Within a visit each text is made once and used twice: in the session record
+    and in the entry or exit event.)"""
+
+    __slots__ = ("_text", "_limit")
+
+    def __init__(self, text, limit: int):
+        super().__init__()
+        self._text = text
+        self._limit = limit
+
+    def __missing__(self, ts: int) -> bytes:
+        if len(self) >= self._limit:
+            self.clear()
+        value = self[ts] = self._text(ts).encode()
+        return value
+
+
+# "SS+00:00": the end of a UTC ISO text, per second of the minute.
+_UTC_SECOND_TEXTS = tuple(b"%02d+00:00" % second for second in range(60))
+
+
+class _UtcTimeTexts(_TimeTexts):
+    """``iso(ts)`` as UTF-8, each new instant made from its minute's text (cached) and its
+    second's: a few times faster than ``datetime.isoformat`` (most of a day's instants
+    are new, as few visits share an entry or exit second)."""
+
+    __slots__ = ("_minutes",)
+
+    def __init__(self, limit: int):
+        super().__init__(iso, limit)
+        self._minutes: dict[int, bytes] = {}
+
+    def __missing__(self, ts: int) -> bytes:
+        if len(self) >= self._limit:
+            self.clear()
+        minute, second = divmod(ts, 60)
+        head = self._minutes.get(minute)
+        if head is None:
+            if len(self._minutes) >= self._limit:
+                self._minutes.clear()
+            head = self._minutes[minute] = iso(minute * 60)[:17].encode()  # "YYYY-MM-DDTHH:MM:"
+        value = self[ts] = head + _UTC_SECOND_TEXTS[second]
+        return value
+
+
+def _format_literal(text: str) -> bytes:
+    """``text`` as UTF-8 for a bytes %-template (a ``%`` in it, e.g. in a store id, kept as is)."""
+    return text.replace("%", "%%").encode()
+
+
+class RecordTemplates:
+    """A stream's JSON records pre-rendered around their variable parts, per slot.
+
+    The same bytes as ``session_json``/``atomic_json`` (and a store stream's writers),
+    i.e. ``json.dumps(..., ensure_ascii=False)``: what is constant for a stream (field
+    names, the store id, the weekday) is rendered once, the slot label once per slot,
+    and each record only fills in its customer id, times and trip length. Customer and
+    party ids are UUID texts the plan made, and times ISO texts: JSON quotes them
+    without any escape, so they go between the quotes as they are.
+    """
+
+    def __init__(self, prefix: str, weekday: str, labels, times: _TimeTexts, parties: bool):
+        """:param prefix: the JSON before ``"event_type"`` (``{`` or ``{"store_id": ..., ``).
+        :param times: ``ts -> bytes``, the ISO text of an instant in the stream's zone."""
+        head = _format_literal(prefix)
+        self.session = head + b'"event_type": "foot_traffic", "customer_id": "%s", "entry_time": "%s", ' \
+            b'"exit_time": "%s", "trip_duration_minutes": %d'
+        self.entry = head + b'"event_type": "entry", "time": "%s"'
+        self.exit = head + b'"event_type": "exit", "time": "%s"'
+        tails = [f', "weekday": {_json_str(weekday)}, "time_slot": {_json_str(label)}' for label in labels]
+        self.atomic_tails = [(tail + "}").encode() for tail in tails]
+        # A curve profile's session record goes on with its party (``party``), then closes.
+        self.session_tails = [tail.encode() if parties else (tail + "}").encode() for tail in tails]
+        self.party = b', "party_id": "%s", "party_size": %d}'
+        self.times = times
+
+    def atomic(self, kind: str, ts: int, slot: int) -> bytes:
+        """An ``entry`` or ``exit`` event of a visit of ``slot`` at instant ``ts``."""
+        return (self.entry if kind == ENTRY else self.exit) % self.times[ts] + self.atomic_tails[slot]
+
+
 class DayStream:
     """Merges a day's entries and exits by due time. Memory: the visits inside the store."""
+
+    # Time texts cached per stream (see _TimeTexts); a chain has one stream per open
+    # store-day, each with a smaller cache.
+    TIME_CACHE = 16384
 
     def __init__(self, plan: DayPlan, topic: str, topic_realistic: str):
         self.plan = plan
@@ -118,63 +210,63 @@ class DayStream:
         weekday = WEEKDAYS[plan.day.weekday()]
         self._weekday = weekday
         self._labels = list(plan.labels)
-        # The JSON writers (a store stream writes its own, with store_id and local time);
-        # a curve profile's visits are PartyVisits, whose session records end with their
+        # A curve profile's visits are PartyVisits, whose session records end with their
         # party and whose records carry an ft-party header.
         self._parties = plan.profile.model is not None
-        self._session_json = with_party(session_json) if self._parties else session_json
-        self._atomic_json = atomic_json
+        self._templates = self._make_templates()
 
-    def _headers(self, customer: str, kind: str, seq: int, visit=None) -> tuple[tuple[str, bytes], ...]:
-        if self._parties:
-            return (
-                (H_EVENT_ID, f"{customer}:{kind}".encode()), (H_SEQ, str(seq).encode()), *self._common,
-                (H_PARTY, visit.party_id.encode()),
-            )
-        return ((H_EVENT_ID, f"{customer}:{kind}".encode()), (H_SEQ, str(seq).encode()), *self._common)
+    def _make_templates(self) -> RecordTemplates:
+        """The JSON writers (a store stream writes its own, with store_id and local time)."""
+        return RecordTemplates("{", self._weekday, self._labels, _UtcTimeTexts(self.TIME_CACHE), self._parties)
 
     def atomic_value(self, kind: str, ts: int, visit: Visit) -> bytes:
         """The JSON of an ``entry``/``exit`` event of ``visit`` at instant ``ts`` (the sensor's doubles)."""
-        return self._atomic_json(kind, ts, self._weekday, self._labels[visit.slot])
+        return self._templates.atomic(kind, ts, visit.slot)
 
     def __iter__(self) -> Iterator[Moment]:
-        weekday = self._weekday
-        labels = self._labels
-        session_json_, atomic_json_ = self._session_json, self._atomic_json
+        """The hot loop of every run: per visit, the session and entry records at its entry
+        and its exit record at its exit, from the pre-rendered templates; locals only."""
+        t = self._templates
+        session_fmt, entry_fmt, party_fmt = t.session, t.entry, t.party
+        session_tails, atomic_tails, times = t.session_tails, t.atomic_tails, t.times
+        topic, topic_realistic = self.topic, self.topic_realistic
+        common, parties = self._common, self._parties
+        exit_moment = self._exit
         pending = self._pending = []
-        event_seq = 0
         push, pop = heapq.heappush, heapq.heappop
+        event_seq = 0
         for visit in self.plan.visits():
-            while pending and pending[0][0] <= visit.entry_ts:
-                yield self._exit(pop(pending)[2], event_seq, weekday, labels)
+            entry_ts = visit.entry_ts
+            while pending and pending[0][0] <= entry_ts:
+                yield exit_moment(pop(pending), event_seq)
                 event_seq += 1
             key = visit.customer_id.encode()
-            label = labels[visit.slot]
+            slot = visit.slot
+            minutes = visit.duration_minutes
+            exit_ts = entry_ts + 60 * minutes
+            entry_time, exit_time = times[entry_ts], times[exit_ts]
+            session_value = session_fmt % (key, entry_time, exit_time, minutes) + session_tails[slot]
+            headers_end = common
+            if parties:
+                party = visit.party_id.encode()
+                session_value += party_fmt % (party, visit.party_size)
+                headers_end = (*common, (H_PARTY, party))
             session = Record(
-                self.topic,
-                key,
-                session_json_(visit, weekday, label),
-                self._headers(visit.customer_id, SESSION, visit.index, visit),
-                visit.entry_ts,
-                visit.index,
-                SESSION,
-                visit.slot,
+                topic, key, session_value,
+                ((H_EVENT_ID, key + _SESSION_ID), (H_SEQ, b"%d" % visit.index), *headers_end),
+                entry_ts, visit.index, SESSION, slot,
             )
             entry = Record(
-                self.topic_realistic,
-                key,
-                atomic_json_(ENTRY, visit.entry_ts, weekday, label),
-                self._headers(visit.customer_id, ENTRY, event_seq, visit),
-                visit.entry_ts,
-                event_seq,
-                ENTRY,
-                visit.slot,
+                topic_realistic, key, entry_fmt % entry_time + atomic_tails[slot],
+                ((H_EVENT_ID, key + _ENTRY_ID), (H_SEQ, b"%d" % event_seq), *headers_end),
+                entry_ts, event_seq, ENTRY, slot,
             )
             event_seq += 1
-            push(pending, (visit.exit_ts, visit.index, visit))
-            yield Moment(visit.entry_ts, visit, (session, entry), True)
+            # The exit's record is made when it is due; its time text and headers' end travel with it.
+            push(pending, (exit_ts, visit.index, visit, key, exit_time, headers_end))
+            yield Moment(entry_ts, visit, (session, entry), True)
         while pending:
-            yield self._exit(pop(pending)[2], event_seq, weekday, labels)
+            yield exit_moment(pop(pending), event_seq)
             event_seq += 1
 
     @property
@@ -182,19 +274,23 @@ class DayStream:
         """Customers in the store (entered, exit not yet emitted)."""
         return len(self._pending)
 
-    def _exit(self, visit: Visit, seq: int, weekday: str, labels: list[str]) -> Moment:
-        label = labels[visit.slot]
+    def _exit(self, pending: tuple, seq: int) -> Moment:
+        exit_ts, _, visit, key, exit_time, headers_end = pending
         record = Record(
             self.topic_realistic,
-            visit.customer_id.encode(),
-            self._atomic_json(EXIT, visit.exit_ts, weekday, label),
-            self._headers(visit.customer_id, EXIT, seq, visit),
-            visit.exit_ts,
+            key,
+            self._templates.exit % exit_time + self._templates.atomic_tails[visit.slot],
+            ((H_EVENT_ID, key + _EXIT_ID), (H_SEQ, b"%d" % seq), *headers_end),
+            exit_ts,
             seq,
             EXIT,
             visit.slot,
         )
-        return Moment(visit.exit_ts, visit, (record,), False)
+        return Moment(exit_ts, visit, (record,), False)
+
+
+# ``ft-event-id`` suffixes: "<customer uuid>:<session|entry|exit>".
+_SESSION_ID, _ENTRY_ID, _EXIT_ID = (f":{kind}".encode() for kind in (SESSION, ENTRY, EXIT))
 
 
 class StoreDayStream(DayStream):
@@ -206,27 +302,15 @@ class StoreDayStream(DayStream):
     add ``ft-store``. Kafka timestamps stay the instants.
     """
 
+    # One stream per open store-day: a smaller cache each (an exit's time travels with it).
+    TIME_CACHE = 256
+
     def __init__(self, plan, topic: str, topic_realistic: str):
         super().__init__(plan, topic, topic_realistic)
-        store_id = plan.store.id
-        self._common = (*self._common, (H_STORE, store_id.encode()))
+        self._common = (*self._common, (H_STORE, plan.store.id.encode()))
+
+    def _make_templates(self) -> RecordTemplates:
+        plan = self.plan
         clock = LocalClockText(plan.store.tz, plan.start, plan.last_exit_bound)
-        text = lru_cache(maxsize=64)(clock)  # each time is written twice (session + entry/exit)
-        prefix = f'{{"store_id": {_json_str(store_id)}, '
-
-        def session(visit: Visit, weekday: str, slot_label: str) -> bytes:
-            return (
-                f'{prefix}"event_type": "foot_traffic", "customer_id": {_json_str(visit.customer_id)}, '
-                f'"entry_time": {_json_str(text(visit.entry_ts))}, "exit_time": {_json_str(text(visit.exit_ts))}, '
-                f'"trip_duration_minutes": {visit.duration_minutes!r}, "weekday": {_json_str(weekday)}, '
-                f'"time_slot": {_json_str(slot_label)}}}'
-            ).encode("utf-8")
-
-        def atomic(event_type: str, ts: int, weekday: str, slot_label: str) -> bytes:
-            return (
-                f'{prefix}"event_type": {_json_str(event_type)}, "time": {_json_str(text(ts))}, '
-                f'"weekday": {_json_str(weekday)}, "time_slot": {_json_str(slot_label)}}}'
-            ).encode("utf-8")
-
-        self._session_json = with_party(session) if self._parties else session
-        self._atomic_json = atomic
+        prefix = f'{{"store_id": {_json_str(plan.store.id)}, '
+        return RecordTemplates(prefix, self._weekday, self._labels, _TimeTexts(clock, self.TIME_CACHE), self._parties)

@@ -5,7 +5,8 @@ holds, nor to tell from an errback whether it runs on that thread. The delivery 
 ``KafkaPublisher`` needs both. Its ``commit_transaction``/``abort_transaction`` wait
 without a timeout (forever if the coordinator never answers, or if the fence holds the
 sender thread); :func:`end_transaction` is the same request with a bounded wait.
-Everything touching ``producer._sender`` or ``producer._transaction_manager`` lives here,
+Everything touching ``producer._sender``, ``producer._transaction_manager`` or a future's
+``_add_cb_eb`` (both callbacks of a record under one lock) lives here,
 and ``tests/unit/test_kafka_internals.py`` fails loudly when an upgrade changes it.
 """
 
@@ -46,6 +47,21 @@ def stop_io_thread(producer: Any, release: threading.Event, timeout: float = 10.
     release.set()
     if sender is not threading.current_thread():
         sender.join(timeout)
+
+
+def add_callbacks(future: Any, callback: Any, errback: Any) -> None:
+    """``future.add_callback(callback)`` and ``future.add_errback(errback)`` under one lock
+    acquire (kafka-python's own fast path for its per-record futures): one of the costs a
+    record pays in the sending thread, which shares the GIL with the sender thread."""
+    both = getattr(future, "_add_cb_eb", None)
+    if both is None:
+        import kafka
+
+        raise RuntimeError(
+            f"kafka-python {kafka.__version__}: Future._add_cb_eb is not the one this engine was built "
+            f"against ({TESTED_KAFKA_PYTHON}); re-check foot_traffic.kafka_internals"
+        )
+    both(callback, errback)
 
 
 def end_transaction(producer: Any, commit: bool, timeout: float) -> None:

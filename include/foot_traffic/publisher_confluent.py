@@ -261,10 +261,47 @@ class ConfluentPublisher(ConfirmedPublisher):
             raise DeliveryError(f"{what} was not delivered: {err}")
 
     def send(self, record: Record) -> None:
+        """Queue ``record`` in librdkafka. The hot path of a full-speed day: one ``produce``
+        call; a full queue or a refused record takes the slow path (``_send_refused``)."""
         if self._failure is not None:
             self._raise_if_failed()
         producer = self._producer
+        try:
+            if self._report:
+                producer.produce(
+                    record.topic, record.value, record.key, headers=list(record.headers),
+                    timestamp=record.due * 1000, on_delivery=self._on_delivery,
+                )
+            else:
+                producer.produce(
+                    record.topic, record.value, record.key, headers=list(record.headers), timestamp=record.due * 1000
+                )
+        except Exception as exc:  # noqa: BLE001 - BufferError, KafkaException: see _send_refused
+            self._send_refused(record, exc)
+        self.sent += 1
+        self._sent_by_topic[record.topic] += 1
+        self._unpolled += 1
+        if self._unpolled >= POLL_EVERY:
+            self._unpolled = 0
+            self._serve(producer.poll, 0)
+
+    def _send_refused(self, record: Record, exc: Exception) -> None:
+        """``produce`` refused ``record``: a full local queue is served and the record
+        queued again; a fatal error (every produce refused) is raised as the failure."""
+        producer = self._producer
         while True:
+            if isinstance(exc, BufferError):  # local queue full: serve delivery reports, then retry
+                self._serve(producer.poll, 0.05)
+                self._raise_if_failed()
+            else:
+                from confluent_kafka import KafkaException
+
+                if isinstance(exc, KafkaException):
+                    # A fatal error refuses every produce (_FATAL): poll surfaces its cause.
+                    self._serve(producer.poll, 0)
+                    self._fail((record.topic, f"{record.kind} seq {record.seq}", str(record.seq)), _kafka_error(exc))
+                    self._raise_if_failed()
+                raise exc
             try:
                 producer.produce(
                     record.topic,
@@ -274,25 +311,9 @@ class ConfluentPublisher(ConfirmedPublisher):
                     timestamp=record.timestamp_ms,
                     **self._report,
                 )
-                break
-            except BufferError:  # local queue full: serve delivery reports, then retry
-                self._serve(producer.poll, 0.05)
-                self._raise_if_failed()
-            except Exception as exc:
-                from confluent_kafka import KafkaException
-
-                if isinstance(exc, KafkaException):
-                    # A fatal error refuses every produce (_FATAL): poll surfaces its cause.
-                    self._serve(producer.poll, 0)
-                    self._fail((record.topic, f"{record.kind} seq {record.seq}", str(record.seq)), _kafka_error(exc))
-                    self._raise_if_failed()
-                raise
-        self.sent += 1
-        self._sent_by_topic[record.topic] += 1
-        self._unpolled += 1
-        if self._unpolled >= POLL_EVERY:
-            self._unpolled = 0
-            self._serve(producer.poll, 0)
+                return
+            except Exception as again:  # noqa: BLE001 - handled above, in the next round
+                exc = again
 
     def _flush_step(self, seconds: float) -> bool:
         return self._serve(self._producer.flush, seconds) == 0

@@ -23,6 +23,8 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from kafka.errors import KafkaError
+
 from foot_traffic import kafka_internals
 from foot_traffic.events import Record
 from foot_traffic.kafka_options import KafkaOptions
@@ -56,6 +58,7 @@ class KafkaPublisher(ConfirmedPublisher):
         self._error: tuple[Record | None, BaseException] | None = None
         self._released = threading.Event()  # set when the producer is abandoned (the fence opens)
         self._last_offset: dict[tuple[str, int], int] = {}  # (topic, partition) -> last acknowledged offset
+        self._ack = self._on_ack  # bound once: attached to every record's future
 
     def connect(self) -> None:
         from kafka import KafkaProducer
@@ -133,22 +136,20 @@ class KafkaPublisher(ConfirmedPublisher):
                 )
             raise DeliveryError(f"{what} was not delivered: {type(exc).__name__}: {exc}")
 
-    def _on_ack(self, topic: str) -> Callable[[Any], None]:
-        def ack(metadata: Any) -> None:
-            self.acked += 1
-            self.acked_by_topic[topic] += 1
-            # Our records land at increasing offsets of their partition. One at or below an
-            # earlier acknowledged offset means the broker lost what it had acknowledged
-            # (a crashed broker that restarted from an older state, without telling the
-            # producer by a sequence error): stop like after a failed record.
-            where = (metadata.topic, metadata.partition)
-            last = self._last_offset.get(where, -1)
-            if metadata.offset <= last:
-                self._lost(where, last, metadata.offset)
-            else:
-                self._last_offset[where] = metadata.offset
-
-        return ack
+    def _on_ack(self, metadata: Any) -> None:
+        """A record was acknowledged (on the sender thread; one bound method for every record)."""
+        self.acked += 1
+        self.acked_by_topic[metadata.topic] += 1
+        # Our records land at increasing offsets of their partition. One at or below an
+        # earlier acknowledged offset means the broker lost what it had acknowledged
+        # (a crashed broker that restarted from an older state, without telling the
+        # producer by a sequence error): stop like after a failed record.
+        where = metadata.topic_partition  # a TopicPartition: equal (and hashed) as (topic, partition)
+        last = self._last_offset.get(where, -1)
+        if metadata.offset <= last:
+            self._lost(where, last, metadata.offset)
+        else:
+            self._last_offset[where] = metadata.offset
 
     def _on_error(self, record: Record) -> Callable[[BaseException], None]:
         def failed(exc: BaseException) -> None:
@@ -200,24 +201,25 @@ class KafkaPublisher(ConfirmedPublisher):
                 self._raise_if_failed()
 
     def send(self, record: Record) -> None:
-        from kafka.errors import KafkaError
-
-        self._raise_if_failed()
+        """Hand ``record`` to the client; its acknowledgement or failure comes back in a
+        callback on the sender thread. The hot path of a full-speed day: no per-call
+        import, one callback shared by every record, both attached under one lock."""
+        if self._error is not None:
+            self._raise_if_failed()
         try:
             future = self._producer.send(
                 record.topic,
                 value=record.value,
                 key=record.key,
                 headers=list(record.headers),
-                timestamp_ms=record.timestamp_ms,
+                timestamp_ms=record.due * 1000,
             )
         except KafkaError as exc:
             if self._error is None:
                 self._error = (record, exc)
             self._raise_if_failed()
         self.sent += 1
-        future.add_callback(self._on_ack(record.topic))
-        future.add_errback(self._on_error(record))
+        kafka_internals.add_callbacks(future, self._ack, self._on_error(record))
 
     def _stalled(self, exc: DeliveryError) -> None:
         if self._error is None:

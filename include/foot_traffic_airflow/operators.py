@@ -13,10 +13,12 @@ the triggerer (deferral), not in a worker slot.
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -49,6 +51,28 @@ def defer_after_seconds() -> float:
 
 log = logging.getLogger(__name__)
 
+
+@contextmanager
+def frozen_heap() -> Iterator[None]:
+    """Keep the task process's own objects out of the garbage collector's full passes while
+    a day plays.
+
+    A task runs in a process holding ~700,000 objects of Airflow's (measured in the task of
+    ``airflow dags test``; the CLI holds ~50,000), and a full day at full speed triggers
+    full collections, each walking all of them: 0.5 s apiece there, a sixth of the task's
+    CPU on a 30,000-visit day. ``gc.freeze()`` moves what exists now to the permanent
+    generation (nothing of it is freed meanwhile: it lives as long as the task anyway),
+    ``gc.unfreeze()`` gives it back afterwards -- what Airflow's own executors do around a
+    fork. When something else already froze objects, it is left as it is.
+    """
+    if gc.get_freeze_count():
+        yield
+        return
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 class FootTrafficStopped(AirflowException):
     """The task was stopped (``on_kill``) before the day was complete; what was sent is flushed."""
@@ -350,7 +374,8 @@ class FootTrafficProducerOperator(TopicLineageMixin, BaseOperator):
         from foot_traffic.resume import PlanMismatch
 
         try:
-            summaries = runner.run([day], first_from_now=False)
+            with frozen_heap():
+                summaries = runner.run([day], first_from_now=False)
         except InterruptedError:
             raise FootTrafficStopped(f"{day}: stopped while connecting to Kafka; nothing was sent") from None
         except PlanMismatch as exc:

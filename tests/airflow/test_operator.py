@@ -381,3 +381,24 @@ def test_cli_json_summary_equals_the_operators_xcom(kafka_conn, topics, clean_pr
     (cli_day,) = json.loads(run.stdout)["days"]
     renamed = json.loads(json.dumps(cli_day).replace(c1, t1).replace(c2, t2))
     assert renamed == xcom
+
+
+def test_a_day_plays_with_the_task_processs_heap_frozen_and_gives_it_back():
+    """Full collections skip Airflow's objects while a day plays (see operators.frozen_heap);
+    afterwards the collector has them again, and a heap someone else froze is left alone."""
+    import gc
+
+    from foot_traffic_airflow.operators import frozen_heap
+
+    assert gc.get_freeze_count() == 0
+    with frozen_heap():
+        assert gc.get_freeze_count() > 0
+    assert gc.get_freeze_count() == 0
+    gc.freeze()
+    try:
+        frozen = gc.get_freeze_count()
+        with frozen_heap():
+            pass
+        assert gc.get_freeze_count() == frozen
+    finally:
+        gc.unfreeze()

@@ -125,3 +125,39 @@ def test_templated_records_equal_json_dumps_for_a_whole_day():
         assert atomic_json("exit", visit.exit_ts, "Friday", label) == json.dumps(
             {"event_type": "exit", "time": leave, "weekday": "Friday", "time_slot": label}, ensure_ascii=False
         ).encode()
+
+
+def test_the_streams_templates_write_what_the_plain_writers_write():
+    """DayStream renders records from pre-rendered templates: the same bytes as the plain
+    writers (session_json, atomic_json, party_fields), for the seed and the retail profile."""
+    from foot_traffic.events import party_fields
+    from foot_traffic.profile import load_profile
+
+    for profile in (PROFILE, load_profile("retail")):
+        plan = plan_day(date(2025, 11, 8), profile, seed=3, baseline=1000, fixed_total=1500)
+        labels = plan.labels
+        for moment in DayStream(plan, "s", "e"):
+            visit, label = moment.visit, labels[moment.visit.slot]
+            for r in moment.records:
+                if r.kind == "session":
+                    want = session_json(visit, "Saturday", label)
+                    if profile.model is not None:
+                        want = want[:-1] + party_fields(visit)
+                else:
+                    want = atomic_json(r.kind, r.due, "Saturday", label)
+                assert r.value == want
+
+
+def test_utc_time_texts_are_isoformat_for_any_instant():
+    """The stream's UTC times are made from cached minute texts: the same text as iso()."""
+    import random
+
+    from foot_traffic.events import _UtcTimeTexts, iso
+
+    texts = _UtcTimeTexts(limit=64)  # small: its clearing is exercised too
+    rng = random.Random(5)
+    instants = [0, 59, 60, 951_782_399, 951_782_400, 1_762_507_930, 4_102_444_799]  # 2000-02-29 ends, 2099-12-31
+    instants += [rng.randrange(0, 4_102_444_800) for _ in range(5000)]
+    instants += [1_762_473_600 + rng.randrange(0, 95_000) for _ in range(5000)]  # a day and its late exits
+    for ts in instants:
+        assert texts[ts] == iso(ts).encode()

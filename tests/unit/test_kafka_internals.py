@@ -26,6 +26,22 @@ def test_an_object_without_the_internals_is_refused_loudly():
         kafka_internals.io_thread(object())
 
 
+def test_both_callbacks_of_a_future_are_attached_at_once():
+    from kafka.future import Future
+
+    for outcome in ("success", "failure"):
+        future, seen = Future(), []
+        kafka_internals.add_callbacks(future, lambda v: seen.append(("ok", v)), lambda e: seen.append(("error", e)))
+        error = RuntimeError("x")
+        future.success(1) if outcome == "success" else future.failure(error)
+        assert seen == ([("ok", 1)] if outcome == "success" else [("error", error)])
+    done, seen = Future().success(2), []  # already done: the callback runs at once, like add_callback
+    kafka_internals.add_callbacks(done, seen.append, seen.append)
+    assert seen == [2]
+    with pytest.raises(RuntimeError, match="kafka_internals"):
+        kafka_internals.add_callbacks(object(), print, print)
+
+
 @pytest.mark.integration
 def test_the_door_reaches_and_stops_a_real_producers_sender(kafka_bootstrap):
     # linger: the batch waits 0.5 s, so the callback is attached before the send completes

@@ -1,0 +1,72 @@
+"""The engine's CPU per record: a whole day played at full speed into a counting publisher.
+
+    python bench/engine.py [VISITS [REPEATS]] [--profile]
+
+Plan, event stream and runner, with the records handed to a publisher that only counts
+them (no Kafka): what the engine itself costs per record, the Python work that shares the
+GIL with the Kafka client's own thread in a real run. Each repeat plays the bench day
+(SEED=7, 2025-11-07) in this process; CPU is this thread's time (``time.thread_time``),
+so a busy machine stretches the wall time but not the figure. ``--profile`` prints the
+hottest functions of one more run (cProfile) to stderr.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import sys
+import time
+
+from common import DAY, SEED, emit
+
+from foot_traffic.testing import MemoryPublisher
+
+
+class CountingPublisher(MemoryPublisher):
+    """The test double, keeping no record: the engine's cost, not a list's."""
+
+    def send(self, record) -> None:
+        self.acked_by_topic[record.topic] += 1
+
+
+def play(settings) -> tuple[int, float, float]:
+    """One day: (records, CPU seconds, wall seconds)."""
+    from foot_traffic.runner import Runner
+
+    cpu0, wall0 = time.thread_time(), time.perf_counter()
+    summaries = Runner(settings, CountingPublisher()).run([DAY])
+    return summaries[0].sent, time.thread_time() - cpu0, time.perf_counter() - wall0
+
+
+def main() -> None:
+    args = [a for a in sys.argv[1:] if not a.startswith("--")]
+    visits = int(args[0]) if args else 100_000
+    repeats = int(args[1]) if len(args) > 1 else 3
+    from foot_traffic.settings import Settings
+
+    settings = Settings.from_env(dict(os.environ, SEED=str(SEED), DAILY_CUSTOMERS=str(visits), FOOT_TRAFFIC_RESUME="0"))
+    runs = [play(settings) for _ in range(repeats)]
+    records = runs[0][0]
+    cpu_us = [1e6 * cpu / n for n, cpu, _ in runs]
+    wall_us = [1e6 * wall / n for n, _, wall in runs]
+    if "--profile" in sys.argv:
+        import cProfile
+        import pstats
+
+        profiler = cProfile.Profile()
+        profiler.runcall(play, settings)
+        pstats.Stats(profiler, stream=sys.stderr).sort_stats("tottime").print_stats(20)
+    emit(
+        {
+            "visits": visits,
+            "records": records,
+            "cpu_us_per_record": cpu_us,
+            "wall_us_per_record": wall_us,
+            "cpu_us_per_record_median": statistics.median(cpu_us),
+            "cpu_us_per_record_min": min(cpu_us),  # the least disturbed run, on a shared machine
+        }
+    )
+
+
+if __name__ == "__main__":
+    main()
