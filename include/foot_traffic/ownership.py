@@ -131,7 +131,8 @@ def newer_owner(
             consumer.seek(tp, start.offset)
         key = tid.encode()
         seen_mine = False
-        newest = None
+        newest = None  # a writer after ours: in the log after our record, or begun later
+        latest_other = None  # the last other writer seen (after our record, once it is seen)
         while time.monotonic() < deadline and not stop.is_set():
             for messages in consumer.poll(timeout_ms=200).values():
                 for message in messages:
@@ -143,12 +144,17 @@ def newer_owner(
                         continue
                     if value.get("writer") == mine.get("writer"):
                         seen_mine = True
-                        newest = None  # only writers after this one count
-                    elif seen_mine or value.get("since", "") > mine.get("since", ""):
+                        newest = latest_other = None  # only writers after this one count
+                        continue
+                    latest_other = value
+                    if seen_mine or value.get("since", "") > mine.get("since", ""):
                         newest = value
             if newest is not None and consumer.position(tp) >= consumer.end_offsets([tp])[tp]:
                 return newest
-        return newest
+        # Our own record never landed (fenced while writing it) and no writer begun after us
+        # showed up: the fencer began first but took the id last (two runs started together);
+        # it is the last writer whose record committed.
+        return newest if newest is not None else latest_other
     except KafkaError as exc:
         log.warning("cannot read the owner records of %s: %s", tid, exc)
         return None
