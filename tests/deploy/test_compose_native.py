@@ -503,7 +503,9 @@ def test_compose_stack_runs_natively_and_delivers_a_day(python_bin, postgres, re
     all_records = [r for topic in topics for r in read_topic(kafka_bootstrap, topic)]
     chain_settings = Settings.from_env({"KAFKA_TOPIC": topics[0], "KAFKA_TOPIC_REALISTIC": topics[1],
                                         "SEED": str(CHAIN_CONF["seed"])})
-    store_records = [r for r in all_records if r.header("ft-store") is not None]
+    # The manual run's day only: unpausing also started today's scheduled run, whose stores
+    # whose today has passed (Tokyo, after 15:00 UTC) are played at full speed meanwhile.
+    store_records = [r for r in all_records if r.header("ft-store") is not None and r.header("ft-day") == CHAIN_DAY]
     assert problems(load_catalogue(EXAMPLE_CHAIN), date.fromisoformat(CHAIN_DAY), chain_settings, store_records) == []
 
     # the day's records on the broker: exactly the plan
