@@ -120,13 +120,14 @@ def planned_visits(path: Path, day: date) -> int:
 
 # -- worker: the chain's day through the CLI, in this process --------------------------------
 class Timers:
-    """Where a transactional chain run spends its wall time: opening the store-days' writers
-    (a transactional producer each: connect, init_transactions, the owner record) and
-    committing; wrapped around the engine's own methods in this process only."""
+    """Where a transactional chain run spends its wall time: taking the store-days (their
+    shared producer: connect, init_transactions, the owner records, fencing earlier
+    producers) and committing; wrapped around the engine's own methods in this process only."""
 
     def __init__(self):
         self.open_s = self.commit_s = 0.0
         self.opens = self.commits = 0
+        self.producers = 0
         self.max_writers = 0
         self.max_threads = 0
 
@@ -136,17 +137,22 @@ class Timers:
         from foot_traffic import transactional
 
         timers = self
-        open_day, commit = transactional.DayPublishers.open_day, transactional.DayWriter.commit
+        pubs = transactional.DayPublishers
+        open_day, open_stores_day, commit = pubs.open_day, pubs.open_stores_day, transactional.DayWriter.commit
 
-        def timed_open(publishers, day, store=None):
-            started = time.perf_counter()
-            try:
-                return open_day(publishers, day, store)
-            finally:
-                timers.open_s += time.perf_counter() - started
-                timers.opens += 1
-                timers.max_writers = max(timers.max_writers, len(publishers._writers))
-                timers.max_threads = max(timers.max_threads, threading.active_count())
+        def timed(opener, count):
+            def wrapper(publishers, day, *args):
+                started = time.perf_counter()
+                try:
+                    return opener(publishers, day, *args)
+                finally:
+                    timers.open_s += time.perf_counter() - started
+                    timers.opens += count(args)
+                    timers.producers += 1
+                    timers.max_writers = max(timers.max_writers, len(publishers._writers))
+                    timers.max_threads = max(timers.max_threads, threading.active_count())
+
+            return wrapper
 
         def timed_commit(writer):
             if not writer.producer.in_transaction:
@@ -158,12 +164,14 @@ class Timers:
                 timers.commit_s += time.perf_counter() - started
                 timers.commits += 1
 
-        transactional.DayPublishers.open_day = timed_open
+        pubs.open_day = timed(open_day, lambda args: 1)
+        pubs.open_stores_day = timed(open_stores_day, lambda args: len(args[0]))
         transactional.DayWriter.commit = timed_commit
 
     def as_dict(self) -> dict:
         return {
-            "open_day_s": self.open_s, "open_days": self.opens, "commit_s": self.commit_s, "commits": self.commits,
+            "open_day_s": self.open_s, "open_days": self.opens, "producers": self.producers,
+            "commit_s": self.commit_s, "commits": self.commits,
             "max_writers": self.max_writers, "max_threads": self.max_threads,
         }
 

@@ -660,10 +660,11 @@ def chain(res: dict) -> list[str]:
         lines += [
             "",
             f"Where the one process's {c['seconds']:.1f} s went (timers around the engine's methods in that run): "
-            f"opening {c['open_days']:,} store-days' writers (with transactions, the default: a transactional producer "
-            f"each, with its own connection and sender thread; `init_transactions` and the owner record) "
-            f"{c['open_day_s']:.1f} s; {c['commits']:,} commits {c['commit_s']:.1f} s; up to {c['max_writers']:,} "
-            f"writers open at once, {c['max_threads']:,} threads in the process; peak RSS {c['peak_rss_mb']:.0f} MB.",
+            f"taking {c['open_days']:,} store-days through {c.get('producers', c['open_days']):,} transactional "
+            f"producer(s) (with transactions, the default: one per day for every store of the run -- connect, "
+            f"`init_transactions`, an owner record per store-day, fencing earlier producers) {c['open_day_s']:.1f} s; "
+            f"{c['commits']:,} commits {c['commit_s']:.1f} s; {c['max_threads']:,} threads in the process at most; "
+            f"peak RSS {c['peak_rss_mb']:.0f} MB.",
         ]
     e = ch.get("engine")
     if e:
@@ -736,8 +737,8 @@ def _cpu_cause(m: dict, f: dict) -> str:
             "of their own (AddPartitionsToTxn, produce and EndTxn round trips through kafka-python)"
         )
     return (
-        f" ({ratio:.2f} ×): with many stores each record costs more, the share of {m['threads']:,} threads (a sender "
-        "thread per producer) waking and taking the GIL in turn"
+        f" ({ratio:.2f} ×): with many stores each record costs more -- the merge of {m['store_days_open']:,} open "
+        "store-days by due time, and the idle commits of a transaction that spans them"
     )
 
 
@@ -759,18 +760,12 @@ def chain_gaps(res: dict) -> list[str]:
             rest = c["seconds"] - c["open_day_s"] - c["commit_s"]
             out.append(
                 f"- **A {ch['stores']:,}-store chain at full speed = {ratio:.2f} × the one-store CLI, target "
-                f"{CHAIN_VS_ONE_STORE:g}.** With transactions (the default) every store-day has its own transactional "
-                f"producer (`transactional.DayPublishers`: fencing is per store-day), and the runner takes the writers of "
-                f"all of a day's stores when the first opens: {c['open_days']:,} producers, each connecting and "
-                f"initialising transactions in turn, took {c['open_day_s']:.1f} s of the {c['seconds']:.1f} s "
-                f"({c['open_day_s'] / c['open_days'] * 1000:.0f} ms each); the open transactions of up to "
-                f"{c['max_writers']:,} writers are each committed every `KAFKA_TRANSACTION_MS`: {c['commits']:,} commits, "
-                f"{c['commit_s']:.1f} s (a one-store day commits about once a second); the remaining {rest:.1f} s "
-                f"are the sends, slowed by {c['max_threads']:,} threads (a kafka-python sender thread per producer) "
-                "taking turns at the GIL: every wake-up of a sender (a socket write) gives the GIL away. "
+                f"{CHAIN_VS_ONE_STORE:g}.** One producer writes every store's day (taking the {c['open_days']:,} "
+                f"store-days: {c['open_day_s']:.1f} s; {c['commits']:,} commits: {c['commit_s']:.1f} s), so the "
+                f"remaining {rest:.1f} s of the {c['seconds']:.1f} s are the sends. "
                 + _engine_share(ch, c) +
-                " Closing the gap needs fewer producers per process (e.g. one transactional producer for the "
-                "store-days of a shard, fencing by shard), a change to the delivery design, not to the engine."
+                " A chain's records are also longer than the one store's (`store_id`, local time with its offset) "
+                "and carry one more header (`ft-store`), which kafka-python encodes in Python, byte by byte."
             )
     live = ch.get("live")
     if live:
@@ -781,14 +776,11 @@ def chain_gaps(res: dict) -> list[str]:
 
             out.append(
                 f"- **{m['stores']:,} live stores: CPU {m['cpu_pct']:.2f} % (target {CHAIN_LIVE_CPU_PCT:g} %), peak RSS "
-                f"{m['rss_peak_mb']:.0f} MB (target {CHAIN_LIVE_RSS_MB:g} MB).** With transactions (the default) the "
-                f"process holds one transactional kafka-python producer per open store-day ({m['threads']:,} threads: "
-                f"a sender thread each), so each live store costs {live['bytes_per_store'] / 1024:,.0f} KiB (the "
-                "producer, its connection, buffers and thread); the engine's own state per store-day (plan, stream, "
-                "the customers inside) is a small part of it (section 3: the engine's memory follows the customers "
-                f"inside). CPU per record sent: {per_record(m)} with {m['stores']:,} stores against {per_record(f)} with "
-                f"{f['stores']:,}" + _cpu_cause(m, f) + ". Opening the store-days took "
-                f"{m['startup_s']:.0f} s ({m['stores']:,} producers initialising transactions one after the other); "
+                f"{m['rss_peak_mb']:.0f} MB (target {CHAIN_LIVE_RSS_MB:g} MB).** {m['threads']:,} threads; each live "
+                f"store costs {live['bytes_per_store'] / 1024:,.0f} KiB (the engine's state per store-day: plan, "
+                "stream, the customers inside, the store's pre-rendered record templates). CPU per record sent: "
+                f"{per_record(m)} with {m['stores']:,} stores against {per_record(f)} with {f['stores']:,}"
+                + _cpu_cause(m, f) + f". Taking the store-days took {m['startup_s']:.0f} s; "
                 f"{m.get('backlog_records', 0):,} records fell due meanwhile and went out late."
             )
     return out

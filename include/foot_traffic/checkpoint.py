@@ -59,29 +59,46 @@ def latest_owner(consumer, writers_topic: str, tid: str, settle_seconds: float =
 
     Waits until the writers topic's last stable offset reaches its high watermark taken
     first (owner transactions are short), so that a record committed before is seen."""
+    return owner_history(consumer, writers_topic, [tid], None, settle_seconds).get(tid, (None, None, False))[1]
+
+
+def owner_history(
+    consumer, writers_topic: str, tids, writer: str | None, settle_seconds: float = 30.0
+) -> dict[str, tuple[dict[str, Any] | None, dict[str, Any] | None, bool]]:
+    """Per id of ``tids`` found: (its last owner record before ``writer``'s first one, its
+    latest owner record, whether ``writer``'s was seen), in one read of the writers topic up to
+    the consumer's end offset (read_committed: the last stable offset; see ``latest_owner``)."""
     from kafka import TopicPartition
 
     tp = TopicPartition(writers_topic, 0)
     if not consumer.partitions_for_topic(writers_topic):
-        return None
+        return {}
     consumer.assign([tp])
     consumer.seek_to_beginning(tp)
     deadline = time.monotonic() + settle_seconds
     end = consumer.end_offsets([tp])[tp]
-    wanted = tid.encode()
-    latest = None
+    wanted = {t.encode(): t for t in tids}
+    before: dict[str, dict[str, Any] | None] = {}
+    latest: dict[str, dict[str, Any]] = {}
+    mine_seen: set[str] = set()
     while consumer.position(tp) < end:
         if time.monotonic() > deadline:
             raise TimeoutError(f"could not read {writers_topic} up to offset {end} within {settle_seconds:g} s")
-        for messages in consumer.poll(timeout_ms=200).values():
+        for messages in consumer.poll(timeout_ms=200, max_records=10_000).values():
             for message in messages:
-                if message.offset >= end or message.key != wanted:
+                tid = wanted.get(message.key)
+                if tid is None or message.offset >= end:
                     continue
                 try:
-                    latest = json.loads(message.value)
+                    value = json.loads(message.value)
                 except ValueError:
                     continue
-    return latest
+                if writer is not None and value.get("writer") == writer:
+                    if tid not in mine_seen:
+                        mine_seen.add(tid)
+                        before[tid] = latest.get(tid)
+                latest[tid] = value
+    return {tid: (before[tid] if tid in mine_seen else value, value, tid in mine_seen) for tid, value in latest.items()}
 
 
 def at_open(previous: dict[str, Any] | None, high: dict[str, int]) -> Segments | None:

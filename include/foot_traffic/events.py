@@ -12,7 +12,7 @@ from __future__ import annotations
 import heapq
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from functools import lru_cache
 from json.encoder import encode_basestring as _json_str  # what json.dumps(..., ensure_ascii=False) quotes with
 
@@ -154,6 +154,43 @@ class _UtcTimeTexts(_TimeTexts):
             head = self._minutes[minute] = iso(minute * 60)[:17].encode()  # "YYYY-MM-DDTHH:MM:"
         value = self[ts] = head + _UTC_SECOND_TEXTS[second]
         return value
+
+
+class _LocalTimeTexts(_TimeTexts):
+    """``clock(ts)`` as UTF-8 (a store's local time with its UTC offset), made by arithmetic
+    from the offset in force (``LocalClockText.period``): the local date's text (cached), the
+    hour, minute and second, the offset's text. The same bytes as ``clock(ts).encode()``;
+    instants outside the clock's window take its own (slow, always right) path."""
+
+    __slots__ = ("_clock", "_offsets", "_tails")
+
+    def __init__(self, clock: LocalClockText, limit: int):
+        super().__init__(clock, limit)
+        self._clock = clock
+        self._offsets = clock.offsets
+        # per offset, per second of the minute: b"SS+01:00"
+        self._tails = [tuple(b"%02d" % second + suffix.encode() for second in range(60)) for suffix in clock.suffixes]
+
+    def __missing__(self, ts: int) -> bytes:
+        if len(self) >= self._limit:
+            self.clear()
+        i = self._clock.period(ts)
+        if i < 0:
+            value = self[ts] = self._clock(ts).encode()
+            return value
+        days, wall = divmod(ts + self._offsets[i], 86_400)
+        minutes, second = divmod(wall, 60)
+        value = self[ts] = _date_text(days) + b"T%02d:%02d:" % divmod(minutes, 60) + self._tails[i][second]
+        return value
+
+
+@lru_cache(maxsize=64)
+def _date_text(days: int) -> bytes:
+    """``YYYY-MM-DD`` of the ``days``-th day after 1970-01-01."""
+    return date.fromordinal(_EPOCH_ORDINAL + days).isoformat().encode()
+
+
+_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 
 
 def _format_literal(text: str) -> bytes:
@@ -313,4 +350,4 @@ class StoreDayStream(DayStream):
         plan = self.plan
         clock = LocalClockText(plan.store.tz, plan.start, plan.last_exit_bound)
         prefix = f'{{"store_id": {_json_str(plan.store.id)}, '
-        return RecordTemplates(prefix, self._weekday, self._labels, _TimeTexts(clock, self.TIME_CACHE), self._parties)
+        return RecordTemplates(prefix, self._weekday, self._labels, _LocalTimeTexts(clock, self.TIME_CACHE), self._parties)

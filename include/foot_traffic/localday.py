@@ -119,23 +119,35 @@ class LocalClockText:
     def _offset(self, ts: int) -> int:
         return int(datetime.fromtimestamp(ts, self.tz).utcoffset().total_seconds())
 
+    def period(self, ts: int) -> int:
+        """The index of the UTC offset in force at ``ts`` (``offsets``, ``suffixes``); -1 outside the window."""
+        if not self.start <= ts <= self.end:
+            return -1
+        edges = self._edges
+        i = len(edges) - 1
+        while edges[i] > ts:
+            i -= 1
+        return i
+
+    @property
+    def offsets(self) -> list[int]:
+        """The window's UTC offsets (seconds), in time order."""
+        return self._offsets
+
+    @property
+    def suffixes(self) -> list[str]:
+        """The ISO texts of ``offsets`` (``+01:00``)."""
+        return self._suffixes
+
     def offset_at(self, ts: int) -> int:
         """UTC offset in seconds at instant ``ts``."""
-        if not self.start <= ts <= self.end:
-            return self._offset(ts)
-        edges = self._edges
-        i = len(edges) - 1
-        while edges[i] > ts:
-            i -= 1
-        return self._offsets[i]
+        i = self.period(ts)
+        return self._offset(ts) if i < 0 else self._offsets[i]
 
     def __call__(self, ts: int) -> str:
-        if not self.start <= ts <= self.end:
+        i = self.period(ts)
+        if i < 0:
             return datetime.fromtimestamp(ts, self.tz).isoformat()
-        edges = self._edges
-        i = len(edges) - 1
-        while edges[i] > ts:
-            i -= 1
         return _utc_wall_text(ts + self._offsets[i]) + self._suffixes[i]
 
 

@@ -16,6 +16,14 @@ Kafka does not tell a fenced producer who fenced it. So each writer, right after
 its id, commits an *owner record* (who: the run, host, pid, client, when) keyed by the
 id to the writers topic (``<KAFKA_TOPIC>_writers``, one partition, compacted). A fenced
 run reads the newest owner record of its id written after its own and names that run.
+
+A chain run writes all its stores' day D through *one* producer (one connection, one
+sender thread, transactions spanning stores): its id is the run's store set's
+(``shard_id``), so a retry of the same shard fences the attempt before it, by Kafka.
+Each store-day still gets its own owner record (key: the store-day's id, ``writes_with``:
+the producer's id); a run whose shard differs (the catalogue or ``shard_size`` changed)
+reads them and fences the producers that wrote its stores' day before (see
+``transactional.DayPublishers.open_stores_day``).
 """
 
 from __future__ import annotations
@@ -28,7 +36,7 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -51,6 +59,20 @@ def transactional_id(topics: Sequence[str], day: date, store: str | None = None)
     digest = hashlib.sha256("\n".join(topics).encode()).hexdigest()[:16]
     where = digest if store is None else f"{digest}/{store}"
     return f"foot-traffic/{where}/{day.isoformat()}"
+
+
+def shard_id(topics: Sequence[str], day: date, stores: Sequence[str]) -> str:
+    """The transactional id of one producer writing ``stores``' day: ``foot-traffic/<topics
+    digest>/stores:<store set digest>/<day>`` (``:`` is not allowed in a store id, so it never
+    equals a store-day's id). The set, not its order: the same shard fences its retries."""
+    digest = hashlib.sha256("\n".join(sorted(set(stores))).encode()).hexdigest()[:16]
+    return transactional_id(topics, day, f"stores:{digest}")
+
+
+def writes_with(owner: dict[str, Any]) -> str:
+    """The transactional id of the producer that writes an owner record's day (a store-day
+    written by a chain's shard producer names it; otherwise the day's own id)."""
+    return owner.get("writes_with") or owner.get("transactional_id", "")
 
 
 def writers_topic(session_topic: str) -> str:
@@ -99,8 +121,10 @@ def newer_owner(
     *,
     wait: float = 5.0,
     stop: threading.Event | None = None,
+    keys: Collection[str] = (),
 ) -> dict[str, Any] | None:
     """The newest committed owner record of ``tid`` after ``mine`` (None if none within ``wait`` s).
+    ``keys``: look at the owner records of these ids too (a shard producer: its store-days').
 
     The newer writer commits its owner record right after it took the id, so it is
     normally there by the time the older one notices it was fenced; ``wait`` covers the
@@ -129,14 +153,14 @@ def newer_owner(
             consumer.seek_to_end(tp)
         else:
             consumer.seek(tp, start.offset)
-        key = tid.encode()
+        wanted = {k.encode() for k in (tid, *keys)}
         seen_mine = False
         newest = None  # a writer after ours: in the log after our record, or begun later
         latest_other = None  # the last other writer seen (after our record, once it is seen)
         while time.monotonic() < deadline and not stop.is_set():
             for messages in consumer.poll(timeout_ms=200).values():
                 for message in messages:
-                    if message.key != key:
+                    if message.key not in wanted:
                         continue
                     try:
                         value = json.loads(message.value)

@@ -17,6 +17,7 @@ Each is one producer; with ``KAFKA_TRANSACTIONS`` on (the default) the runner ta
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections import Counter
@@ -59,12 +60,17 @@ class Fenced(PublishError):
         day: date | None = None,
         store: str | None = None,
         by: dict[str, Any] | None = None,
+        stores: tuple[str, ...] = (),
     ):
+        """:param stores: every store whose day was fenced (a chain's shard producer: all of its stores)."""
         super().__init__(message)
         self.transactional_id = transactional_id
         self.day = day
-        self.store = store
+        self.store = store if store is not None or not stores else stores[0]
         self.by = by
+        self.stores = stores or ((store,) if store is not None else ())
+        # Store-days this run had finished whose last records were in the aborted transaction.
+        self.uncommitted: tuple[str, ...] = ()
 
 
 class DayWriter(Protocol):
@@ -88,15 +94,30 @@ class Publisher(Protocol):
 
 
 class DirectWriter:
-    """Without transactions a day's writer is the publisher itself."""
+    """Without transactions a day's writer is the publisher itself.
 
-    def __init__(self, publisher: Any):
+    A finished day checks that the broker still holds what it acknowledged (``verify``:
+    a consumer and a request). A store-day of a chain checks at most every
+    ``VERIFY_EVERY_SECONDS`` (a thousand stores end their day within minutes at full
+    speed); the runner checks once more when the run ends (``verify``)."""
+
+    VERIFY_EVERY_SECONDS = 10.0
+
+    def __init__(self, publisher: Any, *, throttled: bool = False):
         self.send = publisher.send
+        self._publisher = publisher
         self._verify = getattr(publisher, "verify", None)
+        self._throttled = throttled
 
     def finish(self) -> None:
-        if self._verify is not None:
-            self._verify()
+        if self._verify is None:
+            return
+        if self._throttled:
+            now = time.monotonic()
+            if now - getattr(self._publisher, "verified_at", -math.inf) < self.VERIFY_EVERY_SECONDS:
+                return
+            self._publisher.verified_at = now
+        self._verify()
 
 
 def murmur2_partition(key: bytes, partitions: int) -> int:
@@ -221,7 +242,7 @@ class ConfirmedPublisher:
         ensure_topics(self.options, topics, self.stop)
 
     def open_day(self, day: date, store: str | None = None) -> DirectWriter:
-        return DirectWriter(self)
+        return DirectWriter(self, throttled=store is not None)
 
     def idle(self, seconds: float) -> None:
         pass

@@ -24,12 +24,17 @@ from collections.abc import Callable
 from typing import Any
 
 from kafka.errors import KafkaError
+from kafka.partitioner.default import murmur2
 
 from foot_traffic import kafka_internals
 from foot_traffic.events import Record
 from foot_traffic.kafka_options import KafkaOptions
 from foot_traffic.publisher import BrokerUnavailable, ConfirmedPublisher, DeliveryError, Fenced, PublishError
 from foot_traffic.retry import retry_connect
+
+# Keys whose partition ``send`` remembers, per topic (cleared when full): more than the
+# customers inside a busy store, whose exits come after their entries.
+KEY_PARTITION_CACHE = 65_536
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +64,7 @@ class KafkaPublisher(ConfirmedPublisher):
         self._released = threading.Event()  # set when the producer is abandoned (the fence opens)
         self._last_offset: dict[tuple[str, int], int] = {}  # (topic, partition) -> last acknowledged offset
         self._ack = self._on_ack  # bound once: attached to every record's future
+        self._key_partitions: dict[str, dict[bytes, int]] = {}  # topic -> key -> partition (``send``)
 
     def connect(self) -> None:
         from kafka import KafkaProducer
@@ -67,6 +73,8 @@ class KafkaPublisher(ConfirmedPublisher):
         self._error = None
         self._released = threading.Event()
         self._last_offset = {}
+        self._key_partitions = {}
+        self._partitions = {}
         self.sent = self.acked = 0
         self.in_transaction = False
 
@@ -184,18 +192,21 @@ class KafkaPublisher(ConfirmedPublisher):
         from kafka import KafkaConsumer, TopicPartition
         from kafka.errors import KafkaError
 
-        if not self._last_offset:
+        # What was acknowledged *before* asking: records of ours acknowledged meanwhile (other
+        # store-days still sending) lie past the end offsets read, and are no loss.
+        acknowledged = dict(self._last_offset)
+        if not acknowledged:
             return
         try:
             consumer = KafkaConsumer(client_id="foot-traffic-verify", enable_auto_commit=False, **self.options.common())
             try:
-                ends = consumer.end_offsets([TopicPartition(t, p) for t, p in self._last_offset])
+                ends = consumer.end_offsets([TopicPartition(t, p) for t, p in acknowledged])
             finally:
                 consumer.close()
         except KafkaError as exc:
             raise DeliveryError(f"cannot check what the broker holds: {exc}") from None
         for tp, end in ends.items():
-            last = self._last_offset[(tp.topic, tp.partition)]
+            last = acknowledged[(tp.topic, tp.partition)]
             if end <= last:
                 self._error = (None, LostAcknowledgedWrites(f"{tp.topic}[{tp.partition}] ends at {end}, acknowledged {last}"))
                 self._raise_if_failed()
@@ -203,15 +214,32 @@ class KafkaPublisher(ConfirmedPublisher):
     def send(self, record: Record) -> None:
         """Hand ``record`` to the client; its acknowledgement or failure comes back in a
         callback on the sender thread. The hot path of a full-speed day: no per-call
-        import, one callback shared by every record, both attached under one lock."""
+        import, one callback shared by every record, both attached under one lock.
+
+        The partition is the default partitioner's (murmur2 of the key, modulo the topic's
+        partitions: ``murmur2_partition``), computed once per key -- a visit's three records
+        share their key -- instead of once per record by the client's pure-Python murmur2.
+        The topic's partition count is the one seen after its first record (as the resume
+        scan's); the first record of each topic goes through the client's partitioner."""
         if self._error is not None:
             self._raise_if_failed()
+        topic, key = record.topic, record.key
+        keys = self._key_partitions.get(topic)
+        if keys is None:
+            partition = None
+        else:
+            partition = keys.get(key)
+            if partition is None:
+                if len(keys) >= KEY_PARTITION_CACHE:
+                    keys.clear()
+                partition = keys[key] = (murmur2(key) & 0x7FFFFFFF) % self._partitions[topic]
         try:
             future = self._producer.send(
-                record.topic,
+                topic,
                 value=record.value,
-                key=record.key,
+                key=key,
                 headers=list(record.headers),
+                partition=partition,
                 timestamp_ms=record.due * 1000,
             )
         except KafkaError as exc:
@@ -220,6 +248,9 @@ class KafkaPublisher(ConfirmedPublisher):
             self._raise_if_failed()
         self.sent += 1
         kafka_internals.add_callbacks(future, self._ack, self._on_error(record))
+        if keys is None:
+            self.partition_count(topic)  # the client knows the topic now: no wait
+            self._key_partitions[topic] = {}
 
     def _stalled(self, exc: DeliveryError) -> None:
         if self._error is None:

@@ -216,6 +216,7 @@ class Runner:
         self._held_mark: dict[date, int] = {}
         self._days_mark = 0
         self.outages: list[dict[str, Any]] = []  # one per recovered outage: seconds, attempts, re-checked
+        self._sim_seen = -math.inf
 
     @property
     def heals(self) -> bool:
@@ -310,26 +311,33 @@ class Runner:
         stream = DayStream(plan, self.settings.kafka_topic, self.settings.kafka_topic_realistic)
         return _OpenDay(plan, stream, day_moments(stream, self.settings), summary, holdings, skip_before, writer)
 
-    def _store_day_writer(self, store_day: StoreDay) -> DayWriter:
+    def _store_day_writer(self, store_day: StoreDay, from_now: float | None) -> DayWriter:
         """The store-day's writer. With transactions, the first store-day of a day takes the
-        writers of every store's day at once (after looking: a run that would refuse one
-        refuses before stopping anybody), then scans once for all of them: each store-day's
-        scan must come after its writer fenced the older ones, and waiting to take a store's
-        day until its local midnight would leave the scan of the first stores waiting on the
-        unfinished transactions of the others' older writers."""
+        writers of every store's day the run plays at once (after looking: a run that would
+        refuse one refuses before stopping anybody), then scans once for all of them: each
+        store-day's scan must come after its writer fenced the older ones, and waiting to
+        take a store's day until its local midnight would leave the scan of the first stores
+        waiting on the unfinished transactions of the others' older writers. One producer
+        writes them all where the publisher can (``open_stores_day``)."""
         if not self._fences:
             return self.publisher.open_day(store_day.day, store_day.store.id)
         day = store_day.day
         if day not in self._taken:
             self._chain.check(day)
-            self._taken[day] = {s.id: self.publisher.open_day(day, s.id) for s in self.catalogue.stores}
+            # A run started mid-day does not play the store-days already over in local time.
+            ids = [s.id for s in self.catalogue.stores if from_now is None or day >= local_date(from_now, s.tz)]
+            open_stores_day = getattr(self.publisher, "open_stores_day", None)
+            if open_stores_day is not None:
+                self._taken[day] = open_stores_day(day, ids)
+            else:
+                self._taken[day] = {store: self.publisher.open_day(day, store) for store in ids}
             self._chain.rescan(day)
             for old in [d for d in self._taken if (day - d).days > 3]:
                 del self._taken[old]
         return self._taken[day].pop(store_day.store.id)
 
     def _open_store_day(self, store_day: StoreDay, from_now: float | None) -> _OpenDay:
-        writer = self._store_day_writer(store_day)
+        writer = self._store_day_writer(store_day, from_now)
         plan, holdings = self._chain.plan(store_day)
         store = store_day.store
         planned: dict[str, int] = {}
@@ -411,6 +419,7 @@ class Runner:
         self.publisher.ensure_topics(self.topics)
         # After connecting: the simulated clock starts when records can actually be sent.
         pacer = Pacer(self.clock, self.settings.time_scale, self.settings.sleep, self.stop, self.sim_anchor)
+        self._sim_seen = -math.inf  # no reading of this pacer's clock yet (``_play_run``)
         from_now = self.clock.now().timestamp() if first_from_now else None
         transient = _transient()
         try:
@@ -447,6 +456,9 @@ class Runner:
                                 else:
                                     self._chain_progress(heap, summaries, pacer)
                         self.publisher.flush()
+                        verify = getattr(self.publisher, "verify", None)
+                        if self.catalogue is not None and verify is not None and not self.stop.is_set():
+                            verify()  # the store-days' checks are spaced out (``DirectWriter``): the last one
                         break
                     except transient as exc:
                         if isinstance(exc, (Fenced, InterruptedError)) or not self.heals:
@@ -474,18 +486,23 @@ class Runner:
     def _was_fenced(self, exc: Fenced, summaries: list[DaySummary]) -> None:
         """A newer run took ``exc.day``: stop every day here, as a stop request would."""
         self.fenced = exc
-        summary = next(
-            (s for s in summaries if s.day == exc.day and s.store_id == exc.store and not s.finished), None
-        )
-        if summary is None:  # fenced while opening the day: nothing of it was sent
+        stores = set(exc.stores) or {exc.store}
+        aborted = set(exc.uncommitted)  # finished here, but their last records were in the aborted transaction
+        fenced = [s for s in summaries if s.day == exc.day and s.store_id in stores
+                  and (not s.finished or s.store_id in aborted)]
+        for summary in fenced:
+            summary.finished = False
+        if not fenced:  # fenced while opening the day: nothing of it was sent
             if exc.store is None:
                 summary = self._summary(plan_from_settings(exc.day, self.settings, self.profile))
             else:
                 summary = DaySummary(day=exc.day, plan_id="", seed=-1, total_visits=0, planned_per_slot={},
                                      store_id=exc.store, topics=tuple(self.topics))
             summaries.append(summary)
-        summary.fenced = True
-        summary.fenced_by = exc.by
+            fenced = [summary]
+        for summary in fenced:
+            summary.fenced = True
+            summary.fenced_by = exc.by
         log.warning("%s: stopping: another run now writes it; committing what the other days sent", summary_label(exc))
 
     # -- self-healing -------------------------------------------------------------------------
@@ -650,11 +667,14 @@ class Runner:
         day = open_day.plan.day.toordinal()
         moments = open_day.moments
         stop = self.stop
-        sim_now = -math.inf  # no clock reading yet: the first moment reads it
+        # The last clock reading of this run (simulated time only grows): a chain's store-days
+        # interleave, one moment per call, and a moment due by then needs no new reading.
+        sim_now = self._sim_seen
         for _ in range(RUN_LENGTH):
             sim_now = self._play(moment, open_day, pacer, sim_now)
             if sim_now is None or stop.is_set():
                 return None
+            self._sim_seen = sim_now
             moment = next(moments, None)
             if moment is None:
                 return None
@@ -796,6 +816,8 @@ class Runner:
 
 
 def summary_label(exc: Fenced) -> str:
+    if len(exc.stores) > 1:
+        return f"stores {exc.stores[0]} and {len(exc.stores) - 1} more {exc.day}"
     return str(exc.day) if exc.store is None else f"store {exc.store} {exc.day}"
 
 

@@ -163,3 +163,70 @@ def test_a_clean_run_leaves_no_aborted_records(kafka_bootstrap, topics, client):
     count = Counter(r.partition for r in landed)
     last = {r.partition: r.offset for r in landed}
     assert all(last[p] + 1 > count[p] for p in count), "commit markers occupy offsets"
+
+
+def store_records(settings, catalogue, store_id, day=DAY):
+    from foot_traffic.events import StoreDayStream
+    from foot_traffic.storeplan import plan_store_from_settings
+
+    store = next(s for s in catalogue.stores if s.id == store_id)
+    plan = plan_store_from_settings(store, day, settings, settings.seed)
+    return [r for m in StoreDayStream(plan, settings.kafka_topic, settings.kafka_topic_realistic) for r in m.records]
+
+
+@pytest.mark.parametrize("client", CLIENTS)
+def test_a_chain_shares_one_producer_per_day_and_another_sharding_fences_it_by_its_id(kafka_bootstrap, topics, client):
+    """A chain run writes its stores' day through one producer (its store set's id). A run
+    whose shard differs (the catalogue was re-sharded) reads the store-days' owner records,
+    fences the older producer by its id (its open transaction aborted, so the resume scan
+    that follows sees all it will ever commit), and the older run stops, naming it; a retry
+    of the same store set, in any order, is fenced by Kafka itself."""
+    from foot_traffic.settings import EXAMPLE_CHAIN
+    from foot_traffic.stores import load_catalogue
+
+    s = make_settings(kafka_bootstrap, topics, client)
+    chain = load_catalogue(EXAMPLE_CHAIN)
+    a_id, b_id, c_id = (st.id for st in chain.stores[:3])
+    rec = {sid: store_records(s, chain, sid) for sid in (a_id, b_id, c_id)}
+    assert all(rec.values())
+    first, second, retry = publishers(s, "first sharding"), publishers(s, "second sharding"), publishers(s, "retry")
+    try:
+        writers = first.open_stores_day(DAY, [a_id, b_id])
+        assert writers[a_id].shared is writers[b_id].shared, "one producer for the shard's stores"
+        for sid in (a_id, b_id):
+            for r in rec[sid][:30]:
+                writers[sid].send(r)
+        first.flush()  # 60 committed
+        for r in rec[b_id][30:40]:
+            writers[b_id].send(r)  # an open transaction: the fencer aborts these 10
+        writers[b_id].shared.producer.flush()
+
+        taken = second.open_stores_day(DAY, [b_id, c_id])  # another shard holding b: fences the first
+        with pytest.raises(Fenced) as err:
+            writers[a_id].send(rec[a_id][30])
+            first.flush()
+        assert err.value.by is not None and err.value.by["run"] == "second sharding"
+        assert set(err.value.stores) == {a_id, b_id}
+
+        for sid in (b_id, c_id):
+            for r in rec[sid][30:60] if sid == b_id else rec[sid][:20]:
+                taken[sid].send(r)
+        second.flush()
+
+        again = retry.open_stores_day(DAY, [c_id, b_id])  # the same store set: the same id, fenced by Kafka
+        assert again[b_id].shared.transactional_id == taken[b_id].shared.transactional_id
+        with pytest.raises(Fenced):
+            taken[c_id].send(rec[c_id][20])
+            second.flush()
+        for r in rec[c_id][20:25]:
+            again[c_id].send(r)
+        again[b_id].finish()
+        again[c_id].finish()  # the last store-day: commits and closes the shared producer
+        assert again[c_id].shared.producer.in_transaction is False
+    finally:
+        for pubs in (first, second, retry):
+            pubs.close()
+    committed = Counter(event_ids(kafka_bootstrap, topics))
+    want = [dict(r.headers)[H_EVENT_ID].decode()
+            for r in rec[a_id][:30] + rec[b_id][:60] + rec[c_id][:25]]
+    assert sorted(committed) == sorted(want), "exactly what each writer committed before it was fenced, once"

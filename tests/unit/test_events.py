@@ -161,3 +161,29 @@ def test_utc_time_texts_are_isoformat_for_any_instant():
     instants += [1_762_473_600 + rng.randrange(0, 95_000) for _ in range(5000)]  # a day and its late exits
     for ts in instants:
         assert texts[ts] == iso(ts).encode()
+
+
+def test_local_time_texts_are_isoformat_in_the_zone_across_dst_and_outside_the_window():
+    """A store's times are made by arithmetic from the offset in force: the same bytes as
+    ``datetime.fromtimestamp(ts, tz).isoformat()`` on DST days (23 and 25 hours), on both sides
+    of UTC, with a half-hour and a 45-minute offset, at the window's edges and outside it."""
+    import random
+    from zoneinfo import ZoneInfo
+
+    from foot_traffic.events import _LocalTimeTexts
+    from foot_traffic.localday import LocalClockText, day_bounds
+
+    rng = random.Random(11)
+    cases = [("Europe/Rome", date(2026, 3, 29)), ("Europe/Rome", date(2026, 10, 25)),
+             ("America/New_York", date(2026, 3, 8)), ("America/New_York", date(2026, 11, 1)),
+             ("Asia/Kolkata", date(2026, 11, 27)), ("Asia/Kathmandu", date(2026, 11, 27)),
+             ("Pacific/Kiritimati", date(2026, 12, 31)), ("Pacific/Pago_Pago", date(2026, 12, 31)),
+             ("Australia/Lord_Howe", date(2026, 4, 5))]
+    for zone, day in cases:
+        tz = ZoneInfo(zone)
+        start, end = day_bounds(day, tz)
+        texts = _LocalTimeTexts(LocalClockText(tz, start, end + 6 * 3600), limit=32)
+        instants = [start, start - 1, end - 1, end, end + 6 * 3600, end + 6 * 3600 + 1, start - 86_400]
+        instants += [rng.randrange(start - 3600, end + 8 * 3600) for _ in range(3000)]
+        for ts in instants:
+            assert texts[ts] == datetime.fromtimestamp(ts, tz).isoformat().encode(), (zone, ts)

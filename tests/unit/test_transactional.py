@@ -89,8 +89,8 @@ def world():
         producers[tid] = FakeProducer(tid, calls, fence)
         return producers[tid]
 
-    def lookup(options, topic, tid, mine, since_ms, stop=None):
-        lookups.append((topic, tid, mine["writer"]))
+    def lookup(options, topic, tid, mine, since_ms, stop=None, keys=()):
+        lookups.append((topic, tid, mine["writer"], tuple(keys)))
         return {"run": "the newer run", "host": "h", "pid": 42, "client": "kafka-python", "since": "later"}
 
     pubs = DayPublishers(
@@ -204,7 +204,7 @@ def test_a_fenced_day_is_closed_at_once_and_names_the_newer_run(world, where):
     assert exc.day == DAY and exc.transactional_id == tid(DAY)
     assert exc.by["run"] == "the newer run" and "the newer run" in str(exc) and "fenced by a newer run" in str(exc)
     assert producers[tid(DAY)].closed
-    assert lookups == [("s_writers", tid(DAY), json.loads(producers[tid(DAY)].committed[0].value)["writer"])]
+    assert lookups == [("s_writers", tid(DAY), json.loads(producers[tid(DAY)].committed[0].value)["writer"], ())]
     # the other day is still ours: what it sent can be committed
     pubs.flush()
     assert ("commit", tid(NEXT), 1) in calls
@@ -259,3 +259,122 @@ def test_check_owner_raises_fenced_when_a_newer_run_took_the_day(world):
         pubs.check_owner(DAY)
     assert err.value.day == DAY and err.value.by["run"] == "the newer run"
     pubs.check_owner(date(2030, 1, 1))  # a day we never wrote: nothing to check
+
+
+# -- a chain's store-days through one producer (open_stores_day) -----------------------------
+class WritersLog:
+    """The writers topic as the fakes commit to it, read like ``KafkaSegmentIO.owner_history``."""
+
+    def __init__(self):
+        self.records: list[tuple[str, dict]] = []
+        self.inject = None  # called before each read (a newer run's records landing meanwhile)
+
+    def previous_owner(self, tid):
+        return None, {}
+
+    def high(self):
+        return {}
+
+    def latest_owner(self, tid):
+        return None
+
+    def owner_history(self, tids, writer):
+        if self.inject:
+            self.inject()
+        out = {}
+        for key, value in self.records:
+            if key not in tids:
+                continue
+            before, latest, seen = out.get(key, (None, None, False))
+            if value["writer"] == writer and not seen:
+                before, seen = latest, True
+            out[key] = (before, value, seen)
+        return {k: (b if seen else v, v) for k, (b, v, seen) in out.items()}
+
+
+@pytest.fixture
+def chain_world(world):
+    pubs, producers, calls, fence, clock, lookups = world
+    log = WritersLog()
+    pubs.segment_io = log
+    real_commit = FakeProducer.commit
+
+    def commit(self):
+        owners = [r for r in self.pending if r.topic == "s_writers"]
+        real_commit(self)
+        log.records += [(r.key.decode(), json.loads(r.value)) for r in owners]
+
+    FakeProducer.commit = commit
+    yield pubs, producers, calls, fence, log
+    FakeProducer.commit = real_commit
+
+
+def test_a_chains_stores_share_one_producer_named_by_the_store_set_with_an_owner_record_each(chain_world):
+    from foot_traffic.ownership import shard_id
+
+    pubs, producers, calls, _, log = chain_world
+    writers = pubs.open_stores_day(DAY, ["s2", "s1", "s3"])
+    shard = shard_id(["s", "e"], DAY, ["s1", "s2", "s3"])
+    assert set(producers) == {shard}, "one producer, whose id is the set's (order does not matter)"
+    assert shard == shard_id(["s", "e"], DAY, ["s3", "s1", "s2"]) != shard_id(["s", "e"], DAY, ["s1", "s2"])
+    assert shard not in {tid(DAY, s) for s in ("s1", "s2", "s3")}
+    owners = dict(log.records)
+    for store in ("s1", "s2", "s3"):
+        value = owners[tid(DAY, store)]
+        assert value["store"] == store and value["writes_with"] == shard and value["run"] == "this run"
+    assert owners[shard]["stores"] == 3
+    # the stores' records go through the one producer; a finished store-day closes nothing
+    writers["s1"].send(record(1))
+    writers["s2"].send(record(2))
+    writers["s1"].finish()
+    writers["s2"].finish()
+    assert not producers[shard].closed and producers[shard].in_transaction
+    writers["s3"].finish()  # the last one: commit, check, close
+    assert producers[shard].closed and [r.key for r in producers[shard].committed[-2:]] == [b"k1", b"k2"]
+
+
+def test_a_store_day_written_before_by_another_producer_has_that_producer_fenced_before_the_scan(chain_world):
+    pubs, producers, calls, _, log = chain_world
+    old = "foot-traffic/old-shard/2025-06-02"
+    log.records += [
+        (tid(DAY, "s1"), {"writer": "w-old", "writes_with": old, "run": "older run"}),
+        (tid(DAY, "s2"), {"writer": "w-v1", "transactional_id": tid(DAY, "s2"), "run": "a run of one producer per store-day"}),
+    ]
+    pubs.open_stores_day(DAY, ["s1", "s2"])
+    fenced = [c[1] for c in calls if c[0] == "connect"][1:]
+    assert sorted(fenced) == sorted([old, tid(DAY, "s2")]), "each earlier producer initialised (fenced) by its id"
+    assert producers[old].closed and producers[tid(DAY, "s2")].closed
+
+
+def test_a_store_day_taken_by_a_newer_run_while_ours_was_taking_it_stops_ours(chain_world):
+    pubs, producers, calls, _, log = chain_world
+
+    def newer_lands():
+        log.records.append((tid(DAY, "s2"), {"writer": "w-newer", "writes_with": "x", "run": "the newer run"}))
+
+    log.inject = newer_lands
+    with pytest.raises(Fenced) as err:
+        pubs.open_stores_day(DAY, ["s1", "s2"])
+    assert set(err.value.stores) == {"s1", "s2"} and err.value.day == DAY
+    assert all(p.closed for p in producers.values())
+
+
+def test_a_fenced_shard_names_every_store_and_those_finished_but_not_committed(chain_world, world):
+    from foot_traffic.ownership import shard_id
+
+    pubs, producers, calls, fence, log = chain_world
+    lookups = world[5]
+    writers = pubs.open_stores_day(DAY, ["s1", "s2", "s3"])
+    writers["s1"].send(record(1))
+    pubs.flush()
+    writers["s1"].finish()  # committed before: not in ``uncommitted``
+    writers["s2"].send(record(2))
+    writers["s2"].finish()  # its last record is in the open transaction
+    fence[shard_id(["s", "e"], DAY, ["s1", "s2", "s3"])] = "send"
+    with pytest.raises(Fenced) as err:
+        writers["s3"].send(record(3))
+    assert set(err.value.stores) == {"s1", "s2", "s3"} and err.value.uncommitted == ("s2",)
+    # the run that took it is looked for among the store-days' owner records too
+    assert lookups[-1][3] == tuple(tid(DAY, s) for s in ("s1", "s2", "s3"))
+    with pytest.raises(Fenced):
+        writers["s3"].finish()
