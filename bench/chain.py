@@ -233,6 +233,9 @@ def main(argv: list[str]) -> int:
     if case == "engine":
         emit(case_engine(argv[1], int(argv[2])))
         return 0
+    if case == "shape":
+        emit(case_shape(argv[1], argv[2], int(argv[3])))
+        return 0
     if case == "cli":
         _bootstrap, stores_file = argv[1:3]
         result = case_cli(stores_file)
@@ -240,6 +243,55 @@ def main(argv: list[str]) -> int:
         emit(result)
         return 0
     raise SystemExit(f"unknown case {case!r}")
+
+
+def case_shape(bootstrap: str, stores_file: str, visits: int) -> dict:
+    """What the chain's records cost the client alone: the chain's day and one store's day of
+    the same visits, made by the engine first, then sent by a raw kafka-python loop (the
+    producer settings of ``KafkaPublisher``) to topics of their own, alternately, 2 rounds."""
+    from delivery import _our_producer
+
+    from common import create_topics
+    from foot_traffic.runner import Runner
+    from foot_traffic.settings import Settings
+    from foot_traffic.stores import load_catalogue
+    from foot_traffic.testing import MemoryPublisher
+
+    class Keep(MemoryPublisher):
+        def send(self, record) -> None:
+            self.kept.append(record)
+
+    made = {}
+    for name, env, catalogue in (
+        ("chain", {"SEED": str(SEED), "FOOT_TRAFFIC_RESUME": "0"}, load_catalogue(stores_file)),
+        ("one_store", {"SEED": str(SEED), "DAILY_CUSTOMERS": str(visits), "FOOT_TRAFFIC_RESUME": "0"}, None),
+    ):
+        publisher = Keep()
+        publisher.kept = []
+        Runner(Settings.from_env(env), publisher, catalogue=catalogue).run([DAY])
+        made[name] = publisher.kept
+    out: dict = {name: {"records": len(rs), "value_bytes": sum(len(r.value) for r in rs) / len(rs),
+                        "headers": len(rs[0].headers), "records_per_s": []} for name, rs in made.items()}
+    os.environ["KAFKA_BROKER"] = bootstrap
+    for round_ in range(2):
+        for name, rs in made.items():
+            topics = {t: f"shape_{name}_{round_}_{t}" for t in (TOPIC, TOPIC_REALISTIC)}
+            create_topics(bootstrap, tuple(topics.values()))
+            producer = _our_producer()
+            send = producer.send
+            started = time.perf_counter()
+            futures = [send(topics[r.topic], value=r.value, key=r.key, headers=list(r.headers), timestamp_ms=r.due * 1000)
+                       for r in rs]
+            producer.flush()
+            seconds = time.perf_counter() - started
+            producer.close()
+            if any(not f.succeeded() for f in futures):
+                raise SystemExit(f"shape {name}: records not acknowledged")
+            out[name]["records_per_s"].append(len(rs) / seconds)
+    for name in made:
+        out[name]["records_per_s"] = max(out[name]["records_per_s"])
+    out["ratio"] = out["chain"]["records_per_s"] / out["one_store"]["records_per_s"]
+    return out
 
 
 # -- the cases (run_all.py's side) -------------------------------------------------------------
@@ -568,6 +620,13 @@ def run_cli(res: dict, out: dict, path: Path, visits: int) -> None:
     out["engine"] = run_json(["bench/chain.py", "engine", str(path), str(visits)], env=without_settings())
     e = out["engine"]
     log(f"engine only: chain {e['chain']['us_per_record']:.2f} µs per record, one store {e['one_store']['us_per_record']:.2f}")
+    from common import fresh_broker
+
+    with fresh_broker("chain-shape") as broker:
+        out["shape"] = run_json(["bench/chain.py", "shape", broker.bootstrap, str(path), str(visits)], env=without_settings())
+    sh = out["shape"]
+    log(f"record shape, raw kafka-python loop: chain's records {sh['chain']['records_per_s']:,.0f}/s, one store's "
+        f"{sh['one_store']['records_per_s']:,.0f}/s ({sh['ratio']:.2f} ×)")
     out["cli"] = twice("chain_cli", chain_cli, path, visits)
     log(f"chain_cli: {out['cli']['records']:,} records in {out['cli']['seconds']:.1f} s = {out['cli']['records_per_s']:,.0f}/s")
     cli_runs = (res.get("delivery") or {}).get("runs", {}).get("cli")

@@ -666,6 +666,17 @@ def chain(res: dict) -> list[str]:
             f"{c['commits']:,} commits {c['commit_s']:.1f} s; {c['max_threads']:,} threads in the process at most; "
             f"peak RSS {c['peak_rss_mb']:.0f} MB.",
         ]
+    sh = ch.get("shape")
+    if sh:
+        lines += [
+            "",
+            f"**The records' shape, the client alone**: the same day's records made first, then sent by a raw "
+            f"kafka-python loop (`KafkaPublisher`'s producer settings, best of 2 rounds): the chain's "
+            f"{sh['chain']['records']:,} records ({sh['chain']['value_bytes']:.0f} bytes of JSON on average, "
+            f"{sh['chain']['headers']} headers) {rate_text(sh['chain']['records_per_s'])} records/s; one store's day of as many "
+            f"({sh['one_store']['value_bytes']:.0f} bytes, {sh['one_store']['headers']} headers) "
+            f"{rate_text(sh['one_store']['records_per_s'])} records/s: {sh['ratio']:.2f} ×.",
+        ]
     e = ch.get("engine")
     if e:
         lines += [
@@ -724,6 +735,18 @@ def _engine_share(ch: dict, c: dict) -> str:
     )
 
 
+def _shape_share(ch: dict) -> str:
+    sh = ch.get("shape")
+    if not sh:
+        return ""
+    return (
+        f" And the chain's records cost the client more by themselves: longer JSON (`store_id`, local times with "
+        f"their offset: {sh['chain']['value_bytes']:.0f} against {sh['one_store']['value_bytes']:.0f} bytes) and "
+        f"one more header (`ft-store`), which kafka-python encodes in Python: a raw kafka-python loop sends them at "
+        f"{sh['ratio']:.2f} × the one store's rate, so that part of the gap is the records', not the runner's."
+    )
+
+
 def _cpu_cause(m: dict, f: dict) -> str:
     """Whether the live CPU follows the records (transactions) or the stores (producers' threads)."""
     if not (m["records_per_s"] and f["records_per_s"]):
@@ -763,9 +786,8 @@ def chain_gaps(res: dict) -> list[str]:
                 f"{CHAIN_VS_ONE_STORE:g}.** One producer writes every store's day (taking the {c['open_days']:,} "
                 f"store-days: {c['open_day_s']:.1f} s; {c['commits']:,} commits: {c['commit_s']:.1f} s), so the "
                 f"remaining {rest:.1f} s of the {c['seconds']:.1f} s are the sends. "
-                + _engine_share(ch, c) +
-                " A chain's records are also longer than the one store's (`store_id`, local time with its offset) "
-                "and carry one more header (`ft-store`), which kafka-python encodes in Python, byte by byte."
+                + _engine_share(ch, c)
+                + _shape_share(ch)
             )
     live = ch.get("live")
     if live:
