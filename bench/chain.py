@@ -298,9 +298,9 @@ def case_shape(bootstrap: str, stores_file: str, visits: int) -> dict:
 def twice(name: str, case, *args) -> dict:
     """Run a case; if it fails, once more, keeping the first failure's last line in the result.
 
-    Under load the embedded broker has answered a ListOffsets with an end offset below a
-    record it had just acknowledged; the producer's end-of-day check then reports
-    LostAcknowledgedWrites (a fresh broker per attempt). The report says when it happened."""
+    A case that fails once is a finding, not noise: the report says when it happened and
+    why. (The first such finding: the end-of-day check compared end offsets with records
+    acknowledged after it asked, a false LostAcknowledgedWrites; fixed in ``verify``.)"""
     from services import Unavailable
 
     try:

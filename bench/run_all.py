@@ -20,9 +20,8 @@ slots per Celery worker), BENCH_CHAIN_DAG_TIMEOUT [5400], BENCH_CHAIN_LIVE_SECON
 BENCH_CHAIN_LIVE_VISITS_PER_STORE [1000], BENCH_CHAIN_LIVE_FEW [10] (the small run beside
 the big one, for the bytes per live store). The Celery cases need PostgreSQL on
 127.0.0.1:5432 (user postgres, trust) and Redis on 127.0.0.1:6379; without them they are
-reported as skipped, with the reason. At the defaults the chain cases are slow (with
-transactions every store-day opens its own producer): on a loaded 2-core machine the
-one-process day took 29 minutes, the live case 15.
+reported as skipped, with the reason. At the defaults, on a quiet 2-core machine, the
+one-process chain cases take about 2 minutes, the live case 4, each Celery case several.
 
 ``run_all.py --report-only`` rewrites the report from the last run's results.json;
 ``run_all.py --chain-only`` runs only the chain cases, merged into the last run's
