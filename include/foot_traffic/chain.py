@@ -116,10 +116,13 @@ class ChainPlanner:
             plan = plan_store_from_settings(store_day.store, day, self.settings, seed)
             self._refuse_other_plans(store_day, plan, found.get(store_day.store.id, {}))
 
-    def rescan(self, day: date) -> None:
-        """Scan ``day`` afresh (settled): its writers were just taken, fencing older ones."""
+    def rescan(self, day: date, seed: int | None = None) -> None:
+        """Scan ``day`` afresh (settled): its writers were just taken, fencing older ones.
+        ``seed``: the seed this run already plays the day with (after an outage)."""
         self._batches.pop(day, None)
-        self.batch(day)
+        batch = self.batch(day)
+        if seed is not None:
+            batch.seed = seed
 
     def _seed(self, day: date, found: dict[str, dict[str, DayHoldings]], quiet: bool = False) -> int:
         seed = self.settings.seed

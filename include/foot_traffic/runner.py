@@ -158,6 +158,7 @@ class _OpenDay:
     base: DayHoldings | None = None
     refill: bool = False  # a finished day re-opened after an outage (it is not counted twice)
     labels: tuple[str, ...] = ()  # the plan's slot labels (index = Visit.slot)
+    unit: Any = None  # a catalogue's StoreDay (to plan it again after an outage)
 
     def __post_init__(self) -> None:
         self.labels = tuple(self.plan.labels)
@@ -206,26 +207,25 @@ class Runner:
         self.topics = [settings.kafka_topic, settings.kafka_topic_realistic]
         self.fenced: Fenced | None = None  # set when a newer run took one of the days
         self._taken: dict[date, dict[str, DayWriter]] = {}  # chain: store-day writers taken, not yet playing
+        self._taken_ids: dict[date, list[str]] = {}  # chain: the stores whose day D this run took (its shard)
         self._chain = None if catalogue is None else ChainPlanner(catalogue, settings, scanner, self.topics)
         # Self-healing (see ``_heal``): the days open now, those finished lately, the budget.
         self.probe = probe
         self._rng = rng or random.Random()
-        self._open_days: dict[date, _OpenDay] = {}
+        # Keyed (store id or None, day): the implicit store's days and a catalogue's store-days.
+        self._open_days: dict[tuple[str | None, date], _OpenDay] = {}
         self._recent: list[tuple[float, _OpenDay]] = []  # (monotonic when finished, day)
         self._spent = 0  # attempts spent by outages after which nothing progressed
-        self._held_mark: dict[date, int] = {}
+        self._held_mark: dict[tuple[str | None, date], int] = {}
         self._days_mark = 0
         self.outages: list[dict[str, Any]] = []  # one per recovered outage: seconds, attempts, re-checked
         self._sim_seen = -math.inf
 
     @property
     def heals(self) -> bool:
-        """Whether a delivery failure mid-stream is healed in-process: ``MAX_RETRIES`` > 0, no
-        catalogue, and resume on (the replay relies on the re-scan)."""
-        return (
-            self.catalogue is None and self.settings.max_retries > 0 and self.settings.resume
-            and self.scanner is not None
-        )
+        """Whether a delivery failure mid-stream is healed in-process: ``MAX_RETRIES`` > 0 and
+        resume on (the replay relies on the re-scan)."""
+        return self.settings.max_retries > 0 and self.settings.resume and self.scanner is not None
 
     # -- planning ---------------------------------------------------------------------------
     def plan(
@@ -326,15 +326,19 @@ class Runner:
             self._chain.check(day)
             # A run started mid-day does not play the store-days already over in local time.
             ids = [s.id for s in self.catalogue.stores if from_now is None or day >= local_date(from_now, s.tz)]
-            open_stores_day = getattr(self.publisher, "open_stores_day", None)
-            if open_stores_day is not None:
-                self._taken[day] = open_stores_day(day, ids)
-            else:
-                self._taken[day] = {store: self.publisher.open_day(day, store) for store in ids}
+            self._taken[day] = self._take_stores_day(day, ids)
+            self._taken_ids[day] = ids
             self._chain.rescan(day)
             for old in [d for d in self._taken if (day - d).days > 3]:
                 del self._taken[old]
+                self._taken_ids.pop(old, None)
         return self._taken[day].pop(store_day.store.id)
+
+    def _take_stores_day(self, day: date, ids: list[str]) -> dict[str, DayWriter]:
+        open_stores_day = getattr(self.publisher, "open_stores_day", None)
+        if open_stores_day is not None:
+            return open_stores_day(day, ids)
+        return {store: self.publisher.open_day(day, store) for store in ids}
 
     def _open_store_day(self, store_day: StoreDay, from_now: float | None) -> _OpenDay:
         writer = self._store_day_writer(store_day, from_now)
@@ -431,9 +435,11 @@ class Runner:
                                 unit = upcoming[1]
                                 if isinstance(unit, StoreDay):
                                     open_day = self._open_store_day(unit, from_now)
+                                    open_day.unit = unit
+                                    self._open_days[(unit.store.id, unit.day)] = open_day
                                 else:
                                     open_day = self._open(unit, from_now=first_from_now and opened == 0)
-                                    self._open_days[unit] = open_day
+                                    self._open_days[(None, unit)] = open_day
                                 opened += 1
                                 summaries.append(open_day.summary)
                                 self._push(heap, tie, open_day)
@@ -513,13 +519,13 @@ class Runner:
         waiting; raises the last error, naming what was delivered, once the retries are spent."""
         started = self.clock.monotonic()
         self._recent = [(t, d) for t, d in self._recent if started - t <= RECHECK_FINISHED_SECONDS]
-        chosen = {d.plan.day: d for _, d in self._recent}
+        chosen = {_key(d): d for _, d in self._recent}
         chosen.update(self._open_days)
-        days = sorted(chosen.values(), key=lambda d: d.plan.day)
+        days = sorted(chosen.values(), key=lambda d: (d.plan.day, d.summary.store_id or ""))
         log.warning(
             "delivery interrupted (%s: %s) with %d day(s) open (%s) and %d finished lately: closing the producer; "
             "reconnecting with back-off (MAX_RETRIES=%d, RETRY_BACKOFF_SECONDS=%g)",
-            type(exc).__name__, exc, len(self._open_days), ", ".join(str(d) for d in self._open_days) or "none",
+            type(exc).__name__, exc, len(self._open_days), _days_text(self._open_days.values()),
             len(self._recent), self.settings.max_retries, self.settings.retry_backoff_seconds,
         )
         self._close_quietly()
@@ -545,7 +551,7 @@ class Runner:
                     self.probe()
                 self.publisher.connect()
                 self.publisher.ensure_topics(self.topics)
-                reopened = [self._reopen(d) for d in days]
+                reopened = self._reopen_chain(days) if self.catalogue is not None else [self._reopen(d) for d in days]
             except transient as failed:
                 if isinstance(failed, (Fenced, InterruptedError)):
                     raise
@@ -557,7 +563,7 @@ class Runner:
                 continue
             break
         attempts = self._spent - first_attempt
-        held = {d.plan.day: (d.holdings.total if d.holdings is not None else 0) for d in reopened}
+        held = {_key(d): (d.holdings.total if d.holdings is not None else 0) for d in reopened}
         # An outage after which the topics hold more than after the previous one (or a day
         # was finished in between) gets a fresh budget; else it shares the previous one's.
         if self._days_done > self._days_mark or any(n > self._held_mark.get(day, -1) for day, n in held.items()):
@@ -572,7 +578,7 @@ class Runner:
         log.warning(
             "recovered after %.1f s (%d attempt(s)): re-scanned %d day(s) (%s), %d records re-checked in the topics; "
             "sending the rest now (records due during the outage go out at once, then real-time pacing resumes)",
-            seconds, attempts, len(reopened), ", ".join(str(d.plan.day) for d in reopened) or "none", rechecked,
+            seconds, attempts, len(reopened), _days_text(reopened), rechecked,
         )
         return True
 
@@ -584,6 +590,10 @@ class Runner:
         if check_owner is not None:
             check_owner(day)  # a newer run took the day meanwhile: Fenced, not taken back
         new = self._open(day, from_now=False, seed=old.plan.seed)
+        return self._carry_on(old, new)
+
+    def _carry_on(self, old: _OpenDay, new: _OpenDay) -> _OpenDay:
+        """``new`` replays ``old``'s day after an outage: the summary carries on, re-counted."""
         summary = new.summary = old.summary
         summary.sent_per_topic.clear()
         summary.entries_per_slot.clear()
@@ -594,8 +604,40 @@ class Runner:
         new.slot, new.slot_entries = old.slot, old.slot_entries
         new.refill = old.refill or summary.finished
         summary.finished = False
-        self._open_days[day] = new
+        new.unit = old.unit
+        self._open_days[_key(new)] = new
         return new
+
+    def _reopen_chain(self, olds: list[_OpenDay]) -> list[_OpenDay]:
+        """Take again, with a new producer, every day D this run holds store-days of (open,
+        finished lately, or not begun yet), its store set unchanged (the same producer id);
+        scan D once; replay the open and lately finished store-days against the scan."""
+        by_day: dict[date, list[_OpenDay]] = {}
+        for old in olds:
+            by_day.setdefault(old.plan.day, []).append(old)
+        reopened = []
+        for day in sorted(set(by_day) | {d for d, pending in self._taken.items() if pending}):
+            ids = self._taken_ids.get(day) or [d.summary.store_id for d in by_day.get(day, [])]
+            check = getattr(self.publisher, "check_stores_owner", None)
+            if check is not None:
+                check(day)  # a newer run took one of them meanwhile: Fenced, not taken back
+            writers = self._take_stores_day(day, ids)
+            seeds = {d.plan.seed for d in by_day.get(day, [])}
+            self._chain.rescan(day, seed=seeds.pop() if len(seeds) == 1 else None)
+            pending = self._taken.get(day, {})
+            for store in ids:
+                if store in pending:
+                    pending[store] = writers.pop(store)  # not begun yet: it begins with the new producer
+            for old in by_day.get(day, []):
+                writer = writers.pop(old.summary.store_id)
+                plan, holdings = self._chain.plan(old.unit)
+                stream = StoreDayStream(plan, self.settings.kafka_topic, self.settings.kafka_topic_realistic)
+                new = _OpenDay(plan, stream, day_moments(stream, self.settings), old.summary, holdings, None, writer,
+                               chain=True)
+                reopened.append(self._carry_on(old, new))
+            for writer in writers.values():  # finished before the outage, long enough ago: nothing to re-check
+                writer.finish()
+        return reopened
 
     def _recount(self, open_day: _OpenDay, moment: Moment, kept: tuple) -> None:
         """A replay after an outage skips the records the re-scan found: those the day held
@@ -791,15 +833,16 @@ class Runner:
         open_day.writer.finish()
         open_day.summary.finished = True
         s = open_day.summary
-        if not open_day.chain:
-            self._open_days.pop(s.day, None)
+        key = _key(open_day)
+        self._open_days.pop(key, None)
+        if self.heals:
             now = self.clock.monotonic()
-            self._recent = [(t, d) for t, d in self._recent if now - t <= RECHECK_FINISHED_SECONDS and d.plan.day != s.day]
+            self._recent = [(t, d) for t, d in self._recent if now - t <= RECHECK_FINISHED_SECONDS and _key(d) != key]
             self._recent.append((now, open_day))
-            if open_day.refill:
-                log.info("%s checked again after the outage and complete: %d records in the topics", s.day,
-                         s.sent + s.already_present)
-                return
+        if open_day.refill:
+            log.info("%s checked again after the outage and complete: %d records in the topics", _label(open_day),
+                     s.sent + s.already_present)
+            return
         if open_day.chain:
             if not s.closed:
                 log.info(
@@ -813,6 +856,22 @@ class Runner:
             )
         self._days_done += 1
         self.progress.day_done(s.day, s.sent, s.already_present)
+
+
+def _key(open_day: _OpenDay) -> tuple[str | None, date]:
+    return open_day.summary.store_id, open_day.plan.day
+
+
+def _label(open_day: _OpenDay) -> str:
+    store = open_day.summary.store_id
+    return str(open_day.plan.day) if store is None else f"store {store} {open_day.plan.day}"
+
+
+def _days_text(open_days, most: int = 5) -> str:
+    labels = [_label(d) for d in open_days]
+    if not labels:
+        return "none"
+    return ", ".join(labels[:most]) + (f" and {len(labels) - most} more" if len(labels) > most else "")
 
 
 def summary_label(exc: Fenced) -> str:

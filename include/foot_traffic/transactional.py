@@ -238,6 +238,7 @@ class DayPublishers:
         self._partitions: dict[str, int] = {}
         self.segment_io = segment_io or KafkaSegmentIO(options, self.topics, self.writers_topic)
         self._mine: dict[tuple[str | None, date], dict[str, Any]] = {}  # our latest owner record per day
+        self._mine_stores: dict[date, tuple[str, tuple[str, ...]]] = {}  # a chain's day: our writer id, its stores
 
     # -- the Publisher protocol -------------------------------------------------------------
     def connect(self) -> None:
@@ -324,6 +325,7 @@ class DayPublishers:
             writer.producer.close()
             raise
         self._writers[(writer.store, day)] = writer
+        self._mine_stores[day] = (writer.owner["writer"], stores)
         if not self._said_hello:
             self._said_hello = True
             log.info(
@@ -417,6 +419,23 @@ class DayPublishers:
             )
             log.error("%s", message)
             raise Fenced(message, transactional_id=tid, day=day, store=store, by=latest)
+
+    def check_stores_owner(self, day: date) -> None:
+        """``check_owner`` for a chain's day: raise ``Fenced`` if a newer run took one of the
+        store-days this run took last (they are taken back only if none was)."""
+        mine = self._mine_stores.get(day)
+        if mine is None:
+            return
+        writer, stores = mine
+        ids = {transactional_id(self.topics, day, store): store for store in stores}
+        for tid, (_, latest) in self.segment_io.owner_history(list(ids), writer).items():
+            if latest is not None and latest.get("writer") != writer:
+                message = (
+                    f"store {ids[tid]} {day}: fenced by a newer run: {describe_owner(latest)} took it while this run "
+                    "was reconnecting; this run does not take it back"
+                )
+                log.error("%s", message)
+                raise Fenced(message, transactional_id=tid, day=day, by=latest, stores=stores)
 
     # -- the day's segments (``checkpoint``) ------------------------------------------------
     def record_segments(self, writer: DayWriter, segments: checkpoint.Segments) -> None:

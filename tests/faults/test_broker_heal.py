@@ -86,3 +86,63 @@ def test_continuous_run_heals_broker_crashes_without_exiting(tmp_path, ledger):
             partial.describe()
     finally:
         broker.kill()
+
+
+def test_a_chain_heals_broker_crashes_in_process_every_store_day_exactly(tmp_path, ledger):
+    """Ten stores in nine time zones, two local days paced at TIME_SCALE 8000, the broker
+    SIGKILLed and restarted twice (once down for several back-offs): the run takes each day
+    under way again (one producer for all its stores), re-scans it and replays every open or
+    lately finished store-day against the scan; it exits 0, every store-day exactly its plan."""
+    import types
+
+    import yaml
+
+    from foot_traffic.settings import EXAMPLE_CHAIN, Settings
+    from foot_traffic.stores import load_catalogue
+    from tests.support.chain_check import landed, planned, problems
+
+    suffix = uuid.uuid4().hex[:8]
+    topics = (f"ft_cheal_{suffix}", f"ftr_cheal_{suffix}")
+    doc = yaml.safe_load(EXAMPLE_CHAIN.read_text())
+    for store in doc["stores"]:
+        store["base_daily_customers"] = store["base_daily_customers"] // 4
+    chain_file = tmp_path / "chain.yaml"
+    chain_file.write_text(yaml.safe_dump(doc))
+    days = [date(2026, 11, 27), date(2026, 11, 28)]
+    broker = LocalBroker(tmp_path / "broker").start()
+    try:
+        env = producer_env(broker.bootstrap, topics, TIME_SCALE=8000, SEED=401, MAX_RETRIES=6,
+                           RETRY_BACKOFF_SECONDS=0.5)
+        env.pop("DAILY_CUSTOMERS")
+        log = tmp_path / "produce.log"
+        proc = spawn(env, "--stores", str(chain_file), "--date", days[0].isoformat(), "--days", "2",
+                     "--from-midnight", log=log)
+        wait_for_line(log, "2026-11-27 (Fri", proc=proc)  # a store-day under way
+        time.sleep(RNG.uniform(2.0, 4.0))
+        for n, down in enumerate((1.0, 3.0), 1):
+            assert proc.poll() is None, log.read_text()[-3000:]
+            broker.kill()
+            ledger.fault()
+            time.sleep(down)
+            broker = LocalBroker(broker.data_dir, port=broker.port).start()
+            deadline = time.monotonic() + 60
+            while len(recoveries(log.read_text())) < n:
+                assert proc.poll() is None, f"the producer exited ({proc.returncode}):\n{log.read_text()[-4000:]}"
+                assert time.monotonic() < deadline, f"outage {n} not recovered:\n{log.read_text()[-4000:]}"
+                time.sleep(0.2)
+            time.sleep(RNG.uniform(2.0, 4.0))
+        assert proc.wait(180) == 0, log.read_text()[-4000:]
+        text = log.read_text()
+        assert len(recoveries(text)) == 2 and "gave up" not in text, text[-4000:]
+        chain = load_catalogue(chain_file)
+        settings = Settings.from_env({**env, "STORES_FILE": str(chain_file)})
+        records = landed(broker.bootstrap, topics)
+        for day in days:
+            of_day = [r for r in records if r.header("ft-day") == day.isoformat()]
+            found = problems(chain, day, settings, of_day)
+            expected = sum(len(rows) for rows in planned(chain, day, settings).values())
+            ledger.checked(types.SimpleNamespace(expected=expected, lost=found, duplicated=[], out_of_order=[]))
+            assert found == [], f"{day}: {found}"
+            assert len(of_day) == expected
+    finally:
+        broker.kill()
