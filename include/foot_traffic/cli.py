@@ -465,7 +465,9 @@ def cmd_produce(settings: Settings, profile: Profile, args: argparse.Namespace, 
             describe_owner(runner.fenced.by), runner.fenced.day,
         )
         return EXIT_FENCED
-    if stop.is_set():
+    if stop.is_set() and runner.stopped_in_outage:
+        log.warning("stopped during an outage: what was committed stays; a restart sends exactly the rest")
+    elif stop.is_set():
         log.info("stopped cleanly: every record sent was acknowledged")
     elif settings.validate_day and count is not None:
         from foot_traffic.kafka_options import KafkaOptions

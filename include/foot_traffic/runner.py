@@ -220,6 +220,7 @@ class Runner:
         self._days_mark = 0
         self.outages: list[dict[str, Any]] = []  # one per recovered outage: seconds, attempts, re-checked
         self._sim_seen = -math.inf
+        self.stopped_in_outage = False  # a stop came while waiting to reconnect (not a clean stop)
 
     @property
     def heals(self) -> bool:
@@ -541,6 +542,7 @@ class Runner:
             self._spent += 1
             log.info("outage: attempt %d of %d to reconnect in %.1f s", self._spent, len(delays), delay)
             if self.clock.wait(delay, self.stop):
+                self.stopped_in_outage = True
                 log.warning(
                     "stopped during an outage: records sent since the last commit may be missing; a restart "
                     "sends exactly the rest"

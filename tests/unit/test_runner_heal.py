@@ -130,8 +130,10 @@ def test_a_stop_during_the_outage_ends_the_run_as_stopped():
     clock = FakeClock(T0)
     stop = threading.Event()
     clock.on_wait = lambda c: stop.set()
-    [summary] = runner(settings(), pub, clock, stop).run([DAY])
+    r = runner(settings(), pub, clock, stop)
+    [summary] = r.run([DAY])
     assert summary.stopped and not summary.finished and len(clock.waits) == 1
+    assert r.stopped_in_outage  # the CLI says so instead of "stopped cleanly"
 
 
 def test_pacing_after_an_outage_catches_up_then_keeps_real_time():
