@@ -162,7 +162,7 @@ class _LocalTimeTexts(_TimeTexts):
     hour, minute and second, the offset's text. The same bytes as ``clock(ts).encode()``;
     instants outside the clock's window take its own (slow, always right) path."""
 
-    __slots__ = ("_clock", "_offsets", "_tails")
+    __slots__ = ("_clock", "_offsets", "_tails", "_window")
 
     def __init__(self, clock: LocalClockText, limit: int):
         super().__init__(clock, limit)
@@ -170,11 +170,14 @@ class _LocalTimeTexts(_TimeTexts):
         self._offsets = clock.offsets
         # per offset, per second of the minute: b"SS+01:00"
         self._tails = [tuple(b"%02d" % second + suffix.encode() for second in range(60)) for suffix in clock.suffixes]
+        # Most store-days have one offset (no DST change): their window needs no search.
+        self._window = (clock.start, clock.end) if len(self._offsets) == 1 else None
 
     def __missing__(self, ts: int) -> bytes:
         if len(self) >= self._limit:
             self.clear()
-        i = self._clock.period(ts)
+        window = self._window
+        i = 0 if window is not None and window[0] <= ts <= window[1] else self._clock.period(ts)
         if i < 0:
             value = self[ts] = self._clock(ts).encode()
             return value

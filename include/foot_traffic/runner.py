@@ -159,9 +159,11 @@ class _OpenDay:
     refill: bool = False  # a finished day re-opened after an outage (it is not counted twice)
     labels: tuple[str, ...] = ()  # the plan's slot labels (index = Visit.slot)
     unit: Any = None  # a catalogue's StoreDay (to plan it again after an outage)
+    ordinal: int = 0
 
     def __post_init__(self) -> None:
         self.labels = tuple(self.plan.labels)
+        self.ordinal = self.plan.day.toordinal()  # the merge's tie-break between days
 
 
 class Runner:
@@ -427,6 +429,7 @@ class Runner:
         self._sim_seen = -math.inf  # no reading of this pacer's clock yet (``_play_run``)
         from_now = self.clock.now().timestamp() if first_from_now else None
         transient = _transient()
+        heappush, heappop = heapq.heappush, heapq.heappop
         try:
             try:
                 while True:  # once, plus once more after each outage healed
@@ -450,11 +453,14 @@ class Runner:
                                 continue
                             if not heap:
                                 break
-                            _, _, _, moment, open_day = heapq.heappop(heap)
+                            _, _, _, moment, open_day = heappop(heap)
                             moment = self._play_run(moment, open_day, pacer, heap, upcoming)
                             if self.stop.is_set():
                                 break
-                            self._requeue(heap, tie, open_day, moment)
+                            if moment is None:
+                                self._close_day(open_day)
+                            else:  # ``_requeue``, inline: once per moment with many store-days open
+                                heappush(heap, (moment.due, open_day.ordinal, next(tie), moment, open_day))
                             now = self.clock.monotonic()
                             if now - last_progress >= self.progress_every:
                                 last_progress = now
@@ -692,7 +698,7 @@ class Runner:
         if moment is None:
             self._close_day(open_day)
             return
-        heapq.heappush(heap, (moment.due, open_day.plan.day.toordinal(), next(tie), moment, open_day))
+        heapq.heappush(heap, (moment.due, open_day.ordinal, next(tie), moment, open_day))
 
     def _play_run(self, moment: Moment, open_day: _OpenDay, pacer: Pacer, heap, upcoming) -> Moment | None:
         """Play ``moment``, then the moments of its day after it for as long as the merge
@@ -708,7 +714,7 @@ class Runner:
         """
         other_due, other_day = (heap[0][0], heap[0][1]) if heap else (math.inf, 0)
         opens_at = upcoming[0] if upcoming is not None else math.inf
-        day = open_day.plan.day.toordinal()
+        day = open_day.ordinal
         moments = open_day.moments
         stop = self.stop
         # The last clock reading of this run (simulated time only grows): a chain's store-days
