@@ -516,9 +516,29 @@ def gaps(res: dict) -> list[str]:
     d = Delivery(**res["delivery"])
     found = [
         _gap_vs_raw_kafka_python(res, d), _gap_vs_operator(d), _gap_librdkafka_vs_raw(res, d),
-        _note_airflow(d), _note_pacing(res),
+        _gap_engine(res), _note_airflow(d), _note_pacing(res),
     ]
     return ["## Gaps and causes", "", *(line for line in found if line), *chain_gaps(res)]
+
+
+def _gap_engine(res: dict) -> str | None:
+    engine_us = res["engine_us_per_record"]
+    parts = (res.get("engine") or {}).get("parts")
+    if engine_us <= ENGINE_US_PER_RECORD or not parts:
+        return None
+    total = parts["engine_us_per_record"]
+    plan, stream = parts["plan_us_per_record"], parts["stream_us_per_record"]
+    return (
+        f"- **The engine's CPU per record = {engine_us:.2f} µs, target {ENGINE_US_PER_RECORD:g} µs.** Where it goes "
+        f"(`bench/engine.py`, the same day, thread CPU, best of 3): planning the visits {plan:.2f} µs per record "
+        f"({100 * plan / total:.0f} %: the random draws, a UUID and a tuple per visit), making the records from "
+        f"them {stream - plan:.2f} µs ({100 * (stream - plan) / total:.0f} %: three `Record`s, their headers and "
+        f"JSON filled into pre-rendered templates, a heap of exits), the runner playing them {total - stream:.2f} µs "
+        f"({100 * (total - stream) / total:.0f} %: the merge, pacing checks, counting), of {total:.2f} µs. Every "
+        "part is already a loop of locals over pre-built templates; what is left is CPython's cost per object "
+        "and per call (about 15 objects per visit, a few calls per record), which a further cut would need "
+        "another representation for (records made in C, or batches handed to the client as one buffer)."
+    )
 
 
 def transactions(res: dict) -> list[str]:
