@@ -40,6 +40,22 @@ def finished_days(text: str) -> list[date]:
     return sorted(days)
 
 
+def crash_and_wait_for_recovery(broker, proc, log, n: int, down: float, ledger, within: float) -> LocalBroker:
+    """SIGKILL the broker, restart it on its data after ``down`` s, and wait (``within`` s) until
+    the still-running producer logs its ``n``-th recovery; return the restarted broker."""
+    assert proc.poll() is None, log.read_text()[-3000:]
+    broker.kill()
+    ledger.fault()
+    time.sleep(down)
+    broker = LocalBroker(broker.data_dir, port=broker.port).start()
+    deadline = time.monotonic() + within
+    while len(recoveries(log.read_text())) < n:
+        assert proc.poll() is None, f"the producer exited ({proc.returncode}):\n{log.read_text()[-4000:]}"
+        assert time.monotonic() < deadline, f"outage {n} not recovered:\n{log.read_text()[-4000:]}"
+        time.sleep(0.2)
+    return broker
+
+
 def test_continuous_run_heals_broker_crashes_without_exiting(tmp_path, ledger):
     suffix = uuid.uuid4().hex[:8]
     topics = (f"ft_heal_{suffix}", f"ftr_heal_{suffix}")
@@ -54,16 +70,7 @@ def test_continuous_run_heals_broker_crashes_without_exiting(tmp_path, ledger):
         wait_for_line(log, f"plan for {today}", proc=proc)
         for n, (play, down) in enumerate(OUTAGES, 1):
             time.sleep(play)
-            assert proc.poll() is None, log.read_text()[-3000:]
-            broker.kill()
-            ledger.fault()
-            time.sleep(down)
-            broker = LocalBroker(broker.data_dir, port=broker.port).start()
-            deadline = time.monotonic() + 40
-            while len(recoveries(log.read_text())) < n:
-                assert proc.poll() is None, f"the producer exited ({proc.returncode}):\n{log.read_text()[-4000:]}"
-                assert time.monotonic() < deadline, f"outage {n} not recovered:\n{log.read_text()[-4000:]}"
-                time.sleep(0.2)
+            broker = crash_and_wait_for_recovery(broker, proc, log, n, down, ledger, within=40)
         time.sleep(3)  # play on after the last recovery
         assert proc.poll() is None, f"the producer exited ({proc.returncode}):\n{log.read_text()[-4000:]}"
         proc.send_signal(signal.SIGTERM)
@@ -120,16 +127,7 @@ def test_a_chain_heals_broker_crashes_in_process_every_store_day_exactly(tmp_pat
         wait_for_line(log, "2026-11-27 (Fri", proc=proc)  # a store-day under way
         time.sleep(RNG.uniform(2.0, 4.0))
         for n, down in enumerate((1.0, 3.0), 1):
-            assert proc.poll() is None, log.read_text()[-3000:]
-            broker.kill()
-            ledger.fault()
-            time.sleep(down)
-            broker = LocalBroker(broker.data_dir, port=broker.port).start()
-            deadline = time.monotonic() + 60
-            while len(recoveries(log.read_text())) < n:
-                assert proc.poll() is None, f"the producer exited ({proc.returncode}):\n{log.read_text()[-4000:]}"
-                assert time.monotonic() < deadline, f"outage {n} not recovered:\n{log.read_text()[-4000:]}"
-                time.sleep(0.2)
+            broker = crash_and_wait_for_recovery(broker, proc, log, n, down, ledger, within=60)
             time.sleep(RNG.uniform(2.0, 4.0))
         assert proc.wait(180) == 0, log.read_text()[-4000:]
         text = log.read_text()

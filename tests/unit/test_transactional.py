@@ -262,21 +262,12 @@ def test_check_owner_raises_fenced_when_a_newer_run_took_the_day(world):
 
 
 # -- a chain's store-days through one producer (open_stores_day) -----------------------------
-class WritersLog:
+class WritersLog(NoSegments):
     """The writers topic as the fakes commit to it, read like ``KafkaSegmentIO.owner_history``."""
 
     def __init__(self):
         self.records: list[tuple[str, dict]] = []
         self.inject = None  # called before each read (a newer run's records landing meanwhile)
-
-    def previous_owner(self, tid):
-        return None, {}
-
-    def high(self):
-        return {}
-
-    def latest_owner(self, tid):
-        return None
 
     def owner_history(self, tids, writer):
         if self.inject:
