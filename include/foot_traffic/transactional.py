@@ -301,7 +301,8 @@ class DayPublishers:
         stores = tuple(dict.fromkeys(stores))
         self.flush()  # see open_day
         tid = shard_id(self.topics, day, stores)
-        writer = DayWriter(self, self._lane_factory(tid), tid, day, f"stores:{tid.rsplit('/', 2)[-2]}")
+        # its key among the writers: (its "stores:<digest>", day)
+        writer = DayWriter(self, self._lane_factory(tid), tid, day, tid.rsplit("/", 2)[-2])
         writer.stores, writer.unfinished = stores, set(stores)
         value, ts_ms = owner_record(self.owner, tid, day, None, self.settings.kafka_client)
         writer.owner, writer.owner_since_ms = {**value, "stores": len(stores)}, ts_ms // 1000 * 1000
