@@ -135,7 +135,11 @@ class KafkaPublisher(ConfirmedPublisher):
     def _raise_if_failed(self) -> None:
         if self._error is not None:
             record, exc = self._error
-            what = "the transaction" if record is None else f"record {record.kind} seq {record.seq} to {record.topic}"
+            if record is not None:
+                what = f"record {record.kind} seq {record.seq} to {record.topic}"
+            else:  # no record of ours failed: a transaction step, or the broker lost what it had acknowledged
+                what = "the transaction" if self.transactional_id and not isinstance(exc, LostAcknowledgedWrites) \
+                    else "what the broker had acknowledged"
             if self.transactional_id and is_fencing(exc):
                 raise Fenced(
                     f"{what} refused: {type(exc).__name__}: a newer producer holds transactional id "

@@ -61,3 +61,21 @@ def test_the_door_reaches_and_stops_a_real_producers_sender(kafka_bootstrap):
         assert released.is_set() and not sender.is_alive()
     finally:
         producer.close(timeout=0)
+
+
+def test_a_lost_write_is_named_as_such_not_as_a_transaction_step():
+    """The broker lost records it had acknowledged (no record of ours failed): the error says
+    so, with or without transactions; a failed transaction step is named as one."""
+    from foot_traffic.kafka_options import KafkaOptions
+    from foot_traffic.publisher import DeliveryError
+    from foot_traffic.publisher_kafka import KafkaPublisher, LostAcknowledgedWrites
+
+    for tid in (None, "foot-traffic/x/2025-11-07"):
+        publisher = KafkaPublisher(KafkaOptions("127.0.0.1:1"), transactional_id=tid)
+        publisher._error = (None, LostAcknowledgedWrites("s[0] ends at 5, acknowledged 9"))
+        with pytest.raises(DeliveryError, match="what the broker had acknowledged was not delivered"):
+            publisher._raise_if_failed()
+    publisher = KafkaPublisher(KafkaOptions("127.0.0.1:1"), transactional_id="foot-traffic/x/2025-11-07")
+    publisher._error = (None, RuntimeError("EndTxn timed out"))
+    with pytest.raises(DeliveryError, match="the transaction was not delivered"):
+        publisher._raise_if_failed()
