@@ -760,10 +760,10 @@ def _engine_share(ch: dict, c: dict) -> str:
             f" Why the chain's records cost more to make: the same {ch['stores']:,} store-days' streams, with no "
             f"runner, cost {seq['us_per_record']:.2f} µs per record made one store-day after the other and "
             f"{inter['us_per_record']:.2f} µs made interleaved, one moment of each store in turn (as a merge by due "
-            f"time must: a chain's records go out in time order across its stores): the {ch['stores']:,} streams' "
-            "live state (generators, random generators, customers inside) does not stay in the CPU's caches, a cost "
-            "of CPython's objects that pre-making moments in chunks did not reduce (tried: 32 per store-day, slower "
-            "with larger chunks)."
+            f"time must: a chain's records go out in time order across its stores): the interleaving itself costs "
+            f"it. Pre-making each store-day's moments in chunks (32, and larger) did not reduce it (larger chunks were "
+            "slower), so it is not the generators' switching alone; the likely mechanism, not pinned down, is "
+            f"memory locality across the {ch['stores']:,} streams' live objects."
         )
     return text
 
