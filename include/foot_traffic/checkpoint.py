@@ -18,10 +18,17 @@ the compacted writers topic (``ownership``), keyed by D's transactional id:
   closed at the high watermarks after its last commit.
 * The scan of D reads only those segments (an open end: up to the scan's end offsets).
 
+A chain's store-days (``--stores``) are written by one producer per shard, and each
+store-day has its own owner record (``writes_with`` names the producer): the same
+segments per store-day, recorded once the take has fenced every earlier producer of them
+(``transactional.DayPublishers.open_stores_day``) and again when the shard's last store-day
+is finished. A chain's day D is scanned once for all of the run's stores: the union of
+their segments, when every one of them lists segments.
+
 A day without an owner record, or whose latest one lists no segments (written before this
 existed), is scanned as before, from its start by timestamp; its first writer that
 finishes records the segments, so later re-runs are bounded. Only with transactions (the
-default) and for the implicit store: a run with ``KAFKA_TRANSACTIONS=0`` writes no owner
+default): a run with ``KAFKA_TRANSACTIONS=0`` writes no owner
 record, so it must not write a day that transactional runs write too (nor should it: it
 would not be fenced either).
 """
@@ -108,13 +115,32 @@ def at_open(previous: dict[str, Any] | None, high: dict[str, int]) -> Segments |
     before = (previous or {}).get("segments")
     if before is None:
         return None
-    out: Segments = {}
-    for name, ranges in before.items():
-        closed = [[s, e if e is not None else max(s, high.get(name, s))] for s, e in ranges]
-        out[name] = [r for r in closed if r[1] > r[0]]
+    out = closed(before, high)
     for name, h in high.items():
         out.setdefault(name, []).append([h, None])
     return out
+
+
+def closed(segments: Segments, high: dict[str, int]) -> Segments:
+    """``segments`` with open ends closed at ``high`` (nothing more of their writers can land)."""
+    out: Segments = {}
+    for name, parts in segments.items():
+        ends = [[s, e if e is not None else max(s, high.get(name, s))] for s, e in parts]
+        out[name] = [r for r in ends if r[1] > r[0]]
+    return out
+
+
+def union(owners: dict[str, dict[str, Any] | None], tids) -> Segments | None:
+    """The segments to read for the store-days ``tids`` together (a chain's day): every one's
+    latest owner record must list segments, else None (the scan reads by timestamp)."""
+    out: Segments = {}
+    for tid in tids:
+        segments = (owners.get(tid) or {}).get("segments")
+        if segments is None:
+            return None
+        for name, parts in segments.items():
+            out.setdefault(name, []).extend([list(p) for p in parts])
+    return {name: merge(parts) for name, parts in out.items()}
 
 
 def at_finish(found: dict[str, tuple[int, int]], start: dict[str, int], end: dict[str, int]) -> Segments:

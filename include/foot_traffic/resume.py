@@ -139,7 +139,7 @@ def collect_stores(
     wanted = day.isoformat().encode()
     ids = {s.encode(): s for s in stores}
     found: dict[str, dict[str, DayHoldings]] = {}
-    for topic, partition, headers, _offset in records:
+    for topic, partition, headers, offset in records:
         store = ids.get(_header(headers, H_STORE))
         if store is None or _header(headers, H_DAY) != wanted:
             continue
@@ -149,7 +149,7 @@ def collect_stores(
         plan_id = (_header(headers, H_PLAN) or b"?").decode()
         plans = found.setdefault(store, {})
         holdings = plans.setdefault(plan_id, DayHoldings(plan_id))
-        holdings.add(topic, partition, int(seq_raw))
+        holdings.add(topic, partition, int(seq_raw), offset)
     return found
 
 
@@ -199,15 +199,24 @@ class KafkaDayScanner:
     def scan_stores(
         self, day: date, topics: list[str], since_ms: int, stores: Iterable[str], *, settled: bool = True
     ) -> dict[str, dict[str, DayHoldings]]:
-        """What the topics hold of local ``day`` for each of ``stores``, in one pass."""
+        """What the topics hold of local ``day`` for each of ``stores``, in one pass: the union
+        of the store-days' segments when each of their owner records lists them, else from the
+        earliest local midnight ``since_ms`` by timestamp."""
+        from foot_traffic.ownership import transactional_id, writers_topic
+
         stores = list(stores)
-        read = ScanStats()
+        read = self.last = ScanStats()
+        owners = None
+        if self.segments:
+            owners = (writers_topic(topics[0]), [transactional_id(topics, day, store) for store in stores])
         found = self.read(
-            topics, since_ms, lambda records: collect_stores(_placed(records), day, stores), read, settled=settled
+            topics, since_ms, lambda records: collect_stores(_placed(records), day, stores), read, settled=settled,
+            segments_of=owners,
         ) or {}
         log.info(
-            "resume scan of %s for %d stores: read %d records from %d partitions; %d stores already hold records",
-            day, len(stores), read.records, read.partitions, len(found),
+            "resume scan of %s for %d stores: read %d records from %d partitions (%s); %d stores already hold records",
+            day, len(stores), read.records, read.partitions,
+            "the store-days' segments" if read.bounded else "from the day's start", len(found),
         )
         return found
 
@@ -264,14 +273,14 @@ class KafkaDayScanner:
 
     def read(
         self, topics: list[str], since_ms: int, consume, read: ScanStats | None = None, *, settled: bool = True,
-        segments_of: tuple[str, str] | None = None,
+        segments_of: tuple[str, str | list[str]] | None = None,
     ):
         """Feed every committed record (kafka-python's ``ConsumerRecord``) at or after
         ``since_ms``, up to the end offsets taken now (``settled``: once the transactions
         begun before are decided), to ``consume``; return its result ({} when empty).
-        With ``segments_of`` (writers topic, transactional id) only the records in the
-        segments the latest owner record of that id lists, when it lists them
-        (``foot_traffic.checkpoint``). The one read loop of the resume scan and of
+        With ``segments_of`` (writers topic, transactional id or ids) only the records in the
+        segments the latest owner record of that id lists (of every id: their union), when
+        they list them (``foot_traffic.checkpoint``). The one read loop of the resume scan and of
         ``validate``'s read-back."""
         read = read if read is not None else ScanStats()
         from kafka import TopicPartition
@@ -283,10 +292,14 @@ class KafkaDayScanner:
             if segments_of is not None:
                 from foot_traffic import checkpoint
 
+                topic, tids = segments_of
+                tids = [tids] if isinstance(tids, str) else list(tids)
                 try:
-                    segments = (checkpoint.latest_owner(consumer, *segments_of) or {}).get("segments")
+                    history = checkpoint.owner_history(consumer, topic, tids, None)
                 except (KafkaError, TimeoutError) as exc:
-                    raise BrokerUnavailable(f"cannot read the owner records of {segments_of[1]}: {exc}") from None
+                    what = tids[0] if len(tids) == 1 else f"{len(tids)} store-days"
+                    raise BrokerUnavailable(f"cannot read the owner records of {what}: {exc}") from None
+                segments = checkpoint.union({tid: latest for tid, (_, latest, _) in history.items()}, tids)
                 read.bounded = segments is not None
             partitions = []
             for topic in topics:

@@ -295,9 +295,7 @@ class Runner:
         # sees everything they will ever have committed.
         writer = self.publisher.open_day(day)
         plan, holdings = self.plan(day, seed=seed)
-        scanned = getattr(writer, "scanned", None)
-        if scanned is not None and self.settings.resume and self.scanner is not None:
-            scanned(holdings)  # where the day's records lie (transactional writers record it)
+        self._scanned(writer, holdings)
         self.log_plan(plan)
         summary = self._summary(plan)
         skip_before = None
@@ -313,6 +311,13 @@ class Runner:
             skip_before = int(self.clock.now().timestamp())
         stream = DayStream(plan, self.settings.kafka_topic, self.settings.kafka_topic_realistic)
         return _OpenDay(plan, stream, day_moments(stream, self.settings), summary, holdings, skip_before, writer)
+
+    def _scanned(self, writer, holdings: DayHoldings | None) -> None:
+        """Tell a transactional writer where the scan found the day's records (it records the
+        day's segments when it finishes, ``checkpoint``)."""
+        scanned = getattr(writer, "scanned", None)
+        if scanned is not None and self.settings.resume and self.scanner is not None:
+            scanned(holdings)
 
     def _store_day_writer(self, store_day: StoreDay, from_now: float | None) -> DayWriter:
         """The store-day's writer. With transactions, the first store-day of a day takes the
@@ -346,6 +351,7 @@ class Runner:
     def _open_store_day(self, store_day: StoreDay, from_now: float | None) -> _OpenDay:
         writer = self._store_day_writer(store_day, from_now)
         plan, holdings = self._chain.plan(store_day)
+        self._scanned(writer, holdings)
         store = store_day.store
         planned: dict[str, int] = {}
         for label, count in zip(plan.labels, plan.slot_counts):
@@ -639,6 +645,7 @@ class Runner:
             for old in by_day.get(day, []):
                 writer = writers.pop(old.summary.store_id)
                 plan, holdings = self._chain.plan(old.unit)
+                self._scanned(writer, holdings)
                 stream = StoreDayStream(plan, self.settings.kafka_topic, self.settings.kafka_topic_realistic)
                 new = _OpenDay(plan, stream, day_moments(stream, self.settings), old.summary, holdings, None, writer,
                                chain=True)

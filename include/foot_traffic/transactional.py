@@ -98,6 +98,10 @@ class DayWriter:
         self.stores: tuple[str, ...] = ()
         self.unfinished: set[str] = set()
         self.finished_uncommitted: list[str] = []  # finished store-days whose last records are not committed yet
+        # Per store-day of a shard: the segments its owner record lists since the take, and
+        # where the scan found the store-day's earlier records (see ``DayPublishers.record_store_segments``).
+        self.open_segments: dict[str, checkpoint.Segments] = {}
+        self.found_by_store: dict[str, dict[str, tuple[int, int]]] = {}
 
     def scanned(self, holdings) -> None:
         """The runner's resume scan of the day (``DayHoldings`` or None: nothing found)."""
@@ -151,7 +155,10 @@ class DayWriter:
         where the day's records lie (its segments), close."""
         self.commit()
         self.producer.verify()
-        if self.start and self.found is not None:
+        if self.stores:
+            if self.start:
+                self.publishers.record_store_segments(self)
+        elif self.start and self.found is not None:
             self.publishers.record_segments(self, checkpoint.at_finish(self.found, self.start, self.publishers.segment_io.high()))
         self.publishers.release(self)
         self.producer.close()
@@ -182,6 +189,11 @@ class StoreDayWriter:
     @property
     def label(self) -> str:
         return f"store {self.store} {self.day}"
+
+    def scanned(self, holdings) -> None:
+        """The chain's resume scan found ``holdings`` of this store-day (None: nothing)."""
+        spans = {} if holdings is None else holdings.span
+        self.shared.found_by_store[self.store] = {checkpoint.key(t, p): span for (t, p), span in spans.items()}
 
     def finish(self) -> None:
         shared = self.shared
@@ -319,7 +331,8 @@ class DayPublishers:
                     Record(self.writers_topic, store_tid.encode(), encode(mine), (), ts_ms // 1000, 0, "owner", -1)
                 )
             writer.producer.commit()
-            self._fence_earlier_producers(writer, store_ids)
+            before = self._fence_earlier_producers(writer, store_ids)
+            self._record_open_store_segments(writer, store_ids, before)
         except Fenced as exc:
             raise self.fenced(writer, exc) from None
         except BaseException:
@@ -340,19 +353,22 @@ class DayPublishers:
         )
         return {store: StoreDayWriter(writer, store) for store in stores}
 
-    def _fence_earlier_producers(self, writer: DayWriter, store_ids: dict[str, str]) -> None:
+    def _fence_earlier_producers(self, writer: DayWriter, store_ids: dict[str, str]) -> dict[str, dict | None]:
         """After our owner records are committed: a store-day whose latest owner record is not
         ours was taken by a newer run (``Fenced``); a producer other than ours that wrote one
         before ours (another sharding, a run before chains shared producers) is fenced now,
-        by its id, so the scan that follows sees all it will ever have committed.
+        by its id, so the scan that follows sees all it will ever have committed. Returns each
+        store-day's owner record before ours (None: never taken).
 
         Two runs taking the same store-day at once: the one whose owner record lands last
         fences the other here, or the other reads it and stops; never both write."""
         ours = writer.owner["writer"]
         history = self.segment_io.owner_history(list(store_ids.values()), ours)
         earlier: dict[str, list[str]] = {}
+        befores: dict[str, dict | None] = {}
         for store, store_tid in store_ids.items():
             before, latest = history.get(store_tid, (None, None))
+            befores[store] = before
             if latest is not None and latest.get("writer") != ours:
                 raise Fenced(f"store {store} {writer.day} was taken by a newer run", transactional_id=writer.transactional_id,
                              day=writer.day, stores=writer.stores)
@@ -370,6 +386,38 @@ class DayPublishers:
                 "%s: %d of these store-days (%s) were written before by another producer (%s; the catalogue or its "
                 "sharding changed): fenced it", writer.label, len(stores), ", ".join(stores[:3]), other,
             )
+        return befores
+
+    def _record_open_store_segments(self, writer: DayWriter, store_ids: dict[str, str], before: dict) -> None:
+        """Every older writer of these store-days is fenced now: what they wrote lies in the
+        segments their owner records list (an open one ends below the high watermarks now),
+        ours lands after them. Commit each store-day's owner record again with those segments
+        (``checkpoint.at_open``), so a later scan of the day reads only them. A store-day with
+        no such history (never taken, or by a version before chain segments) gets none: its
+        scan reads by timestamp until a writer of it finishes."""
+        high = self.segment_io.high()
+        writer.start = high
+        for store, value in before.items():
+            segments = checkpoint.at_open(value, high)
+            if segments is not None:
+                writer.open_segments[store] = segments
+        if not writer.open_segments:
+            return
+        self._commit_store_owners(writer, {s: store_ids[s] for s in writer.open_segments}, writer.open_segments, False)
+
+    def _commit_store_owners(
+        self, writer: DayWriter, store_ids: dict[str, str], segments: dict[str, checkpoint.Segments], finished: bool
+    ) -> None:
+        """One transaction: the owner record of each of ``store_ids``, now listing ``segments``."""
+        value = {k: v for k, v in writer.owner.items() if k != "stores"}
+        producer = writer.producer
+        producer.begin()
+        for store, store_tid in store_ids.items():
+            mine = {**value, "transactional_id": store_tid, "store": store, "writes_with": writer.transactional_id,
+                    "segments": segments[store], **({"finished": True} if finished else {})}
+            producer.send(Record(self.writers_topic, store_tid.encode(), encode(mine), (),
+                                 writer.owner_since_ms // 1000, 0, "owner", -1))
+        producer.commit()
 
     def partition_for(self, topic: str, key: bytes) -> int:
         from foot_traffic.publisher import murmur2_partition
@@ -448,6 +496,28 @@ class DayPublishers:
             producer.send(Record(self.writers_topic, writer.transactional_id.encode(), encode(value), (),
                                  writer.owner_since_ms // 1000, 0, "owner", -1))
             producer.commit()
+        except Fenced as exc:
+            raise self.fenced(writer, exc) from None
+
+    def record_store_segments(self, writer: DayWriter) -> None:
+        """A shard's last store-day is finished and committed: commit each store-day's owner
+        record again, saying where its records lie: where the scan found its earlier ones,
+        and the shard producer's own records (``checkpoint.at_finish``); a store-day this
+        producer did not scan (finished before an outage) keeps its segments from the take,
+        closed at the high watermarks now."""
+        end = self.segment_io.high()
+        segments = {}
+        for store in writer.stores:
+            found = writer.found_by_store.get(store)
+            if found is not None:
+                segments[store] = checkpoint.at_finish(found, writer.start, end)
+            elif store in writer.open_segments:
+                segments[store] = checkpoint.closed(writer.open_segments[store], end)
+        store_ids = {store: transactional_id(self.topics, writer.day, store) for store in segments}
+        if not store_ids:
+            return
+        try:
+            self._commit_store_owners(writer, store_ids, segments, True)
         except Fenced as exc:
             raise self.fenced(writer, exc) from None
 

@@ -83,3 +83,89 @@ def test_an_old_day_rerun_reads_its_segments_only_even_after_a_crashed_writer(ka
     assert len(records) <= both["after"][0] < 2 * len(records), both
     [third] = run(s, [FIRST])
     assert third.sent == 0 and third.already_present == len(records)
+
+
+def run_chain(settings, catalogue, days, owner="chain run"):
+    from foot_traffic.build import build_runner
+
+    stop = threading.Event()
+    runner = build_runner(settings, days[0], stop=stop, catalogue=catalogue, owner={"run": owner})
+    return runner.run(list(days))
+
+
+def scan_stores_both_ways(settings, catalogue, day):
+    from foot_traffic.localday import local_instant
+
+    options = KafkaOptions.from_settings(settings)
+    topics = [settings.kafka_topic, settings.kafka_topic_realistic]
+    since = min(local_instant(day, 0, s.tz) for s in catalogue.stores) * 1000
+    out = {}
+    for way, segments in (("before", False), ("after", True)):
+        scanner = KafkaDayScanner(options, segments=segments)
+        found = scanner.scan_stores(day, topics, since, [s.id for s in catalogue.stores])
+        marks = {store: {pid: (h.total, h.high) for pid, h in plans.items()} for store, plans in found.items()}
+        out[way] = (scanner.last.records, scanner.last.bounded, marks)
+    return out
+
+
+@pytest.mark.parametrize("client", ["kafka-python", "confluent"])
+def test_a_chains_old_day_rerun_reads_its_store_days_segments_only(kafka_bootstrap, topics, client, tmp_path):
+    """The chain's store-days record their segments too (one owner record each, the shard's
+    producer named in it), when a shard takes them and when it finishes: the scan of an old
+    day reads those segments only, not the days after it, finds what the unbounded scan
+    finds, and a re-run sends exactly the rest."""
+    import yaml
+
+    from foot_traffic.settings import EXAMPLE_CHAIN
+    from foot_traffic.stores import load_catalogue
+    from tests.integration.test_fencing import store_records
+
+    doc = yaml.safe_load(EXAMPLE_CHAIN.read_text())
+    doc["stores"] = doc["stores"][:3]
+    for store in doc["stores"]:
+        store["base_daily_customers"] = 60
+    path = tmp_path / "chain.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    chain = load_catalogue(path)
+    s = make_settings(kafka_bootstrap, topics, client)
+    ids = [st.id for st in chain.stores]
+    records = {sid: store_records(s, chain, sid, FIRST) for sid in ids}
+    # a shard producer writes 20 records of each store of the first day and says it finished
+    # (its segments: where it wrote); a second one takes the day (its owner records now list
+    # those segments and its own open one), writes 20 more of each and dies ...
+    for n, owner in enumerate(("finished early", "dies")):
+        pubs = publisher_for(s, KafkaOptions.from_settings(s), owner={"run": owner, "host": "h", "pid": n})
+        pubs.ensure_topics(list(topics))
+        writers = pubs.open_stores_day(FIRST, ids)
+        for sid in ids:
+            for r in records[sid][20 * n:20 * n + 20]:
+                writers[sid].send(r)
+            if n == 0:
+                writers[sid].scanned(None)
+        if n == 0:
+            for sid in ids:
+                writers[sid].finish()
+        pubs.flush()
+        pubs.close()
+    # ... four later days are written: the first day's scan reads its segments
+    run_chain(s, chain, list(days_from(FIRST + timedelta(days=1), 4)))
+    before_rerun = scan_stores_both_ways(s, chain, FIRST)
+    assert before_rerun["after"][1] is True and before_rerun["before"][2] == before_rerun["after"][2]
+    assert {store: sum(t for t, _ in plans.values()) for store, plans in before_rerun["after"][2].items()} == \
+        {sid: 40 for sid in ids}
+    # (the dead writer's segment is open: it reads on to the end until a writer closes it)
+    assert before_rerun["after"][0] <= before_rerun["before"][0]
+    # the first day again: exactly the rest
+    again = run_chain(s, chain, [FIRST])
+    assert sum(d.already_present for d in again) == 40 * len(ids)
+    assert sum(d.sent for d in again) == sum(len(r) for r in records.values()) - 40 * len(ids)
+    want = sorted(dict(r.headers)[H_EVENT_ID].decode() for sid in ids for r in records[sid])
+    assert day_ids(kafka_bootstrap, topics, FIRST) == want
+    # finished: its segments narrowed to the day, a re-scan reads about the day only
+    both = scan_stores_both_ways(s, chain, FIRST)
+    total = len(want)
+    assert both["after"][1] is True and both["before"][2] == both["after"][2]
+    assert both["before"][0] > 3 * total, both
+    assert total <= both["after"][0] < 2 * total, both
+    third = run_chain(s, chain, [FIRST])
+    assert sum(d.sent for d in third) == 0 and sum(d.already_present for d in third) == total

@@ -30,3 +30,20 @@ def test_ranges_merge_and_clip_at_the_end_offsets():
     segments = {"s:0": [[10, 20], [15, 30], [50, None]], "s:1": [[5, None]], "s:2": [[3, 3]]}
     assert checkpoint.ranges(segments, {"s:0": 60, "s:1": 5, "s:2": 9}) == {"s:0": [(10, 30), (50, 60)]}
     assert checkpoint.merge([[1, 4], [4, 6], [8, None], [9, 12]]) == [[1, 6], [8, None]]
+
+
+def test_a_chains_day_is_bounded_only_when_every_store_day_lists_segments():
+    owners = {
+        "a": {"segments": {"s:0": [[10, 20]], "s:1": [[4, None]]}},
+        "b": {"segments": {"s:0": [[15, 30]], "s:2": [[7, 9]]}},
+        "c": {"run": "an older version"},
+    }
+    assert checkpoint.union(owners, ["a", "b"]) == {"s:0": [[10, 30]], "s:1": [[4, None]], "s:2": [[7, 9]]}
+    assert checkpoint.union(owners, ["a", "c"]) is None, "c's history is unknown: read by timestamp"
+    assert checkpoint.union(owners, ["a", "never taken"]) is None
+
+
+def test_closing_segments_ends_the_open_one_at_the_high_watermark():
+    assert checkpoint.closed({"s:0": [[0, 10], [40, None]], "s:1": [[5, None]]}, {"s:0": 90, "s:1": 5}) == {
+        "s:0": [[0, 10], [40, 90]], "s:1": [],
+    }

@@ -369,3 +369,31 @@ def test_a_fenced_shard_names_every_store_and_those_finished_but_not_committed(c
     assert lookups[-1][3] == tuple(tid(DAY, s) for s in ("s1", "s2", "s3"))
     with pytest.raises(Fenced):
         writers["s3"].finish()
+
+
+def test_a_shards_store_days_record_their_segments_when_taken_and_when_finished(chain_world):
+    """Taken: every earlier producer is fenced, so each store-day's owner record lists its
+    earlier segments closed at the high watermarks, and the shard's own from there (a
+    store-day with no history gets none). Finished: where the scan found each one's earlier
+    records, and the shard's own up to the high watermarks then."""
+    pubs, producers, calls, _, log = chain_world
+    highs = iter([{"s:0": 50, "s:1": 8}, {"s:0": 90, "s:1": 8}])
+    log.high = lambda: next(highs)
+    log.records.append((tid(DAY, "s1"), {"writer": "w-before", "segments": {"s:0": [[10, 20], [30, None]]}}))
+    writers = pubs.open_stores_day(DAY, ["s1", "s2"])
+    latest = {}
+    for key, value in log.records:
+        latest[key] = value
+    assert latest[tid(DAY, "s1")]["segments"] == {"s:0": [[10, 20], [30, 50], [50, None]], "s:1": [[8, None]]}
+    assert "segments" not in latest[tid(DAY, "s2")], "never taken before: its history is unknown"
+    found = type("Holdings", (), {"span": {("s", 0): (12, 44)}})()
+    writers["s1"].scanned(found)
+    writers["s2"].scanned(None)
+    writers["s1"].send(record(1))
+    writers["s1"].finish()
+    writers["s2"].finish()
+    for key, value in log.records:
+        latest[key] = value
+    assert latest[tid(DAY, "s1")]["segments"] == {"s:0": [[12, 45], [50, 90]]}
+    assert latest[tid(DAY, "s2")]["segments"] == {"s:0": [[50, 90]]} and latest[tid(DAY, "s2")]["finished"]
+    assert all(latest[tid(DAY, s)]["writes_with"] == writers["s1"].shared.transactional_id for s in ("s1", "s2"))
