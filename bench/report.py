@@ -383,11 +383,24 @@ def resume_scan(res: dict) -> list[str]:
             f"| {label}, {case['day']} | {case['day_records']:,} | {before['records_read']:,} | "
             f"{', '.join(f'{x:.2f}' for x in before['wall_s'])} | {after_cells} |"
         )
+    chain_case = scan.get("chain_old_day")
+    if chain_case:
+        cells = []
+        for way in ("before", "after"):
+            entry = chain_case[way]
+            cells.append(f"{entry['records_read']:,} | {', '.join(f'{x:.2f}' for x in entry['wall_s'])}")
+        lines.append(
+            f"| a chain's first local day, {chain_case['day']} ({chain_case['stores']} stores × "
+            f"{chain_case['visits_per_store']:,} visits, {chain_case['records_in_topics']:,} records in its topics) | "
+            f"{chain_case['day_records']:,} | {cells[0]} | {cells[1]} | {'yes' if chain_case.get('same_marks') else 'NO'} |"
+        )
     lines += [
         "",
         "Before: the scan reads from the day's start (by timestamp) to the end offsets, so an old day re-run "
         "reads every later day too. After: only the offset segments the day's writers recorded in its owner "
         "record (`include/foot_traffic/checkpoint.py`; why not a timestamp bound: `include/foot_traffic/resume.py`). "
+        "A chain's day is scanned once for all its stores: after, the union of the store-days' segments (each "
+        "store-day's owner record lists them, written by its shard's producer). "
         "Both measured in the same run, alternating; \"same marks\": both found the same records of the day.",
     ]
     return lines

@@ -25,7 +25,8 @@ one-process chain cases take about 2 minutes, the live case 4, each Celery case 
 
 ``run_all.py --report-only`` rewrites the report from the last run's results.json;
 ``run_all.py --chain-only`` runs only the chain cases, merged into the last run's
-results.json when there is one (the report then shows both).
+results.json when there is one (the report then shows both); ``run_all.py --scan-only``
+likewise the resume-scan case (section 4b).
 A quick check that every bench still runs (about 13 minutes on a loaded machine, report elsewhere):
 
     BENCH_VISITS=5000 BENCH_REPEATS=1 BENCH_PACING_SECONDS=10 BENCH_TXN_SECONDS=10 \
@@ -278,7 +279,8 @@ def rerender() -> int:
 def finish(res: dict, t0: float) -> None:
     total = time.monotonic() - t0
     res["finished"] = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    res["total_seconds"] = res.get("total_seconds", 0.0) if "--chain-only" in sys.argv else total
+    partial = "--chain-only" in sys.argv or "--scan-only" in sys.argv
+    res["total_seconds"] = res.get("total_seconds", 0.0) if partial else total
     res["checks"] = [vars(check) for check in checks(res)]
     (WORK / "results.json").write_text(json.dumps(res, indent=1, default=str))
     write_report(res)
@@ -299,9 +301,28 @@ def chain_only() -> int:
     return 0
 
 
+def resume_scan_case() -> dict:
+    with fresh_broker("resume-scan") as broker:
+        return run_json(
+            ["bench/resume_scan.py", broker.bootstrap, os.environ.get("BENCH_SCAN_VISITS", "2000"), str(REPEATS)],
+            env=without_settings(), timeout=2400,
+        )
+
+
+def scan_only() -> int:
+    """``run_all.py --scan-only``: the resume-scan case alone, merged into the last results."""
+    t0 = time.monotonic()
+    res = load_results()
+    res["resume_scan"] = resume_scan_case()
+    finish(res, t0)
+    return 0
+
+
 def main() -> int:
     if "--report-only" in sys.argv:
         return rerender()
+    if "--scan-only" in sys.argv:
+        return scan_only()
     if "--chain-only" in sys.argv:
         return chain_only()
     t0 = time.monotonic()
@@ -328,11 +349,7 @@ def main() -> int:
     res["pacing_seconds"] = PACING_SECONDS
     res["pacing"] = pacing(PACING_SECONDS)
     log(f"pacing ours p99 {res['pacing']['ours']['p99_ms']:.2f} ms, CPU {res['pacing']['ours']['cpu_share_pct']:.2f} %")
-    with fresh_broker("resume-scan") as broker:
-        res["resume_scan"] = run_json(
-            ["bench/resume_scan.py", broker.bootstrap, os.environ.get("BENCH_SCAN_VISITS", "2000"), str(REPEATS)],
-            env=without_settings(), timeout=1800,
-        )
+    res["resume_scan"] = resume_scan_case()
     log(f"resume scan, old day among 30: read {res['resume_scan']['old_day']['records_read']:,} records")
     res["memory"] = memory()
     # The engine's CPU per record (the control case's busy work): an engine-only day, its
