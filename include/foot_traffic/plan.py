@@ -12,7 +12,7 @@ import hashlib
 import math
 import random
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import NamedTuple
@@ -88,21 +88,11 @@ class DayPlan:
             return
         # The hot loop of every run (a 1,000,000-visit day must plan in <= 2 s): locals
         # only, and the same draws in the same order as the plain version, so the same
-        # plan: CPython's randint(a, b) is a + _randbelow(n = b - a + 1), which draws
-        # getrandbits(n.bit_length()) until the value is below n; inlined here.
+        # plan (see ``trip_and_customer``).
         rng = random.Random(derive_seed(self.seed, self.day, "visits"))
         rand = rng.random
-        getrandbits = rng.getrandbits
+        draw = trip_and_customer(rng, self.profile.durations)
         new_visit = tuple.__new__  # Visit(...) without the namedtuple's Python-level __new__
-        bands = []  # (cumulative probability, min minutes, number of possible minutes, its bits)
-        running = 0.0
-        for band in self.profile.durations:
-            running += band.probability
-            span = band.max_minutes - band.min_minutes + 1
-            bands.append((running, band.min_minutes, span, span.bit_length()))
-        bands[-1] = (1.0, *bands[-1][1:])  # no gap from float rounding
-        keep = ~(0xF000 << 64) & ~(0xC000 << 48)  # UUID version 4, RFC 4122 variant
-        mark = (0x4000 << 64) | (0x8000 << 48)
         day0 = int(self.start.timestamp())
         index = 0
         for slot, count in zip(self.profile.slots, self.slot_counts):
@@ -117,17 +107,7 @@ class DayPlan:
                 offset = int((1.0 - remaining_gap) * width)
                 if offset > last:
                     offset = last
-                u = rand()
-                for edge, low, span, nbits in bands:
-                    if u < edge:
-                        break
-                r = getrandbits(nbits)
-                while r >= span:
-                    r = getrandbits(nbits)
-                duration = low + r
-                # 32 hex digits in groups of 4 ("xxxx-xxxx-...-xxxx"), regrouped 8-4-4-4-12.
-                h = ((getrandbits(128) & keep) | mark).to_bytes(16, "big").hex("-", 2)
-                customer = h[:4] + h[5:29] + h[30:34] + h[35:]
+                duration, customer = draw()
                 yield new_visit(Visit, (index, customer, start + offset, duration, slot_index))
                 index += 1
 
@@ -135,6 +115,41 @@ class DayPlan:
     def last_exit_bound(self) -> datetime:
         """No exit of this day is later than this (last second of the day + longest trip)."""
         return self.start + timedelta(days=1, minutes=self.profile.max_trip_minutes)
+
+
+def trip_and_customer(rng: random.Random, durations) -> Callable[[], tuple[int, str]]:
+    """The draws of a visit after its entry time, as one call of the visit loops (the day's
+    and a store-day's): its trip length in whole minutes from the ``durations`` bands, then
+    its customer id, a version-4 UUID text (RFC 4122 variant).
+
+    The same draws in the same order as ``randint`` and ``uuid.UUID(int=...)`` would make,
+    for the same plans: CPython's randint(a, b) is a + _randbelow(b - a + 1), which draws
+    getrandbits(n.bit_length()) until the value is below n; inlined here."""
+    rand, getrandbits = rng.random, rng.getrandbits
+    # (cumulative probability, min minutes, number of possible minutes, its bit length)
+    bands = []
+    running = 0.0
+    for band in durations:
+        running += band.probability
+        span = band.max_minutes - band.min_minutes + 1
+        bands.append((running, band.min_minutes, span, span.bit_length()))
+    bands[-1] = (1.0, *bands[-1][1:])  # no gap from float rounding
+    keep = ~(0xF000 << 64) & ~(0xC000 << 48)  # version 4, RFC 4122 variant
+    mark = (0x4000 << 64) | (0x8000 << 48)
+
+    def draw() -> tuple[int, str]:
+        u = rand()
+        for edge, low, span, nbits in bands:
+            if u < edge:
+                break
+        r = getrandbits(nbits)
+        while r >= span:
+            r = getrandbits(nbits)
+        # 32 hex digits in groups of 4 ("xxxx-xxxx-...-xxxx"), regrouped 8-4-4-4-12.
+        h = ((getrandbits(128) & keep) | mark).to_bytes(16, "big").hex("-", 2)
+        return low + r, h[:4] + h[5:29] + h[30:34] + h[35:]
+
+    return draw
 
 
 def daily_total(

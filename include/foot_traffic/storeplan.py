@@ -32,7 +32,7 @@ from datetime import date, timedelta
 from functools import cached_property
 
 from foot_traffic.localday import MINUTES_PER_DAY, local_instant
-from foot_traffic.plan import Visit, split_largest_remainder
+from foot_traffic.plan import Visit, split_largest_remainder, trip_and_customer
 from foot_traffic.profile import WEEKDAYS, Profile, Slot
 from foot_traffic.stores import Store
 
@@ -200,17 +200,8 @@ class StoreDayPlan:
         # segment, with the trip cut at closing + grace.
         rng = random.Random(derive_store_seed(self.seed, self.store.id, self.day, "visits"))
         rand = rng.random
-        getrandbits = rng.getrandbits
+        draw = trip_and_customer(rng, self.profile.durations)
         new_visit = tuple.__new__
-        bands = []
-        running = 0.0
-        for band in self.profile.durations:
-            running += band.probability
-            span = band.max_minutes - band.min_minutes + 1
-            bands.append((running, band.min_minutes, span, span.bit_length()))
-        bands[-1] = (1.0, *bands[-1][1:])
-        keep = ~(0xF000 << 64) & ~(0xC000 << 48)
-        mark = (0x4000 << 64) | (0x8000 << 48)
         index = 0
         for seg_index, (segment, count) in enumerate(zip(self.segments, self.slot_counts)):
             if not count:
@@ -232,18 +223,9 @@ class StoreDayPlan:
                     piece += 1
                     p_start, p_end, leave_by = pieces[piece]
                 entry = p_start + offset - before
-                u = rand()
-                for edge, low, span, nbits in bands:
-                    if u < edge:
-                        break
-                r = getrandbits(nbits)
-                while r >= span:
-                    r = getrandbits(nbits)
-                duration = low + r
+                duration, customer = draw()
                 if leave_by and entry + 60 * duration > leave_by:
                     duration = (leave_by - entry) // 60
-                h = ((getrandbits(128) & keep) | mark).to_bytes(16, "big").hex("-", 2)
-                customer = h[:4] + h[5:29] + h[30:34] + h[35:]
                 yield new_visit(Visit, (index, customer, entry, duration, seg_index))
                 index += 1
 
