@@ -410,7 +410,7 @@ def chain_dag_celery(path: Path, visits: int, workers: int) -> dict:
     timeout = float(os.environ.get("BENCH_CHAIN_DAG_TIMEOUT", "5400"))
     with (
         services.postgres_database("ft_bench") as db_url,
-        services.redis_database() as redis_url,
+        services.redis_database(claim="foot-traffic-bench-claim") as redis_url,
         fresh_broker(f"chain-dag-{workers}") as broker,
     ):
         create_topics(broker.bootstrap)

@@ -31,7 +31,7 @@ from foot_traffic_airflow.chain import chain_day
 from tests.support.chain_check import landed, problems
 
 from .conftest import ROOT, kafka_conn_json, subprocess_env
-from .processes import airflow, kill_tree, postgres_database, redis_database, start, tails, wait_for_line
+from .processes import airflow, kill_tree, postgres_database, query, redis_database, start, tails, wait_for_line
 
 pytestmark = [pytest.mark.airflow, pytest.mark.integration]
 DAG_ID = "foot_traffic_chain_daily"
@@ -69,16 +69,10 @@ def west_chain(tmp_path: Path) -> Path:
 
 
 def task_instances(db_url: str, run_id: str) -> list[tuple]:
-    import psycopg2
-
-    name = db_url.rsplit("/", 1)[1]
-    with psycopg2.connect(host="127.0.0.1", port=5432, user="postgres", dbname=name) as conn:
-        cur = conn.cursor()
-        cur.execute(
-            "select task_id, map_index, state, hostname, rendered_map_index from task_instance "
-            "where dag_id = %s and run_id = %s order by task_id, map_index", (DAG_ID, run_id),
-        )
-        return cur.fetchall()
+    return query(
+        db_url, "select task_id, map_index, state, hostname, rendered_map_index from task_instance "
+        "where dag_id = %s and run_id = %s order by task_id, map_index", (DAG_ID, run_id),
+    )
 
 
 def wait_for_runs(env, run_ids: set[str], timeout: float) -> dict[str, str]:
