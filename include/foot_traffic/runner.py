@@ -304,13 +304,20 @@ class Runner:
                 "%s: resuming, the topics already hold %d records of this plan (%s)",
                 day, holdings.total, dict(holdings.count),
             )
-            if all(holdings.count.get(t, 0) for t in self.topics) and holdings.total >= 3 * plan.total:
+            if self._complete_at_open(holdings, plan):
                 log.info("%s is already complete: nothing to send", day)
         elif from_now:
             # A fresh start in the middle of today plays the rest of today, like the original.
             skip_before = int(self.clock.now().timestamp())
         stream = DayStream(plan, self.settings.kafka_topic, self.settings.kafka_topic_realistic)
         return _OpenDay(plan, stream, day_moments(stream, self.settings), summary, holdings, skip_before, writer)
+
+    def _complete_at_open(self, holdings: DayHoldings, plan) -> bool:
+        """The day holds all its records (three per visit), as far as can be told before playing
+        it: with a sensor's flaws (``FOOT_TRAFFIC_SENSOR_*``) the count is known only at its end."""
+        if self.settings.sensor_active:
+            return False
+        return holdings.total >= 3 * plan.total and all(holdings.count.get(t, 0) for t in self.topics)
 
     def _scanned(self, writer, holdings: DayHoldings | None) -> None:
         """Tell a transactional writer where the scan found the day's records (it records the
@@ -376,7 +383,7 @@ class Runner:
             )
         skip_before = None
         if holdings is not None:
-            if holdings.total >= 3 * plan.total:
+            if self._complete_at_open(holdings, plan):
                 log.info("store %s %s is already complete: nothing to send", store.id, plan.day)
             else:
                 log.info(
@@ -858,6 +865,11 @@ class Runner:
             log.info("%s checked again after the outage and complete: %d records in the topics", _label(open_day),
                      s.sent + s.already_present)
             return
+        held = open_day.holdings
+        if s.sent == 0 and held is not None and not s.skipped_before_start and not self._complete_at_open(held, open_day.plan):
+            # Known only now when a sensor's flaws change the day's record count.
+            log.info("%s was already complete: nothing sent, %d records already present", _label(open_day),
+                     s.already_present)
         if open_day.chain:
             if not s.closed:
                 log.info(

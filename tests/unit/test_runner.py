@@ -218,3 +218,28 @@ def test_a_run_that_would_refuse_the_day_refuses_it_before_taking_it():
     with pytest.raises(PlanMismatch):
         runner(settings(SEED=8), pub, FakeClock(datetime(2026, 1, 1, tzinfo=UTC))).run([DAY])
     assert pub.opened == []
+
+
+def test_a_sensor_flawed_day_is_said_complete_when_its_rerun_ends_never_before(caplog):
+    """With a sensor's flaws the day's record count is not three per visit: a re-run can
+    only tell it held everything at the end; a partial day with more than three records
+    per visit (double counts) is not called complete when it opens."""
+    flawed = settings(SENSOR_DOUBLE_RATE="0.3", SENSOR_MISS_RATE="0.01")
+    pub = MemoryPublisher()
+    runner(flawed, pub, FakeClock(datetime(2026, 1, 1, tzinfo=UTC))).run([DAY])
+    total = len(pub.records)
+    assert total > 1200, "double counts add records"
+    caplog.set_level("INFO", logger="foot_traffic.runner")
+    [again] = runner(flawed, pub, FakeClock(datetime(2026, 1, 1, tzinfo=UTC))).run([DAY])
+    assert again.sent == 0 and again.already_present == total
+    assert f"{DAY} was already complete: nothing sent, {total} records already present" in caplog.text
+    assert "is already complete" not in caplog.text
+
+    caplog.clear()
+    partial = MemoryPublisher(fail_after=1250)
+    with pytest.raises(DeliveryError):
+        runner(flawed, partial, FakeClock(datetime(2026, 1, 1, tzinfo=UTC))).run([DAY])
+    partial.fail_after = None
+    [rest] = runner(flawed, partial, FakeClock(datetime(2026, 1, 1, tzinfo=UTC))).run([DAY])
+    assert rest.already_present == 1250 and rest.sent == total - 1250
+    assert "already complete" not in caplog.text
