@@ -287,7 +287,7 @@ class Runner:
         )
 
     def _open(self, day: date, from_now: bool, seed: int | None = None) -> _OpenDay:
-        if self._fences:
+        if self._fences and self._taken_before(day):
             # Look before taking the day: a run that would refuse the day (another plan is
             # in it) must refuse it without fencing the run that is writing it.
             self.plan(day, look_only=True, seed=seed)
@@ -319,6 +319,14 @@ class Runner:
             return False
         return holdings.total >= 3 * plan.total and all(holdings.count.get(t, 0) for t in self.topics)
 
+    def _taken_before(self, day: date, stores: list[str] | None = None) -> bool:
+        """Whether looking before taking ``day`` can spare anybody: only a transactional run
+        that took it before (an owner record) can be writing it now. A day nobody took is
+        scanned once, after the take (a run's first pass over a chain's day, where each
+        shard would otherwise read every earlier shard's records twice)."""
+        taken_before = getattr(self.publisher, "taken_before", None)
+        return True if taken_before is None or not self.settings.resume else taken_before(day, stores)
+
     def _scanned(self, writer, holdings: DayHoldings | None) -> None:
         """Tell a transactional writer where the scan found the day's records (it records the
         day's segments when it finishes, ``checkpoint``)."""
@@ -338,9 +346,10 @@ class Runner:
             return self.publisher.open_day(store_day.day, store_day.store.id)
         day = store_day.day
         if day not in self._taken:
-            self._chain.check(day)
             # A run started mid-day does not play the store-days already over in local time.
             ids = [s.id for s in self.catalogue.stores if from_now is None or day >= local_date(from_now, s.tz)]
+            if self._taken_before(day, ids):
+                self._chain.check(day)
             self._taken[day] = self._take_stores_day(day, ids)
             self._taken_ids[day] = ids
             self._chain.rescan(day)

@@ -451,6 +451,13 @@ class DayPublishers:
             except Exception as exc:  # noqa: BLE001 - keep closing the others
                 log.warning("%s: closing its producer failed: %s", writer.label, exc)
 
+    def taken_before(self, day: date, stores: Sequence[str] | None = None) -> bool:
+        """Whether a transactional run ever took ``day`` (of ``stores``, a chain's: any of
+        them): only then can a run be writing it that looking first would spare."""
+        tids = [transactional_id(self.topics, day, store) for store in stores] if stores else \
+            [transactional_id(self.topics, day)]
+        return bool(self.segment_io.latest_owners(tids))
+
     def check_owner(self, day: date, store: str | None = None) -> None:
         """Before the runner takes ``day`` back after an outage: raise ``Fenced`` if a newer run
         took it since our last writer of it (a failure that did not say "fenced" must not be
@@ -603,6 +610,22 @@ class KafkaSegmentIO:
                 consumer.close()
         except (KafkaError, TimeoutError) as exc:
             raise BrokerUnavailable(f"cannot read the owner records of {tid}: {exc}") from None
+
+    def latest_owners(self, tids: list[str]) -> dict[str, dict[str, Any]]:
+        """The latest committed owner record of each of ``tids`` that has one."""
+        from kafka import KafkaConsumer
+        from kafka.errors import KafkaError
+
+        try:
+            consumer = KafkaConsumer(client_id="foot-traffic-owners", enable_auto_commit=False,
+                                     isolation_level="read_committed", **self.options.common())
+            try:
+                history = checkpoint.owner_history(consumer, self.writers_topic, tids, None)
+            finally:
+                consumer.close()
+        except (KafkaError, TimeoutError) as exc:
+            raise BrokerUnavailable(f"cannot read the owner records of {len(tids)} day(s): {exc}") from None
+        return {tid: latest for tid, (_, latest, _) in history.items() if latest is not None}
 
     def owner_history(self, tids: list[str], writer: str, settle_seconds: float = 30.0):
         """Per id: (its last committed owner record before ``writer``'s, its latest) -- read

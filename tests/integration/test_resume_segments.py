@@ -109,7 +109,8 @@ def scan_stores_both_ways(settings, catalogue, day):
 
 
 @pytest.mark.parametrize("client", ["kafka-python", "confluent"])
-def test_a_chains_old_day_rerun_reads_its_store_days_segments_only(kafka_bootstrap, topics, client, tmp_path):
+def test_a_chains_old_day_rerun_reads_its_store_days_segments_only(kafka_bootstrap, topics, client, tmp_path,
+                                                                   caplog):
     """The chain's store-days record their segments too (one owner record each, the shard's
     producer named in it), when a shard takes them and when it finishes: the scan of an old
     day reads those segments only, not the days after it, finds what the unbounded scan
@@ -147,8 +148,14 @@ def test_a_chains_old_day_rerun_reads_its_store_days_segments_only(kafka_bootstr
                 writers[sid].finish()
         pubs.flush()
         pubs.close()
-    # ... four later days are written: the first day's scan reads its segments
-    run_chain(s, chain, list(days_from(FIRST + timedelta(days=1), 4)))
+    # ... four later days are written (nobody took them before: each scanned once, after the
+    # take, not looked at first as well) ...
+    caplog.clear()
+    with caplog.at_level("INFO", logger="foot_traffic.resume"):
+        run_chain(s, chain, list(days_from(FIRST + timedelta(days=1), 4)))
+    assert caplog.text.count("resume scan of ") == 4, caplog.text
+    caplog.clear()
+    # ... and the first day's scan reads its segments
     before_rerun = scan_stores_both_ways(s, chain, FIRST)
     assert before_rerun["after"][1] is True and before_rerun["before"][2] == before_rerun["after"][2]
     assert {store: sum(t for t, _ in plans.values()) for store, plans in before_rerun["after"][2].items()} == \
@@ -156,7 +163,11 @@ def test_a_chains_old_day_rerun_reads_its_store_days_segments_only(kafka_bootstr
     # (the dead writer's segment is open: it reads on to the end until a writer closes it)
     assert before_rerun["after"][0] <= before_rerun["before"][0]
     # the first day again: exactly the rest
-    again = run_chain(s, chain, [FIRST])
+    caplog.clear()
+    with caplog.at_level("INFO", logger="foot_traffic.resume"):
+        again = run_chain(s, chain, [FIRST])
+    # taken before: looked at first (refusing another plan must not fence its writer), then scanned
+    assert caplog.text.count(f"resume scan of {FIRST} for 3 stores") == 2, caplog.text
     assert sum(d.already_present for d in again) == 40 * len(ids)
     assert sum(d.sent for d in again) == sum(len(r) for r in records.values()) - 40 * len(ids)
     want = sorted(dict(r.headers)[H_EVENT_ID].decode() for sid in ids for r in records[sid])

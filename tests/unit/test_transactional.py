@@ -245,6 +245,9 @@ class NoSegments:
     def latest_owner(self, tid):
         return None
 
+    def latest_owners(self, tids):
+        return {}
+
 
 def test_check_owner_raises_fenced_when_a_newer_run_took_the_day(world):
 
@@ -281,6 +284,9 @@ class WritersLog(NoSegments):
                 before, seen = latest, True
             out[key] = (before, value, seen)
         return {k: (b if seen else v, v) for k, (b, v, seen) in out.items()}
+
+    def latest_owners(self, tids):
+        return {key: value for key, value in self.records if key in tids}
 
 
 @pytest.fixture
@@ -397,3 +403,11 @@ def test_a_shards_store_days_record_their_segments_when_taken_and_when_finished(
     assert latest[tid(DAY, "s1")]["segments"] == {"s:0": [[12, 45], [50, 90]]}
     assert latest[tid(DAY, "s2")]["segments"] == {"s:0": [[50, 90]]} and latest[tid(DAY, "s2")]["finished"]
     assert all(latest[tid(DAY, s)]["writes_with"] == writers["s1"].shared.transactional_id for s in ("s1", "s2"))
+
+
+def test_a_day_is_taken_before_when_any_of_its_owner_records_exists(chain_world):
+    pubs, producers, calls, _, log = chain_world
+    assert not pubs.taken_before(DAY, ["s1", "s2"]) and not pubs.taken_before(DAY)
+    pubs.open_stores_day(DAY, ["s2"])
+    assert pubs.taken_before(DAY, ["s1", "s2"]) and not pubs.taken_before(DAY, ["s1"])
+    assert not pubs.taken_before(NEXT, ["s2"]), "another day"
