@@ -470,7 +470,8 @@ def chain_result(day: date, summaries, settings: Settings) -> dict[str, Any]:
         "topics": [settings.kafka_topic, settings.kafka_topic_realistic],
         "per_store": {
             s.store_id: {"visits": s.total_visits, "sent": s.sent, "already_present": s.already_present,
-                         "plan_id": s.plan_id, "closed": s.closed}
+                         "plan_id": s.plan_id, "closed": s.closed, "seed": s.seed,
+                         "sent_per_topic": dict(s.sent_per_topic), "finished": s.finished, "stopped": s.stopped}
             for s in summaries
         },
     }

@@ -85,6 +85,40 @@ def producer_run(airflow_db, kafka_bootstrap, tmp_path_factory) -> dict[str, str
                 "bootstrap": kafka_bootstrap}
 
 
+CHAIN_DAY = "2026-11-27"  # a Friday: every store of the example chain opens
+
+
+@pytest.fixture(scope="session")
+def chain_run(airflow_db, kafka_bootstrap, tmp_path_factory) -> dict:
+    """One finished ``foot_traffic_chain_daily`` run: the example chain's ten stores (a tenth of
+    their customers) in shards of four, on fresh topics."""
+    import yaml
+
+    suffix = os.urandom(4).hex()
+    topics = (f"ft_pchain_{suffix}", f"ftr_pchain_{suffix}")
+    doc = yaml.safe_load((ROOT / "include" / "foot_traffic" / "chains" / "example_chain.yaml").read_text())
+    for store in doc["stores"]:
+        store["base_daily_customers"] //= 10
+    chain_file = tmp_path_factory.mktemp("chain") / "chain.yaml"
+    chain_file.write_text(yaml.safe_dump(doc, sort_keys=False))
+    conf = {"seed": 7, "shard_size": 4, "stores_file": str(chain_file), "topic": topics[0], "topic_realistic": topics[1]}
+    proc = subprocess.run(
+        [str(BIN / "airflow"), "dags", "test", "foot_traffic_chain_daily", CHAIN_DAY, "-c", json.dumps(conf)],
+        env=airflow_env(AIRFLOW_CONN_KAFKA_DEFAULT=conn_json(kafka_bootstrap)),
+        capture_output=True, text=True, timeout=400,
+    )
+    assert proc.returncode == 0 and "state=failed" not in proc.stdout + proc.stderr, proc.stdout[-3000:] + proc.stderr[-3000:]
+    from airflow.models.dagrun import DagRun
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        runs = session.scalars(select(DagRun).where(DagRun.dag_id == "foot_traffic_chain_daily")).all()
+        run = next(r for r in runs if (r.conf or {}).get("topic") == topics[0])
+        return {"dag_id": run.dag_id, "run_id": run.run_id, "topic": topics[0], "topic_realistic": topics[1],
+                "bootstrap": kafka_bootstrap, "stores": [s["id"] for s in doc["stores"]]}
+
+
 @pytest.fixture(scope="session")
 def api_app(airflow_db):
     """Airflow's API app (core: REST API, UI, auth, plugins), as ``airflow api-server`` builds it."""

@@ -264,6 +264,51 @@ def test_a_finished_runs_page_shows_plan_against_delivered_with_every_slot_check
     assert 'data-verdict="complete"' in page.text
 
 
+def test_a_chain_runs_page_reads_every_store_back_in_one_scan_and_picks_a_store(
+    client, admin_token, chain_run, monkeypatch
+):
+    """A chain run: every store-day checked against its own records, all read back in one
+    scan; ``?store=`` shows (and reads back) one store; an unknown store is a 404 naming the
+    run's stores; above ``STORES_READ_BACK`` stores the page is an overview from the summaries,
+    each store a link to its own page, and nothing is read back until a store is picked."""
+    from foot_traffic_airflow.ui import readback as rb
+    from foot_traffic_airflow.ui import views
+
+    monkeypatch.setenv("AIRFLOW_CONN_KAFKA_DEFAULT", conn_json(chain_run["bootstrap"]))
+    monkeypatch.setenv("FOOT_TRAFFIC_UI_READBACK_TIMEOUT", "30")
+    scans: list[list[str]] = []
+    real = rb.read_back_stores
+    monkeypatch.setattr(rb, "read_back_stores", lambda *a, **k: scans.append(list(a[4])) or real(*a, **k))
+    stores = chain_run["stores"]
+
+    data = get(client, run_url(chain_run, api=True), admin_token).json()
+    assert sorted(data["stores"]) == sorted(stores) and data["store"] is None
+    assert len(data["deliveries"]) == len(stores)
+    assert all(d["verdict"] == "complete" for d in data["deliveries"]), [d["verdict_text"] for d in data["deliveries"]]
+    assert all(d["read_back"]["counts"] for d in data["deliveries"])
+    assert len(scans) == 1 and sorted(scans[0]) == sorted(stores), "one scan for every store of the day"
+
+    one = get(client, run_url(chain_run, api=True) + "?store=rome-centro", admin_token).json()
+    (delivery,) = one["deliveries"]
+    assert one["store"] == "rome-centro" and delivery["summary"]["store_id"] == "rome-centro"
+    assert delivery["verdict"] == "complete" and scans[-1] == ["rome-centro"]
+    html = get(client, run_url(chain_run) + "?store=rome-centro", admin_token).text
+    assert '<option value="rome-centro" selected>' in html and html.count('<section class="delivery"') == 1
+
+    missing = get(client, run_url(chain_run) + "?store=nowhere", admin_token)
+    assert missing.status_code == 404 and "no store &#x27;nowhere&#x27;" in missing.text and "rome-centro" in missing.text
+
+    monkeypatch.setattr(views, "STORES_READ_BACK", 3)
+    before = len(scans)
+    page = get(client, run_url(chain_run), admin_token).text
+    assert page.count("<tr data-store=") == len(stores) and '<section class="delivery"' not in page
+    assert 'href="?store=rome-centro"' in page
+    overview = get(client, run_url(chain_run, api=True), admin_token).json()
+    assert overview["read_back_skipped_for_overview"] and all("read_back" not in d for d in overview["deliveries"])
+    assert len(scans) == before, "nothing read back for the overview"
+    assert get(client, run_url(chain_run, api=True) + "?store=rome-centro", admin_token).json()["deliveries"][0]["read_back"]
+
+
 def test_run_page_without_the_broker_still_checks_from_the_summary(client, admin_token, producer_run, monkeypatch):
     monkeypatch.setenv("AIRFLOW_CONN_KAFKA_DEFAULT", conn_json("127.0.0.1:1"))
     monkeypatch.setenv("FOOT_TRAFFIC_UI_READBACK_TIMEOUT", "1.5")

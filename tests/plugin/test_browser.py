@@ -249,3 +249,44 @@ def test_signed_in_user_sees_the_plan_page_and_a_runs_plan_against_delivered(bro
     SHOTS.mkdir(parents=True, exist_ok=True)
     (SHOTS / "timings.json").write_text(json.dumps(timings, indent=2) + "\n")
     print("browser timings:", timings)
+
+
+def sign_in(page, api_server) -> None:
+    """Through Airflow's own login page, unless this browser is signed in already."""
+    url = api_server["url"]
+    page.navigate(f"{url}/plugin/foot-traffic")
+    page.wait_for("!!document.querySelector('input[name=username]') || !!document.querySelector('iframe')",
+                  what="Airflow's login form or the plugin page")
+    if page.evaluate("!!document.querySelector('input[name=username]')"):
+        page.type_into("input[name=username]", "admin")
+        page.type_into("input[name=password]", api_server["password"])
+        page.evaluate("document.querySelector('button[type=submit]').click()")
+        page.wait_for("location.pathname.startsWith('/plugin/foot-traffic')", what="back on the plugin page")
+
+
+def test_a_chain_runs_tab_picks_one_store_and_checks_it_against_its_records(browser, api_server, chain_run):
+    """The chain run's tab shows every store-day read back from the topics; picking a store in
+    the page's store picker shows that store's day alone, checked against its own records."""
+    page, url = browser, api_server["url"]
+    sign_in(page, api_server)
+    run_q = quote(chain_run["run_id"], safe="")
+    page.navigate(f"{url}/dags/{chain_run['dag_id']}/runs/{run_q}/plugin/foot-traffic-run")
+    sections = f"[...{IFRAME_DOC}.querySelectorAll('section.delivery')]"
+    page.wait_for(f"(() => {{ const d = {IFRAME_DOC}; return d && d.querySelector('form.stores select[name=store]') "
+                  f"&& d.querySelectorAll('section.delivery').length; }})()", what="the chain run's store picker")
+    options = page.evaluate(f"[...{IFRAME_DOC}.querySelectorAll('select[name=store] option')].map(o => o.value)")
+    assert options[0] == "" and sorted(options[1:]) == sorted(chain_run["stores"])
+    verdicts = page.evaluate(f"{sections}.map(s => s.dataset.verdict)")
+    assert verdicts == ["complete"] * len(chain_run["stores"])
+
+    page.evaluate(f"{IFRAME_DOC}.querySelector('select[name=store]').value = 'tokyo-shibuya'")
+    page.evaluate(f"{IFRAME_DOC}.querySelector('form.stores').submit()")
+    page.wait_for(f"(() => {{ const d = {IFRAME_DOC}; return d && d.location.search === '?store=tokyo-shibuya' "
+                  f"&& d.querySelectorAll('section.delivery').length === 1; }})()", what="the picked store alone")
+    section = page.evaluate(f"(() => {{ const s = {IFRAME_DOC}.querySelector('section.delivery'); "
+                            "return {verdict: s.dataset.verdict, text: s.innerText}; })()")
+    assert section["verdict"] == "complete" and "store tokyo-shibuya" in section["text"]
+    read_back = page.evaluate(
+        f"[...{IFRAME_DOC}.querySelectorAll('table.topics tr[data-topic]')].map(r => [r.dataset.status, r.cells[3].textContent])")
+    assert [status for status, _ in read_back] == ["ok", "ok"] and all(n not in ("", "–", "0") for _, n in read_back)
+    screenshot(page, "plugin-run-store.png", committed=False)

@@ -173,3 +173,49 @@ def test_each_store_of_a_run_is_read_back_on_its_own():
     assert calls == ["rome-centro", "milano-duomo"]
     assert [d.label for d in view.deliveries] == ["store rome-centro, rome-centro, milano-duomo",
                                                   "store milano-duomo, rome-centro, milano-duomo"]
+
+
+def test_a_chain_runs_stores_and_one_stores_view():
+    from foot_traffic_airflow.ui.views import only_store, run_stores
+
+    r = run(seed=7)
+    r.tasks.append(ProducerTask("produce_shard", 0, "success", 1, None, None, 1.0, "rome-centro, milano-duomo",
+                                summaries=[summary(store_id="rome-centro", plan_id="v1s:7:300:a"),
+                                           summary(store_id="milano-duomo", plan_id="v1s:7:300:b")]))
+    r.tasks.append(ProducerTask("produce_shard", 1, "success", 1, None, None, 1.0, "tokyo-shibuya",
+                                summaries=[summary(store_id="tokyo-shibuya", plan_id="v1s:7:300:c")]))
+    assert run_stores(r) == ["rome-centro", "milano-duomo", "tokyo-shibuya"]
+    mine = only_store(r, "tokyo-shibuya")
+    assert [t.map_index for t in mine.tasks] == [1] and len(r.tasks) == 2, "the run itself is left as it was"
+    calls = []
+    view = run_view(mine, lambda task, day, topics, store=None: calls.append(store) or None)
+    assert calls == ["tokyo-shibuya"] and len(view.deliveries) == 1
+    assert run_stores(RUN) == []
+
+
+def test_a_chain_shards_xcom_gives_one_summary_per_store():
+    """What ``operators.chain_result`` pushes: each store's day checked like a store summary;
+    an older XCom without per-topic counts is checked by the read-back only, never called short."""
+    from foot_traffic_airflow.ui.runs import find_summaries
+
+    result = {
+        "day": "2026-11-27", "stores": 2, "closed_stores": ["berlin-mitte"], "total_visits": 64,
+        "records_sent": 192, "records_already_present": 0, "topics": ["ft", "ftr"],
+        "per_store": {
+            "rome-centro": {"visits": 64, "sent": 192, "already_present": 0, "plan_id": "s1:7:64:ab", "closed": False,
+                            "seed": 7, "sent_per_topic": {"ft": 64, "ftr": 128}, "finished": True, "stopped": False},
+            "berlin-mitte": {"visits": 0, "sent": 0, "already_present": 0, "plan_id": "s1:7:0:cd", "closed": True},
+        },
+    }
+    rome, berlin = find_summaries(result)
+    assert rome["store_id"] == "rome-centro" and rome["seed"] == 7 and rome["day"] == "2026-11-27"
+    d = delivery_from_summary(task(), RUN, rome, None)
+    assert d.verdict == "complete" and [t.status for t in d.topics] == ["ok", "ok"], d.verdict_text
+    assert delivery_from_summary(task(), RUN, berlin, None).verdict == "complete"
+    older = dict(result["per_store"]["rome-centro"])
+    del older["sent_per_topic"], older["seed"]
+    (old,) = find_summaries({**result, "per_store": {"rome-centro": older}})
+    assert old["seed"] == 7  # from the plan id
+    assert [t.status for t in delivery_from_summary(task(), RUN, old, None).topics] == ["unknown", "unknown"]
+    rb = Readback(bootstrap="b:1", counts={"s1:7:64:ab": {"ft": 64, "ftr": 128}})
+    assert delivery_from_summary(task(), RUN, old, rb).verdict == "complete"

@@ -68,10 +68,13 @@ def create_app(
     *,
     clock: Clock | None = None,
     read_back: Callable[..., rb.Readback] | None = None,
+    read_back_stores: Callable[..., dict[str, rb.Readback]] | None = None,
 ) -> FastAPI:
-    """The app the plugin mounts. ``clock`` gives "today"; ``read_back`` reads the topics."""
+    """The app the plugin mounts. ``clock`` gives "today"; ``read_back`` reads the topics
+    (``read_back_stores``: for a chain's stores, one scan for all)."""
     clock = clock or SystemClock()
     read_back = read_back or rb.read_back
+    read_back_stores = read_back_stores or (lambda *args, **kwargs: rb.read_back_stores(*args, **kwargs))
     GetUserDep, SessionDep, read_run = _airflow_dependencies()
     app = FastAPI(title="Foot traffic", docs_url=None, redoc_url=None, openapi_url=None)
 
@@ -161,7 +164,7 @@ def create_app(
         return Response(render.ICONS[name], media_type="image/svg+xml")
 
     # -- runs ---------------------------------------------------------------------------
-    def run_for(dag_id: str, run_id: str, session: Any, with_readback: bool) -> views.RunView:
+    def run_for(dag_id: str, run_id: str, session: Any, with_readback: bool, store: str | None = None) -> views.RunView:
         if len(dag_id) > MAX_ID_LENGTH or len(run_id) > MAX_ID_LENGTH:
             raise PageError(400, "Bad request", "dag_id and run_id have at most 250 characters")
         run = load_run(session, dag_id, run_id)
@@ -173,28 +176,50 @@ def create_app(
                 f"Run {run_id!r} of {dag_id!r} has no FootTrafficProducerOperator task: this tab shows the runs "
                 "of the producer DAGs (foot_traffic_daily, foot_traffic_chain_daily).",
             )
+        stores = views.run_stores(run)
+        if store is not None:
+            if len(store) > MAX_ID_LENGTH or store not in stores:
+                known = ", ".join(stores[:10]) + (f" and {len(stores) - 10} more" if len(stores) > 10 else "")
+                raise PageError(404, "No such store in this run",
+                                f"Run {run_id!r} has no store {store[:MAX_ID_LENGTH]!r}; its stores: {known or 'none'}.")
+            run = views.only_store(run, store)
+        # A chain run with many store-days: an overview from the summaries, a store picked to read it back.
+        overview = store is None and len(stores) > views.STORES_READ_BACK
         timeout = rb.timeout_seconds()
         done: dict[tuple, rb.Readback] = {}  # mapped tasks of one run share their topics: one scan each
 
+        def conn_of(task: ProducerTask) -> str:
+            return str(views.unset(task.rendered.get("kafka_config_id")) or "kafka_default")
+
         def readback_for(task: ProducerTask, day: date, topics: list[str], store: str | None = None) -> rb.Readback | None:
-            if not with_readback or not rb.enabled():
+            if overview or not with_readback or not rb.enabled():
                 return None
-            conn_id = str(views.unset(task.rendered.get("kafka_config_id")) or "kafka_default")
+            conn_id = conn_of(task)
             key = (conn_id, day, tuple(topics), store)
             if key not in done:
-                done[key] = read_back(conn_id, day, topics, timeout, store=store)
+                if store is None:
+                    done[key] = read_back(conn_id, day, topics, timeout)
+                else:  # every store of the run with this day, connection and topics: one scan
+                    wanted = [s for t in run.tasks if conn_of(t) == conn_id
+                              for s, d in views.store_days(t) if d == day] or [store]
+                    for name, found in read_back_stores(conn_id, day, topics, timeout, wanted).items():
+                        done[(conn_id, day, tuple(topics), name)] = found
+                    done.setdefault(key, rb.Readback(error="not read back"))
             return done[key]
 
-        return views.run_view(run, readback_for)
+        view = views.run_view(run, readback_for)
+        view.stores, view.store, view.overview = stores, store, overview
+        return view
 
     @app.get("/runs/{dag_id}/{run_id}", response_class=HTMLResponse, dependencies=read_run)
     def run_page(request: Request, dag_id: str, run_id: str, session: SessionDep,
-                 readback: Text = None) -> HTMLResponse:
-        view = run_for(dag_id, run_id, session, readback not in {"0", "false", "no"})
+                 readback: Text = None, store: Text = None) -> HTMLResponse:
+        view = run_for(dag_id, run_id, session, readback not in {"0", "false", "no"}, store or None)
         return HTMLResponse(render.run_page(view, request.state.nonce))
 
     @app.get("/api/runs/{dag_id}/{run_id}", dependencies=read_run)
-    def run_json(dag_id: str, run_id: str, session: SessionDep, readback: Text = None) -> dict[str, Any]:
-        return run_for(dag_id, run_id, session, readback not in {"0", "false", "no"}).as_dict()
+    def run_json(dag_id: str, run_id: str, session: SessionDep, readback: Text = None,
+                 store: Text = None) -> dict[str, Any]:
+        return run_for(dag_id, run_id, session, readback not in {"0", "false", "no"}, store or None).as_dict()
 
     return app

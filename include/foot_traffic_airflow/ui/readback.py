@@ -1,7 +1,7 @@
 """Counts read back from the topics for a run's page: what the broker holds of the day.
 
 The engine's own resume scan (``KafkaDayScanner``) does the reading: records of the day
-grouped by plan id, per topic. From the API server this is best effort and bounded: one
+grouped by plan id, per topic; a chain run's stores in one scan for all of them. From the API server this is best effort and bounded: one
 connection attempt, a deadline (``FOOT_TRAFFIC_UI_READBACK_TIMEOUT``, default 5 s), at
 most two scans at a time; ``FOOT_TRAFFIC_UI_READBACK=0`` turns it off. Nothing of the
 connection's secrets is returned: errors are reported with secret values removed.
@@ -14,7 +14,7 @@ import os
 import threading
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
 
@@ -73,31 +73,57 @@ EARLIEST_OFFSET_MS = 14 * 3600 * 1000
 def read_back(conn_id: str, day: date, topics: Sequence[str], timeout: float, store: str | None = None) -> Readback:
     """Scan ``topics`` for ``day``'s records within ``timeout`` seconds: the implicit
     store's (no catalogue), or catalogue store ``store``'s local day."""
-    from foot_traffic.kafka_options import KafkaOptions
+    if store is not None:
+        return read_back_stores(conn_id, day, topics, timeout, [store])[store]
     from foot_traffic.plan import day_start
+
+    since_ms = int(day_start(day).timestamp() * 1000)
+    return _read(conn_id, timeout, [None], lambda scanner: {None: scanner.scan(day, list(topics), since_ms)})[None]
+
+
+def read_back_stores(
+    conn_id: str, day: date, topics: Sequence[str], timeout: float, stores: Sequence[str]
+) -> dict[str, Readback]:
+    """Like ``read_back`` for the local day ``day`` of each of ``stores``, in one scan of the
+    topics (a chain run's page: not one scan per store)."""
+    from foot_traffic.plan import day_start
+
+    stores = list(dict.fromkeys(stores))
+    since_ms = int(day_start(day).timestamp() * 1000) - EARLIEST_OFFSET_MS
+    return _read(conn_id, timeout, stores, lambda scanner: scanner.scan_stores(day, list(topics), since_ms, stores))
+
+
+def _read(conn_id: str, timeout: float, keys: list, scan_with) -> dict[Any, Readback]:
+    """Run ``scan_with(scanner)`` (``{key: {plan id: holdings}}``) within ``timeout`` seconds
+    and give each of ``keys`` its ``Readback`` (all share the error, if any)."""
+    from foot_traffic.kafka_options import KafkaOptions
     from foot_traffic.resume import KafkaDayScanner
     from foot_traffic_airflow.connection import KafkaConnectionError, resolve_kafka
 
     started = time.monotonic()
     result = Readback()
+
+    def each() -> dict[Any, Readback]:
+        return {key: replace(result) for key in keys}
+
     try:
         target = resolve_kafka(conn_id)
     except KafkaConnectionError as exc:
         result.error = f"connection {conn_id!r}: {exc}"
-        return result
+        return each()
     except Exception as exc:  # noqa: BLE001 - a secrets backend may fail in many ways
         log.warning("read-back: connection %r could not be read: %s", conn_id, type(exc).__name__)
         result.error = f"connection {conn_id!r} could not be read ({type(exc).__name__})"
-        return result
+        return each()
     bootstrap = target.bootstrap_servers or (os.environ.get("KAFKA_BROKER") or "").strip() or None
     result.bootstrap = bootstrap
     result.source = f"connection {conn_id!r}" if target.found else "KAFKA_BROKER of the API server"
     if bootstrap is None:
         result.error = f"no connection {conn_id!r} and no KAFKA_BROKER on the API server"
-        return result
+        return each()
     if not _SLOTS.acquire(blocking=False):
         result.error = "skipped: two read-backs are already running"
-        return result
+        return each()
     stop = threading.Event()
     options = KafkaOptions(
         bootstrap_servers=bootstrap,
@@ -109,13 +135,10 @@ def read_back(conn_id: str, day: date, topics: Sequence[str], timeout: float, st
 
     def scan() -> None:
         try:
-            since_ms = int(day_start(day).timestamp() * 1000)
-            scanner = KafkaDayScanner(options, stop)
-            if store is None:
-                found = scanner.scan(day, list(topics), since_ms)
-            else:
-                found = scanner.scan_stores(day, list(topics), since_ms - EARLIEST_OFFSET_MS, [store]).get(store, {})
-            outcome["counts"] = {pid: dict(h.count) for pid, h in found.items()}
+            found = scan_with(KafkaDayScanner(options, stop))
+            outcome["counts"] = {
+                key: {pid: dict(h.count) for pid, h in (found.get(key) or {}).items()} for key in keys
+            }
         except BaseException as exc:  # noqa: BLE001 - reported on the page, scrubbed
             outcome["error"] = exc
         finally:
@@ -128,10 +151,10 @@ def read_back(conn_id: str, day: date, topics: Sequence[str], timeout: float, st
     if worker.is_alive():
         stop.set()  # the scan stops at its next poll and releases its slot
         result.error = f"no answer within {timeout:g} s (FOOT_TRAFFIC_UI_READBACK_TIMEOUT)"
-        return result
+        return each()
     if "error" in outcome:
         exc = outcome["error"]
         result.error = scrub(f"{type(exc).__name__}: {exc}", target.client_options)[:300]
-        return result
-    result.counts = outcome.get("counts", {})
-    return result
+        return each()
+    counts = outcome.get("counts", {})
+    return {key: replace(result, counts=counts.get(key, {})) for key in keys}

@@ -18,7 +18,7 @@ from foot_traffic.profile import BUILTIN, builtin_profile
 from foot_traffic.timeline import DayTimeline
 
 from foot_traffic_airflow.ui.runs import RunRow
-from foot_traffic_airflow.ui.views import Delivery, PlanView, RunView
+from foot_traffic_airflow.ui.views import STORES_READ_BACK, Delivery, PlanView, RunView
 
 
 def esc(value: object) -> str:
@@ -250,6 +250,8 @@ td:first-child,th:first-child{text-align:left}
 .banner{border-radius:8px;padding:8px 12px;margin:10px 0;border:1px solid var(--border);border-left-width:4px}
 .banner.complete{border-left-color:var(--ok)}.banner.incomplete,.banner.failed,.banner.mismatch{border-left-color:var(--bad)}
 .banner.running,.banner.pending{border-left-color:var(--warn)}
+.verdict{font-weight:600}.verdict.complete{color:var(--ok)}.verdict.incomplete,.verdict.failed,.verdict.mismatch{color:var(--bad)}
+.verdict.running,.verdict.pending{color:var(--warn)}
 .errors{border-left-color:var(--bad)}.errors ul{margin:4px 0 0 18px;padding:0}
 .state{display:inline-block;border-radius:10px;padding:0 8px;font-size:12px;font-weight:600;border:1px solid var(--border);vertical-align:middle}
 .state.success{color:var(--ok)}.state.failed,.state.upstream_failed{color:var(--bad)}.state.running,.state.queued{color:var(--warn)}
@@ -483,6 +485,11 @@ def run_page(view: RunView, nonce: str = "") -> str:
     ]
     if not view.deliveries:
         body.append('<div class="banner pending">This run has no producer task instance yet.</div>')
+    if view.stores:
+        body.append(store_picker(view))
+    if view.overview:
+        body.append(stores_overview(view))
+        return document(f"Foot traffic: {r.run_id}", "".join(body), nonce)
     for d in view.deliveries:
         link = None
         builtin = next((n for n in BUILTIN if d.plan and d.plan.plan_id.endswith(":" + builtin_profile(n).digest())), None)
@@ -491,6 +498,43 @@ def run_page(view: RunView, nonce: str = "") -> str:
                                           "customers": d.plan.total, "profile": builtin})
         body.append(delivery_section(d, link))
     return document(f"Foot traffic: {r.run_id}", "".join(body), nonce)
+
+
+def store_picker(view: RunView) -> str:
+    """A chain run's stores: pick one to see (and read back) only its day."""
+    options = '<option value="">All stores</option>' + "".join(
+        f'<option value="{esc(s)}"{" selected" if s == view.store else ""}>{esc(s)}</option>' for s in view.stores
+    )
+    shown = f"store <code>{esc(view.store)}</code>" if view.store else f"all {num(len(view.stores))} stores"
+    return (
+        '<form class="query stores" method="get" action="">'
+        f'<label>Store<select name="store">{options}</select></label><button type="submit">Show</button>'
+        f'<span class="muted">Showing {shown}.</span></form>'
+    )
+
+
+def stores_overview(view: RunView) -> str:
+    """Every store-day of a large chain run from its summary alone (no read-back), each a link
+    to its own page, where it is read back from the topics."""
+    rows = []
+    for d in view.deliveries:
+        s = d.summary or {}
+        store = str(s.get("store_id") or "")
+        sent = sum(int(v) for v in (s.get("sent_per_topic") or {}).values()) if s else None
+        planned = int(s["total_visits"]) if s.get("total_visits") is not None else None
+        link = f'<a href="?{urlencode({"store": store})}">{esc(store)}</a>' if store else esc(d.label or d.task_id)
+        rows.append(
+            f'<tr data-store="{esc(store)}" data-verdict="{esc(d.verdict)}"><td>{link}</td><td>{esc(s.get("day", "–"))}</td>'
+            f"<td>{num(planned)}</td><td>{num(sent)}</td>"
+            f'<td><span class="verdict {esc(d.verdict)}">{esc(d.verdict)}</span> {esc(d.verdict_text)}</td></tr>'
+        )
+    return (
+        f'<p class="muted">{num(len(view.deliveries))} store-days: their verdicts from the tasks\' summaries; '
+        "pick a store to check its records in the topics too (a read-back of every store at once is "
+        "left out above " + num(STORES_READ_BACK) + " stores).</p>"
+        '<table class="stores"><thead><tr><th>Store</th><th>Local day</th><th>Visits planned</th>'
+        f"<th>Records sent</th><th>Verdict</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
+    )
 
 
 def message_page(title: str, text: str, nonce: str = "") -> str:

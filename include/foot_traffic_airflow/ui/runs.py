@@ -73,6 +73,8 @@ def find_summaries(value: Any, depth: int = 0) -> list[dict[str, Any]]:
     if isinstance(value, dict):
         if SUMMARY_KEYS <= value.keys() and isinstance(value.get("planned_per_slot"), dict):
             return [value]
+        if isinstance(value.get("per_store"), dict) and "day" in value:
+            return store_summaries(value)
         found: list[dict[str, Any]] = []
         for item in value.values():
             found += find_summaries(item, depth + 1)
@@ -83,6 +85,30 @@ def find_summaries(value: Any, depth: int = 0) -> list[dict[str, Any]]:
             found += find_summaries(item, depth + 1)
         return found
     return []
+
+
+def store_summaries(result: dict[str, Any]) -> list[dict[str, Any]]:
+    """A chain shard's XCom (``operators.chain_result``) as one summary per store, in the
+    shape the run page checks (no per-slot counts: a store's slots are its local ones)."""
+    out = []
+    for store, entry in result["per_store"].items():
+        if not isinstance(entry, dict):
+            continue
+        plan_id = str(entry.get("plan_id") or "")
+        try:
+            seed = int(entry["seed"]) if entry.get("seed") is not None else int(plan_id.split(":")[1])
+            visits = int(entry["visits"])
+        except (KeyError, IndexError, TypeError, ValueError):
+            continue
+        out.append({
+            "store_id": str(store), "closed": bool(entry.get("closed")), "day": result["day"], "plan_id": plan_id,
+            "seed": seed, "total_visits": visits, "planned_per_slot": {}, "entries_per_slot": {},
+            "sent_per_topic": dict(entry.get("sent_per_topic") or {}), "records_sent": entry.get("sent"),
+            "records_already_present": entry.get("already_present") or 0,
+            "finished": bool(entry.get("finished", True)), "stopped": bool(entry.get("stopped", False)),
+            "topics": list(result.get("topics") or []),
+        })
+    return out
 
 
 def load_run(session: Session, dag_id: str, run_id: str) -> ProducerRun | None:
