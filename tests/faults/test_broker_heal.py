@@ -27,8 +27,9 @@ pytestmark = [pytest.mark.faults, pytest.mark.integration]
 
 RNG = random.Random(int(os.environ.get("FAULT_SEED", "20261128")) + 3)
 # (seconds of play before the kill, seconds the broker stays down): the third outage lasts
-# several back-offs of RETRY_BACKOFF_SECONDS=0.5 (0.5, 1, 2 s ...).
-OUTAGES = [(RNG.uniform(2.0, 4.0), 1.0), (RNG.uniform(2.0, 4.0), 1.0), (RNG.uniform(2.0, 4.0), 4.0)]
+# several back-offs of RETRY_BACKOFF_SECONDS=0.5 (0.5, 1, 2 s ...). At TIME_SCALE 3600 a day
+# plays in 24 s: the outages fall at random points of the first two days and between them.
+OUTAGES = [(RNG.uniform(4.0, 12.0), 1.0), (RNG.uniform(4.0, 12.0), 1.0), (RNG.uniform(4.0, 12.0), 4.0)]
 
 
 def recoveries(text: str) -> list[float]:
@@ -73,8 +74,8 @@ def test_continuous_run_heals_broker_crashes_without_exiting(tmp_path, ledger):
     topics = (f"ft_heal_{suffix}", f"ftr_heal_{suffix}")
     broker = LocalBroker(tmp_path / "broker").start()
     try:
-        # a day in 10 s: the outages fall at random points of days and between them
-        env = producer_env(broker.bootstrap, topics, TIME_SCALE=8640, SEED=400, DAILY_CUSTOMERS=800,
+        # the acceptance run: TIME_SCALE 3600, a day in 24 s
+        env = producer_env(broker.bootstrap, topics, TIME_SCALE=3600, SEED=400, DAILY_CUSTOMERS=800,
                            MAX_RETRIES=6, RETRY_BACKOFF_SECONDS=0.5)
         log = tmp_path / "produce.log"
         proc = spawn(env, "--from-midnight", log=log)  # no --date: day after day, endless
@@ -83,7 +84,11 @@ def test_continuous_run_heals_broker_crashes_without_exiting(tmp_path, ledger):
         for n, (play, down) in enumerate(OUTAGES, 1):
             time.sleep(play)
             broker = crash_and_wait_for_recovery(broker, proc, log, n, down, ledger, within=40)
-        time.sleep(3)  # play on after the last recovery
+        deadline = time.monotonic() + 90  # play on after the last recovery, until two days are finished
+        while len(finished_days(log.read_text())) < 2 and time.monotonic() < deadline:
+            assert proc.poll() is None, f"the producer exited ({proc.returncode}):\n{log.read_text()[-4000:]}"
+            time.sleep(0.5)
+        time.sleep(2)
         assert proc.poll() is None, f"the producer exited ({proc.returncode}):\n{log.read_text()[-4000:]}"
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(30) == 0, log.read_text()[-4000:]
