@@ -43,7 +43,6 @@ import re
 import secrets
 import shlex
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -54,7 +53,6 @@ from datetime import date
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-import psutil
 import pytest
 
 from foot_traffic.events import DayStream
@@ -337,25 +335,9 @@ class NativeStack:
         return "\n".join(f"--- {p.name} ---\n{p.read_text(errors='replace')[-chars:]}" for p in sorted(self.logs.iterdir()))
 
     def stop(self) -> None:
-        family = []
-        for proc in self.processes.values():
-            try:
-                parent = psutil.Process(proc.pid)
-                family += parent.children(recursive=True) + [parent]
-            except psutil.NoSuchProcess:
-                pass
-        for p in family:
-            try:
-                p.send_signal(signal.SIGTERM)
-            except psutil.NoSuchProcess:
-                pass
-        _, alive = psutil.wait_procs(family, timeout=20)
-        for p in alive:
-            try:
-                p.kill()
-            except psutil.NoSuchProcess:
-                pass
-        psutil.wait_procs(alive, timeout=10)
+        from tests.support.services import kill_trees
+
+        kill_trees(self.processes.values(), grace=20)
 
 
 def _seconds(text: str) -> float:

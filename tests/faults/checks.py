@@ -17,6 +17,7 @@ from datetime import date
 from pathlib import Path
 
 from foot_traffic.events import H_DAY, H_EVENT_ID, H_SEQ, DayStream
+from foot_traffic.local_broker import LocalBroker
 from foot_traffic.plan import plan_from_settings
 from foot_traffic.profile import load_profile
 from foot_traffic.settings import Settings
@@ -144,3 +145,35 @@ def wait_for_line(log: Path, text: str, timeout: float = 30, proc: subprocess.Po
             raise AssertionError(f"producer exited ({proc.returncode}) before {text!r}:\n{log.read_text()[-3000:]}")
         time.sleep(0.05)
     raise AssertionError(f"{text!r} not in {log} after {timeout} s")
+
+
+# The embedded broker's known flaw (tests/integration/test_embedded_broker_flaw.py): after a
+# SIGKILL it may accept a crashed-over producer's re-sent batch into a transaction it no longer
+# knows, which nothing ends; the producer's resume scan then waits on it. Its signature in a
+# producer's log since its last outage: it took its day again, and waits for open transactions
+# longer than any live writer's (they commit within KAFKA_TRANSACTION_MS, 1 s by default).
+FORGOTTEN_AFTER_SECONDS = 12.0
+
+
+def waits_on_a_forgotten_transaction(text: str, waiting_since: float | None) -> tuple[bool, float | None]:
+    """(whether the log ``text`` shows the flaw, since when (monotonic) it waits): the producer
+    took its day again after its last outage and its scan has waited more than
+    ``FORGOTTEN_AFTER_SECONDS`` for open transactions, without recovering."""
+    since = text[text.rfind("delivery interrupted"):] if "delivery interrupted" in text else ""
+    waiting = ("this run owns" in since and "waiting for open transactions of other writers" in since
+               and "recovered after" not in since)
+    if not waiting:
+        return False, None
+    now = time.monotonic()
+    waiting_since = waiting_since or now
+    return now - waiting_since >= FORGOTTEN_AFTER_SECONDS, waiting_since
+
+
+def end_forgotten_transaction(broker: LocalBroker, ledger) -> LocalBroker:
+    """End the forgotten transaction as an operator ends a hanging transaction on Kafka
+    (``kafka-transactions.sh abort``): here a clean restart of the embedded broker, whose saved
+    state closes every open transaction with an abort marker. Returns the restarted broker;
+    the waiting producer sees an outage, heals, and must still deliver every record once."""
+    broker.stop()
+    ledger.forgotten_transaction_ended()
+    return LocalBroker(broker.data_dir, port=broker.port).start()

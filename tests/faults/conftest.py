@@ -22,6 +22,10 @@ class Ledger:
     def fault(self, n: int = 1) -> None:
         LEDGER["faults_injected"] += n
 
+    def forgotten_transaction_ended(self) -> None:
+        """The embedded broker's flaw was hit and ended as an operator would (``checks.end_forgotten_transaction``)."""
+        LEDGER["forgotten_transactions_ended"] = LEDGER.get("forgotten_transactions_ended", 0) + 1
+
     def fenced(self, n: int = 1) -> None:
         """A run stopped because a newer run of its day took it over (one writer per day)."""
         LEDGER["runs_fenced"] += n

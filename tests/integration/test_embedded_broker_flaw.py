@@ -1,5 +1,5 @@
-"""The embedded broker's known flaw that two fault tests xfail on, pinned so that it is seen
-the day it is fixed (then those xfails go: ``test_broker_heal``, ``test_airflow_retry``).
+"""The embedded broker's known flaw that the healing fault tests meet and end as an operator
+would (``tests/faults/checks.py``), pinned so that it is seen the day it is fixed.
 
 noida-db keeps no transaction coordinator state across a SIGKILL (its snapshot closes the
 transactions open at save time with abort markers, but not the transactional ids' producer
@@ -89,8 +89,8 @@ def test_a_producer_living_across_a_broker_crash_leaves_a_transaction_nothing_en
         if stable == high:
             pytest.fail(
                 "the embedded broker no longer leaves a crashed producer's re-sent transaction open "
-                f"(last stable offsets {stable} = high watermarks {high}): remove the xfails naming this flaw in "
-                "tests/faults/test_broker_heal.py and tests/faults/test_airflow_retry.py, and the README's Limits note"
+                f"(last stable offsets {stable} = high watermarks {high}): remove the fault tests' remedy for it "
+                "(tests/faults/checks.py, end_forgotten_transaction) and the README's Limits note"
             )
         assert any(s < h for s, h in zip(stable, high)), (stable, high)
     finally:

@@ -119,13 +119,21 @@ def start(bin_dir: Path, env: dict[str, str], log_dir: Path, name: str, *args: s
 
 def kill_tree(proc: subprocess.Popen, grace: float = 10.0) -> None:
     """SIGTERM the process and every child, SIGKILL what is still alive after ``grace`` s; reap it."""
+    kill_trees([proc], grace)
+    proc.wait(timeout=grace)
+
+
+def kill_trees(procs, grace: float = 10.0) -> None:
+    """``kill_tree`` for several processes at once: one grace period for all of them."""
     import psutil
 
-    try:
-        parent = psutil.Process(proc.pid)
-        family = parent.children(recursive=True) + [parent]
-    except psutil.NoSuchProcess:
-        return
+    family = []
+    for proc in procs:
+        try:
+            parent = psutil.Process(proc.pid)
+            family += parent.children(recursive=True) + [parent]
+        except psutil.NoSuchProcess:
+            pass
     for p in family:
         try:
             p.send_signal(signal.SIGTERM)
@@ -137,7 +145,7 @@ def kill_tree(proc: subprocess.Popen, grace: float = 10.0) -> None:
             p.kill()
         except psutil.NoSuchProcess:
             pass
-    proc.wait(timeout=grace)
+    psutil.wait_procs(alive, timeout=10)
 
 
 def wait_for_line(log: Path, text: str, timeout: float, proc: subprocess.Popen | None = None) -> None:
