@@ -73,6 +73,12 @@ IDLE_COMMIT_SECONDS = 0.005
 LaneFactory = Callable[[str], ConfirmedPublisher]
 
 
+def found_spans(holdings) -> dict[str, tuple[int, int]]:
+    """Where a scan found a day's records (``DayHoldings.span``), keyed as in the segments."""
+    spans = {} if holdings is None else holdings.span
+    return {checkpoint.key(t, p): span for (t, p), span in spans.items()}
+
+
 class DayWriter:
     """The writer of one open day: its own transactional producer."""
 
@@ -105,8 +111,7 @@ class DayWriter:
 
     def scanned(self, holdings) -> None:
         """The runner's resume scan of the day (``DayHoldings`` or None: nothing found)."""
-        spans = {} if holdings is None else holdings.span
-        self.found = {checkpoint.key(t, p): span for (t, p), span in spans.items()}
+        self.found = found_spans(holdings)
 
     @property
     def label(self) -> str:
@@ -192,8 +197,7 @@ class StoreDayWriter:
 
     def scanned(self, holdings) -> None:
         """The chain's resume scan found ``holdings`` of this store-day (None: nothing)."""
-        spans = {} if holdings is None else holdings.span
-        self.shared.found_by_store[self.store] = {checkpoint.key(t, p): span for (t, p), span in spans.items()}
+        self.shared.found_by_store[self.store] = found_spans(holdings)
 
     def finish(self) -> None:
         shared = self.shared
