@@ -5,13 +5,14 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help venv lock image-env test test-fast run airflow bench broker preview clean
+.PHONY: help venv lock image-env test test-fast soak run airflow bench broker preview clean
 
 help:
 	@echo "make run      - one simulated day through Airflow on a local broker, with a summary"
 	@echo "make test     - the whole test suite (unit, DAG integrity, integration, faults, deploy)"
 	@echo "make airflow  - local broker + airflow standalone with the DAG (UI on 127.0.0.1:8080)"
 	@echo "make bench    - benchmarks, rewriting BENCHMARKS.md"
+	@echo "make soak     - randomized fault schedules for SOAK_MINUTES (default 60), ledger in .data/soak-ledger.jsonl"
 	@echo "make broker   - only the local Kafka-protocol broker on 127.0.0.1:19092"
 	@echo "make preview  - today's plan in the terminal"
 	@echo "make lock     - re-resolve requirements-lock.txt (exact pins of .venv and CI)"
@@ -43,6 +44,14 @@ test: $(STAMP)
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q tests/unit tests/dags
+
+# Randomized fault schedules, as many as fit in SOAK_MINUTES (or SOAK_SCHEDULES of them),
+# from SOAK_SEED on; outside CI. Failing schedules are written next to the ledger.
+SOAK_MINUTES ?= 60
+SOAK_SEED ?= 1000
+soak: $(STAMP)
+	$(BIN)/python -m tests.faults.harness.soak --seed $(SOAK_SEED) \
+		$(if $(SOAK_SCHEDULES),--schedules $(SOAK_SCHEDULES),--minutes $(SOAK_MINUTES)) --ledger .data/soak-ledger.jsonl
 
 run: $(STAMP)
 	$(BIN)/python scripts/run_local.py

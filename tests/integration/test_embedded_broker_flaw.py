@@ -1,6 +1,8 @@
-"""The embedded broker's known flaw that the healing fault tests meet and end as an operator
-would (``tests/faults/checks.py``), pinned so that it is seen the day it is fixed.
+"""The embedded broker's known flaws, pinned with raw clients so that they are seen the day
+they are fixed (the second one: see its test).
 
+The first, which the healing fault tests meet and end as an operator would
+(``tests/faults/checks.py``):
 noida-db keeps no transaction coordinator state across a SIGKILL (its snapshot closes the
 transactions open at save time with abort markers, but not the transactional ids' producer
 ids), yet it accepts transactional writes from a producer id it no longer knows, and it
@@ -96,4 +98,67 @@ def test_a_producer_living_across_a_broker_crash_leaves_a_transaction_nothing_en
     finally:
         if old is not None:
             old.close(timeout=0)
+        broker.kill()
+
+
+def committed_read(bootstrap: str, topic: str, start: int) -> tuple[int, int]:
+    """(records a read_committed consumer reads from ``start`` to the end, the end offset)."""
+    from kafka import KafkaConsumer, TopicPartition
+
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, isolation_level="read_committed", enable_auto_commit=False)
+    try:
+        tp = TopicPartition(topic, 0)
+        consumer.assign([tp])
+        consumer.seek(tp, start)
+        end = consumer.end_offsets([tp])[tp]
+        read, idle = 0, 0
+        while consumer.position(tp) < end and idle < 6:
+            batch = consumer.poll(timeout_ms=500)
+            idle = 0 if batch else idle + 1
+            read += sum(len(messages) for messages in batch.values())
+        return read, end
+    finally:
+        consumer.close()
+
+
+def test_a_committed_read_begun_after_an_abort_hides_that_producers_later_records(tmp_path):
+    """The second flaw (found by the randomized fault harness, tests/faults/harness): a
+    read_committed Fetch lists *every* aborted transaction of the partition, also those that
+    ended before the fetch offset. A client (kafka-python here; the Java client and librdkafka
+    filter alike) marks a producer id as aborted at the first batch after such an entry's first
+    offset and skips its batches until that producer's abort marker, which lies before the
+    fetch offset and never comes. A transactional id keeps its producer id across epochs (a
+    re-run, a retry), so every record it committed after the abort is hidden from a consumer
+    that starts reading after the abort marker. Apache Kafka returns only the aborted
+    transactions that overlap the fetched range. A read from the partition's beginning sees
+    the marker and is exact; the producer reads its own state only that way (the day ledger)."""
+    from kafka import KafkaProducer
+    from kafka.admin import KafkaAdminClient, NewTopic
+
+    topic, tid = f"flaw2_{uuid.uuid4().hex[:8]}", f"flaw2-{uuid.uuid4().hex[:8]}"
+    broker = LocalBroker(tmp_path / "broker").start()
+    try:
+        admin = KafkaAdminClient(bootstrap_servers=broker.bootstrap)
+        admin.create_topics([NewTopic(topic, 1, 1)])
+        admin.close()
+        producer = KafkaProducer(bootstrap_servers=broker.bootstrap, transactional_id=tid)
+        producer.init_transactions()
+        for name, count, commit in (("before", 300, True), ("aborted", 50, False), ("after", 300, True)):
+            producer.begin_transaction()
+            for i in range(count):
+                producer.send(topic, key=f"{name}{i}".encode(), value=b"x" * 100)
+            producer.flush()
+            producer.commit_transaction() if commit else producer.abort_transaction()
+        producer.close()
+        whole, end = committed_read(broker.bootstrap, topic, 0)
+        assert whole == 600, f"from the beginning: {whole} of 600 committed records"
+        # 300 committed + the commit marker, 50 aborted + the abort marker: the "after" records begin at 352
+        later, _ = committed_read(broker.bootstrap, topic, 352)
+        if later == 300:
+            pytest.fail(
+                "the embedded broker no longer lists aborted transactions that ended before the fetch offset: "
+                "a mid-partition read_committed read is exact again (update the guarantees page's note on it)"
+            )
+        assert later == 0, f"read from offset 352: {later} records (end offset {end})"
+    finally:
         broker.kill()
