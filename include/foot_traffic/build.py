@@ -12,16 +12,17 @@ from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
-from foot_traffic.kafka_options import KafkaOptions
+from foot_traffic.delivery import delivery_for
+from foot_traffic.delivery.connect import reachable
+from foot_traffic.delivery.ledger import describe_run
+from foot_traffic.delivery.options import KafkaOptions
+from foot_traffic.delivery.producer import ProducerFactory
 from foot_traffic.localday import local_instant
-from foot_traffic.pacing import Clock, SystemClock
 from foot_traffic.plan import day_start
 from foot_traffic.profile import Profile, load_profile
-from foot_traffic.progress import ProgressReporter
-from foot_traffic.publisher import ProducerFactory, publisher_for
-from foot_traffic.resume import KafkaDayScanner
-from foot_traffic.retry import reachable
-from foot_traffic.runner import Runner
+from foot_traffic.run.pacing import Clock, SystemClock
+from foot_traffic.run.progress import ProgressReporter
+from foot_traffic.run.runner import Runner
 from foot_traffic.settings import Settings
 from foot_traffic.stores import Catalogue
 
@@ -56,17 +57,16 @@ def build_runner(
     :param detail_level: log level of per-slot lines (DEBUG for long backfills).
     :param catalogue: a store catalogue (a chain): every store plays its local day; with
         ``from_midnight`` the simulated clock starts at the first store's local midnight.
-    :param owner: who this run is (``ownership.describe_run``), written in each day's owner
+    :param owner: who this run is (``delivery.ledger.describe_run``), written in each take
         record so that a run it fences can name it.
     """
     options = KafkaOptions.from_settings(settings, client_options=client_options)
     return Runner(
         settings,
-        publisher_for(
-            settings, options, stop, producer_factory=producer_factory, owner=dict(owner) if owner else None,
-            detail_level=detail_level,
+        delivery_for(
+            settings, options, stop, dict(owner) if owner else describe_run("foot-traffic"),
+            producer_factory=producer_factory, detail_level=detail_level,
         ),
-        KafkaDayScanner(options, stop),
         clock=clock or SystemClock(),
         stop=stop,
         profile=profile or load_profile(settings.profile_file if catalogue is None else None),

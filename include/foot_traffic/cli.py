@@ -24,13 +24,12 @@ from datetime import date
 from foot_traffic import __version__
 from foot_traffic.build import build_runner
 from foot_traffic.localday import local_date
-from foot_traffic.ownership import describe_owner, describe_run
-from foot_traffic.pacing import SystemClock
+from foot_traffic.delivery.ledger import describe_owner, describe_run
+from foot_traffic.run.pacing import SystemClock
 from foot_traffic.plan import plan_from_settings, today
 from foot_traffic.profile import Profile, ProfileError, load_profile
-from foot_traffic.publisher import Fenced, PublishError
-from foot_traffic.resume import PlanMismatch
-from foot_traffic.runner import days_from
+from foot_traffic.delivery.errors import Fenced, PlanMismatch, PublishError
+from foot_traffic.run.runner import days_from
 from foot_traffic.settings import Settings, SettingsError
 from foot_traffic.storeplan import plan_store_from_settings
 from foot_traffic.stores import Catalogue, CatalogueError, load_catalogue
@@ -470,7 +469,7 @@ def cmd_produce(settings: Settings, profile: Profile, args: argparse.Namespace, 
     elif stop.is_set():
         log.info("stopped cleanly: every record sent was acknowledged")
     elif settings.validate_day and count is not None:
-        from foot_traffic.kafka_options import KafkaOptions
+        from foot_traffic.delivery.options import KafkaOptions
         from foot_traffic.validate import read_and_validate
 
         for day in days_from(first, count):
@@ -489,7 +488,7 @@ def log_level(args: argparse.Namespace) -> int:
 
 
 def cmd_validate(settings: Settings, profile: Profile, args: argparse.Namespace, catalogue: Catalogue | None) -> int:
-    from foot_traffic.kafka_options import KafkaOptions
+    from foot_traffic.delivery.options import KafkaOptions
     from foot_traffic.validate import read_and_validate
 
     day = args.date or today(SystemClock().now())

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from foot_traffic.events import H_DAY, H_STORE
-from foot_traffic.kafka_options import KafkaOptions
+from foot_traffic.delivery.options import KafkaOptions
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +51,7 @@ def read_day(
     stop: threading.Event | None = None,
 ) -> dict[str, list[Landed]]:
     """``topic -> records of day`` (in partition, offset order), committed records only."""
-    from foot_traffic.resume import KafkaDayScanner, ScanStats
+    from foot_traffic.delivery.scan import KafkaDayScanner, ScanStats
 
     wanted = day.isoformat().encode()
     out: dict[str, list[Landed]] = {t: [] for t in topics}

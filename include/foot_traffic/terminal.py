@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from datetime import date
 from typing import IO, Any
 
-from foot_traffic.progress import Snapshot, iso_seconds
+from foot_traffic.run.progress import Snapshot, iso_seconds
 
 
 class TerminalProgress:

@@ -1,20 +1,31 @@
-"""Test doubles of the engine: a clock that jumps, a publisher and a resume scan in memory.
+"""Test doubles of the engine: a clock that jumps, and Kafka in memory.
 
-Used by the project's unit tests and benchmarks (and available to users testing their
-own profiles); no production module imports this one.
+``MemoryKafka`` keeps topics of partitions with transactional producers (epochs, commits,
+aborts, fencing), so the real delivery code (``delivery.transactions``, ``delivery.direct``)
+runs in unit tests and benchmarks without a broker: ``memory_delivery`` builds it on them.
+Faults: a delivery failure after a number of records (``fail_after``), a broker outage
+that refuses connections and loses its last acknowledged records (``outages``), a newer
+run taking a day (``take_over``). Used by the project's unit tests and benchmarks (and
+available to users testing their own profiles); no production module imports this one.
 """
 
 from __future__ import annotations
 
+import json
 import threading
 from collections import Counter
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from typing import Any
 
+from foot_traffic.delivery import ledger as ledger_mod
+from foot_traffic.delivery.direct import Direct
+from foot_traffic.delivery.errors import BrokerUnavailable, DeliveryError, Fenced, LostAcknowledgedWrites
+from foot_traffic.delivery.scan import collect
+from foot_traffic.delivery.topics import murmur2_partition
+from foot_traffic.delivery.transactions import Transactions
 from foot_traffic.events import Record
-from foot_traffic.publisher import BrokerUnavailable, DeliveryError, Fenced, murmur2_partition
-from foot_traffic.resume import DayHoldings, collect, collect_stores
 
 
 class FakeClock:
@@ -49,43 +60,103 @@ class FakeClock:
 
 @dataclass
 class Outage:
-    """A broker outage for :class:`MemoryPublisher`: the send that meets it fails, the broker
-    then loses its last ``lose`` records (acknowledged writes lost) and refuses the next
-    ``refused`` connections."""
+    """A broker outage of :class:`MemoryKafka`: the send that meets it fails, the broker then
+    loses its last ``lose`` data records (acknowledged, even committed, writes lost) and
+    refuses the next ``refused`` connections."""
 
     refused: int = 0
     lose: int = 0
 
 
-class MemoryPublisher:
-    """Keeps records in a list, partitioned like Kafka; ``fail_after`` injects a delivery
-    failure (every send from then on), ``fence_after`` a fencing by a newer run
-    (``fenced_by`` its owner record) after that many records, ``outages`` a broker outage
-    (:class:`Outage`) when that many records are held; ``idles`` records the stream's waits
-    announced to it."""
+@dataclass
+class _Entry:
+    record: Record
+    tid: str | None
+    epoch: int
+    state: str  # "committed" (also every non-transactional record), "open" or "aborted"
+    order: int  # send order over the whole broker
+    commit_order: int = 0  # when its transaction committed (in the same order)
 
-    def __init__(
-        self,
-        partitions: int = 3,
-        fail_after: int | None = None,
-        fence_after: int | None = None,
-        outages: dict[int, Outage] | None = None,
-    ):
-        self.records: list[Record] = []
-        self.partitions = partitions
-        self.fail_after = fail_after
-        self.fence_after = fence_after
-        self.fenced_by: dict | None = None
-        self.flushes = 0
-        self.closed = False
-        self.opened: list[tuple[date, str | None]] = []
-        self.finished: list[tuple[date, str | None]] = []
-        self.idles: list[float] = []
-        self.acked_by_topic: Counter[str] = Counter()
-        self.outages = dict(outages or {})
-        self.down = False  # an outage is under way: sends fail
-        self.refusing = 0  # connections still to refuse
-        self.connects = 0
+
+@dataclass
+class MemoryKafka:
+    """Kafka in memory: topics of partitions; a record of a transaction is visible to
+    ``read_committed`` readers once its transaction commits."""
+
+    partitions: int = 3
+    ledger_partitions: int = ledger_mod.LEDGER_PARTITIONS
+    fail_after: int | None = None  # every data send after this many data records fails
+    outages: dict[int, Outage] = field(default_factory=dict)  # at this many data records held
+    take_over: dict[int, Callable[[MemoryKafka], None]] = field(default_factory=dict)  # at this many data records
+    topics: dict[str, list[list[_Entry]]] = field(default_factory=dict)
+    epochs: dict[str, int] = field(default_factory=dict)
+    connects: int = 0
+    commits: int = 0
+    down: bool = False
+    refusing: int = 0
+    _order: int = 0
+    _open: dict[tuple[str, int], list[_Entry]] = field(default_factory=dict)  # a transaction's records
+    _data: int = 0  # data records held
+
+    # -- the broker ---------------------------------------------------------------------------
+    def partition_count(self, topic: str) -> int:
+        return self.ledger_partitions if topic.endswith(ledger_mod.WRITERS_SUFFIX) else self.partitions
+
+    def _log(self, topic: str) -> list[list[_Entry]]:
+        if topic not in self.topics:
+            self.topics[topic] = [[] for _ in range(self.partition_count(topic))]
+        return self.topics[topic]
+
+    def data_records(self) -> int:
+        return self._data
+
+    def append(self, record: Record, partition: int, tid: str | None, epoch: int) -> int:
+        log = self._log(record.topic)[partition]
+        self._order += 1
+        entry = _Entry(record, tid, epoch, "open" if tid else "committed", self._order)
+        log.append(entry)
+        if tid:
+            self._open.setdefault((tid, epoch), []).append(entry)
+        if not record.topic.endswith(ledger_mod.WRITERS_SUFFIX):
+            self._data += 1
+        return len(log) - 1
+
+    def end(self, tid: str, epoch: int, commit: bool) -> None:
+        self._order += 1
+        for entry in self._open.pop((tid, epoch), ()):
+            if entry.state == "open":
+                entry.state = "committed" if commit else "aborted"
+                entry.commit_order = self._order
+
+    def init(self, tid: str) -> int:
+        """init_transactions: a new epoch; the older one's open transaction is aborted."""
+        old = self.epochs.get(tid)
+        if old is not None:
+            self.end(tid, old, commit=False)
+        self.epochs[tid] = (old or 0) + 1
+        return self.epochs[tid]
+
+    def outage(self, outage: Outage) -> None:
+        """The broker goes down; it comes back from a snapshot taken before its last
+        ``outage.lose`` records: those records and every commit after them are gone (their
+        transactions end aborted, as a restarted broker closes what was open)."""
+        self.down = True
+        self.refusing = outage.refused
+        cut = self._order
+        if outage.lose:
+            orders = sorted((e.order for parts in self.topics.values() for entries in parts for e in entries),
+                            reverse=True)
+            cut = orders[min(outage.lose, len(orders)) - 1] - 1 if orders else cut
+        for parts in self.topics.values():
+            for p, entries in enumerate(parts):
+                kept = [e for e in entries if e.order <= cut]
+                for entry in kept:
+                    if entry.state == "open" or (entry.state == "committed" and entry.tid and entry.commit_order > cut):
+                        entry.state = "aborted"
+                parts[p] = kept
+        self._open.clear()
+        self._data = sum(len(p) for t, parts in self.topics.items() if not t.endswith(ledger_mod.WRITERS_SUFFIX)
+                         for p in parts)
 
     def connect(self) -> None:
         self.connects += 1
@@ -93,95 +164,193 @@ class MemoryPublisher:
             self.refusing -= 1
             raise BrokerUnavailable("cannot reach the memory broker (injected outage)")
         self.down = False
+
+    # -- what readers see ------------------------------------------------------------------
+    def committed(self, topic: str) -> list[tuple[int, int, Record]]:
+        """(partition, offset, record) of ``topic``'s committed records, in partition/offset order."""
+        return [(p, o, e.record) for p, entries in enumerate(self._log(topic)) for o, e in enumerate(entries)
+                if e.state == "committed"]
+
+    @property
+    def records(self) -> list[Record]:
+        """Every committed data record, in send order."""
+        found = [e for t, parts in self.topics.items() if not t.endswith(ledger_mod.WRITERS_SUFFIX)
+                 for entries in parts for e in entries if e.state == "committed"]
+        return [e.record for e in sorted(found, key=lambda e: e.order)]
+
+    def ledger(self, topic: str) -> dict[str, list[dict]]:
+        """Committed ledger records per key (for tests)."""
+        out: dict[str, list[dict]] = {}
+        for _, _, record in self.committed(topic):
+            out.setdefault(record.key.decode(), []).append(json.loads(record.value))
+        return out
+
+
+class MemoryProducer:
+    """One producer on :class:`MemoryKafka`, with the API of ``delivery.producer.ConfirmedPublisher``."""
+
+    def __init__(self, kafka: MemoryKafka, transactional_id: str | None = None):
+        self.kafka = kafka
+        self.transactional_id = transactional_id
+        self.epoch = 0
+        self.in_transaction = False
+        self.sent = 0
+        self.acked_by_topic: Counter[str] = Counter()
         self.closed = False
+        self._failed: Exception | None = None
+        self._partition: dict[tuple[str, bytes], int] = {}
 
-    def ensure_topics(self, topics: list[str]) -> None:
-        pass
+    def connect(self) -> None:
+        self.kafka.connect()
+        self.closed = False
+        self._failed = None
+        if self.transactional_id:
+            self.epoch = self.kafka.init(self.transactional_id)
 
-    def open_day(self, day: date, store: str | None = None) -> _MemoryWriter:
-        self.opened.append((day, store))
-        return _MemoryWriter(self, day, store)
+    def _check(self) -> None:
+        if self._failed is not None:
+            raise self._failed
+        if self.transactional_id and self.kafka.epochs.get(self.transactional_id) != self.epoch:
+            self._failed = Fenced(f"a newer producer holds transactional id {self.transactional_id}",
+                                  transactional_id=self.transactional_id)
+            raise self._failed
 
-    def idle(self, seconds: float) -> None:
-        self.idles.append(seconds)
-
-    def partition_for(self, topic: str, key: bytes) -> int:
-        return murmur2_partition(key, self.partitions)
+    def begin(self) -> None:
+        self._check()
+        self.in_transaction = True
 
     def send(self, record: Record) -> None:
-        if self.fail_after is not None and len(self.records) >= self.fail_after:
-            raise DeliveryError(f"record {record.kind} seq {record.seq} to {record.topic} was not delivered: injected")
-        outage = self.outages.pop(len(self.records), None)
-        if outage is not None:
-            self.down = True
-            self.refusing = outage.refused
-            if outage.lose:
-                del self.records[-outage.lose:]
-        if self.down:
-            raise DeliveryError(f"record {record.kind} seq {record.seq} to {record.topic} was not delivered: broker down")
-        self.records.append(record)
+        kafka = self.kafka
+        held = kafka._data
+        if kafka.take_over or kafka.outages:
+            action = kafka.take_over.pop(held, None)
+            if action is not None:
+                action(kafka)
+            outage = kafka.outages.pop(held, None)
+            if outage is not None:
+                kafka.outage(outage)
+        if kafka.fail_after is not None and held >= kafka.fail_after:
+            self._failed = DeliveryError(f"record {record.kind} seq {record.seq} to {record.topic} was not delivered: "
+                                         "injected")
+        if kafka.down:
+            self._failed = DeliveryError(f"record {record.kind} seq {record.seq} to {record.topic} was not delivered: "
+                                         "broker down")
+        where = (record.topic, record.key)
+        partition = self._partition.get(where)
+        if partition is None:
+            partition = self._partition[where] = murmur2_partition(record.key, kafka.partition_count(record.topic))
+        self._append(record, partition)
+
+    def send_to(self, record: Record, partition: int) -> None:
+        if self.kafka.down:
+            self._failed = DeliveryError("a ledger record was not delivered: broker down")
+        self._append(record, partition)
+
+    def _append(self, record: Record, partition: int) -> None:
+        self._check()
+        self.kafka.append(record, partition, self.transactional_id, self.epoch)
+        self.sent += 1
         self.acked_by_topic[record.topic] += 1
 
+    def commit(self) -> None:
+        self._check()
+        if self.in_transaction:
+            self.kafka.end(self.transactional_id, self.epoch, commit=True)
+            self.kafka.commits += 1
+            self.in_transaction = False
+
     def flush(self) -> None:
-        self.flushes += 1
+        self._check()
+
+    def verify(self) -> None:
+        self._check()
+
+    def partition_count(self, topic: str) -> int:
+        return self.kafka.partition_count(topic)
+
+    def partition_for(self, topic: str, key: bytes) -> int:
+        where = (topic, key)
+        partition = self._partition.get(where)
+        if partition is None:
+            partition = self._partition[where] = murmur2_partition(key, self.kafka.partition_count(topic))
+        return partition
 
     def close(self) -> None:
+        if self.in_transaction and self._failed is None and self.transactional_id:
+            self.kafka.end(self.transactional_id, self.epoch, commit=False)
+        self.in_transaction = False
         self.closed = True
 
 
-class _MemoryWriter:
-    def __init__(self, publisher: MemoryPublisher, day: date, store: str | None):
-        self.publisher, self.day, self.store = publisher, day, store
+class MemoryLedgerIO:
+    """The day ledger of :class:`MemoryKafka` (``transactions.LedgerIO``)."""
 
-    def send(self, record: Record) -> None:
-        pub = self.publisher
-        if pub.fence_after is not None and len(pub.records) >= pub.fence_after:
-            raise Fenced(f"{self.day}: fenced by a newer run (injected)", day=self.day, store=self.store, by=pub.fenced_by)
-        pub.send(record)
+    def __init__(self, kafka: MemoryKafka, topic: str):
+        self.kafka, self.topic = kafka, topic
+        self.reads = 0
 
-    def finish(self) -> None:
-        self.publisher.finished.append((self.day, self.store))
+    def partitions(self) -> int:
+        return self.kafka.ledger_partitions
 
+    def read(self, day: date, keys: Sequence[str], *, until=None) -> dict[str, list[ledger_mod.Entry]]:
+        if self.kafka.down:
+            raise BrokerUnavailable("cannot read the day ledger: broker down")
+        self.reads += 1
+        wanted = set(keys)
+        partition = ledger_mod.partition_of(day, self.partitions())
+        found: dict[str, list[ledger_mod.Entry]] = {}
+        for p, offset, record in self.kafka.committed(self.topic):
+            key = record.key.decode()
+            if p == partition and key in wanted:
+                found.setdefault(key, []).append(ledger_mod.Entry(key, json.loads(record.value), offset))
+        if until is not None and not until(found):
+            raise BrokerUnavailable("this run's take records are not readable (memory ledger)")
+        return found
 
-class MemoryDayScanner:
-    """Resume scan over a MemoryPublisher's records."""
+    def fence(self, transactional_id: str) -> None:
+        self.kafka.init(transactional_id)
 
-    def __init__(self, publisher: MemoryPublisher):
-        self.publisher = publisher
-
-    def scan(self, day: date, topics: list[str], since_ms: int, *, settled: bool = True) -> dict[str, DayHoldings]:
-        return collect(self._records(topics), day)
-
-    def scan_stores(
-        self, day: date, topics: list[str], since_ms: int, stores: Iterable[str], *, settled: bool = True
-    ) -> dict[str, dict[str, DayHoldings]]:
-        return collect_stores(self._records(topics), day, stores)
-
-    def _records(self, topics: list[str]):
-        pub = self.publisher
-        offsets: Counter[tuple[str, int]] = Counter()
-        for r in pub.records:
-            partition = pub.partition_for(r.topic, r.key)
-            offset = offsets[(r.topic, partition)]
-            offsets[(r.topic, partition)] += 1
-            if r.topic in topics:
-                yield r.topic, partition, r.headers, offset
+    def close(self) -> None:
+        pass
 
 
-def landed(publisher: MemoryPublisher) -> dict[str, list]:
-    """The publisher's records as they would land in Kafka (partition by key, offsets in send
-    order), topic -> records in partition, offset order; what ``validate`` reads."""
+def memory_scan(kafka: MemoryKafka, topics: list[str]):
+    """The resume scan over :class:`MemoryKafka`'s committed records (``direct.Scan``)."""
+
+    def scan(day: date, stores: Sequence[str | None], since_ms: int):
+        placed = ((t, p, r.headers) for t in topics for p, _, r in kafka.committed(t))
+        return collect(placed, day, stores)
+
+    return scan
+
+
+def memory_delivery(kafka: MemoryKafka, settings, *, owner: dict[str, Any] | None = None,
+                    transaction_ms: int | None = None, clock: Callable[[], float] | None = None):
+    """The delivery ``settings`` choose (``KAFKA_TRANSACTIONS``), on ``kafka``."""
+    topics = [settings.kafka_topic, settings.kafka_topic_realistic]
+    scan = memory_scan(kafka, topics) if settings.resume else None
+    if settings.kafka_transactions:
+        topic = ledger_mod.ledger_topic(topics[0])
+        return Transactions(
+            topics, settings.kafka_client, lambda tid: MemoryProducer(kafka, tid), MemoryLedgerIO(kafka, topic),
+            owner or ledger_mod.describe_run("test"),
+            transaction_ms=transaction_ms if transaction_ms is not None else settings.kafka_transaction_ms,
+            **({"clock": clock} if clock is not None else {}), scan=scan, ensure=kafka.connect,
+        )
+    return Direct(MemoryProducer(kafka), scan, lambda: None)
+
+
+def landed(kafka: MemoryKafka, topics: Sequence[str] | None = None) -> dict[str, list]:
+    """The committed records as a consumer reads them (topic -> records in partition, offset
+    order); what ``validate`` reads."""
     from foot_traffic.readback import Landed
 
-    offsets: Counter[tuple[str, int]] = Counter()
     out: dict[str, list] = {}
-    for r in publisher.records:
-        partition = publisher.partition_for(r.topic, r.key)
-        offset = offsets[(r.topic, partition)]
-        offsets[(r.topic, partition)] += 1
-        out.setdefault(r.topic, []).append(
-            Landed(r.topic, partition, offset, r.key, r.value, r.headers, r.timestamp_ms)
-        )
-    for records in out.values():
-        records.sort(key=lambda x: (x.partition, x.offset))
+    for topic in topics or [t for t in kafka.topics if not t.endswith(ledger_mod.WRITERS_SUFFIX)]:
+        out[topic] = [Landed(topic, p, o, r.key, r.value, r.headers, r.timestamp_ms)
+                      for p, o, r in kafka.committed(topic)]
     return out
+
+
+__all__ = ["FakeClock", "MemoryKafka", "MemoryProducer", "MemoryLedgerIO", "Outage", "landed", "memory_delivery",
+           "memory_scan", "LostAcknowledgedWrites"]

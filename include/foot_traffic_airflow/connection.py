@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from foot_traffic.kafka_options import redact
+from foot_traffic.delivery.options import redact
 
 log = logging.getLogger(__name__)
 

@@ -235,7 +235,7 @@ class FootTrafficProducerOperator(TopicLineageMixin, BaseOperator):
     # -- running ------------------------------------------------------------------------
     def execute(self, context: Context) -> dict[str, Any]:
         from foot_traffic.build import build_runner
-        from foot_traffic.ownership import describe_run
+        from foot_traffic.delivery.ledger import describe_run
         from foot_traffic.profile import ProfileError, load_profile
         from foot_traffic_airflow.connection import librdkafka_producer_factory, resolve_kafka
 
@@ -301,7 +301,7 @@ class FootTrafficProducerOperator(TopicLineageMixin, BaseOperator):
 
         from foot_traffic.build import build_runner
         from foot_traffic.localday import local_instant
-        from foot_traffic.ownership import describe_run
+        from foot_traffic.delivery.ledger import describe_run
         from foot_traffic_airflow.connection import librdkafka_producer_factory
 
         shard = self.load_shard(settings)
@@ -369,10 +369,9 @@ class FootTrafficProducerOperator(TopicLineageMixin, BaseOperator):
         """Play ``day`` and map how it ended to Airflow: a bad plan or a fencing fails without
         retry, a delivery failure or a stop fails for a retry (which resumes); returns the
         summaries and ``result_of(summaries)``, the XCom."""
-        from foot_traffic.ownership import describe_owner
-        from foot_traffic.publisher import Fenced, PublishError
-        from foot_traffic.resume import PlanMismatch
-
+        from foot_traffic.delivery.ledger import describe_owner
+        from foot_traffic.delivery.errors import Fenced, PlanMismatch, PublishError
+        
         try:
             with frozen_heap():
                 summaries = runner.run([day], first_from_now=False)
@@ -432,7 +431,7 @@ class FootTrafficProducerOperator(TopicLineageMixin, BaseOperator):
         """Read the day back and test it against its model (``validate``); log the table and
         return a summary for XCom. A failed check is reported, not raised: the day was
         delivered, and a statistical test rejects a correct day 1 % of the time."""
-        from foot_traffic.kafka_options import KafkaOptions
+        from foot_traffic.delivery.options import KafkaOptions
         from foot_traffic.validate import read_and_validate, summary_of
 
         options = KafkaOptions.from_settings(settings, client_options=target.client_options)

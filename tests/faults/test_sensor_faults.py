@@ -16,7 +16,7 @@ from types import SimpleNamespace
 import pytest
 
 from foot_traffic.events import DayStream
-from foot_traffic.kafka_options import KafkaOptions
+from foot_traffic.delivery.options import KafkaOptions
 from foot_traffic.plan import day_start, plan_from_settings
 from foot_traffic.profile import load_profile
 from foot_traffic.readback import read_day

@@ -14,11 +14,11 @@ import pytest
 from kafka import KafkaProducer
 
 from foot_traffic.events import H_EVENT_ID, DayStream
-from foot_traffic.kafka_options import KafkaOptions
+from foot_traffic.delivery.options import KafkaOptions
 from foot_traffic.plan import day_start, plan_from_settings
 from foot_traffic.profile import load_profile
 from foot_traffic.publisher import Fenced, publisher_for
-from foot_traffic.resume import KafkaDayScanner
+from foot_traffic.delivery.scan import KafkaDayScanner
 from foot_traffic.settings import Settings
 from tests.support.kafka_read import read_topic
 

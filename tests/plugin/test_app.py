@@ -337,7 +337,7 @@ def test_a_read_back_error_that_quotes_the_password_is_scrubbed(producer_run, mo
     """kafka-python's SASL errors may echo what they were given: the page gets it without secrets."""
     from kafka.errors import KafkaError
 
-    from foot_traffic.resume import KafkaDayScanner
+    from foot_traffic.delivery.scan import KafkaDayScanner
     from foot_traffic_airflow.ui.readback import read_back
 
     def failing_scan(self, day, topics, since_ms):

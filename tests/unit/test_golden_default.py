@@ -14,9 +14,9 @@ import hashlib
 import threading
 from datetime import UTC, date, datetime
 
-from foot_traffic.runner import Runner
+from foot_traffic.run.runner import Runner
 from foot_traffic.settings import Settings
-from foot_traffic.testing import FakeClock, MemoryPublisher
+from foot_traffic.testing import FakeClock, MemoryKafka, memory_delivery
 
 GOLDEN = {
     "foot_traffic": (500, "376049a787938766fc5cef3466515df0cdc84edb2b02a9ffb893c30d2498b0dc"),
@@ -42,11 +42,10 @@ def record_digest(records) -> str:
 
 def default_day_records(environ=None):
     settings = Settings.from_env(environ or {"SEED": "7", "DAILY_CUSTOMERS": "500"})
-    pub = MemoryPublisher()
-    Runner(settings, pub, None, clock=FakeClock(datetime(2026, 1, 1, tzinfo=UTC)), stop=threading.Event()).run(
-        [date(2025, 11, 7)]
-    )
-    return pub.records
+    kafka = MemoryKafka()
+    Runner(settings, memory_delivery(kafka, settings), clock=FakeClock(datetime(2026, 1, 1, tzinfo=UTC)),
+           stop=threading.Event()).run([date(2025, 11, 7)])
+    return kafka.records
 
 
 def test_records_without_a_catalogue_are_byte_identical_to_before():

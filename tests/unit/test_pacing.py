@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from foot_traffic.pacing import Pacer
+from foot_traffic.run.pacing import Pacer
 from foot_traffic.testing import FakeClock
 
 T0 = datetime(2025, 11, 7, 12, 0, tzinfo=UTC)

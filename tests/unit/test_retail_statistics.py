@@ -25,9 +25,9 @@ from scipy import stats
 from foot_traffic import curve_plan
 from foot_traffic.plan import plan_day
 from foot_traffic.profile import WEEKDAYS, load_profile, original_profile
-from foot_traffic.runner import Runner
+from foot_traffic.run.runner import Runner
 from foot_traffic.settings import Settings
-from foot_traffic.testing import FakeClock, MemoryPublisher, landed
+from foot_traffic.testing import FakeClock, MemoryKafka, landed, memory_delivery
 from foot_traffic.validate import chi_square, validate_day
 
 ALPHA = 0.01
@@ -177,8 +177,9 @@ SENSOR_DAYS = [date(2026, 11, 23) + timedelta(days=i) for i in range(7)]
 @cache
 def sensor_week():
     settings = Settings.from_env(SENSOR_ENV)
-    pub = MemoryPublisher()
-    Runner(settings, pub, None, clock=FakeClock(datetime(2027, 1, 1, tzinfo=UTC)), stop=threading.Event()).run(SENSOR_DAYS)
+    pub = MemoryKafka()
+    Runner(settings, memory_delivery(pub, settings), clock=FakeClock(datetime(2027, 1, 1, tzinfo=UTC)),
+           stop=threading.Event()).run(SENSOR_DAYS)
     return settings, pub
 
 
@@ -227,8 +228,9 @@ def test_gateway_delays_stay_within_batch_plus_delay_and_reorder_events():
 def test_a_gateway_without_delay_keeps_time_order():
     env = {**SENSOR_ENV, "SENSOR_UPLOAD_DELAY_SECONDS": "0", "SENSOR_MISS_RATE": "0", "SENSOR_DOUBLE_RATE": "0"}
     settings = Settings.from_env(env)
-    pub = MemoryPublisher()
-    Runner(settings, pub, None, clock=FakeClock(datetime(2027, 1, 1, tzinfo=UTC))).run([SENSOR_DAYS[0]])
+    pub = MemoryKafka()
+    Runner(settings, memory_delivery(pub, settings), clock=FakeClock(datetime(2027, 1, 1, tzinfo=UTC))).run(
+        [SENSOR_DAYS[0]])
     events = [r for r in pub.records if r.topic == settings.kafka_topic_realistic]
     times = [datetime.fromisoformat(json.loads(r.value)["time"]) for r in events]
     assert times == sorted(times) and len(events) == 6000

@@ -16,10 +16,11 @@ import kafka.admin
 import pytest
 
 from foot_traffic.local_broker import free_port
-from foot_traffic.kafka_options import KafkaOptions
-from foot_traffic.publisher import BrokerUnavailable
-from foot_traffic.publisher_kafka import KafkaPublisher
-from foot_traffic.resume import KafkaDayScanner
+from foot_traffic.delivery.options import KafkaOptions
+from foot_traffic.delivery.errors import BrokerUnavailable
+from foot_traffic.delivery.topics import ensure_topics
+from foot_traffic.delivery.kafka_python import KafkaPublisher
+from foot_traffic.delivery.scan import KafkaDayScanner
 from foot_traffic.settings import Settings
 
 PASSWORD = "pa55-W0rd-never-logged"
@@ -84,11 +85,11 @@ def test_security_options_reach_producer_consumer_and_admin(client_options, reco
     with pytest.raises(BrokerUnavailable):
         KafkaPublisher(opts, stop).connect()
     with pytest.raises(BrokerUnavailable):
-        KafkaPublisher(opts, stop).ensure_topics(["t"])
+        ensure_topics(opts, ["t"], stop)
     with pytest.raises(BrokerUnavailable):
         from datetime import date
 
-        KafkaDayScanner(opts, stop).scan(date(2025, 11, 7), ["t"], 0)
+        KafkaDayScanner(opts, stop).scan(date(2025, 11, 7), ["t"], 0, [None])
     assert set(recorded) == {"KafkaProducer", "KafkaConsumer", "KafkaAdminClient"}
     for name, kwargs in recorded.items():
         for key, value in client_options.items():

@@ -12,10 +12,10 @@ import pytest
 from foot_traffic.charts import day_chart
 from foot_traffic.profile import load_profile
 from foot_traffic.readback import Landed
-from foot_traffic.runner import Runner
+from foot_traffic.run.runner import Runner
 from foot_traffic.settings import Settings
 from foot_traffic.stores import load_catalogue
-from foot_traffic.testing import FakeClock, MemoryPublisher, landed
+from foot_traffic.testing import FakeClock, MemoryKafka, landed, memory_delivery
 from foot_traffic.validate import ALPHA, apply_family_level, validate_day, validate_store_day
 
 DAY = date(2026, 11, 28)
@@ -25,8 +25,9 @@ FLAWS = {"SENSOR_MISS_RATE": "0.04", "SENSOR_DOUBLE_RATE": "0.02", "SENSOR_BATCH
 
 def produce(env, days=(DAY,), catalogue=None):
     settings = Settings.from_env(env)
-    pub = MemoryPublisher()
-    Runner(settings, pub, None, clock=FakeClock(datetime(2027, 1, 1, tzinfo=UTC)), stop=threading.Event(),
+    pub = MemoryKafka()
+    Runner(settings, memory_delivery(pub, settings), clock=FakeClock(datetime(2027, 1, 1, tzinfo=UTC)),
+           stop=threading.Event(),
            catalogue=catalogue).run(list(days))
     return settings, landed(pub)
 

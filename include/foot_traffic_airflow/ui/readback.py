@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
 
-from foot_traffic.kafka_options import is_secret
+from foot_traffic.delivery.options import is_secret
 
 log = logging.getLogger(__name__)
 
@@ -96,8 +96,8 @@ def read_back_stores(
 def _read(conn_id: str, timeout: float, keys: list, scan_with) -> dict[Any, Readback]:
     """Run ``scan_with(scanner)`` (``{key: {plan id: holdings}}``) within ``timeout`` seconds
     and give each of ``keys`` its ``Readback`` (all share the error, if any)."""
-    from foot_traffic.kafka_options import KafkaOptions
-    from foot_traffic.resume import KafkaDayScanner
+    from foot_traffic.delivery.options import KafkaOptions
+    from foot_traffic.delivery.scan import KafkaDayScanner
     from foot_traffic_airflow.connection import KafkaConnectionError, resolve_kafka
 
     started = time.monotonic()

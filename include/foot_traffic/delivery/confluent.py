@@ -26,10 +26,11 @@ import threading
 from collections import Counter
 from typing import Any
 
+from foot_traffic.delivery.connect import retry_connect
+from foot_traffic.delivery.errors import BrokerUnavailable, DeliveryError, Fenced
+from foot_traffic.delivery.options import KafkaOptions
+from foot_traffic.delivery.producer import ConfirmedPublisher, ProducerFactory
 from foot_traffic.events import H_EVENT_ID, H_SEQ, Record
-from foot_traffic.kafka_options import KafkaOptions
-from foot_traffic.publisher import BrokerUnavailable, ConfirmedPublisher, DeliveryError, Fenced, ProducerFactory
-from foot_traffic.retry import retry_connect
 
 log = logging.getLogger(__name__)
 
@@ -284,6 +285,28 @@ class ConfluentPublisher(ConfirmedPublisher):
         if self._unpolled >= POLL_EVERY:
             self._unpolled = 0
             self._serve(producer.poll, 0)
+
+    def send_to(self, record: Record, partition: int) -> None:
+        """Send ``record`` to ``partition`` (the day ledger's records), confirmed like any record."""
+        from confluent_kafka import KafkaException
+
+        if self._failure is not None:
+            self._raise_if_failed()
+        while True:
+            try:
+                self._producer.produce(record.topic, record.value, record.key, partition=partition,
+                                       timestamp=record.due * 1000, **self._report)
+                break
+            except BufferError:  # local queue full: serve delivery reports, then retry
+                self._serve(self._producer.poll, 0.05)
+                self._raise_if_failed()
+            except KafkaException as exc:
+                self._serve(self._producer.poll, 0)
+                self._fail((record.topic, record.kind, str(record.seq)), _kafka_error(exc))
+                self._raise_if_failed()
+                raise
+        self.sent += 1
+        self._sent_by_topic[record.topic] += 1
 
     def _send_refused(self, record: Record, exc: Exception) -> None:
         """``produce`` refused ``record``: a full local queue is served and the record

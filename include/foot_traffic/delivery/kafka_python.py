@@ -26,21 +26,24 @@ from typing import Any
 from kafka.errors import KafkaError
 from kafka.partitioner.default import murmur2
 
-from foot_traffic import kafka_internals
+from foot_traffic.delivery import internals as kafka_internals
+from foot_traffic.delivery.connect import retry_connect
+from foot_traffic.delivery.errors import (
+    BrokerUnavailable,
+    DeliveryError,
+    Fenced,
+    LostAcknowledgedWrites,
+    PublishError,
+)
+from foot_traffic.delivery.options import KafkaOptions
+from foot_traffic.delivery.producer import ConfirmedPublisher
 from foot_traffic.events import Record
-from foot_traffic.kafka_options import KafkaOptions
-from foot_traffic.publisher import BrokerUnavailable, ConfirmedPublisher, DeliveryError, Fenced, PublishError
-from foot_traffic.retry import retry_connect
 
 # Keys whose partition ``send`` remembers, per topic (cleared when full): more than the
 # customers inside a busy store, whose exits come after their entries.
 KEY_PARTITION_CACHE = 65_536
 
 log = logging.getLogger(__name__)
-
-
-class LostAcknowledgedWrites(Exception):
-    """The broker no longer holds records it acknowledged (it lost its last writes)."""
 
 
 def is_fencing(exc: BaseException | None) -> bool:
@@ -146,6 +149,8 @@ class KafkaPublisher(ConfirmedPublisher):
                     f"{self.transactional_id}",
                     transactional_id=self.transactional_id,
                 )
+            if isinstance(exc, LostAcknowledgedWrites):
+                raise LostAcknowledgedWrites(f"{what} was lost by the broker: {exc}")
             raise DeliveryError(f"{what} was not delivered: {type(exc).__name__}: {exc}")
 
     def _on_ack(self, metadata: Any) -> None:
@@ -255,6 +260,20 @@ class KafkaPublisher(ConfirmedPublisher):
         if keys is None:
             self.partition_count(topic)  # the client knows the topic now: no wait
             self._key_partitions[topic] = {}
+
+    def send_to(self, record: Record, partition: int) -> None:
+        """Send ``record`` to ``partition`` (the day ledger's records), confirmed like any record."""
+        if self._error is not None:
+            self._raise_if_failed()
+        try:
+            future = self._producer.send(record.topic, value=record.value, key=record.key, headers=list(record.headers),
+                                         partition=partition, timestamp_ms=record.due * 1000)
+        except KafkaError as exc:
+            if self._error is None:
+                self._error = (record, exc)
+            self._raise_if_failed()
+        self.sent += 1
+        kafka_internals.add_callbacks(future, self._ack, self._on_error(record))
 
     def _stalled(self, exc: DeliveryError) -> None:
         if self._error is None:

@@ -13,14 +13,13 @@ import pytest
 
 from foot_traffic.chain import store_days
 from foot_traffic.localday import local_instant
-from foot_traffic.publisher import DeliveryError
-from foot_traffic.resume import PlanMismatch
-from foot_traffic.runner import Runner, days_from
+from foot_traffic.delivery.errors import DeliveryError, PlanMismatch
+from foot_traffic.run.runner import Runner, days_from
 from foot_traffic.settings import Settings
 from foot_traffic.stores import Catalogue, load_catalogue
-from foot_traffic.testing import FakeClock, MemoryDayScanner, MemoryPublisher
+from foot_traffic.testing import FakeClock, MemoryKafka, memory_delivery
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 EXAMPLE = load_catalogue(ROOT / "include" / "foot_traffic" / "chains" / "example_chain.yaml")
 DAY = date(2026, 11, 27)
 LATER = datetime(2027, 6, 1, tzinfo=UTC)
@@ -47,9 +46,10 @@ def settings(**env):
 
 
 def play(catalogue, days=(DAY,), pub=None, clock=None, s=None, **kw):
-    pub = pub if pub is not None else MemoryPublisher()
-    runner = Runner(s or settings(), pub, MemoryDayScanner(pub), clock=clock or FakeClock(LATER),
-                    stop=threading.Event(), catalogue=catalogue)
+    pub = pub if pub is not None else MemoryKafka()
+    s = s or settings()
+    runner = Runner(s, memory_delivery(pub, s), clock=clock or FakeClock(LATER), stop=threading.Event(),
+                    catalogue=catalogue)
     return runner.run(list(days), **kw), pub
 
 
@@ -135,30 +135,32 @@ def test_a_closed_store_day_sends_nothing_and_says_so(caplog):
     assert "store berlin-mitte is closed on 2026-11-29 (Sunday, no opening hours on Sundays)" in caplog.text
 
 
-def test_resume_per_store_after_a_failure_sends_exactly_the_rest():
+@pytest.mark.parametrize("transactions", ["1", "0"])
+def test_resume_per_store_after_a_failure_sends_exactly_the_rest(transactions):
     _, full = play(CHAIN)
-    pub = MemoryPublisher(fail_after=4321)
+    pub = MemoryKafka(fail_after=4321)
     with pytest.raises(DeliveryError):
-        play(CHAIN, pub=pub)
-    assert len(pub.records) == 4321
+        play(CHAIN, pub=pub, s=settings(MAX_RETRIES=0, KAFKA_TRANSACTIONS=transactions))
+    there = len(pub.records)
+    assert there <= 4321
     pub.fail_after = None
-    summaries, _ = play(CHAIN, pub=pub)
-    assert sum(s.already_present for s in summaries) == 4321
+    summaries, _ = play(CHAIN, pub=pub, s=settings(KAFKA_TRANSACTIONS=transactions))
+    assert sum(s.already_present for s in summaries) == there
     assert sorted(map(repr, pub.records)) == sorted(map(repr, full.records))  # nothing lost, nothing twice
-    again, _ = play(CHAIN, pub=pub)
+    again, _ = play(CHAIN, pub=pub, s=settings(KAFKA_TRANSACTIONS=transactions))
     assert sum(s.sent for s in again) == 0 and len(pub.records) == len(full.records)
 
 
 def test_a_shard_resumes_only_its_own_stores():
     stores = list(CHAIN.stores)
-    pub = MemoryPublisher()
+    pub = MemoryKafka()
     play(Catalogue(tuple(stores[:5])), pub=pub)  # another shard wrote its stores first
     summaries, _ = play(Catalogue(tuple(stores[5:])), pub=pub)
     assert all(s.already_present == 0 and s.sent == 3 * s.total_visits for s in summaries)
 
 
 def test_another_plan_for_one_store_is_refused_naming_it():
-    pub = MemoryPublisher()
+    pub = MemoryKafka()
     play(CHAIN, pub=pub)
     import dataclasses
 
@@ -169,14 +171,15 @@ def test_another_plan_for_one_store_is_refused_naming_it():
 
 
 def test_unseeded_restart_keeps_the_first_attempts_seed():
-    s = Settings.from_env({"KAFKA_TOPIC": "s", "KAFKA_TOPIC_REALISTIC": "e"})
-    pub = MemoryPublisher(fail_after=1000)
+    s = Settings.from_env({"KAFKA_TOPIC": "s", "KAFKA_TOPIC_REALISTIC": "e", "MAX_RETRIES": "0"})
+    pub = MemoryKafka(fail_after=1000)
     with pytest.raises(DeliveryError):
         play(CHAIN, pub=pub, s=s)
+    there = len(pub.records)
     pub.fail_after = None
     summaries, _ = play(CHAIN, pub=pub, s=s)
     assert len({dict(r.headers)["ft-plan"].split(b":")[1] for r in pub.records}) == 1
-    assert sum(x.already_present for x in summaries) == 1000
+    assert sum(x.already_present for x in summaries) == there
 
 
 def test_store_days_open_in_the_order_of_their_local_midnights_lazily():
@@ -189,8 +192,10 @@ def test_store_days_open_in_the_order_of_their_local_midnights_lazily():
 
 
 def test_memory_follows_the_store_days_under_way_not_the_run(monkeypatch):
+    from foot_traffic.run.taking import DayTaker
+
     open_now = peak = 0
-    real_open, real_close = Runner._open_store_day, Runner._close_day
+    real_open, real_close = DayTaker.open, Runner.close_day
 
     def opened(self, *a):
         nonlocal open_now, peak
@@ -203,8 +208,8 @@ def test_memory_follows_the_store_days_under_way_not_the_run(monkeypatch):
         open_now -= 1
         return real_close(self, open_day)
 
-    monkeypatch.setattr(Runner, "_open_store_day", opened)
-    monkeypatch.setattr(Runner, "_close_day", closed)
+    monkeypatch.setattr(DayTaker, "open", opened)
+    monkeypatch.setattr(Runner, "close_day", closed)
     summaries, _ = play(small(EXAMPLE, 100), days=days_from(DAY, 6), keep_summaries=False)
     assert open_now == 0 and 10 <= peak <= 20  # at most a store's day and its next at once
     assert summaries == []  # an endless run keeps no finished summaries
@@ -214,14 +219,20 @@ def test_live_chain_waits_for_each_stores_local_midnight():
     t0 = local_instant(DAY, 0, EXAMPLE.get("sydney-george-st").tz)  # the first midnight of the day
     clock = FakeClock(datetime.fromtimestamp(t0, UTC))
     first_sent: dict[str, float] = {}
+    import foot_traffic.testing as testing
 
-    class Recorder(MemoryPublisher):
-        def send(self, record):
-            sim_now = t0 + (clock.now().timestamp() - t0) * 1000  # TIME_SCALE=1000 from t0
-            first_sent.setdefault(dict(record.headers)["ft-store"].decode(), sim_now)
-            super().send(record)
+    real_send = testing.MemoryProducer.send
 
-    summaries, pub = play(small(EXAMPLE, 100), pub=Recorder(), clock=clock, s=settings(TIME_SCALE=1000))
+    def send(self, record):
+        sim_now = t0 + (clock.now().timestamp() - t0) * 1000  # TIME_SCALE=1000 from t0
+        first_sent.setdefault(dict(record.headers)["ft-store"].decode(), sim_now)
+        real_send(self, record)
+
+    testing.MemoryProducer.send = send
+    try:
+        summaries, pub = play(small(EXAMPLE, 100), clock=clock, s=settings(TIME_SCALE=1000))
+    finally:
+        testing.MemoryProducer.send = real_send
     assert all(s.finished for s in summaries)
     for store in EXAMPLE.stores:
         first_due = min(r.due for r in pub.records if dict(r.headers)["ft-store"] == store.id.encode())
@@ -231,44 +242,42 @@ def test_live_chain_waits_for_each_stores_local_midnight():
     assert max(s.max_lag_seconds for s in summaries) < 1e-6
 
 
-# -- one writer per store-day (transactions) ---------------------------------------------
-class Recording(MemoryDayScanner):
-    def __init__(self, pub, events):
-        super().__init__(pub)
-        self.events = events
-
-    def scan_stores(self, day, topics, since_ms, stores, *, settled=True):
-        self.events.append(("scan", day, tuple(sorted(stores)), settled))
-        return super().scan_stores(day, topics, since_ms, stores, settled=settled)
-
-
-def test_with_fencing_a_day_takes_every_store_days_writer_before_its_scan_and_plays_the_same_records():
-    """With transactions the first store-day of a day looks (without waiting), takes every
-    store's writer for the day, then scans once (settled); the records are the plain run's."""
-    plain, _ = play(CHAIN)
-    pub = MemoryPublisher()
-    pub.fences = True
-    events: list = []
-    real_open = pub.open_day
-    pub.open_day = lambda day, store=None: (events.append(("open", day, store)), real_open(day, store))[1]
-    runner = Runner(settings(), pub, Recording(pub, events), clock=FakeClock(LATER), stop=threading.Event(),
-                    catalogue=CHAIN)
-    fenced_run = runner.run([DAY])
+# -- one producer per local day, positions in the ledger (transactions) ----------------------------
+def test_a_day_is_taken_for_every_store_at_once_and_plays_the_plain_runs_records():
+    """With transactions the first store-day of a day looks at the ledger, takes every store's
+    day with one producer, and plays the same records as a run without transactions."""
+    plain, plain_kafka = play(CHAIN, s=settings(KAFKA_TRANSACTIONS=0))
+    fenced_run, kafka = play(CHAIN)
     assert [s.as_dict() for s in fenced_run] == [s.as_dict() for s in plain]
-    kinds = [(e[0], e[3] if e[0] == "scan" else None) for e in events]
-    n = len(CHAIN.stores)
-    # look (not settled), take every store's writer, then one settled scan of every store
-    assert kinds == [("scan", False)] + [("open", None)] * n + [("scan", True)], kinds
-    assert sorted(e[2] for e in events if e[0] == "open") == sorted(s.id for s in CHAIN.stores)
-    assert sorted(events[-1][2]) == sorted(s.id for s in CHAIN.stores)
-    assert sorted(pub.finished) == sorted((DAY, s.id) for s in CHAIN.stores)
+    assert sorted(map(repr, kafka.records)) == sorted(map(repr, plain_kafka.records))
+    assert len(kafka.epochs) == 1  # one transactional producer for the day's ten stores
+    ledger = kafka.ledger("s_writers")
+    assert len(ledger) == len(CHAIN.stores)
+    assert all(records[0]["kind"] == "take" and records[-1]["kind"] == "finished" for records in ledger.values())
 
 
-def test_with_fencing_a_store_day_holding_another_plan_is_refused_before_its_writer_is_taken():
-    pub = MemoryPublisher()
+def test_a_store_day_holding_another_plan_is_refused_before_the_day_is_taken():
+    pub = MemoryKafka()
     play(CHAIN, pub=pub)
-    pub.fences = True
-    pub.opened.clear()
+    epochs = dict(pub.epochs)
     with pytest.raises(PlanMismatch):
         play(CHAIN, pub=pub, s=settings(SEED=8))
-    assert pub.opened == []
+    assert pub.epochs == epochs
+
+
+def test_a_reshard_fences_the_earlier_producer_of_a_store_day_by_its_id():
+    """Stores first played in two shards, then the whole chain as one: the new producer
+    fences each earlier one whose store-day it takes over unfinished, and resumes it."""
+    stores = list(CHAIN.stores)
+    pub = MemoryKafka(fail_after=1500)
+    with pytest.raises(DeliveryError):
+        play(Catalogue(tuple(stores[:5])), pub=pub, s=settings(MAX_RETRIES=0))
+    pub.fail_after = None
+    play(Catalogue(tuple(stores[5:])), pub=pub)
+    before = dict(pub.epochs)
+    summaries, _ = play(CHAIN, pub=pub)
+    _, full = play(CHAIN)
+    assert sorted(map(repr, pub.records)) == sorted(map(repr, full.records))
+    first_shard = [tid for tid in before if tid in pub.epochs and pub.epochs[tid] > before[tid]]
+    assert len(first_shard) == 1  # the unfinished shard's producer was fenced; the finished one left alone
+    assert all(s.finished for s in summaries)

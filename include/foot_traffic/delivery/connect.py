@@ -8,8 +8,8 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from foot_traffic.kafka_options import KafkaOptions
-from foot_traffic.publisher import BrokerUnavailable
+from foot_traffic.delivery.errors import BrokerUnavailable
+from foot_traffic.delivery.options import KafkaOptions
 
 log = logging.getLogger(__name__)
 

@@ -8,9 +8,9 @@ import pytest
 
 confluent_kafka = pytest.importorskip("confluent_kafka")
 
-from foot_traffic.kafka_options import KafkaOptions  # noqa: E402
-from foot_traffic.publisher import DeliveryError  # noqa: E402
-from foot_traffic.publisher_confluent import ConfluentPublisher  # noqa: E402
+from foot_traffic.delivery.options import KafkaOptions  # noqa: E402
+from foot_traffic.delivery.errors import DeliveryError  # noqa: E402
+from foot_traffic.delivery.confluent import ConfluentPublisher  # noqa: E402
 
 FATAL = confluent_kafka.KafkaException(
     confluent_kafka.KafkaError(confluent_kafka.KafkaError._FATAL, "out of order sequence number", fatal=True)
@@ -70,7 +70,7 @@ def test_fatal_error_in_flush_is_a_delivery_error_and_nothing_more_is_sent():
 
 
 def test_fatal_error_in_poll_during_send_is_a_delivery_error():
-    import foot_traffic.publisher_confluent as module
+    import foot_traffic.delivery.confluent as module
 
     producer = FatalProducer(ok=0)
     pub = publisher(producer)

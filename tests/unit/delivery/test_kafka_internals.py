@@ -11,7 +11,7 @@ import threading
 import kafka
 import pytest
 
-from foot_traffic import kafka_internals
+from foot_traffic.delivery import internals as kafka_internals
 
 
 def test_the_installed_kafka_python_is_the_one_the_door_was_checked_against():
@@ -22,7 +22,7 @@ def test_the_installed_kafka_python_is_the_one_the_door_was_checked_against():
 
 
 def test_an_object_without_the_internals_is_refused_loudly():
-    with pytest.raises(RuntimeError, match="kafka_internals"):
+    with pytest.raises(RuntimeError, match="delivery.internals"):
         kafka_internals.io_thread(object())
 
 
@@ -38,7 +38,7 @@ def test_both_callbacks_of_a_future_are_attached_at_once():
     done, seen = Future().success(2), []  # already done: the callback runs at once, like add_callback
     kafka_internals.add_callbacks(done, seen.append, seen.append)
     assert seen == [2]
-    with pytest.raises(RuntimeError, match="kafka_internals"):
+    with pytest.raises(RuntimeError, match="delivery.internals"):
         kafka_internals.add_callbacks(object(), print, print)
 
 
@@ -66,14 +66,14 @@ def test_the_door_reaches_and_stops_a_real_producers_sender(kafka_bootstrap):
 def test_a_lost_write_is_named_as_such_not_as_a_transaction_step():
     """The broker lost records it had acknowledged (no record of ours failed): the error says
     so, with or without transactions; a failed transaction step is named as one."""
-    from foot_traffic.kafka_options import KafkaOptions
-    from foot_traffic.publisher import DeliveryError
-    from foot_traffic.publisher_kafka import KafkaPublisher, LostAcknowledgedWrites
+    from foot_traffic.delivery.options import KafkaOptions
+    from foot_traffic.delivery.errors import DeliveryError, LostAcknowledgedWrites
+    from foot_traffic.delivery.kafka_python import KafkaPublisher
 
     for tid in (None, "foot-traffic/x/2025-11-07"):
         publisher = KafkaPublisher(KafkaOptions("127.0.0.1:1"), transactional_id=tid)
         publisher._error = (None, LostAcknowledgedWrites("s[0] ends at 5, acknowledged 9"))
-        with pytest.raises(DeliveryError, match="what the broker had acknowledged was not delivered"):
+        with pytest.raises(DeliveryError, match="what the broker had acknowledged was lost by the broker"):
             publisher._raise_if_failed()
     publisher = KafkaPublisher(KafkaOptions("127.0.0.1:1"), transactional_id="foot-traffic/x/2025-11-07")
     publisher._error = (None, RuntimeError("EndTxn timed out"))

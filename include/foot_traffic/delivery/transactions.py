@@ -1,0 +1,595 @@
+"""Transactional delivery: one producer per local day of the run's stores, positions in the ledger.
+
+A run writes its store-days of local day D through one transactional producer
+(``ledger.writer_id``: the store set's id, so a retry of the same run fences the attempt
+before it). Taking a day (``take``):
+
+1. look: read the day's ledger records of these store-days (``look``); the runner plans
+   them with it (an unseeded day keeps its first attempt's seed; another plan is refused
+   before anybody is fenced);
+2. connect the producer: ``init_transactions`` fences older attempts of this store set
+   and aborts their open transaction;
+3. commit a take record per store-day; read them back (read_committed, up to our own);
+   a store-day whose newest take is another run's is lost (``Fenced``); a store-day whose
+   take before ours was another producer's (another sharding) gets that producer fenced by
+   its id;
+4. the store-days' positions, read after every older writer is fenced: each resumes there.
+
+Every transaction that carries records of a store-day also carries its new position
+(``commit``): records and position are committed together, or neither. When records
+become visible to ``read_committed`` consumers: a transaction is committed when the stream
+is about to wait (live pacing: every record is committed as soon as it is acknowledged),
+when it has been open ``KAFKA_TRANSACTION_MS`` or holds ``MAX_TRANSACTION_RECORDS``
+records (a day sent at full speed), when a local day's last store-day ends, and at every
+flush (stop, end of run). A store-day is *finished* once the transaction with its
+``finished`` record is committed.
+
+A fenced producer is closed at once without a word to the broker (no flush, no abort
+with the old epoch: see ``kafka_python``); the error names the newer writer from its take
+record.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any, Protocol
+
+from foot_traffic.delivery import ledger
+from foot_traffic.delivery.errors import BrokerUnavailable, Fenced, PublishError
+from foot_traffic.delivery.ledger import Entry, State
+from foot_traffic.delivery.producer import ConfirmedPublisher
+from foot_traffic.events import Record
+
+log = logging.getLogger(__name__)
+
+# A transaction holds at most this many records (a day at full speed reaches it in
+# about 1.5 s with kafka-python, 0.3 s with librdkafka): bounds what an abort throws away.
+MAX_TRANSACTION_RECORDS = 20_000
+# The stream is about to wait at least this long: commit now (live pacing), it costs no lag.
+IDLE_COMMIT_SECONDS = 0.005
+
+
+class LedgerIO(Protocol):
+    """What the writers read of the ledger, and how they fence another producer."""
+
+    def read(self, day: date, keys: Sequence[str], *, until: Callable[[dict[str, list[Entry]]], bool] | None = None
+             ) -> dict[str, list[Entry]]:
+        """The records of ``keys`` in ``day``'s ledger partition, in log order (read_committed,
+        from the partition's beginning); with ``until``, read again until it holds (records of
+        transactions still open become visible when they commit)."""
+
+    def partitions(self) -> int: ...
+
+    def fence(self, transactional_id: str) -> None:
+        """Initialise a producer with that id and close it: its older producer is fenced and
+        its open transaction aborted."""
+
+    def close(self) -> None: ...
+
+
+@dataclass
+class Plan:
+    """What a run plays of one store-day: its plan, seed and (a fresh start mid-day) where it skips to."""
+
+    plan_id: str
+    seed: int
+    skip_before: int | None = None
+
+
+class StoreDayLink:
+    """One store-day of a day writer: its ledger key and state, and what is committed.
+
+    ``position`` is read from the runner's open store-day (``unit``: an object with an int
+    ``position``, a bool ``done`` and a ``committed(finished)`` callback) at each commit."""
+
+    __slots__ = ("store", "key", "state", "take", "committed", "finished", "unit", "scan")
+
+    def __init__(self, store: str | None, key: str, state: State, take: int):
+        self.store = store
+        self.key = key
+        self.state = state  # at the take: where to resume
+        self.take = take
+        self.committed = state.position or 0  # position in the ledger after our last commit
+        self.finished = state.finished
+        self.unit: Any = None
+        self.scan = state.position is None  # resumed by reading the data back: no position until finished
+
+
+class DayWriter:
+    """The writer of one local day for the run's stores: one transactional producer."""
+
+    def __init__(self, txns: Transactions, producer: ConfirmedPublisher, tid: str, day: date,
+                 links: dict[str | None, StoreDayLink]):
+        self.txns = txns
+        self.producer = producer
+        self.transactional_id = tid
+        self.day = day
+        self.links = links
+        self.partition = 0  # the day's ledger partition
+        self.opened_at = 0.0  # clock() when the open transaction began
+        self.records = 0  # records in the open transaction
+        self.transactions = 0
+        self.commit_seconds = 0.0
+        self.fenced: Fenced | None = None  # once fenced, every later call raises it again
+        self.closed = False  # every store-day finished: the producer is closed
+        self.dirty: set[StoreDayLink] = set()
+
+    @property
+    def stores(self) -> tuple[str | None, ...]:
+        return tuple(self.links)
+
+    @property
+    def label(self) -> str:
+        stores = [s for s in self.links if s is not None]
+        if not stores:
+            return str(self.day)
+        if len(stores) == 1:
+            return f"store {stores[0]} {self.day}"
+        return f"stores {', '.join(stores[:3])}{f' and {len(stores) - 3} more' if len(stores) > 3 else ''} {self.day}"
+
+    def send(self, record: Record) -> None:
+        """Send one record of the open transaction (begun here if none is open). Commits are
+        decided between moments (``touch``), so a position always covers whole moments."""
+        if self.fenced is not None:
+            raise self.fenced
+        producer = self.producer
+        try:
+            if not producer.in_transaction:
+                txns = self.txns
+                producer.begin()
+                self.opened_at = txns.clock()
+                self.records = 0
+                txns.deadline = min(txns.deadline, self.opened_at + txns.max_age)
+            producer.send(record)
+        except Fenced as exc:
+            raise self.txns.fenced(self, exc) from None
+        self.records += 1
+
+    def touch(self, link: StoreDayLink) -> None:
+        """``link``'s records of one moment were sent (its position counts them): commit if due."""
+        self.dirty.add(link)
+        txns = self.txns
+        if self.records >= txns.max_records:
+            self.commit()
+        elif txns.clock() >= txns.deadline:
+            txns.commit_due()
+
+    def commit(self) -> None:
+        """Commit the open transaction with the new positions of the store-days it carries."""
+        if self.fenced is not None:
+            raise self.fenced
+        checkpoints, confirmed = [], []
+        for link in self.dirty:
+            unit = link.unit
+            done = unit.done
+            position = unit.position
+            if link.scan and not done:
+                continue  # resumed by reading the data back: no position until it finishes
+            if position == link.committed and (not done or link.finished):
+                if done:
+                    confirmed.append(link)  # finished before (the ledger says so), nothing new
+                continue
+            checkpoints.append((link, position, done))
+        if not checkpoints and not self.producer.in_transaction:
+            self.dirty.clear()
+            for link in confirmed:
+                link.unit.committed()
+            return
+        started = time.monotonic()
+        producer = self.producer
+        try:
+            if not producer.in_transaction:
+                producer.begin()
+            for link, position, done in checkpoints:
+                sent = dict(link.unit.sent) if done else None
+                value = ledger.progress_value(self.txns.writer, link.take, position, finished=done, sent=sent)
+                producer.send_to(self.txns.ledger_record(link.key, value), self.partition)
+            producer.commit()
+        except Fenced as exc:
+            raise self.txns.fenced(self, exc) from None
+        self.dirty.clear()
+        self.commit_seconds += time.monotonic() - started
+        self.transactions += 1
+        self.txns.transactions += 1
+        for link, position, done in checkpoints:
+            link.committed = position
+            if done:
+                link.finished = True
+                link.unit.committed()
+        for link in confirmed:
+            link.unit.committed()
+
+    def finish(self, link: StoreDayLink) -> None:
+        """``link``'s stream ended: its ``finished`` record goes with the next commit; the day's
+        last one commits now, checks the broker still holds every record, and closes. (A
+        store-day the ledger said was finished counts as done from the start.)"""
+        if self.fenced is not None:
+            raise self.fenced
+        if self.closed:  # finished before this run, opened after the others ended: nothing to commit
+            if not (link.finished and link.unit.position == link.committed):
+                raise PublishError(f"{self.label}: store-day {link.store} ended after its writer closed")
+            link.unit.committed()
+            return
+        self.dirty.add(link)
+        if all(other.finished or (other.unit is not None and other.unit.done) for other in self.links.values()):
+            self.commit()
+            self.producer.verify()
+            self.txns.release(self)
+            self.producer.close()
+            self.closed = True
+            log.log(self.txns.detail_level,
+                    "%s: every record committed (%d transactions, %.3f s spent committing); its writer is closed",
+                    self.label, self.transactions, self.commit_seconds)
+
+
+class Transactions:
+    """The runner's delivery with ``KAFKA_TRANSACTIONS`` on: one transactional producer per
+    local day of the run, positions in the day ledger."""
+
+    transactional = True
+
+    def __init__(
+        self,
+        topics: list[str],
+        client: str,
+        producer_factory: Callable[[str], ConfirmedPublisher],
+        ledger_io: LedgerIO,
+        owner: dict[str, Any],
+        *,
+        transaction_ms: int = 1000,
+        clock: Callable[[], float] = time.monotonic,
+        detail_level: int = logging.INFO,
+        stop: threading.Event | None = None,
+        scan: Callable | None = None,
+        ensure: Callable[[], None] = lambda: None,
+    ):
+        """:param producer_factory: a (not yet connected) producer for a transactional id.
+        :param scan: reads a day's store-days back from the data topics (``scan.KafkaDayScanner``),
+            for a store-day whose ledger records predate positions.
+        :param ensure: creates the missing topics (the data topics and the ledger).
+        :param owner: this run (``ledger.describe_run``): its ``writer`` id stays the same
+            across reconnections, so the run always knows its own take records."""
+        self.topics = topics
+        self.ledger_topic = ledger.ledger_topic(topics[0])
+        self.client = client
+        self.producer_factory = producer_factory
+        self.io = ledger_io
+        self.owner = {**owner, "client": client}
+        self.writer = owner["writer"]
+        self.max_age = transaction_ms / 1000
+        self.max_records = MAX_TRANSACTION_RECORDS
+        self.clock = clock
+        self.deadline = float("inf")  # earliest clock() at which an open transaction is due
+        self.transactions = 0
+        self.detail_level = detail_level
+        self.stop = stop or threading.Event()
+        self._writers: dict[date, DayWriter] = {}
+        self._takes: dict[str, Entry] = {}  # our newest take record per store-day key
+        self._said_hello = False
+        self._scan = scan
+        self._ensure = ensure
+        self._partitions: dict[str, int] = {}
+
+    def connect(self) -> None:
+        """Nothing to connect before a day is taken (each day connects its own producer)."""
+        self._ensure()
+
+    def scan(self, day: date, stores: Sequence[str | None], since_ms: int):
+        """What the data topics hold of these store-days (those whose position the ledger does not know)."""
+        if self._scan is None:
+            return {store: {} for store in stores}
+        found = self._scan(day, stores, since_ms)
+        return {store: found.get(store, {}) for store in stores}
+
+    def forget(self, day: date) -> None:
+        """Nothing is cached: every scan reads afresh."""
+
+    def partition_for(self, topic: str, key: bytes) -> int:
+        from foot_traffic.delivery.topics import murmur2_partition
+
+        count = self._partitions.get(topic)
+        if count is None:
+            writer = next(iter(self._writers.values()), None)
+            if writer is None:
+                raise PublishError(f"no day is open: cannot see the partitions of {topic!r}")
+            count = self._partitions[topic] = writer.producer.partition_count(topic)
+        return murmur2_partition(key, count)
+
+    def verify(self) -> None:
+        """Each day's writer checks the broker when its day is finished."""
+
+    # -- taking a day -----------------------------------------------------------------------
+    def keys(self, day: date, stores: Sequence[str | None]) -> dict[str | None, str]:
+        return {store: ledger.transactional_id(self.topics, day, store) for store in stores}
+
+    def look(self, day: date, stores: Sequence[str | None], since_ms: int = 0) -> dict[str | None, State]:
+        """What the ledger holds of these store-days now (committed), without taking them."""
+        keys = self.keys(day, stores)
+        found = self.io.read(day, list(keys.values()))
+        return {store: ledger.state_of(key, found.get(key, ()), self.writer) for store, key in keys.items()}
+
+    def take(self, day: date, plans: dict[str | None, Plan], looked: dict[str | None, State]) -> DayWriter:
+        """Take ``plans``' store-days of ``day`` (see the module's docstring); the returned
+        writer's links say where each store-day resumes (``link.state``)."""
+        stores = list(plans)
+        keys = self.keys(day, stores)
+        tid = ledger.writer_id(self.topics, day, stores)
+        self.flush()  # an open transaction of ours would hold back the read below
+        producer = self.producer_factory(tid)
+        try:
+            producer.connect()  # init_transactions: fences older attempts of this store set
+            partition = ledger.partition_of(day, self.io.partitions())
+            takes = {}
+            producer.begin()
+            for store, key in keys.items():
+                plan, state = plans[store], looked[store]
+                counter = max((e.take for e in (state.last_take,) if e is not None), default=0) + 1
+                mine = self._takes.get(key)
+                if mine is not None:
+                    counter = max(counter, mine.take + 1)
+                value = ledger.take_value(
+                    self.owner, key=key, day=day, store=store, take=counter, writes_with=tid, plan=plan.plan_id,
+                    seed=plan.seed, skip_before=state.skip_before if state.taken else plan.skip_before,
+                    scan=state.position is None,
+                )
+                takes[key] = value
+                producer.send_to(self.ledger_record(key, value), partition)
+            producer.commit()
+            states = self._read_taken(day, keys, takes, tid)
+        except Fenced as exc:
+            producer.close()
+            raise self._named(Fenced(str(exc), day=day, stores=tuple(stores), by=exc.by, transactional_id=tid),
+                              day, keys) from None
+        except BaseException:
+            producer.close()
+            raise
+        links = {}
+        for store, key in keys.items():
+            entry = Entry(key, takes[key], -1)
+            self._takes[key] = entry
+            links[store] = StoreDayLink(store, key, states[store], entry.take)
+        writer = DayWriter(self, producer, tid, day, links)
+        writer.partition = partition
+        self._writers[day] = writer
+        if not self._said_hello:
+            self._said_hello = True
+            log.info("connected to Kafka: one transactional producer per day for the run's stores (%s), "
+                     "positions in the day ledger %s", self.client, self.ledger_topic)
+        log.log(self.detail_level, "%s: this run owns the day (transactional id %s): any older writer of it is "
+                "fenced and its open transaction aborted", writer.label, tid)
+        return writer
+
+    def _read_taken(self, day: date, keys: dict[str | None, str], takes: dict[str, dict], tid: str
+                    ) -> dict[str | None, State]:
+        """Read our take records back; fence the other producers that wrote these store-days
+        before us; the store-days' states after that (their positions are final now)."""
+        def ours_visible(found: dict[str, list[Entry]]) -> bool:
+            return all(any(e.value.get("taken_at") == takes[k]["taken_at"] and e.writer == self.writer
+                           for e in found.get(k, ())) for k in keys.values())
+
+        found = self.io.read(day, list(keys.values()), until=ours_visible)
+        others: dict[str, list[str | None]] = {}
+        for store, key in keys.items():
+            state = ledger.state_of(key, found.get(key, ()), self.writer)
+            newest = state.last_take
+            if newest is not None and newest.writer != self.writer:
+                raise Fenced(f"{_label(store, day)} was taken by a newer run", day=day, stores=tuple(keys),
+                             by=newest.value, transactional_id=tid)
+            before = state.before_take
+            producer = (before.value.get("writes_with") or before.value.get("transactional_id")) if before else None
+            if producer and producer != tid and not state.finished:
+                others.setdefault(producer, []).append(store)
+        for other, stores in sorted(others.items()):
+            self.io.fence(other)
+            log.info("%s: %d store-day(s) (%s) were written before by another producer (%s; the catalogue or its "
+                     "sharding changed): fenced it", _label(None, day), len(stores),
+                     ", ".join(str(s) for s in stores[:3]), other)
+        if others:
+            found = self.io.read(day, list(keys.values()))
+        return {store: ledger.state_of(key, found.get(key, ()), self.writer) for store, key in keys.items()}
+
+    def check_owner(self, day: date, stores: Sequence[str | None]) -> None:
+        """Before taking ``day`` back after an outage: ``Fenced`` if a newer run took one of its
+        store-days since this run's last take (a failure that did not say "fenced" must not be
+        healed by fencing that run in turn). A take of ours the broker lost is no newer run."""
+        keys = self.keys(day, stores)
+        found = self.io.read(day, list(keys.values()))
+        for store, key in keys.items():
+            mine = self._takes.get(key)
+            if mine is None:
+                continue
+            newest = ledger.state_of(key, found.get(key, ()), self.writer).last_take
+            if newest is not None and newest.writer != self.writer and newest.rank > mine.rank:
+                message = (f"{_label(store, day)}: fenced by a newer run: {ledger.describe_owner(newest.value)} took it "
+                           "while this run was reconnecting; this run does not take it back")
+                log.error("%s", message)
+                raise Fenced(message, day=day, stores=tuple(stores), by=newest.value)
+
+    # -- the writers' side ------------------------------------------------------------------
+    def ledger_record(self, key: str, value: dict[str, Any]) -> Record:
+        now = int(time.time())
+        return Record(self.ledger_topic, key.encode(), ledger.encode(value), (), now, 0, "ledger", -1)
+
+    def writer_of(self, day: date) -> DayWriter | None:
+        return self._writers.get(day)
+
+    def commit_due(self) -> None:
+        """Commit every transaction open longer than ``KAFKA_TRANSACTION_MS``."""
+        now = self.clock()
+        deadline = float("inf")
+        for writer in list(self._writers.values()):
+            if not writer.producer.in_transaction:
+                continue
+            if now >= writer.opened_at + self.max_age:
+                writer.commit()
+            else:
+                deadline = min(deadline, writer.opened_at + self.max_age)
+        self.deadline = deadline
+
+    def idle(self, seconds: float) -> None:
+        """The stream waits: commit what is open, so live records are visible at once."""
+        if seconds >= IDLE_COMMIT_SECONDS and self.deadline != float("inf"):
+            self.flush()
+
+    def flush(self) -> None:
+        """Every record sent so far acknowledged and committed, with the positions."""
+        for writer in list(self._writers.values()):
+            writer.commit()
+        self.deadline = float("inf")
+
+    def release(self, writer: DayWriter) -> None:
+        if self._writers.get(writer.day) is writer:
+            del self._writers[writer.day]
+
+    def close(self) -> None:
+        """Close every producer (an open transaction is aborted, a failed one abandoned)."""
+        writers, self._writers = list(self._writers.values()), {}
+        self.deadline = float("inf")
+        for writer in writers:
+            try:
+                writer.producer.close()
+            except Exception as exc:  # noqa: BLE001 - keep closing the others
+                log.warning("%s: closing its producer failed: %s", writer.label, exc)
+
+    def shutdown(self) -> None:
+        self.close()
+        self.io.close()
+
+    def fenced(self, writer: DayWriter, exc: Fenced) -> Fenced:
+        """Close a fenced producer at once and name the run that took its day."""
+        self.release(writer)
+        try:
+            writer.producer.close()  # abandoned: nothing more reaches the broker
+        except Exception as close_exc:  # noqa: BLE001 - already fenced
+            log.debug("closing a fenced producer: %s", close_exc)
+        keys = {store: link.key for store, link in writer.links.items()}
+        error = self._named(Fenced(str(exc), day=writer.day, stores=writer.stores,
+                                   transactional_id=writer.transactional_id), writer.day, keys)
+        writer.fenced = error
+        return error
+
+    def _named(self, error: Fenced, day: date, keys: dict[str | None, str]) -> Fenced:
+        """``error`` with the newer writer's take record, read from the ledger (best effort)."""
+        by = error.by
+        if by is None:
+            try:
+                found = self.io.read(day, list(keys.values()))
+                takes = [ledger.state_of(k, found.get(k, ()), self.writer).last_take for k in keys.values()]
+                newer = [t for t in takes if t is not None and t.writer != self.writer]
+                by = max(newer, key=lambda e: e.rank).value if newer else None
+            except (PublishError, OSError) as exc:
+                log.warning("cannot read who took %s: %s", day, exc)
+        label = _label(next(iter(keys)) if len(keys) == 1 else None, day)
+        message = (f"{label}: fenced by a newer run: {ledger.describe_owner(by)} now writes this day "
+                   f"(transactional id {error.transactional_id}). This run sent nothing more; its open transaction "
+                   "was aborted by the newer writer, and what it committed before stays in the topics, once")
+        log.error("%s", message)
+        return Fenced(message, day=day, stores=error.stores, by=by, transactional_id=error.transactional_id)
+
+
+def _label(store: str | None, day: date) -> str:
+    return str(day) if store is None else f"store {store} {day}"
+
+
+class KafkaLedgerIO:
+    """The ledger read from Kafka (one read_committed consumer kept for the run) and fencing
+    by transactional id with the run's producer client."""
+
+    def __init__(self, options, topic: str, fencer: Callable[[str], ConfirmedPublisher],
+                 stop: threading.Event | None = None, settle_seconds: float | None = None):
+        self.options = options
+        self.topic = topic
+        self.fencer = fencer
+        self.stop = stop or threading.Event()
+        self.settle_seconds = settle_seconds if settle_seconds is not None else options.transaction_timeout_ms / 1000 + 30
+        self._consumer = None
+        self._partitions: int | None = None
+
+    def _client(self):
+        if self._consumer is None:
+            from kafka import KafkaConsumer
+
+            self._consumer = KafkaConsumer(client_id="foot-traffic-ledger", enable_auto_commit=False,
+                                           isolation_level="read_committed", **self.options.common())
+        return self._consumer
+
+    def partitions(self) -> int:
+        if self._partitions is None:
+            from kafka.errors import KafkaError
+
+            try:
+                found = None
+                for _ in range(50):
+                    found = self._client().partitions_for_topic(self.topic)
+                    if found:
+                        break
+                    self.stop.wait(0.1)
+            except KafkaError as exc:
+                self.close()
+                raise BrokerUnavailable(f"cannot read the partitions of {self.topic}: {exc}") from None
+            if not found:
+                raise PublishError(f"the day ledger {self.topic} has no partitions")
+            self._partitions = len(found)
+        return self._partitions
+
+    def read(self, day: date, keys: Sequence[str], *, until=None) -> dict[str, list[Entry]]:
+        from kafka import TopicPartition
+        from kafka.errors import KafkaError
+
+        wanted = {k.encode() for k in keys}
+        tp = TopicPartition(self.topic, ledger.partition_of(day, self.partitions()))
+        deadline = time.monotonic() + self.settle_seconds
+        told = False
+        try:
+            consumer = self._client()
+            consumer.assign([tp])
+            consumer.seek_to_beginning(tp)
+            found: dict[str, list[Entry]] = {}
+            while True:
+                end = consumer.end_offsets([tp])[tp]
+                while consumer.position(tp) < end:
+                    for messages in consumer.poll(timeout_ms=200, max_records=20_000).values():
+                        for message in messages:
+                            if message.offset < end and message.key in wanted:
+                                entry = ledger.decode(message.key, message.value, message.offset)
+                                if entry is not None:
+                                    found.setdefault(entry.key, []).append(entry)
+                    if self.stop.is_set():
+                        raise InterruptedError("stopped while reading the day ledger")
+                    if time.monotonic() > deadline:
+                        raise TimeoutError(f"could not read {self.topic}[{tp.partition}] up to {end}")
+                if until is None or until(found):
+                    return found
+                if time.monotonic() > deadline:
+                    raise TimeoutError(
+                        f"this run's take records in {self.topic}[{tp.partition}] are not readable after "
+                        f"{self.settle_seconds:g} s: a transaction begun before them is still open")
+                if not told and time.monotonic() > deadline - self.settle_seconds + 1.0:
+                    told = True
+                    log.info("day ledger: waiting for open transactions of other writers to end (%s[%d], last "
+                             "stable offset %d)", self.topic, tp.partition, end)
+                if self.stop.wait(0.05):
+                    raise InterruptedError("stopped while reading the day ledger")
+        except (KafkaError, TimeoutError) as exc:
+            self.close()
+            raise BrokerUnavailable(f"cannot read the day ledger {self.topic}: {exc}") from None
+
+    def fence(self, transactional_id: str) -> None:
+        producer = self.fencer(transactional_id)
+        try:
+            producer.connect()  # init_transactions with its id: it is fenced, its open transaction aborted
+        finally:
+            producer.close()
+
+    def close(self) -> None:
+        consumer, self._consumer = self._consumer, None
+        if consumer is not None:
+            try:
+                consumer.close()
+            except Exception as exc:  # noqa: BLE001 - closing after a failure
+                log.debug("closing the ledger consumer: %s", exc)
