@@ -209,10 +209,9 @@ def settings_page(dags: list[dict[str, Any]] | None = None) -> str:
     ]
     body = []
     for row in rows:
-        default = env_default(row["default"])
-        param = code(row["param"]) if row["param"] else ""
-        body.append([code(row["variable"]), param, default, row["accepted"], cell(row["description"])])
-    out += table(["Variable", "Param", "Default", "Accepted", "Meaning"], body)
+        name = code(row["variable"]) + (f"<br>Param {code(row['param'])}" if row["param"] else "")
+        body.append([name, f"default {env_default(row['default'])}<br>{row['accepted']}", cell(row["description"])])
+    out += table(["Variable", "Default and accepted values", "Meaning"], body)
     out += [
         "## The chain DAG's own variables", "",
         "Read when `dags/foot_traffic_chain_daily.py` is parsed (not producer settings; a malformed value "
@@ -241,13 +240,14 @@ def _dag_section(dag: dict[str, Any], variable_of: dict[str, str]) -> list[str]:
             out += [f"**{cell(section)}**", ""]
         rows = []
         for param in params:
+            title = param["schema"].get("title")
             variable = variable_of.get(param["name"])
             rows.append([
-                code(param["name"]), cell(param["schema"].get("title") or ""), accepted(param["schema"]),
-                param_default(param["default"]), code(variable) if variable else "",
-                cell(param["description"] or ""),
+                code(param["name"]) + (f"<br>*{cell(title)}*" if title else ""),
+                f"default {param_default(param['default'])}<br>{accepted(param['schema'])}",
+                code(variable) if variable else "", cell(param["description"] or ""),
             ])
-        out += table(["Param", "Title", "Accepted", "Default", "Variable", "Meaning"], rows)
+        out += table(["Param (form title)", "Default and accepted values", "Variable", "Meaning"], rows)
     return out
 
 

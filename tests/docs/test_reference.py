@@ -36,7 +36,7 @@ def test_param_sections_group_a_dags_table():
     text = "\n".join(_dag_section(dag, {"seed": "SEED", "topic": "KAFKA_TOPIC"}))
     assert text.index("**Day**") < text.index("`seed`") < text.index("`day`") < text.index("**Kafka**") < text.index("`topic`")
     assert "schedule `0 0 * * * (UTC)`" in text
-    assert "| `seed` |  | a whole number; empty: unset | empty | `SEED` | Seed. |" in text
+    assert "| `seed` | default empty<br>a whole number; empty: unset | `SEED` | Seed. |" in text
 
 
 def test_accepted_values_read_from_the_schema():
