@@ -63,7 +63,7 @@ preview: $(STAMP)
 # The documentation site (mkdocs.yml, docs/); the reference pages are generated from the
 # code by scripts/docs_reference.py. tests/docs builds it too, so make test fails on a broken site.
 docs: $(STAMP)
-	$(BIN)/mkdocs build --strict
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
 
 clean:
 	rm -rf .data .airflow .pytest_cache .hypothesis build site *.egg-info include/*.egg-info
