@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help venv lock image-env test test-fast soak run airflow bench broker preview clean
+.PHONY: help venv lock image-env test test-fast soak run airflow bench broker preview docs clean
 
 help:
 	@echo "make run      - one simulated day through Airflow on a local broker, with a summary"
@@ -15,6 +15,7 @@ help:
 	@echo "make soak     - randomized fault schedules for SOAK_MINUTES (default 60), ledger in .data/soak-ledger.jsonl"
 	@echo "make broker   - only the local Kafka-protocol broker on 127.0.0.1:19092"
 	@echo "make preview  - today's plan in the terminal"
+	@echo "make docs     - the documentation site (MkDocs, Material) into site/, strict: a broken link fails"
 	@echo "make lock     - re-resolve requirements-lock.txt (exact pins of .venv and CI)"
 	@echo "make image-env - build (or reuse) the environment built like the Docker image, in .data/image-env"
 
@@ -68,5 +69,10 @@ broker: $(STAMP)
 preview: $(STAMP)
 	$(BIN)/foot-traffic preview
 
+# The documentation site (mkdocs.yml, docs/); the reference pages are generated from the
+# code by scripts/docs_reference.py. tests/docs builds it too, so make test fails on a broken site.
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+
 clean:
-	rm -rf .data .airflow .pytest_cache .hypothesis build *.egg-info include/*.egg-info
+	rm -rf .data .airflow .pytest_cache .hypothesis build site *.egg-info include/*.egg-info

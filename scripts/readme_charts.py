@@ -1,11 +1,11 @@
-"""Draw the README's week chart: a week's arrivals per hour of `retail` beside `seed`.
+"""Draw the docs' week chart (README and docs/index.md): a week's arrivals per hour of `retail` beside `seed`.
 
     .venv/bin/python scripts/readme_charts.py [--out docs/week-retail-vs-seed.png]
 
 From the plans alone (the records a run sends are exactly these visits): SEED=42, an
 average day of 1,000 customers with the default daily variation, Monday 2026-11-23 to
-Sunday 2026-11-29, hours in UTC (no store catalogue). The day chart of the README comes
-from the commands themselves (`foot-traffic validate --chart`, see the README).
+Sunday 2026-11-29, hours in UTC (no store catalogue). The day charts of the docs come
+from the commands themselves (`foot-traffic validate --chart`, see docs/traffic-model.md).
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ them) are not arrival rates: the American Time Use Survey reports the share of a
 shoppers who were shopping *at some point during* each clock hour, i.e. a visit counts in
 every hour it overlaps. :func:`in_store_share_by_hour` computes exactly that from the
 model (arrival curve x trip-time law), so the two can be compared like for like. Used by
-``scripts/retail_calibration.py``, the calibration tests and the README.
+``scripts/retail_calibration.py``, the calibration tests and the docs (docs/traffic-model.md).
 
 Needs numpy (a runtime dependency of ``validate`` and the charts, not of producing).
 """

@@ -5,7 +5,7 @@
   per 15 minutes; occupancy over the day (from the sessions, and as the door sensor sees
   it when its flaws are on); the trip-time histogram with the model's curve.
 * :func:`week_chart`: a week's arrivals per hour of two profiles one above the other (the
-  README's ``retail`` beside ``seed``), from plans alone (no broker).
+  docs' ``retail`` beside ``seed``), from plans alone (no broker).
 """
 
 from __future__ import annotations

@@ -95,7 +95,8 @@ against the counts). Exit codes: 0 written, 2 bad input (the message names the p
 examples:
   foot-traffic fit counts.csv --out store.yaml          15-minute or hourly counts, bins inferred
   foot-traffic fit counts.csv --out store.yaml --timezone Europe/Berlin --exclude-days 2025-12-24,2025-12-26
-  foot-traffic fit ../shared/anchors/data/CalIt2.data --out calit2.yaml --chart fit.png
+  foot-traffic fit examples/door-counts.csv --out my-store.yaml --chart fit.png
+                                                        the repository's example counts (docs/fit.md)
   foot-traffic fit CalIt2.data --out calit2.yaml --exclude-days CalIt2.events
                                                         leave out the days of a list (first field a date)
   FOOT_TRAFFIC_PROFILE=calit2.yaml BASE_DAILY_CUSTOMERS=184 foot-traffic produce --date 2025-11-07

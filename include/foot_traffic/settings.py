@@ -181,7 +181,10 @@ class Settings(BaseModel):
         "a past day without from_midnight is sent at full speed.",
         json_schema_extra=param("time_scale"),
     )
-    default_daily_customers: Count = Field(default=1000, alias="DEFAULT_DAILY_CUSTOMERS")
+    default_daily_customers: Count = Field(
+        default=1000, alias="DEFAULT_DAILY_CUSTOMERS",
+        description="Customers on an average day when BASE_DAILY_CUSTOMERS is unset (the original's name)",
+    )
     base_daily_customers: Count | None = Field(
         default=None, alias="BASE_DAILY_CUSTOMERS", title="Baseline customers",
         description="Customers on an average day (BASE_DAILY_CUSTOMERS / DEFAULT_DAILY_CUSTOMERS).",
@@ -274,7 +277,9 @@ class Settings(BaseModel):
     resume: Flag = Field(
         default=True, alias="FOOT_TRAFFIC_RESUME", description="Skip what the topics already hold for the day"
     )
-    compression: Literal["gzip", "none"] = Field(default="gzip", alias="KAFKA_COMPRESSION")
+    compression: Literal["gzip", "none"] = Field(
+        default="gzip", alias="KAFKA_COMPRESSION", description="Compression of the record batches sent to Kafka"
+    )
     kafka_client: Literal["kafka-python", "confluent"] = Field(
         default="kafka-python",
         alias="KAFKA_CLIENT",

@@ -92,7 +92,7 @@ def test_a_producer_living_across_a_broker_crash_leaves_a_transaction_nothing_en
             pytest.fail(
                 "the embedded broker no longer leaves a crashed producer's re-sent transaction open "
                 f"(last stable offsets {stable} = high watermarks {high}): remove the fault tests' remedy for it "
-                "(tests/faults/checks.py, end_forgotten_transaction) and the README's Limits note"
+                "(tests/faults/checks.py, end_forgotten_transaction) and the Limits note in docs/design.md"
             )
         assert any(s < h for s, h in zip(stable, high)), (stable, high)
     finally:

@@ -5,7 +5,7 @@ test reads the drawn charts (their bars' numbers and sizes) against the engine's
 ``airflow api-server`` runs alone on a free port, on the tests' throwaway Airflow home
 (SimpleAuthManager, as ``make airflow``), with the producer run made by ``airflow dags
 test``. Screenshots go to ``docs/screenshots/latest/`` (git-ignored); with
-``FOOT_TRAFFIC_UPDATE_SCREENSHOTS=1`` the README's ``docs/plugin-plan.png`` and
+``FOOT_TRAFFIC_UPDATE_SCREENSHOTS=1`` the docs' ``docs/plugin-plan.png`` and
 ``docs/plugin-run.png`` are replaced too.
 """
 

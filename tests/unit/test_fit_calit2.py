@@ -1,6 +1,6 @@
 """The fit on real door counts (UCI CalIt2, ``<repo>/../shared/anchors/data``) and the round
 trip: weeks generated from the written profile by the engine's plan match the counts within
-the README's tolerances (roundtrip.Tolerances), with and without the events list excluded."""
+the tolerances stated in docs/fit.md (roundtrip.Tolerances), with and without the events list excluded."""
 
 from __future__ import annotations
 
@@ -79,7 +79,7 @@ def test_the_written_profile_loads_with_the_producers_loader(fitted):
 def test_round_trip_within_the_stated_tolerances(fitted):
     _, fit, _, profile = fitted
     trip = round_trip(fit, profile, weeks=52)
-    assert trip.tolerances == Tolerances()  # the README states these numbers
+    assert trip.tolerances == Tolerances()  # docs/fit.md states these numbers
     assert trip.failures() == []
     assert max(trip.index_error(w) for w in WEEKDAYS) < 0.03
     for key in WEEKDAYS[:5]:

@@ -122,4 +122,4 @@ def _round_trip_table(console, rt: RoundTrip) -> None:
         console.print(f"  [red]{len(failures)} figure(s) outside their tolerance[/]: the profile was written; "
                       "see the notes above for why the counts may be hard to fit")
     else:
-        console.print("  every figure within its tolerance (README: Fit a profile from your door counts)")
+        console.print("  every figure within its tolerance (docs/fit.md: Round trip)")

@@ -38,7 +38,7 @@ FIRST_MONDAY = date(2030, 1, 7)  # simulated days start here (any Monday would d
 
 @dataclass(frozen=True)
 class Tolerances:
-    """What a round trip must meet; stated in the README and checked by the tests."""
+    """What a round trip must meet; stated in docs/fit.md and checked by the tests."""
 
     weekday_index: float = 0.10  # relative error of each weekday's index
     hourly_mae_pp: float = 1.0  # mean |generated - observed| hourly share, per curve with enough data
