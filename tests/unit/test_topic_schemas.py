@@ -9,7 +9,6 @@ validates; a field the engine would add without its schema, a missing field, a w
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from datetime import date, timedelta
 
@@ -19,9 +18,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from foot_traffic import events
-from foot_traffic.profile import builtin_profile
 from foot_traffic.settings import EXAMPLE_CHAIN
-from foot_traffic.stores import Catalogue, catalogue_from_dict, load_catalogue
+from foot_traffic.stores import catalogue_from_dict, load_catalogue
 from foot_traffic.topic_schemas import (
     DIALECT,
     event_schema,
@@ -31,25 +29,18 @@ from foot_traffic.topic_schemas import (
 )
 from tests.support.engine_records import (
     EVENT_TOPIC,
+    SENSOR,
     SESSION_TOPIC,
     engine_records,
     invalid_records,
+    small,
     validators,
     values,
 )
 
-SENSOR = {"SENSOR_MISS_RATE": "0.1", "SENSOR_DOUBLE_RATE": "0.2", "SENSOR_BATCH_SECONDS": "30",
-          "SENSOR_UPLOAD_DELAY_SECONDS": "45"}
 ZONES = ["UTC", "Europe/Rome", "Europe/London", "America/New_York", "America/St_Johns", "Asia/Kolkata",
          "Asia/Kathmandu", "Australia/Adelaide", "Australia/Lord_Howe", "Pacific/Chatham", "Pacific/Kiritimati",
          "America/Sao_Paulo"]
-
-
-def small(catalogue: Catalogue, customers: int = 60, profile: str | None = None) -> Catalogue:
-    """``catalogue`` with few customers per store (and every store of the built-in ``profile``)."""
-    swap = {} if profile is None else {"profile": builtin_profile(profile)}
-    return Catalogue(tuple(dataclasses.replace(s, base_daily_customers=customers, daily_customers=None, **swap)
-                           for s in catalogue.stores), catalogue.source)
 
 
 # -- the named shapes --------------------------------------------------------------------------
