@@ -6,6 +6,7 @@ sensor flaws, catalogues, days merged), into a ``MemoryPublisher``; no broker.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
 from datetime import UTC, date, datetime
@@ -14,6 +15,7 @@ from typing import Any
 import jsonschema
 
 from foot_traffic.events import Record
+from foot_traffic.profile import builtin_profile
 from foot_traffic.runner import Runner
 from foot_traffic.settings import Settings
 from foot_traffic.stores import Catalogue
@@ -22,6 +24,16 @@ from foot_traffic.topic_schemas import EVENTS, SESSIONS, event_schema, session_s
 
 SESSION_TOPIC, EVENT_TOPIC = "s", "e"
 LATER = datetime(2040, 1, 1, tzinfo=UTC)  # every day played is in the past: full speed
+# Every flaw of the door sensor at once.
+SENSOR = {"SENSOR_MISS_RATE": "0.1", "SENSOR_DOUBLE_RATE": "0.2", "SENSOR_BATCH_SECONDS": "30",
+          "SENSOR_UPLOAD_DELAY_SECONDS": "45"}
+
+
+def small(catalogue: Catalogue, customers: int = 60, profile: str | None = None) -> Catalogue:
+    """``catalogue`` with few customers per store (and every store of the built-in ``profile``)."""
+    swap = {} if profile is None else {"profile": builtin_profile(profile)}
+    return Catalogue(tuple(dataclasses.replace(s, base_daily_customers=customers, daily_customers=None, **swap)
+                           for s in catalogue.stores), catalogue.source)
 
 
 def engine_records(env: dict[str, str], days: list[date], catalogue: Catalogue | None = None) -> list[Record]:
