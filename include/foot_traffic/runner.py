@@ -31,7 +31,9 @@ keeps running during the outage: records due meanwhile go out as soon as it heal
 real-time pacing resumes. ``MAX_RETRIES`` attempts per outage (an outage after which the
 re-scan shows no progress shares the previous one's budget, so a record that can never
 be delivered ends the run); then the error is raised with what was delivered. Not with
-a store catalogue (a chain run fails as before; its front door restarts it).
+a store catalogue (a chain run fails as before; its front door restarts it). A record the
+broker refused as invalid (``RecordRefused``: e.g. a schema-enforcing broker) is no outage:
+it is refused again, so it ends the run at once.
 """
 
 from __future__ import annotations
@@ -55,7 +57,7 @@ from foot_traffic.pacing import Clock, Pacer, SystemClock
 from foot_traffic.plan import DayPlan, day_start, plan_from_settings
 from foot_traffic.profile import Profile, load_profile
 from foot_traffic.progress import LogProgress, ProgressReporter, Snapshot
-from foot_traffic.publisher import DayWriter, Fenced, Publisher, PublishError
+from foot_traffic.publisher import DayWriter, Fenced, Publisher, PublishError, RecordRefused
 from foot_traffic.resume import DayHoldings, PlanMismatch
 from foot_traffic.retry import backoff_delays
 from foot_traffic.sensor import day_moments
@@ -496,7 +498,7 @@ class Runner:
                             verify()  # the store-days' checks are spaced out (``DirectWriter``): the last one
                         break
                     except transient as exc:
-                        if isinstance(exc, (Fenced, InterruptedError)) or not self.heals:
+                        if isinstance(exc, (Fenced, InterruptedError, RecordRefused)) or not self.heals:
                             raise
                         if not self._heal(exc, heap, tie, summaries):
                             break  # stopped while waiting for the broker

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 from foot_traffic.events import Record
-from foot_traffic.publisher import BrokerUnavailable, DeliveryError, Fenced, murmur2_partition
+from foot_traffic.publisher import BrokerUnavailable, DeliveryError, Fenced, RecordRefused, murmur2_partition
 from foot_traffic.resume import DayHoldings, collect, collect_stores
 
 
@@ -61,8 +61,9 @@ class MemoryPublisher:
     """Keeps records in a list, partitioned like Kafka; ``fail_after`` injects a delivery
     failure (every send from then on), ``fence_after`` a fencing by a newer run
     (``fenced_by`` its owner record) after that many records, ``outages`` a broker outage
-    (:class:`Outage`) when that many records are held; ``idles`` records the stream's waits
-    announced to it."""
+    (:class:`Outage`) when that many records are held; ``refuse`` a broker that refuses the
+    records it is true of (``RecordRefused``, as a schema-enforcing broker); ``idles`` records
+    the stream's waits announced to it."""
 
     def __init__(
         self,
@@ -83,6 +84,7 @@ class MemoryPublisher:
         self.idles: list[float] = []
         self.acked_by_topic: Counter[str] = Counter()
         self.outages = dict(outages or {})
+        self.refuse: Callable[[Record], bool] | None = None
         self.down = False  # an outage is under way: sends fail
         self.refusing = 0  # connections still to refuse
         self.connects = 0
@@ -109,6 +111,8 @@ class MemoryPublisher:
         return murmur2_partition(key, self.partitions)
 
     def send(self, record: Record) -> None:
+        if self.refuse is not None and self.refuse(record):
+            raise RecordRefused(record.topic, record.key.decode(), "INVALID_RECORD (87): injected")
         if self.fail_after is not None and len(self.records) >= self.fail_after:
             raise DeliveryError(f"record {record.kind} seq {record.seq} to {record.topic} was not delivered: injected")
         outage = self.outages.pop(len(self.records), None)

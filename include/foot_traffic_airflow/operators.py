@@ -370,7 +370,7 @@ class FootTrafficProducerOperator(TopicLineageMixin, BaseOperator):
         retry, a delivery failure or a stop fails for a retry (which resumes); returns the
         summaries and ``result_of(summaries)``, the XCom."""
         from foot_traffic.ownership import describe_owner
-        from foot_traffic.publisher import Fenced, PublishError
+        from foot_traffic.publisher import Fenced, PublishError, RecordRefused
         from foot_traffic.resume import PlanMismatch
 
         try:
@@ -382,6 +382,8 @@ class FootTrafficProducerOperator(TopicLineageMixin, BaseOperator):
             raise AirflowFailException(f"{day}: {exc}") from None
         except Fenced as exc:  # normally reported in the summary; this is the belt and braces
             raise FootTrafficFenced(f"{day}: {exc}. Not retried: a retry would take the day back.") from None
+        except RecordRefused as exc:  # permanent: a retry would be refused again
+            raise AirflowFailException(f"{day}: delivery failed, {what} is incomplete: {exc}") from None
         except PublishError as exc:
             # A retry resumes: it sends only what the topics do not hold yet.
             raise AirflowException(f"{day}: delivery failed, {what} is incomplete: {exc}") from None

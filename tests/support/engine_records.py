@@ -36,9 +36,10 @@ def small(catalogue: Catalogue, customers: int = 60, profile: str | None = None)
                            for s in catalogue.stores), catalogue.source)
 
 
-def engine_records(env: dict[str, str], days: list[date], catalogue: Catalogue | None = None) -> list[Record]:
-    """The records a run of ``days`` with settings ``env`` sends (topics ``s`` and ``e``)."""
-    settings = Settings.from_env({"KAFKA_TOPIC": SESSION_TOPIC, "KAFKA_TOPIC_REALISTIC": EVENT_TOPIC, **env})
+def engine_records(env: dict[str, str], days: list[date], catalogue: Catalogue | None = None,
+                   topics: tuple[str, str] = (SESSION_TOPIC, EVENT_TOPIC)) -> list[Record]:
+    """The records a run of ``days`` with settings ``env`` sends (to ``topics``: sessions, events)."""
+    settings = Settings.from_env({"KAFKA_TOPIC": topics[0], "KAFKA_TOPIC_REALISTIC": topics[1], **env})
     publisher = MemoryPublisher()
     runner = Runner(settings, publisher, MemoryDayScanner(publisher), clock=FakeClock(LATER),
                     stop=threading.Event(), catalogue=catalogue)
