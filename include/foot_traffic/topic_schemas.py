@@ -83,6 +83,12 @@ def _defs() -> dict[str, Any]:
     }
 
 
+def _head(kind: str, title: str, description: str) -> dict[str, Any]:
+    """What every value schema starts with: dialect, id, title, description, revision; an object."""
+    return {"$schema": DIALECT, "$id": f"urn:foot-traffic:value:{kind}", "title": title, "description": description,
+            "$comment": f"revision {REVISION}", "type": "object"}
+
+
 def _utc_without_store(*fields: str) -> dict[str, Any]:
     """Without ``store_id`` (no catalogue) every time is UTC, written ``+00:00``."""
     return {
@@ -94,14 +100,12 @@ def _utc_without_store(*fields: str) -> dict[str, Any]:
 def session_schema() -> dict[str, Any]:
     """The value of a ``foot_traffic`` (session) record."""
     return {
-        "$schema": DIALECT,
-        "$id": "urn:foot-traffic:value:session",
-        "title": "foot_traffic: one session per visit",
-        "description": "A customer's visit, written when the customer enters. Fields in this order; store_id "
-        "only with a store catalogue, party_id and party_size only with a curve profile (FOOT_TRAFFIC_PROFILE="
-        "retail). New fields may be added (optional); consumers must ignore fields they do not know.",
-        "$comment": f"revision {REVISION}",
-        "type": "object",
+        **_head(
+            "session", "foot_traffic: one session per visit",
+            "A customer's visit, written when the customer enters. Fields in this order; store_id only with a "
+            "store catalogue, party_id and party_size only with a curve profile (FOOT_TRAFFIC_PROFILE=retail). New "
+            "fields may be added (optional); consumers must ignore fields they do not know.",
+        ),
         "properties": {
             "store_id": {"$ref": "#/$defs/store_id"},
             "event_type": {"const": SESSION_EVENT_TYPE},
@@ -139,16 +143,14 @@ def session_schema() -> dict[str, Any]:
 def event_schema() -> dict[str, Any]:
     """The value of a ``foot_traffic_realistic`` (entry/exit) record."""
     return {
-        "$schema": DIALECT,
-        "$id": "urn:foot-traffic:value:event",
-        "title": "foot_traffic_realistic: the door's entry and exit events",
-        "description": "One event per passage of the door, keyed by the customer's id. With the sensor flaws "
-        "(SENSOR_*) some are missing, some doubled (the same fields, the time 1-2 s later) and some late (the "
-        "time stays the passage's). Fields in this order; store_id only with a store catalogue. An exit carries "
-        "the weekday and time_slot of its entry. New fields may be added (optional); consumers must ignore "
-        "fields they do not know.",
-        "$comment": f"revision {REVISION}",
-        "type": "object",
+        **_head(
+            "event", "foot_traffic_realistic: the door's entry and exit events",
+            "One event per passage of the door, keyed by the customer's id. With the sensor flaws (SENSOR_*) some "
+            "are missing, some doubled (the same fields, the time 1-2 s later) and some late (the time stays the "
+            "passage's). Fields in this order; store_id only with a store catalogue. An exit carries the weekday "
+            "and time_slot of its entry. New fields may be added (optional); consumers must ignore fields they "
+            "do not know.",
+        ),
         "properties": {
             "store_id": {"$ref": "#/$defs/store_id"},
             "event_type": {"enum": [ENTRY, EXIT]},
@@ -165,16 +167,12 @@ def event_schema() -> dict[str, Any]:
 
 def writers_schema() -> dict[str, Any]:
     """The owner records: internal, no contract. Loose on purpose: their format is being redesigned."""
-    return {
-        "$schema": DIALECT,
-        "$id": "urn:foot-traffic:value:writers",
-        "title": "<KAFKA_TOPIC>_writers: owner records (internal)",
-        "description": "Internal to the producer: who writes which day (fencing, resume). Not a contract: its "
-        "fields change without notice; do not build on it, and do not install this schema in a broker (a "
-        "compacted topic's deletions have no value).",
-        "$comment": f"revision {REVISION}",
-        "type": "object",
-    }
+    return _head(
+        "writers", "<KAFKA_TOPIC>_writers: owner records (internal)",
+        "Internal to the producer: who writes which day (fencing, resume). Not a contract: its fields change "
+        "without notice; do not build on it, and do not install this schema in a broker (a compacted topic's "
+        "deletions have no value).",
+    )
 
 
 VALUE_SCHEMAS = {SESSIONS: session_schema, EVENTS: event_schema, WRITERS: writers_schema}

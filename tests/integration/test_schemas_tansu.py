@@ -24,11 +24,10 @@ from kafka.admin import KafkaAdminClient, NewTopic
 from kafka.errors import InvalidRecordError
 
 from foot_traffic.stores import load_catalogue
-from foot_traffic.topic_schemas import event_schema, record_schema, session_schema
 from tests.integration.test_cli_chain import produce
 from tests.support.engine_records import SENSOR, engine_records
 from tests.support.kafka_read import read_topic
-from tests.support.tansu import TansuBroker
+from tests.support.tansu import TansuBroker, install_refusing_schemas
 
 pytestmark = pytest.mark.integration
 DAY = "2025-11-07"
@@ -165,21 +164,6 @@ def test_broken_records_are_refused_with_error_87_by_both_clients(tansu, topics)
     assert len(read_topic(tansu.bootstrap, topics[0])) == 2  # the good one, once per client
 
 
-def _refusing_schemas(broker, topics, events_too: bool = True):
-    """Test-only schemas that do not know a field the producer writes (as an older broker-side
-    schema would not): sessions without trip_duration_minutes, events without time_slot
-    (``events_too``; else the project's event schema)."""
-    refusing = [(topics[0], session_schema(), "trip_duration_minutes")]
-    if events_too:
-        refusing.append((topics[1], event_schema(), "time_slot"))
-    else:
-        broker.install(topics[1], record_schema(event_schema()))
-    for topic, schema, field in refusing:
-        del schema["properties"][field]
-        schema["required"].remove(field)
-        broker.install(topic, record_schema(schema))
-
-
 def _open_transaction_ends(broker, topics) -> dict:
     """Per partition: (read_committed end, read_uncommitted end): they differ while a transaction is open."""
     ends = {}
@@ -196,7 +180,7 @@ def _open_transaction_ends(broker, topics) -> dict:
 
 @pytest.mark.parametrize("client", CLIENTS)
 def test_a_refused_record_stops_the_day_cleanly_and_the_documented_recovery_works(tansu, topics, client):
-    _refusing_schemas(tansu, topics)
+    install_refusing_schemas(tansu, topics)
     run = produce(tansu.bootstrap, topics, "--date", DAY, SEED=7, DAILY_CUSTOMERS=200, KAFKA_CLIENT=client, MAX_RETRIES=3)
     assert run.returncode == 1, run.stderr[-3000:]
     line = next(x for x in run.stderr.splitlines() if "delivery failed" in x)
@@ -227,7 +211,7 @@ def test_a_refusal_aborts_the_transaction_whose_other_records_the_broker_accepte
     aborts, and no transaction stays open. (Tansu 0.6 does not hide aborted records from
     read_committed consumers -- its fetch answers an empty aborted-transactions list -- so the
     events are not read back here; a Kafka broker hides them.)"""
-    _refusing_schemas(tansu, topics, events_too=False)
+    install_refusing_schemas(tansu, topics, events_too=False)
     run = produce(tansu.bootstrap, topics, "--date", DAY, SEED=7, DAILY_CUSTOMERS=200, KAFKA_CLIENT=client, MAX_RETRIES=3)
     assert run.returncode == 1, run.stderr[-3000:]
     assert f"delivery failed: topic {topics[0]}" in run.stderr and "delivery interrupted" not in run.stderr

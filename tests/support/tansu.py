@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from foot_traffic.local_broker import BrokerStartError, free_port, wait_ready
+from foot_traffic.topic_schemas import event_schema, record_schema, session_schema
 
 
 class TansuBroker:
@@ -78,3 +79,18 @@ class TansuBroker:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+def install_refusing_schemas(broker: TansuBroker, topics: tuple[str, str], events_too: bool = True) -> None:
+    """Test-only schemas that do not know a field the producer writes (as an older broker-side
+    schema would not): sessions without trip_duration_minutes, events without time_slot
+    (``events_too``; else the project's event schema)."""
+    refusing = [(topics[0], session_schema(), "trip_duration_minutes")]
+    if events_too:
+        refusing.append((topics[1], event_schema(), "time_slot"))
+    else:
+        broker.install(topics[1], record_schema(event_schema()))
+    for topic, schema, field in refusing:
+        del schema["properties"][field]
+        schema["required"].remove(field)
+        broker.install(topic, record_schema(schema))
