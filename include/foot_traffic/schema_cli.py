@@ -1,6 +1,7 @@
 """``foot-traffic schema``: the topics' JSON Schemas and their AsyncAPI document, printed or written.
 
     foot-traffic schema foot_traffic              the session value's JSON Schema
+    foot-traffic schema --out schemas/            TOPIC.json per topic (the writers topic's too)
     foot-traffic schema --out schemas/ --record   TOPIC.json per data topic, as Tansu reads them
     foot-traffic schema --asyncapi                the AsyncAPI 3.0 document of the topics
 
@@ -22,12 +23,13 @@ SCHEMA_EPILOG = """\
 examples:
   foot-traffic schema foot_traffic                      the session records' JSON Schema (draft 2020-12)
   foot-traffic schema foot_traffic_realistic --record   the entry/exit record as a broker validates it
-  foot-traffic schema --out schemas --record            schemas/<topic>.json for each data topic
+  foot-traffic schema --out schemas                     schemas/<topic>.json for each topic
+  foot-traffic schema --out schemas --record            ... for each data topic, as a broker reads them
   tansu broker --schema-registry file://./schemas       ... a broker that refuses what does not match
   foot-traffic schema --asyncapi > topics.asyncapi.json the AsyncAPI 3.0 document of the topics
 
-The owner-records topic (<KAFKA_TOPIC>_writers) is internal: it prints, described loosely,
-and --out leaves it out. See docs/schemas.md.
+The owner-records topic (<KAFKA_TOPIC>_writers) is internal, described loosely: --out
+--record (a broker's directory) leaves it out. See docs/schemas.md.
 """
 
 
@@ -40,7 +42,8 @@ def add_schema_parser(sub, formatter) -> None:
         epilog=SCHEMA_EPILOG, formatter_class=formatter,
     )
     schema.add_argument("topic", nargs="?", metavar="TOPIC", help="the topic whose value schema to print")
-    schema.add_argument("--out", metavar="DIR", help="write <topic>.json for every data topic into DIR (created)")
+    schema.add_argument("--out", metavar="DIR", help="write <topic>.json for every topic into DIR (created; "
+                        "with --record only the data topics)")
     schema.add_argument(
         "--record", action="store_true",
         help="wrap each schema as a schema-enforcing broker reads a topic's file (Tansu): an object whose "
@@ -62,7 +65,7 @@ def cmd_schema(args: argparse.Namespace) -> int:
     """Exactly one of TOPIC, --out DIR, --asyncapi; exit 2 naming what is wrong."""
     from foot_traffic.asyncapi import asyncapi_document
     from foot_traffic.settings import Settings, SettingsError
-    from foot_traffic.topic_schemas import VALUE_SCHEMAS, data_topics, record_schema, role_of
+    from foot_traffic.topic_schemas import VALUE_SCHEMAS, record_schema, role_of, topic_schemas
 
     chosen = [name for name, given in (("TOPIC", args.topic is not None), ("--out", args.out is not None),
                                        ("--asyncapi", args.asyncapi)) if given]
@@ -89,7 +92,8 @@ def cmd_schema(args: argparse.Namespace) -> int:
             return _fail(f"--out {args.out}: exists and is not a directory")
         try:
             out.mkdir(parents=True, exist_ok=True)
-            for topic, schema in data_topics(settings).items():
+            # A broker's directory (--record) gets the data topics only: the writers topic is internal.
+            for topic, schema in topic_schemas(settings, internal=not args.record).items():
                 path = out / f"{topic}.json"
                 path.write_bytes(_dump(wrap(schema)))
                 print(f"wrote {path}", file=sys.stderr)

@@ -214,6 +214,7 @@ def role_of(name: str, settings) -> str:
     raise ValueError(f"TOPIC={name!r}: not a topic of this producer (accepted: {', '.join(accepted)})")
 
 
-def data_topics(settings) -> dict[str, dict[str, Any]]:
-    """The data topics' value schemas by configured topic name (what ``--out`` writes)."""
-    return {name: VALUE_SCHEMAS[role]() for name, role in topic_roles(settings).items() if role != WRITERS}
+def topic_schemas(settings, *, internal: bool = True) -> dict[str, dict[str, Any]]:
+    """The value schemas by configured topic name (what ``--out`` writes); ``internal``: the
+    writers topic's too (not for a broker to enforce: see :func:`writers_schema`)."""
+    return {name: VALUE_SCHEMAS[role]() for name, role in topic_roles(settings).items() if internal or role != WRITERS}

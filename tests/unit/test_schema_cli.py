@@ -41,9 +41,12 @@ def test_configured_topic_names_are_accepted_and_written(capsysbinary, monkeypat
     assert "wrote" in err
 
 
-def test_out_without_record_writes_the_value_schemas(capsysbinary, tmp_path):
+def test_out_without_record_writes_every_value_schema(capsysbinary, tmp_path):
     assert run(capsysbinary, "--out", str(tmp_path))[0] == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "foot_traffic.json", "foot_traffic_realistic.json", "foot_traffic_writers.json"]
     assert json.loads((tmp_path / "foot_traffic.json").read_text(encoding="utf-8")) == session_schema()
+    assert json.loads((tmp_path / "foot_traffic_writers.json").read_text(encoding="utf-8")) == writers_schema()
 
 
 @pytest.mark.parametrize("args,message", [
