@@ -59,8 +59,9 @@ class RecordRefused(DeliveryError):
         where = f"topic {topic or '?'}" + (f" partition {partition}" if partition is not None else "")
         which = f"the record with key {key}" if key is not None else "a record (its key is not reported)"
         super().__init__(
-            f"{where} refused {which}: {reason}. A refused record is refused again: not retried; the day's "
-            "open transaction is aborted. Check the broker's schema for the topic (docs/schemas.md)"
+            f"{where} refused {which}: {reason}. A refused record is refused again: not retried (with "
+            "transactions, the day's open transaction is aborted). Check the broker's schema for the topic "
+            "(docs/schemas.md)"
         )
 
 

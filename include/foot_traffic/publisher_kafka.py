@@ -197,11 +197,13 @@ class KafkaPublisher(ConfirmedPublisher):
                     "record %s seq %d to %s not delivered (%s: %s): %s",
                     record.kind, record.seq, record.topic, type(exc).__name__,
                     "fenced by a newer producer" if self.transactional_id and is_fencing(exc) else exc,
-                    "refused by the broker; its transaction is aborted" if self._aborts_refusal()
-                    else "holding the producer until it is abandoned",
+                    "refused by the broker" + ("; its transaction is aborted" if self.transactional_id else "")
+                    if is_refusal(self._error[1]) else "holding the producer until it is abandoned",
                 )
-            # A refusal in a transaction is aborted (close): the sender must stay free to send the abort.
-            if kafka_internals.in_io_thread(self._producer) and not self._aborts_refusal():
+            # Not after a refusal: kafka-python sends nothing more by itself (a fatal error without
+            # transactions, an abortable one in a transaction, which close() aborts through this
+            # thread), and a held thread would also hold a send waiting for a topic's metadata.
+            if kafka_internals.in_io_thread(self._producer) and not is_refusal(self._error[1]):
                 self._released.wait()
 
         return failed

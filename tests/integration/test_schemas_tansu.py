@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from collections import Counter
 from datetime import date
 
@@ -219,6 +220,22 @@ def test_a_refusal_aborts_the_transaction_whose_other_records_the_broker_accepte
     ends = _open_transaction_ends(tansu, topics)
     assert sum(u for _, u in ends.values()) > 0  # the events' batches landed (then their transaction was aborted)
     assert all(committed == uncommitted for committed, uncommitted in ends.values())
+
+
+@pytest.mark.parametrize("client", CLIENTS)
+def test_without_transactions_a_refusal_also_ends_the_run_at_once_naming_the_record(tansu, topics, client):
+    """KAFKA_TRANSACTIONS=0: no transaction to abort (what was acknowledged stays); both clients
+    name the record, and the run ends within seconds (kafka-python's sender thread is not held:
+    a send waiting for the other topic's metadata would wait the whole delivery timeout)."""
+    install_refusing_schemas(tansu, topics)
+    started = time.monotonic()
+    run = produce(tansu.bootstrap, topics, "--date", DAY, SEED=7, DAILY_CUSTOMERS=200, KAFKA_CLIENT=client,
+                  KAFKA_TRANSACTIONS=0, MAX_RETRIES=3)
+    assert run.returncode == 1, run.stderr[-3000:]
+    assert time.monotonic() - started < 60  # the delivery timeout is 120 s
+    line = next(x for x in run.stderr.splitlines() if "delivery failed" in x)
+    assert "refused the record with key " in line and "INVALID_RECORD" in line
+    assert "delivery interrupted" not in run.stderr
 
 
 def test_tansu_holds_read_committed_back_while_a_transaction_is_open(tansu, topics):
