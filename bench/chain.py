@@ -204,7 +204,7 @@ def case_cli(stores_file: str) -> dict:
 def case_engine(stores_file: str, visits: int) -> dict:
     """The engine alone (plans, records, the runner's merge; a publisher that only counts):
     the chain's day, then one store's day of the same number of visits, in this process."""
-    from foot_traffic.runner import Runner
+    from foot_traffic.run.runner import Runner
     from foot_traffic.settings import Settings
     from foot_traffic.stores import load_catalogue
     from foot_traffic.testing import MemoryPublisher
@@ -280,7 +280,7 @@ def case_shape(bootstrap: str, stores_file: str, visits: int) -> dict:
     from delivery import _our_producer
 
     from common import create_topics
-    from foot_traffic.runner import Runner
+    from foot_traffic.run.runner import Runner
     from foot_traffic.settings import Settings
     from foot_traffic.stores import load_catalogue
     from foot_traffic.testing import MemoryPublisher

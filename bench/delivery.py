@@ -55,8 +55,8 @@ def case_cli(bootstrap: str) -> dict:
 
 def _our_producer():
     """A KafkaProducer with exactly the settings KafkaPublisher uses (it built it)."""
-    from foot_traffic.kafka_options import KafkaOptions
-    from foot_traffic.publisher_kafka import KafkaPublisher
+    from foot_traffic.delivery.options import KafkaOptions
+    from foot_traffic.delivery.kafka_python import KafkaPublisher
 
     publisher = KafkaPublisher(KafkaOptions.from_settings(_settings()))
     publisher.connect()
@@ -96,8 +96,8 @@ def case_kafka_python(bootstrap: str, records_file: str, busy_us: str | None = N
 def case_confluent(bootstrap: str, records_file: str) -> dict:
     from confluent_kafka import Producer
 
-    from foot_traffic.kafka_options import KafkaOptions
-    from foot_traffic.publisher_confluent import producer_settings
+    from foot_traffic.delivery.options import KafkaOptions
+    from foot_traffic.delivery.confluent import producer_settings
 
     rows = load_records(records_file)
     errors = []

@@ -31,7 +31,7 @@ class CountingPublisher(MemoryPublisher):
 
 def play(settings) -> tuple[int, float, float]:
     """One day: (records, CPU seconds, wall seconds)."""
-    from foot_traffic.runner import Runner
+    from foot_traffic.run.runner import Runner
 
     cpu0, wall0 = time.thread_time(), time.perf_counter()
     summaries = Runner(settings, CountingPublisher()).run([DAY])

@@ -29,9 +29,9 @@ class CountingPublisher(MemoryPublisher):
 def main() -> None:
     visits = int(sys.argv[1])
     bootstrap = sys.argv[2] if len(sys.argv) > 2 else None
-    from foot_traffic.kafka_options import KafkaOptions
+    from foot_traffic.delivery.options import KafkaOptions
     from foot_traffic.publisher import publisher_for
-    from foot_traffic.runner import Runner
+    from foot_traffic.run.runner import Runner
     from foot_traffic.settings import Settings
 
     env = dict(os.environ, SEED=str(SEED), DAILY_CUSTOMERS=str(visits), FOOT_TRAFFIC_RESUME="0")

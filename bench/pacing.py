@@ -121,7 +121,7 @@ class StartClock:
     """
 
     def __init__(self):
-        from foot_traffic.pacing import SystemClock
+        from foot_traffic.run.pacing import SystemClock
 
         self._clock = SystemClock()
         self.first: float | None = None
@@ -148,9 +148,9 @@ class StartClock:
 
 def run_ours(bootstrap: str, seconds: float, prefix: str) -> dict:
     from foot_traffic.plan import day_start
-    from foot_traffic.kafka_options import KafkaOptions
-    from foot_traffic.publisher_kafka import KafkaPublisher
-    from foot_traffic.runner import Runner
+    from foot_traffic.delivery.options import KafkaOptions
+    from foot_traffic.delivery.kafka_python import KafkaPublisher
+    from foot_traffic.run.runner import Runner
 
     settings = settings_for(bootstrap, prefix)
     stop = threading.Event()
@@ -197,8 +197,8 @@ def run_polling(bootstrap: str, seconds: float, prefix: str) -> dict:
     from foot_traffic.events import DayStream
     from foot_traffic.plan import plan_from_settings
     from foot_traffic.profile import load_profile
-    from foot_traffic.kafka_options import KafkaOptions
-    from foot_traffic.publisher_kafka import KafkaPublisher
+    from foot_traffic.delivery.options import KafkaOptions
+    from foot_traffic.delivery.kafka_python import KafkaPublisher
 
     settings = settings_for(bootstrap, prefix)
     plan = plan_from_settings(DAY, settings, load_profile(settings.profile_file))

@@ -41,9 +41,9 @@ def main() -> None:
     fill_s = time.perf_counter() - t0
     held = sum(topic_counts(bootstrap).values())
 
-    from foot_traffic.kafka_options import KafkaOptions
+    from foot_traffic.delivery.options import KafkaOptions
     from foot_traffic.plan import day_start
-    from foot_traffic.resume import KafkaDayScanner
+    from foot_traffic.delivery.scan import KafkaDayScanner
 
     options = KafkaOptions(bootstrap_servers=bootstrap)
     topics = [TOPIC, TOPIC_REALISTIC]
@@ -75,9 +75,9 @@ def main() -> None:
 def chain_case(bootstrap: str, first, visits: int, repeats: int, stores: int) -> dict:
     from chain import ZONES, catalogue_doc, write_catalogue
 
-    from foot_traffic.kafka_options import KafkaOptions
+    from foot_traffic.delivery.options import KafkaOptions
     from foot_traffic.localday import local_instant
-    from foot_traffic.resume import KafkaDayScanner
+    from foot_traffic.delivery.scan import KafkaDayScanner
     from foot_traffic.stores import load_catalogue
 
     per_store = max(1, visits // stores)

@@ -41,9 +41,9 @@ def run(mode: str, client: str, bootstrap: str, seconds: float, prefix: str) -> 
     from foot_traffic import runner as runner_module
     from foot_traffic.build import build_runner
     from foot_traffic.events import H_EVENT_ID
-    from foot_traffic.pacing import Pacer, SystemClock
-    from foot_traffic.publisher import ensure_topics
-    from foot_traffic.kafka_options import KafkaOptions
+    from foot_traffic.run.pacing import Pacer, SystemClock
+    from foot_traffic.delivery.topics import ensure_topics
+    from foot_traffic.delivery.options import KafkaOptions
     from foot_traffic.settings import Settings
 
     settings = Settings.from_env(
@@ -99,9 +99,9 @@ def run(mode: str, client: str, bootstrap: str, seconds: float, prefix: str) -> 
 
     runner_module.Pacer = RecordingPacer
     if client == "confluent":
-        from foot_traffic.publisher_confluent import ConfluentPublisher as cls
+        from foot_traffic.delivery.confluent import ConfluentPublisher as cls
     else:
-        from foot_traffic.publisher_kafka import KafkaPublisher as cls
+        from foot_traffic.delivery.kafka_python import KafkaPublisher as cls
     real_send = cls.send
 
     def timed_send(self, record):

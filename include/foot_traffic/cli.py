@@ -30,6 +30,7 @@ from foot_traffic.plan import plan_from_settings, today
 from foot_traffic.profile import Profile, ProfileError, load_profile
 from foot_traffic.delivery.errors import Fenced, PlanMismatch, PublishError
 from foot_traffic.run.runner import days_from
+from foot_traffic.schema_cli import add_schema_parser, cmd_schema
 from foot_traffic.settings import Settings, SettingsError
 from foot_traffic.storeplan import plan_store_from_settings
 from foot_traffic.stores import Catalogue, CatalogueError, load_catalogue
@@ -53,6 +54,7 @@ examples:
   foot-traffic produce --stores chain.yaml --date 2026-11-27
                                                         a chain of stores, each its own local day
   foot-traffic fit counts.csv --out store.yaml          a store profile fitted from its door counts
+  foot-traffic schema foot_traffic                      the session records' JSON Schema
 """
 PRODUCE_EPILOG = """\
 examples:
@@ -126,7 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="foot-traffic", description=DESCRIPTION, epilog=EPILOG, formatter_class=raw)
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     _verbosity(parser, None)
-    sub = parser.add_subparsers(dest="command", required=True, metavar="{produce,preview,validate,fit}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{produce,preview,validate,fit,schema}")
     produce = sub.add_parser(
         "produce", help="stream foot traffic to Kafka", description="Stream foot traffic to Kafka.",
         epilog=PRODUCE_EPILOG, formatter_class=raw,
@@ -181,6 +183,7 @@ def build_parser() -> argparse.ArgumentParser:
         "(--chart then draws one file per store, NAME-<store>.png)",
     )
     _fit_parser(sub, raw)
+    add_schema_parser(sub, raw)
     return parser
 
 
@@ -530,6 +533,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("kafka").setLevel(logging.WARNING)
     if args.command == "fit":  # reads a file of counts: no producer settings involved
         return cmd_fit(args)
+    if args.command == "schema":  # topic names only: no profile, catalogue or broker involved
+        return cmd_schema(args)
     try:
         settings = settings_from(args)
         catalogue = catalogue_of(settings)

@@ -21,7 +21,7 @@ from typing import Any
 
 from foot_traffic.delivery import ledger as ledger_mod
 from foot_traffic.delivery.direct import Direct
-from foot_traffic.delivery.errors import BrokerUnavailable, DeliveryError, Fenced, LostAcknowledgedWrites
+from foot_traffic.delivery.errors import BrokerUnavailable, DeliveryError, Fenced, LostAcknowledgedWrites, RecordRefused
 from foot_traffic.delivery.scan import collect
 from foot_traffic.delivery.topics import murmur2_partition
 from foot_traffic.delivery.transactions import Transactions
@@ -88,6 +88,7 @@ class MemoryKafka:
     fail_after: int | None = None  # every data send after this many data records fails
     outages: dict[int, Outage] = field(default_factory=dict)  # at this many data records held
     take_over: dict[int, Callable[[MemoryKafka], None]] = field(default_factory=dict)  # at this many data records
+    refuse: Callable[[Record], bool] | None = None  # a broker that refuses these records (a schema)
     topics: dict[str, list[list[_Entry]]] = field(default_factory=dict)
     epochs: dict[str, int] = field(default_factory=dict)
     connects: int = 0
@@ -235,6 +236,8 @@ class MemoryProducer:
         if kafka.down:
             self._failed = DeliveryError(f"record {record.kind} seq {record.seq} to {record.topic} was not delivered: "
                                          "broker down")
+        if kafka.refuse is not None and kafka.refuse(record):
+            self._failed = RecordRefused(record.topic, record.key.decode(), "INVALID_RECORD (87): injected")
         where = (record.topic, record.key)
         partition = self._partition.get(where)
         if partition is None:
@@ -276,7 +279,8 @@ class MemoryProducer:
         return partition
 
     def close(self) -> None:
-        if self.in_transaction and self._failed is None and self.transactional_id:
+        if self.in_transaction and self.transactional_id and (self._failed is None
+                                                               or isinstance(self._failed, RecordRefused)):
             self.kafka.end(self.transactional_id, self.epoch, commit=False)
         self.in_transaction = False
         self.closed = True

@@ -369,9 +369,9 @@ class FootTrafficProducerOperator(TopicLineageMixin, BaseOperator):
         """Play ``day`` and map how it ended to Airflow: a bad plan or a fencing fails without
         retry, a delivery failure or a stop fails for a retry (which resumes); returns the
         summaries and ``result_of(summaries)``, the XCom."""
+        from foot_traffic.delivery.errors import Fenced, PlanMismatch, PublishError, RecordRefused
         from foot_traffic.delivery.ledger import describe_owner
-        from foot_traffic.delivery.errors import Fenced, PlanMismatch, PublishError
-        
+
         try:
             with frozen_heap():
                 summaries = runner.run([day], first_from_now=False)
@@ -381,6 +381,8 @@ class FootTrafficProducerOperator(TopicLineageMixin, BaseOperator):
             raise AirflowFailException(f"{day}: {exc}") from None
         except Fenced as exc:  # normally reported in the summary; this is the belt and braces
             raise FootTrafficFenced(f"{day}: {exc}. Not retried: a retry would take the day back.") from None
+        except RecordRefused as exc:  # permanent: a retry would be refused again
+            raise AirflowFailException(f"{day}: delivery failed, {what} is incomplete: {exc}") from None
         except PublishError as exc:
             # A retry resumes: it sends only what the topics do not hold yet.
             raise AirflowException(f"{day}: delivery failed, {what} is incomplete: {exc}") from None

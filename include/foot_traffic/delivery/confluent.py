@@ -21,13 +21,14 @@ and ``close()`` adds nothing (no flush, no abort).
 from __future__ import annotations
 
 import logging
+import re
 import sys
 import threading
 from collections import Counter
 from typing import Any
 
 from foot_traffic.delivery.connect import retry_connect
-from foot_traffic.delivery.errors import BrokerUnavailable, DeliveryError, Fenced
+from foot_traffic.delivery.errors import INVALID_RECORD, BrokerUnavailable, DeliveryError, Fenced, RecordRefused
 from foot_traffic.delivery.options import KafkaOptions
 from foot_traffic.delivery.producer import ConfirmedPublisher, ProducerFactory
 from foot_traffic.events import H_EVENT_ID, H_SEQ, Record
@@ -109,6 +110,25 @@ def is_fencing(err) -> bool:
     )
 
 
+# How librdkafka names the partition whose batch failed a transaction ("ProduceRequest for T [P] ...").
+_FAILED_BATCH = re.compile(r"ProduceRequest for (?P<topic>\S+) \[(?P<partition>[0-9]+)\]")
+
+
+def refusal(err, topic: str, key: str | None) -> RecordRefused | None:
+    """``RecordRefused`` when librdkafka's ``err`` is the broker's INVALID_RECORD (87), else None.
+
+    Per-record reports (without transactions) name the record; with transactions only the
+    commit fails, its text naming the topic and partition of the refused batch."""
+    if err is None or err.code() != INVALID_RECORD:
+        return None
+    partition = None
+    found = _FAILED_BATCH.search(err.str())
+    if found is not None:
+        topic = topic or found["topic"]
+        partition = int(found["partition"])
+    return RecordRefused(topic or None, key, f"{err.name()} ({INVALID_RECORD}): {err.str()}", partition=partition)
+
+
 class ConfluentPublisher(ConfirmedPublisher):
     """librdkafka producer with confirmed delivery. Not thread-safe: one runner uses it."""
 
@@ -123,6 +143,7 @@ class ConfluentPublisher(ConfirmedPublisher):
         super().__init__(options, stop, transactional_id=transactional_id)
         self.producer_factory = producer_factory or bootstrap_factory(options)
         self._failure: tuple[str, str, str, Any] | None = None  # (topic, event id, seq, error)
+        self._failed_key: str | None = None  # the key of the record that failed, when reported
         self._purged = False
         self._sent_by_topic: Counter[str] = Counter()
         # Per-record failure reports without transactions. With them, a failed record fails
@@ -137,6 +158,7 @@ class ConfluentPublisher(ConfirmedPublisher):
 
         # A reconnect after an outage (the runner heals): a new producer, the old one's failure forgotten.
         self._failure = None
+        self._failed_key = None
         self._purged = False
         self._unpolled = 0
         self.sent = self.acked = 0
@@ -241,6 +263,7 @@ class ConfluentPublisher(ConfirmedPublisher):
                 headers.get(H_EVENT_ID, f"of customer {key}".encode()).decode(errors="replace"),
                 headers.get(H_SEQ, b"?").decode(errors="replace"),
             )
+            self._failed_key = key
             self._fail(where, err)
 
     def _raise_if_failed(self) -> None:
@@ -253,6 +276,9 @@ class ConfluentPublisher(ConfirmedPublisher):
                 except Exception as exc:  # noqa: BLE001 - already failing; keep the first error
                     log.debug("purge: %s", exc)
             topic, event_id, seq, err = self._failure
+            refused = refusal(err, topic, self._failed_key if topic else None)
+            if refused is not None:
+                raise refused
             what = f"record {event_id} seq {seq} to {topic}" if topic else "the transaction"
             if self.transactional_id and is_fencing(err):
                 raise Fenced(

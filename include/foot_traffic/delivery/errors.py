@@ -23,6 +23,31 @@ class DeliveryError(PublishError):
     """A record was not acknowledged by the broker (or a transaction step failed)."""
 
 
+class RecordRefused(DeliveryError):
+    """The broker refused a record as invalid (``INVALID_RECORD``, error 87): e.g. its value
+    does not match the schema a schema-enforcing broker holds for the topic.
+
+    Permanent, unlike an outage: the same record is refused again, so the runner does not
+    heal it and a task is not retried. The day stops; with transactions its open transaction
+    is aborted (nothing of it becomes visible to ``read_committed`` consumers). ``key`` is
+    None where the client does not say which record it was (librdkafka with transactions
+    reports the refused partition only). How to recover: docs/schemas.md.
+    """
+
+    def __init__(self, topic: str | None, key: str | None, reason: str, *, partition: int | None = None):
+        self.topic, self.key, self.reason, self.partition = topic, key, reason, partition
+        where = f"topic {topic or '?'}" + (f" partition {partition}" if partition is not None else "")
+        which = f"the record with key {key}" if key is not None else "a record (its key is not reported)"
+        super().__init__(
+            f"{where} refused {which}: {reason}. A refused record is refused again: not retried (with "
+            "transactions, the day's open transaction is aborted). Check the broker's schema for the topic "
+            "(docs/schemas.md)"
+        )
+
+
+INVALID_RECORD = 87  # Kafka's error code for a record the broker failed to validate
+
+
 class LostAcknowledgedWrites(DeliveryError):
     """The broker no longer holds records it acknowledged (it lost its last writes)."""
 

@@ -20,20 +20,23 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
-from kafka.errors import KafkaError
+from kafka.errors import InvalidRecordError, KafkaError
 from kafka.partitioner.default import murmur2
 
 from foot_traffic.delivery import internals as kafka_internals
 from foot_traffic.delivery.connect import retry_connect
 from foot_traffic.delivery.errors import (
+    INVALID_RECORD,
     BrokerUnavailable,
     DeliveryError,
     Fenced,
     LostAcknowledgedWrites,
     PublishError,
+    RecordRefused,
 )
 from foot_traffic.delivery.options import KafkaOptions
 from foot_traffic.delivery.producer import ConfirmedPublisher
@@ -54,6 +57,18 @@ def is_fencing(exc: BaseException | None) -> bool:
         return True
     # "Cannot perform send because at least one previous transactional ... request has failed", cause
     return any(isinstance(arg, (ProducerFencedError, InvalidProducerEpochError)) for arg in getattr(exc, "args", ()))
+
+
+# kafka-python's error for the other records of a batch in which the broker named invalid ones.
+_BATCH_OF_INVALID = "part of a batch which had one more more invalid records"
+
+
+def is_refusal(exc: BaseException | None) -> bool:
+    """Whether the broker refused a record as invalid: error 87, a record of the same batch, or
+    a send kafka-python refused because of it ("Cannot perform send ...", the error its cause)."""
+    if isinstance(exc, InvalidRecordError) or (exc is not None and _BATCH_OF_INVALID in str(exc)):
+        return True
+    return any(isinstance(arg, InvalidRecordError) for arg in getattr(exc, "args", ()))
 
 
 class KafkaPublisher(ConfirmedPublisher):
@@ -138,6 +153,8 @@ class KafkaPublisher(ConfirmedPublisher):
     def _raise_if_failed(self) -> None:
         if self._error is not None:
             record, exc = self._error
+            if is_refusal(exc):
+                self._raise_refused()
             if record is not None:
                 what = f"record {record.kind} seq {record.seq} to {record.topic}"
             else:  # no record of ours failed: a transaction step, or the broker lost what it had acknowledged
@@ -170,17 +187,43 @@ class KafkaPublisher(ConfirmedPublisher):
 
     def _on_error(self, record: Record) -> Callable[[BaseException], None]:
         def failed(exc: BaseException) -> None:
-            if self._error is None:
+            first = self._error[1] if self._error is not None else None
+            # The refused record itself beats a record that only shared its batch.
+            if first is None or (isinstance(exc, InvalidRecordError) and is_refusal(first)
+                                 and not isinstance(first, InvalidRecordError)):
                 self._error = (record, exc)
                 log.error(
-                    "record %s seq %d to %s not delivered (%s: %s): holding the producer until it is abandoned",
+                    "record %s seq %d to %s not delivered (%s: %s): %s",
                     record.kind, record.seq, record.topic, type(exc).__name__,
                     "fenced by a newer producer" if self.transactional_id and is_fencing(exc) else exc,
+                    "refused by the broker" + ("; its transaction is aborted" if self.transactional_id else "")
+                    if is_refusal(self._error[1]) else "holding the producer until it is abandoned",
                 )
-            if kafka_internals.in_io_thread(self._producer):
+            # Not after a refusal: kafka-python sends nothing more by itself (a fatal error without
+            # transactions, an abortable one in a transaction, which close() aborts through this
+            # thread), and a held thread would also hold a send waiting for a topic's metadata.
+            if kafka_internals.in_io_thread(self._producer) and not is_refusal(self._error[1]):
                 self._released.wait()
 
         return failed
+
+    def _raise_refused(self, wait: float = 5.0) -> None:
+        """Raise ``RecordRefused`` naming the refused record. Its errback may come a moment after
+        kafka-python refused a later send for it, or after a record that only shared its batch."""
+        deadline = time.monotonic() + wait
+        while not isinstance(self._error[1], InvalidRecordError) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        record, exc = self._error
+        if not isinstance(exc, InvalidRecordError):  # not named: the record above is not the refused one
+            record = None
+        reason = exc.args[0] if exc.args and isinstance(exc.args[0], str) else getattr(exc, "description", str(exc))
+        raise RecordRefused(None if record is None else record.topic,
+                            None if record is None else record.key.decode(errors="replace"),
+                            f"{type(exc).__name__} (INVALID_RECORD, {INVALID_RECORD}): {reason}")
+
+    def _aborts_refusal(self) -> bool:
+        """The first failure is a refused record in a transaction: ``close`` aborts it."""
+        return bool(self.transactional_id) and self._error is not None and is_refusal(self._error[1])
 
     def _lost(self, where: tuple[str, int], acknowledged: int, now: int) -> None:
         if self._error is None:
@@ -252,8 +295,8 @@ class KafkaPublisher(ConfirmedPublisher):
                 timestamp_ms=record.due * 1000,
             )
         except KafkaError as exc:
-            if self._error is None:
-                self._error = (record, exc)
+            if self._error is None:  # a refusal is another record's, named by its errback
+                self._error = (None if is_refusal(exc) else record, exc)
             self._raise_if_failed()
         self.sent += 1
         kafka_internals.add_callbacks(future, self._ack, self._on_error(record))
@@ -321,6 +364,18 @@ class KafkaPublisher(ConfirmedPublisher):
         from kafka.errors import KafkaError
 
         try:
+            if self.in_transaction and self._aborts_refusal():
+                # The transaction holding the refused record: abort it, so that nothing of it
+                # becomes visible (and read_committed consumers are not held back until it times out).
+                try:
+                    kafka_internals.end_transaction(self._producer, False, timeout)
+                except KafkaError as exc:
+                    log.warning("could not abort the transaction of %s (%s): abandoning it", self.transactional_id, exc)
+                else:
+                    self.in_transaction = False
+                    log.info("aborted the transaction of %s that held the refused record", self.transactional_id)
+                    self._producer.close(timeout=timeout)
+                    return
             if self._error is None and self.in_transaction:
                 try:
                     # Nothing in flight first: a batch failed by the abort would hit the fence.

@@ -13,7 +13,9 @@ other days' records sent so far are committed, and the fenced store-days' summar
 doors decide what it means (``outcome``).
 
 Any other delivery failure mid-stream (broker gone, a record not acknowledged,
-acknowledged writes lost) is healed in-process (``healing``) when ``MAX_RETRIES`` > 0.
+acknowledged writes lost) is healed in-process (``healing``) when ``MAX_RETRIES`` > 0; a
+record the broker refused as invalid (``RecordRefused``: a schema-enforcing broker) is
+refused again, so it ends the run at once.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator
 from datetime import date, timedelta
 
-from foot_traffic.delivery.errors import Fenced, PublishError
+from foot_traffic.delivery.errors import Fenced, PublishError, RecordRefused
 from foot_traffic.run import units
 from foot_traffic.run.healing import Healer
 from foot_traffic.run.open_day import OpenDay
@@ -141,8 +143,8 @@ class Runner:
                             self.delivery.verify()
                         break
                     except transient as exc:
-                        if isinstance(exc, (Fenced, InterruptedError)) or not self.heals:
-                            raise
+                        if isinstance(exc, (Fenced, InterruptedError, RecordRefused)) or not self.heals:
+                            raise  # a refused record is refused again: no outage to heal
                         if not self.healer.heal(exc, scheduler):
                             break  # stopped while waiting for the broker
             except Fenced as exc:
