@@ -118,8 +118,15 @@ def refusal(err, topic: str, key: str | None) -> RecordRefused | None:
     """``RecordRefused`` when librdkafka's ``err`` is the broker's INVALID_RECORD (87), else None.
 
     Per-record reports (without transactions) name the record; with transactions only the
-    commit fails, its text naming the topic and partition of the refused batch."""
-    if err is None or err.code() != INVALID_RECORD:
+    commit fails, its text naming the topic and partition of the refused batch. The gap-less
+    guarantee may turn the refusal into its own fatal error first (``_GAPLESS_GUARANTEE``,
+    "Broker failed to validate record"): the same refusal."""
+    if err is None:
+        return None
+    from confluent_kafka import KafkaError
+
+    gapless = err.code() == KafkaError._GAPLESS_GUARANTEE and "failed to validate record" in err.str()
+    if err.code() != INVALID_RECORD and not gapless:
         return None
     partition = None
     found = _FAILED_BATCH.search(err.str())
@@ -314,7 +321,7 @@ class ConfluentPublisher(ConfirmedPublisher):
 
     def send_to(self, record: Record, partition: int) -> None:
         """Send ``record`` to ``partition`` (the day ledger's records), confirmed like any record."""
-        from confluent_kafka import KafkaException
+        from confluent_kafka import KafkaError, KafkaException
 
         if self._failure is not None:
             self._raise_if_failed()
@@ -328,7 +335,11 @@ class ConfluentPublisher(ConfirmedPublisher):
                 self._raise_if_failed()
             except KafkaException as exc:
                 self._serve(self._producer.poll, 0)
-                self._fail((record.topic, record.kind, str(record.seq)), _kafka_error(exc))
+                err = _kafka_error(exc)
+                if self.in_transaction and err is not None and err.code() == KafkaError._STATE:
+                    # The transaction failed before (a refused record): its commit says why.
+                    self._commit_transaction(self.options.delivery_timeout_ms / 1000)
+                self._fail((record.topic, record.kind, str(record.seq)), err)
                 self._raise_if_failed()
                 raise
         self.sent += 1

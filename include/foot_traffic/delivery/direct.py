@@ -48,12 +48,13 @@ class DirectWriter:
         """Nothing to commit without transactions."""
 
     def finish(self, link: StoreDayLink) -> None:
+        """The store-day is finished once the broker acknowledged its last records: at the
+        next flush (the stream's next wait, or the run's end)."""
         now = time.monotonic()
         if now - self.direct.verified_at >= self.VERIFY_EVERY_SECONDS:
             self.direct.verified_at = now
             self.direct.producer.verify()
-        link.finished = True
-        link.unit.committed()
+        self.direct.pending.append(link)
 
 
 class Direct:
@@ -68,6 +69,7 @@ class Direct:
         self._ensure = ensure
         self._found: dict[date, dict[str | None, dict[str, DayHoldings]]] = {}
         self.verified_at = -math.inf
+        self.pending: list[StoreDayLink] = []  # finished store-days whose last records are not acknowledged yet
 
     def connect(self) -> None:
         self.producer.connect()
@@ -115,15 +117,22 @@ class Direct:
         return self.producer.partition_for(topic, key)
 
     def idle(self, seconds: float) -> None:
-        pass
+        """The stream waits: a moment to confirm the store-days finished since the last flush."""
+        if self.pending and seconds >= 0.005:
+            self.flush()
 
     def flush(self) -> None:
         self.producer.flush()
+        pending, self.pending = self.pending, []
+        for link in pending:
+            link.finished = True
+            link.unit.committed()
 
     def verify(self) -> None:
         self.producer.verify()
 
     def close(self) -> None:
+        self.pending = []
         self.producer.close()
 
     def shutdown(self) -> None:

@@ -185,6 +185,11 @@ class DayWriter:
         try:
             if not producer.in_transaction:
                 producer.begin()
+            elif checkpoints:
+                # Every record of the transaction acknowledged before its positions are sent: a
+                # record the broker failed or refused never leaves a position in flight (the
+                # commit fails either way; a broker showing aborted records shows none of ours).
+                producer.flush()
             for link, position, done in checkpoints:
                 sent = dict(link.unit.sent) if done else None
                 value = ledger.progress_value(self.txns.writer, link.take, position, finished=done, sent=sent)

@@ -83,7 +83,7 @@ class Healer:
         first_attempt = self.spent
         while True:
             if self.spent >= len(delays):
-                raise self._gave_up(last, clock.monotonic() - started, self.spent - first_attempt)
+                raise self._gave_up(last, clock.monotonic() - started, self.spent)
             delay = delays[self.spent]
             self.spent += 1
             log.info("outage: attempt %d of %d to reconnect in %.1f s", self.spent, len(delays), delay)
