@@ -221,9 +221,9 @@ def judge_last_words(world: World, phase: Phase, results: list[RunResult], lande
     concurrent = len(results) > 1
     for r in results:
         name = f"{r.log.name} ({r.run.first}+{r.run.days}d{'' if r.run.shard is None else f' shard {r.run.shard}'})"
-        if r.signalled == "sigkill":
-            continue
         rc, summary = r.returncode, r.summary or []
+        if r.signalled == "sigkill" or (r.signalled and rc is not None and rc < 0):
+            continue  # killed (a SIGTERM before the interpreter set its handlers is a kill too)
         tail = r.log.read_text(errors="replace")[-1500:]
         if rc == EXIT_FENCED:
             if not concurrent:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
 import tempfile
 import time
@@ -60,6 +61,10 @@ def main(argv: list[str] | None = None) -> int:
             if not outcome.ok:
                 failures += 1
                 (args.ledger.parent / f"failing-{seed}.json").write_text(schedule.to_json())
+                kept = args.ledger.parent / f"failing-{seed}"
+                shutil.rmtree(kept, ignore_errors=True)
+                shutil.copytree(Path(tmp) / str(seed), kept, ignore=shutil.ignore_patterns("broker"),
+                                dirs_exist_ok=True)  # the runs' logs and summaries, for the post-mortem
                 for failure in outcome.failures:
                     print("    " + failure[:600], flush=True)
             seed += 1
