@@ -111,8 +111,8 @@ def live_zones(now: datetime) -> tuple[str, ...]:
 def planned_visits(path: Path, day: date) -> int:
     """The plan's visits of every store's local ``day`` (the engine's own planner)."""
     from foot_traffic.settings import Settings
-    from foot_traffic.storeplan import plan_store_from_settings
-    from foot_traffic.stores import load_catalogue
+    from foot_traffic.plan.storeday import plan_store_from_settings
+    from foot_traffic.plan.stores import load_catalogue
 
     settings = Settings.from_env({"SEED": str(SEED)})
     return sum(plan_store_from_settings(s, day, settings, SEED).total for s in load_catalogue(path))
@@ -206,7 +206,7 @@ def case_engine(stores_file: str, visits: int) -> dict:
     the chain's day, then one store's day of the same number of visits, in this process."""
     from foot_traffic.runner import Runner
     from foot_traffic.settings import Settings
-    from foot_traffic.stores import load_catalogue
+    from foot_traffic.plan.stores import load_catalogue
     from foot_traffic.testing import MemoryPublisher
 
     class Counting(MemoryPublisher):
@@ -228,8 +228,8 @@ def case_engine(stores_file: str, visits: int) -> dict:
     # The cause of the difference: the same store-days' records made one store-day after the
     # other (no merge) against made interleaved, one moment of each store in turn (as the
     # runner's merge by due time does), with no runner at all.
-    from foot_traffic.events import StoreDayStream
-    from foot_traffic.storeplan import plan_store_from_settings
+    from foot_traffic.records.events import StoreDayStream
+    from foot_traffic.plan.storeday import plan_store_from_settings
 
     settings = Settings.from_env({"SEED": str(SEED), "FOOT_TRAFFIC_RESUME": "0"})
     stores = load_catalogue(stores_file).stores
@@ -282,7 +282,7 @@ def case_shape(bootstrap: str, stores_file: str, visits: int) -> dict:
     from common import create_topics
     from foot_traffic.runner import Runner
     from foot_traffic.settings import Settings
-    from foot_traffic.stores import load_catalogue
+    from foot_traffic.plan.stores import load_catalogue
     from foot_traffic.testing import MemoryPublisher
 
     class Keep(MemoryPublisher):
@@ -497,10 +497,10 @@ class Due:
     def __init__(self, path: Path, start: float):
         import bisect
 
-        from foot_traffic.localday import local_date
+        from foot_traffic.plan.localday import local_date
         from foot_traffic.settings import Settings
-        from foot_traffic.storeplan import plan_store_from_settings
-        from foot_traffic.stores import load_catalogue
+        from foot_traffic.plan.storeday import plan_store_from_settings
+        from foot_traffic.plan.stores import load_catalogue
 
         settings = Settings.from_env({"SEED": str(SEED)})
         entries, exits = [], []

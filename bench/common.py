@@ -158,9 +158,9 @@ def records_file(visits: int = VISITS) -> Path:
     path = WORK / f"records-{DAY}-{SEED}-{visits}.marshal"
     if path.exists():
         return path
-    from foot_traffic.events import DayStream
-    from foot_traffic.plan import plan_day
-    from foot_traffic.profile import load_profile
+    from foot_traffic.records.events import DayStream
+    from foot_traffic.plan.visits import plan_day
+    from foot_traffic.model.profile import load_profile
 
     plan = plan_day(DAY, load_profile(None), seed=SEED, baseline=1000, fixed_total=visits)
     rows = []

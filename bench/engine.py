@@ -42,9 +42,9 @@ def parts(settings) -> dict[str, float]:
     """Where the CPU per record goes: planning alone (the visits), planning and making the
     records (the event stream, no runner), and the whole engine (the runner playing it);
     thread CPU per record, best of 3 (the least disturbed)."""
-    from foot_traffic.events import DayStream
-    from foot_traffic.plan import plan_from_settings
-    from foot_traffic.profile import load_profile
+    from foot_traffic.records.events import DayStream
+    from foot_traffic.plan.visits import plan_from_settings
+    from foot_traffic.model.profile import load_profile
 
     plan = plan_from_settings(DAY, settings, load_profile(settings.profile_file))
     records = 3 * plan.total

@@ -147,7 +147,7 @@ class StartClock:
 
 
 def run_ours(bootstrap: str, seconds: float, prefix: str) -> dict:
-    from foot_traffic.plan import day_start
+    from foot_traffic.plan.visits import day_start
     from foot_traffic.kafka_options import KafkaOptions
     from foot_traffic.publisher_kafka import KafkaPublisher
     from foot_traffic.runner import Runner
@@ -194,9 +194,9 @@ def run_ours(bootstrap: str, seconds: float, prefix: str) -> dict:
 
 
 def run_polling(bootstrap: str, seconds: float, prefix: str) -> dict:
-    from foot_traffic.events import DayStream
-    from foot_traffic.plan import plan_from_settings
-    from foot_traffic.profile import load_profile
+    from foot_traffic.records.events import DayStream
+    from foot_traffic.plan.visits import plan_from_settings
+    from foot_traffic.model.profile import load_profile
     from foot_traffic.kafka_options import KafkaOptions
     from foot_traffic.publisher_kafka import KafkaPublisher
 

@@ -368,8 +368,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     install_signal_handlers()
     from foot_traffic.local_broker import LocalBroker
-    from foot_traffic.plan import plan_from_settings
-    from foot_traffic.profile import load_profile
+    from foot_traffic.plan.visits import plan_from_settings
+    from foot_traffic.model.profile import load_profile
     from foot_traffic.settings import Settings
 
     day = args.date or datetime.now(UTC).date()

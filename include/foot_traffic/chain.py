@@ -20,11 +20,11 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 
-from foot_traffic.localday import local_date, local_instant
-from foot_traffic.plan import random_seed
+from foot_traffic.plan.localday import local_date, local_instant
+from foot_traffic.plan.visits import random_seed
 from foot_traffic.resume import DayHoldings, PlanMismatch
-from foot_traffic.storeplan import StoreDayPlan, plan_store_from_settings
-from foot_traffic.stores import Catalogue, Store
+from foot_traffic.plan.storeday import StoreDayPlan, plan_store_from_settings
+from foot_traffic.plan.stores import Catalogue, Store
 
 log = logging.getLogger(__name__)
 

@@ -25,7 +25,7 @@ from collections.abc import Callable
 from datetime import date
 from typing import Any, Protocol
 
-from foot_traffic.events import Record
+from foot_traffic.records.events import Record
 from foot_traffic.kafka_options import KafkaOptions
 
 log = logging.getLogger(__name__)

@@ -26,7 +26,7 @@ import threading
 from collections import Counter
 from typing import Any
 
-from foot_traffic.events import H_EVENT_ID, H_SEQ, Record
+from foot_traffic.records.events import H_EVENT_ID, H_SEQ, Record
 from foot_traffic.kafka_options import KafkaOptions
 from foot_traffic.publisher import BrokerUnavailable, ConfirmedPublisher, DeliveryError, Fenced, ProducerFactory
 from foot_traffic.retry import retry_connect

@@ -27,7 +27,7 @@ from kafka.errors import KafkaError
 from kafka.partitioner.default import murmur2
 
 from foot_traffic import kafka_internals
-from foot_traffic.events import Record
+from foot_traffic.records.events import Record
 from foot_traffic.kafka_options import KafkaOptions
 from foot_traffic.publisher import BrokerUnavailable, ConfirmedPublisher, DeliveryError, Fenced, PublishError
 from foot_traffic.retry import retry_connect

@@ -54,7 +54,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 
-from foot_traffic.events import H_DAY, H_PLAN, H_SEQ, H_STORE, Record
+from foot_traffic.records.events import H_DAY, H_PLAN, H_SEQ, H_STORE, Record
 from foot_traffic.kafka_options import KafkaOptions
 from foot_traffic.publisher import BrokerUnavailable, PublishError
 from foot_traffic.retry import retry_connect

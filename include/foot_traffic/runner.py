@@ -49,18 +49,18 @@ from datetime import date, timedelta
 from typing import Any, Protocol
 
 from foot_traffic.chain import ChainPlanner, StoreDay, store_days
-from foot_traffic.events import DayStream, Moment, StoreDayStream
-from foot_traffic.localday import local_date
+from foot_traffic.records.events import DayStream, Moment, StoreDayStream
+from foot_traffic.plan.localday import local_date
 from foot_traffic.pacing import Clock, Pacer, SystemClock
-from foot_traffic.plan import DayPlan, day_start, plan_from_settings
-from foot_traffic.profile import Profile, load_profile
+from foot_traffic.plan.visits import DayPlan, day_start, plan_from_settings
+from foot_traffic.model.profile import Profile, load_profile
 from foot_traffic.progress import LogProgress, ProgressReporter, Snapshot
 from foot_traffic.publisher import DayWriter, Fenced, Publisher, PublishError
 from foot_traffic.resume import DayHoldings, PlanMismatch
 from foot_traffic.retry import backoff_delays
-from foot_traffic.sensor import day_moments
+from foot_traffic.records.sensor import day_moments
 from foot_traffic.settings import Settings
-from foot_traffic.stores import Catalogue
+from foot_traffic.plan.stores import Catalogue
 
 log = logging.getLogger(__name__)
 

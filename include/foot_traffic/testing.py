@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
-from foot_traffic.events import Record
+from foot_traffic.records.events import Record
 from foot_traffic.publisher import BrokerUnavailable, DeliveryError, Fenced, murmur2_partition
 from foot_traffic.resume import DayHoldings, collect, collect_stores
 
@@ -171,7 +171,7 @@ class MemoryDayScanner:
 def landed(publisher: MemoryPublisher) -> dict[str, list]:
     """The publisher's records as they would land in Kafka (partition by key, offsets in send
     order), topic -> records in partition, offset order; what ``validate`` reads."""
-    from foot_traffic.readback import Landed
+    from foot_traffic.analysis.readback import Landed
 
     offsets: Counter[tuple[str, int]] = Counter()
     out: dict[str, list] = {}

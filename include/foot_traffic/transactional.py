@@ -38,7 +38,7 @@ from datetime import date
 from typing import Any
 
 from foot_traffic import checkpoint
-from foot_traffic.events import Record
+from foot_traffic.records.events import Record
 from foot_traffic.kafka_options import KafkaOptions
 from foot_traffic.ownership import (
     WRITERS_LAYOUT,

@@ -55,12 +55,12 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
-from foot_traffic.events import DayStream
+from foot_traffic.records.events import DayStream
 from foot_traffic.local_broker import free_port
-from foot_traffic.plan import plan_from_settings
-from foot_traffic.profile import load_profile
+from foot_traffic.plan.visits import plan_from_settings
+from foot_traffic.model.profile import load_profile
 from foot_traffic.settings import EXAMPLE_CHAIN, Settings
-from foot_traffic.stores import load_catalogue
+from foot_traffic.plan.stores import load_catalogue
 from tests.support.chain_check import problems
 from tests.support.compose import ENV_EXAMPLE, interpolate_all, load, read_env_file, service_env
 from tests.support.dockerfile import OFFICIAL_IMAGE_HOME, entrypoint_wrapper, env_vars, image_path, replay_layout

@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
-from foot_traffic.events import H_DAY, H_EVENT_ID, H_SEQ, DayStream
+from foot_traffic.records.events import H_DAY, H_EVENT_ID, H_SEQ, DayStream
 from foot_traffic.local_broker import LocalBroker
-from foot_traffic.plan import plan_from_settings
-from foot_traffic.profile import load_profile
+from foot_traffic.plan.visits import plan_from_settings
+from foot_traffic.model.profile import load_profile
 from foot_traffic.settings import Settings
 from tests.support.kafka_read import read_topic
 

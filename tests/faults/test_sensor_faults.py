@@ -15,14 +15,14 @@ from types import SimpleNamespace
 
 import pytest
 
-from foot_traffic.events import DayStream
+from foot_traffic.records.events import DayStream
 from foot_traffic.kafka_options import KafkaOptions
-from foot_traffic.plan import day_start, plan_from_settings
-from foot_traffic.profile import load_profile
-from foot_traffic.readback import read_day
-from foot_traffic.sensor import day_moments
+from foot_traffic.plan.visits import day_start, plan_from_settings
+from foot_traffic.model.profile import load_profile
+from foot_traffic.analysis.readback import read_day
+from foot_traffic.records.sensor import day_moments
 from foot_traffic.settings import Settings
-from foot_traffic.validate import read_and_validate
+from foot_traffic.analysis.validate import read_and_validate
 from tests.faults.checks import produce, producer_env, spawn, wait_for_line
 
 pytestmark = [pytest.mark.faults, pytest.mark.integration]

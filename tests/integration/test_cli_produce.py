@@ -11,9 +11,9 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from foot_traffic.events import DayStream
-from foot_traffic.plan import plan_from_settings
-from foot_traffic.profile import original_profile
+from foot_traffic.records.events import DayStream
+from foot_traffic.plan.visits import plan_from_settings
+from foot_traffic.model.profile import original_profile
 from foot_traffic.settings import Settings
 from tests.support.kafka_read import read_topic
 

@@ -13,10 +13,10 @@ from datetime import date
 import pytest
 from kafka import KafkaProducer
 
-from foot_traffic.events import H_EVENT_ID, DayStream
+from foot_traffic.records.events import H_EVENT_ID, DayStream
 from foot_traffic.kafka_options import KafkaOptions
-from foot_traffic.plan import day_start, plan_from_settings
-from foot_traffic.profile import load_profile
+from foot_traffic.plan.visits import day_start, plan_from_settings
+from foot_traffic.model.profile import load_profile
 from foot_traffic.publisher import Fenced, publisher_for
 from foot_traffic.resume import KafkaDayScanner
 from foot_traffic.settings import Settings
@@ -166,8 +166,8 @@ def test_a_clean_run_leaves_no_aborted_records(kafka_bootstrap, topics, client):
 
 
 def store_records(settings, catalogue, store_id, day=DAY):
-    from foot_traffic.events import StoreDayStream
-    from foot_traffic.storeplan import plan_store_from_settings
+    from foot_traffic.records.events import StoreDayStream
+    from foot_traffic.plan.storeday import plan_store_from_settings
 
     store = next(s for s in catalogue.stores if s.id == store_id)
     plan = plan_store_from_settings(store, day, settings, settings.seed)
@@ -182,7 +182,7 @@ def test_a_chain_shares_one_producer_per_day_and_another_sharding_fences_it_by_i
     that follows sees all it will ever commit), and the older run stops, naming it; a retry
     of the same store set, in any order, is fenced by Kafka itself."""
     from foot_traffic.settings import EXAMPLE_CHAIN
-    from foot_traffic.stores import load_catalogue
+    from foot_traffic.plan.stores import load_catalogue
 
     s = make_settings(kafka_bootstrap, topics, client)
     chain = load_catalogue(EXAMPLE_CHAIN)

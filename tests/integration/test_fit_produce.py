@@ -13,11 +13,11 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from foot_traffic import cli
-from foot_traffic.events import DayStream
-from foot_traffic.fit.counts import read_counts
-from foot_traffic.fit.estimate import aggregate, fit_counts
-from foot_traffic.plan import plan_from_settings
-from foot_traffic.profile import load_profile
+from foot_traffic.records.events import DayStream
+from foot_traffic.analysis.fit.counts import read_counts
+from foot_traffic.analysis.fit.estimate import aggregate, fit_counts
+from foot_traffic.plan.visits import plan_from_settings
+from foot_traffic.model.profile import load_profile
 from foot_traffic.settings import Settings
 from tests.support.anchors import calit2
 from tests.support.kafka_read import read_topic

@@ -10,10 +10,10 @@ from datetime import date, timedelta
 
 import pytest
 
-from foot_traffic.events import H_EVENT_ID, DayStream
+from foot_traffic.records.events import H_EVENT_ID, DayStream
 from foot_traffic.kafka_options import KafkaOptions
-from foot_traffic.plan import day_start, plan_from_settings
-from foot_traffic.profile import load_profile
+from foot_traffic.plan.visits import day_start, plan_from_settings
+from foot_traffic.model.profile import load_profile
 from foot_traffic.publisher import publisher_for
 from foot_traffic.resume import KafkaDayScanner
 from foot_traffic.runner import Runner, days_from
@@ -94,7 +94,7 @@ def run_chain(settings, catalogue, days, owner="chain run"):
 
 
 def scan_stores_both_ways(settings, catalogue, day):
-    from foot_traffic.localday import local_instant
+    from foot_traffic.plan.localday import local_instant
 
     options = KafkaOptions.from_settings(settings)
     topics = [settings.kafka_topic, settings.kafka_topic_realistic]
@@ -118,7 +118,7 @@ def test_a_chains_old_day_rerun_reads_its_store_days_segments_only(kafka_bootstr
     import yaml
 
     from foot_traffic.settings import EXAMPLE_CHAIN
-    from foot_traffic.stores import load_catalogue
+    from foot_traffic.plan.stores import load_catalogue
     from tests.integration.test_fencing import store_records
 
     doc = yaml.safe_load(EXAMPLE_CHAIN.read_text())

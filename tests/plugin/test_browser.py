@@ -27,10 +27,10 @@ from urllib.parse import quote
 
 import pytest
 
-from foot_traffic.plan import plan_day, plan_from_settings
-from foot_traffic.profile import original_profile
+from foot_traffic.plan.visits import plan_day, plan_from_settings
+from foot_traffic.model.profile import original_profile
 from foot_traffic.settings import Settings
-from foot_traffic.timeline import day_timeline
+from foot_traffic.plan.timeline import day_timeline
 from tests.support.cdp import Browser
 from tests.support.chromium import ensure_chromium
 

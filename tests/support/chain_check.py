@@ -7,10 +7,10 @@ import json
 from collections import defaultdict
 from datetime import date
 
-from foot_traffic.events import StoreDayStream
+from foot_traffic.records.events import StoreDayStream
 from foot_traffic.settings import Settings
-from foot_traffic.storeplan import plan_store_from_settings
-from foot_traffic.stores import Catalogue
+from foot_traffic.plan.storeday import plan_store_from_settings
+from foot_traffic.plan.stores import Catalogue
 from tests.support.kafka_read import Landed, read_topic
 
 Row = tuple[str, bytes, bytes, tuple, int]

@@ -8,7 +8,7 @@ from datetime import date
 
 import pytest
 
-from foot_traffic.events import Record
+from foot_traffic.records.events import Record
 from foot_traffic.kafka_options import KafkaOptions
 from foot_traffic.ownership import transactional_id
 from foot_traffic.publisher import Fenced

@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 
-from foot_traffic.events import H_DAY, H_STORE
+from foot_traffic.records.events import H_DAY, H_STORE
 from foot_traffic.kafka_options import KafkaOptions
 
 log = logging.getLogger(__name__)

@@ -38,8 +38,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from foot_traffic.events import ENTRY, EXIT, H_SEQ
-from foot_traffic.sensor import SensorModel
+from foot_traffic.records.events import ENTRY, EXIT, H_SEQ
+from foot_traffic.records.sensor import SensorModel
 
 ALPHA = 0.01
 EXACT, TEST, INFO = "exact", "test", "info"
@@ -523,7 +523,7 @@ def segment_share(segments: list[tuple[tuple, int]], total: int) -> Callable[[fl
 
 def check_plan(settings, plan, stream, landed: dict[str, list], *, intensity, segments, title: str, store: str | None) -> DayReport:
     """Check one planned day (a DayPlan or a store's StoreDayPlan) against what landed."""
-    from foot_traffic.sensor import day_moments
+    from foot_traffic.records.sensor import day_moments
 
     sessions = landed.get(settings.kafka_topic, [])
     events = landed.get(settings.kafka_topic_realistic, [])
@@ -576,9 +576,9 @@ def apply_family_level(reports: list[DayReport]) -> None:
 
 def validate_day(settings, profile, day: date, landed: dict[str, list]) -> DayReport:
     """Check ``day`` (no store catalogue) against its plan and model; ``landed``: topic -> records."""
-    from foot_traffic import curve_plan
-    from foot_traffic.events import DayStream
-    from foot_traffic.plan import plan_from_settings
+    from foot_traffic.plan import curve_plan
+    from foot_traffic.records.events import DayStream
+    from foot_traffic.plan.visits import plan_from_settings
 
     seed, plans = _plan_seed(settings, [*landed.get(settings.kafka_topic, []), *landed.get(settings.kafka_topic_realistic, [])])
     adopted = None
@@ -600,7 +600,7 @@ def validate_day(settings, profile, day: date, landed: dict[str, list]) -> DayRe
 def _profile_of_records(profile, plans: Counter[str]):
     """With FOOT_TRAFFIC_PROFILE unset, a day produced with a built-in profile is checked
     against that profile (its digest is in the records' plan id): ``(profile, adopted?)``."""
-    from foot_traffic.profile import BUILTIN, load_profile
+    from foot_traffic.model.profile import BUILTIN, load_profile
 
     digests = {pid.rsplit(":", 1)[-1] for pid in plans}
     if not digests or profile.digest() in digests:
@@ -614,9 +614,9 @@ def _profile_of_records(profile, plans: Counter[str]):
 
 def validate_store_day(settings, store, day: date, landed: dict[str, list]) -> DayReport:
     """Check one store's local ``day``; ``landed``: topic -> that store's records of the day."""
-    from foot_traffic import curve_plan
-    from foot_traffic.events import StoreDayStream
-    from foot_traffic.storeplan import plan_store_from_settings
+    from foot_traffic.plan import curve_plan
+    from foot_traffic.records.events import StoreDayStream
+    from foot_traffic.plan.storeday import plan_store_from_settings
 
     seed, _ = _plan_seed(settings, [*landed.get(settings.kafka_topic, []), *landed.get(settings.kafka_topic_realistic, [])])
     if seed is None:
@@ -636,9 +636,9 @@ def read_and_validate(settings, profile, day: date, options, *, catalogue=None, 
     """Read ``day`` back from the broker and check it: one report, or one per store of
     ``catalogue`` (1 % shared over all of them). What ``foot-traffic validate`` and the
     operator's ``validate`` flag run."""
-    from foot_traffic.localday import local_instant
-    from foot_traffic.plan import day_start
-    from foot_traffic.readback import read_day
+    from foot_traffic.plan.localday import local_instant
+    from foot_traffic.plan.visits import day_start
+    from foot_traffic.analysis.readback import read_day
 
     topics = [settings.kafka_topic, settings.kafka_topic_realistic]
     if catalogue is None:

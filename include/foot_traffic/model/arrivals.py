@@ -26,8 +26,8 @@ import random
 from collections.abc import Callable, Iterator
 from typing import NamedTuple
 
-from foot_traffic.curve_profile import CurveModel
-from foot_traffic.intensity import SECONDS_PER_DAY, DayIntensity
+from foot_traffic.model.curve_profile import CurveModel
+from foot_traffic.model.intensity import SECONDS_PER_DAY, DayIntensity
 
 _UUID_KEEP = ~(0xF000 << 64) & ~(0xC000 << 48)  # UUID version 4, RFC 4122 variant
 _UUID_MARK = (0x4000 << 64) | (0x8000 << 48)

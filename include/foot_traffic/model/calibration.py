@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from foot_traffic.profile import WEEKDAYS, Profile
+from foot_traffic.model.profile import WEEKDAYS, Profile
 
 WEEKDAY_NAMES = WEEKDAYS[:5]
 WEEKEND_NAMES = WEEKDAYS[5:]

@@ -33,9 +33,9 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from foot_traffic.dwell import Dwell
-from foot_traffic.intensity import SECONDS_PER_DAY, Curve
-from foot_traffic.parties import NO_PARTIES, PartyMix
+from foot_traffic.model.dwell import Dwell
+from foot_traffic.model.intensity import SECONDS_PER_DAY, Curve
+from foot_traffic.model.parties import NO_PARTIES, PartyMix
 
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")  # = profile.WEEKDAYS (profile imports this module)
 TOP_KEYS = {"name", "shape", "description", "time_slots", "curves", "days", "dwell", "parties", "sources"}

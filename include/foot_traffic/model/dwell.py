@@ -16,7 +16,7 @@ import math
 from dataclasses import dataclass
 from statistics import NormalDist
 
-from foot_traffic.intensity import Curve
+from foot_traffic.model.intensity import Curve
 
 _STD = NormalDist()
 

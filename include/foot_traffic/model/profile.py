@@ -23,7 +23,7 @@ from typing import Any
 
 import yaml
 
-from foot_traffic.curve_profile import CurveModel, parse_curve_model
+from foot_traffic.model.curve_profile import CurveModel, parse_curve_model
 
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 MINUTES_PER_DAY = 24 * 60
@@ -207,7 +207,7 @@ def _curve_profile(doc: dict, source: str) -> Profile:
 
 def builtin_profile_path(name: str):
     """The packaged file of built-in profile ``name`` (a Traversable)."""
-    return resources.files("foot_traffic").joinpath(f"profiles/{name}.yaml")
+    return resources.files("foot_traffic.model").joinpath(f"profiles/{name}.yaml")
 
 
 def load_profile(path: str | Path | None = None) -> Profile:
@@ -243,5 +243,5 @@ def builtin_profile(name: str) -> Profile:
 @cache
 def original_profile() -> Profile:
     """The original producer's model, shipped as ``profiles/seed.yaml``."""
-    text = resources.files("foot_traffic").joinpath("profiles/seed.yaml").read_text(encoding="utf-8")
+    text = resources.files("foot_traffic.model").joinpath("profiles/seed.yaml").read_text(encoding="utf-8")
     return profile_from_dict(yaml.safe_load(text), "seed.yaml")

@@ -16,9 +16,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, time
 
-from foot_traffic import arrivals
-from foot_traffic.intensity import SECONDS_PER_DAY, DayIntensity, Window
-from foot_traffic.profile import WEEKDAYS, Profile
+from foot_traffic.model import arrivals
+from foot_traffic.model.intensity import SECONDS_PER_DAY, DayIntensity, Window
+from foot_traffic.model.profile import WEEKDAYS, Profile
 
 
 def utc_intensity(profile: Profile, day: date) -> DayIntensity:

@@ -31,10 +31,10 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import cached_property
 
-from foot_traffic.localday import MINUTES_PER_DAY, local_instant
-from foot_traffic.plan import Visit, split_largest_remainder, trip_and_customer
-from foot_traffic.profile import WEEKDAYS, Profile, Slot
-from foot_traffic.stores import Store
+from foot_traffic.plan.localday import MINUTES_PER_DAY, local_instant
+from foot_traffic.plan.visits import Visit, split_largest_remainder, trip_and_customer
+from foot_traffic.model.profile import WEEKDAYS, Profile, Slot
+from foot_traffic.plan.stores import Store
 
 STORE_PLAN_VERSION = "s1"
 
@@ -65,7 +65,7 @@ class Segment:
 def _open_weight(profile: Profile, weekday: int, periods: tuple[tuple[int, int], ...]) -> float:
     """Sum of slot weights x nominal open share, for a weekday's template hours."""
     if profile.model is not None:  # a curve profile: the curve's own share of the hours
-        from foot_traffic import curve_plan
+        from foot_traffic.plan import curve_plan
 
         return curve_plan.open_weight(profile, weekday, periods)
     weights = profile.weights[WEEKDAYS[weekday]]
@@ -113,7 +113,7 @@ def segments_of(store: Store, day: date, grace_minutes: int) -> tuple[Segment, .
             seconds = sum(e - s for s, e, _ in pieces)
             segments.append(Segment(slot, pieces, w * seconds / slot.seconds))
     if store.profile.model is not None:  # a curve profile: the curve's mass, not the open share
-        from foot_traffic import curve_plan
+        from foot_traffic.plan import curve_plan
 
         masses = curve_plan.segment_masses(store.profile, day, segments, tz)
         segments = [Segment(seg.slot, seg.pieces, m) for seg, m in zip(segments, masses)]
@@ -186,7 +186,8 @@ class StoreDayPlan:
     def visits(self) -> Iterator[Visit]:
         """All visits of the day in entry order; ``Visit.slot`` is the segment index."""
         if self.profile.model is not None:  # a curve profile (retail): arrivals.py
-            from foot_traffic import arrivals, curve_plan
+            from foot_traffic.model import arrivals
+            from foot_traffic.plan import curve_plan
 
             yield from arrivals.visits(
                 self.profile.model,
@@ -268,7 +269,8 @@ def plan_store_day(
     segments = segments_of(store, day, grace_minutes)
     total = store_daily_total(store, day, seed, segments, variation_pct, variation_enabled)
     if store.profile.model is not None and total:  # a curve profile: counts follow from the draws
-        from foot_traffic import arrivals, curve_plan
+        from foot_traffic.model import arrivals
+        from foot_traffic.plan import curve_plan
 
         intensity = curve_plan.store_intensity(store.profile, day, segments, store.tz)
         seeds = curve_plan.store_seeds(seed, store.id, day, derive_store_seed)

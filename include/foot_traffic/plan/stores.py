@@ -36,8 +36,8 @@ from zoneinfo import ZoneInfo
 
 import yaml
 
-from foot_traffic.localday import MINUTES_PER_DAY, zone
-from foot_traffic.profile import BUILTIN, WEEKDAYS, Profile, ProfileError, builtin_profile, load_profile, original_profile
+from foot_traffic.plan.localday import MINUTES_PER_DAY, zone
+from foot_traffic.model.profile import BUILTIN, WEEKDAYS, Profile, ProfileError, builtin_profile, load_profile, original_profile
 from foot_traffic.settings import EXAMPLE_CHAIN  # noqa: F401 - the example chain, re-exported
 
 STORE_ID = re.compile(r"^[a-z0-9][a-z0-9-]*$")

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from foot_traffic.plan import DayPlan
+from foot_traffic.plan.visits import DayPlan
 
 MINUTES_PER_DAY = 24 * 60
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import NamedTuple
 
-from foot_traffic.profile import WEEKDAYS, Profile
+from foot_traffic.model.profile import WEEKDAYS, Profile
 
 PLAN_VERSION = "v1"
 
@@ -82,7 +82,7 @@ class DayPlan:
     def visits(self) -> Iterator[Visit]:
         """All visits of the day in entry order (ties kept in generation order)."""
         if self.profile.model is not None:  # a curve profile (retail): arrivals.py
-            from foot_traffic import curve_plan
+            from foot_traffic.plan import curve_plan
 
             yield from curve_plan.visits(self.profile, self.day, self.total, curve_plan.seeds_for(self.seed, self.day, derive_seed))
             return
@@ -213,7 +213,7 @@ def plan_day(
         variation_enabled=variation_enabled,
     )
     if profile.model is not None:  # a curve profile: slot counts follow from the draws
-        from foot_traffic import curve_plan
+        from foot_traffic.plan import curve_plan
 
         counts = curve_plan.slot_counts(profile, day, total, curve_plan.seeds_for(seed, day, derive_seed))
     else:

@@ -16,9 +16,9 @@ from datetime import UTC, date, datetime
 from functools import lru_cache
 from json.encoder import encode_basestring as _json_str  # what json.dumps(..., ensure_ascii=False) quotes with
 
-from foot_traffic.localday import LocalClockText
-from foot_traffic.plan import DayPlan, Visit
-from foot_traffic.profile import WEEKDAYS
+from foot_traffic.plan.localday import LocalClockText
+from foot_traffic.plan.visits import DayPlan, Visit
+from foot_traffic.model.profile import WEEKDAYS
 
 SESSION = "session"
 ENTRY = "entry"

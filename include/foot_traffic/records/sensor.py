@@ -37,8 +37,8 @@ import random
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 
-from foot_traffic.events import ENTRY, EXIT, H_EVENT_ID, H_SEQ, Moment, Record
-from foot_traffic.plan import derive_seed
+from foot_traffic.records.events import ENTRY, EXIT, H_EVENT_ID, H_SEQ, Moment, Record
+from foot_traffic.plan.visits import derive_seed
 
 DUPLICATE_SUFFIX = ":dup"
 DOUBLE_DELAYS = (1, 2)  # seconds after the passage

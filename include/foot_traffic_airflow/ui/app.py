@@ -25,7 +25,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from foot_traffic.pacing import Clock, SystemClock
-from foot_traffic.plan import plan_from_settings
+from foot_traffic.plan.visits import plan_from_settings
 
 from foot_traffic_airflow.ui import inputs, render, views
 from foot_traffic_airflow.ui import readback as rb

@@ -13,10 +13,10 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-from foot_traffic.plan import DayPlan, plan_day, plan_from_settings
-from foot_traffic.profile import BUILTIN, WEEKDAYS, Profile, ProfileError, builtin_profile, load_profile, original_profile
+from foot_traffic.plan.visits import DayPlan, plan_day, plan_from_settings
+from foot_traffic.model.profile import BUILTIN, WEEKDAYS, Profile, ProfileError, builtin_profile, load_profile, original_profile
 from foot_traffic.settings import Settings, SettingsError
-from foot_traffic.timeline import DayTimeline, day_timeline
+from foot_traffic.plan.timeline import DayTimeline, day_timeline
 
 from foot_traffic_airflow.ui.readback import Readback
 from foot_traffic_airflow.ui.runs import ProducerRun, ProducerTask

@@ -22,13 +22,13 @@ from functools import cache
 import pytest
 from scipy import stats
 
-from foot_traffic import curve_plan
-from foot_traffic.plan import plan_day
-from foot_traffic.profile import WEEKDAYS, load_profile, original_profile
+from foot_traffic.plan import curve_plan
+from foot_traffic.plan.visits import plan_day
+from foot_traffic.model.profile import WEEKDAYS, load_profile, original_profile
 from foot_traffic.runner import Runner
 from foot_traffic.settings import Settings
 from foot_traffic.testing import FakeClock, MemoryPublisher, landed
-from foot_traffic.validate import chi_square, validate_day
+from foot_traffic.analysis.validate import chi_square, validate_day
 
 ALPHA = 0.01
 FIRST = date(2026, 11, 2)  # a Monday

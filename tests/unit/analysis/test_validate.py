@@ -9,14 +9,14 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from foot_traffic.charts import day_chart
-from foot_traffic.profile import load_profile
-from foot_traffic.readback import Landed
+from foot_traffic.analysis.charts import day_chart
+from foot_traffic.model.profile import load_profile
+from foot_traffic.analysis.readback import Landed
 from foot_traffic.runner import Runner
 from foot_traffic.settings import Settings
-from foot_traffic.stores import load_catalogue
+from foot_traffic.plan.stores import load_catalogue
 from foot_traffic.testing import FakeClock, MemoryPublisher, landed
-from foot_traffic.validate import ALPHA, apply_family_level, validate_day, validate_store_day
+from foot_traffic.analysis.validate import ALPHA, apply_family_level, validate_day, validate_store_day
 
 DAY = date(2026, 11, 28)
 RETAIL = {"SEED": "42", "FOOT_TRAFFIC_PROFILE": "retail"}
@@ -119,7 +119,7 @@ def test_a_wrong_model_is_rejected_by_the_statistics(tmp_path):
     arrival test rejects the shape itself."""
     import yaml
 
-    from foot_traffic.profile import builtin_profile_path
+    from foot_traffic.model.profile import builtin_profile_path
 
     doc = yaml.safe_load(builtin_profile_path("retail").read_text())
     doc["curves"]["weekend"] = {"00:00": 1, "24:00": 1}  # flat: a 24-hour store with no peak

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from foot_traffic import profile as profile_mod
-from foot_traffic.profile import BUILTIN, ProfileError, builtin_profile_path, load_profile, original_profile, profile_from_dict
+from foot_traffic.model import profile as profile_mod
+from foot_traffic.model.profile import BUILTIN, ProfileError, builtin_profile_path, load_profile, original_profile, profile_from_dict
 from foot_traffic.settings import BUILTIN_PROFILES, Settings, SettingsError
 
 

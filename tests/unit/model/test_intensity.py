@@ -9,11 +9,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from foot_traffic import arrivals, curve_plan
-from foot_traffic.intensity import Curve, DayIntensity, Window
-from foot_traffic.localday import day_bounds, local_instant
-from foot_traffic.plan import derive_seed, plan_day
-from foot_traffic.profile import load_profile
+from foot_traffic.model import arrivals
+from foot_traffic.plan import curve_plan
+from foot_traffic.model.intensity import Curve, DayIntensity, Window
+from foot_traffic.plan.localday import day_bounds, local_instant
+from foot_traffic.plan.visits import derive_seed, plan_day
+from foot_traffic.model.profile import load_profile
 
 TENT = Curve((0, 43_200, 86_400), (0.0, 2.0, 0.0))  # 0 at midnight, 2 at noon
 

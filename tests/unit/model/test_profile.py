@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from foot_traffic.profile import EN_DASH, WEEKDAYS, ProfileError, load_profile, original_profile
+from foot_traffic.model.profile import EN_DASH, WEEKDAYS, ProfileError, load_profile, original_profile
 
-REFERENCE = Path(__file__).resolve().parents[3] / "shared" / "seed" / "traffic-profile.md"
+REFERENCE = Path(__file__).resolve().parents[4] / "shared" / "seed" / "traffic-profile.md"
 
 EXPECTED_WEIGHTS = {
     "Monday": (16, 17, 20, 17, 13, 10),

@@ -1,6 +1,6 @@
 """The retail profile against the published figures it cites (profiles/retail.yaml).
 
-Computed from the model (``foot_traffic.calibration``) the way each figure was measured:
+Computed from the model (``foot_traffic.model.calibration``) the way each figure was measured:
 the ATUS hour shares count a shopper in every hour their trip overlaps. Tolerances are
 stated per target (``calibration.report``); ``scripts/retail_calibration.py`` prints them.
 """
@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import pytest
 
-from foot_traffic import calibration
-from foot_traffic.profile import load_profile
+from foot_traffic.model import calibration
+from foot_traffic.model.profile import load_profile
 
 
 @pytest.fixture(scope="module")

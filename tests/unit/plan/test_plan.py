@@ -7,8 +7,8 @@ from datetime import date, timedelta
 
 import pytest
 
-from foot_traffic.plan import daily_total, plan_day, split_largest_remainder
-from foot_traffic.profile import WEEKDAYS, original_profile
+from foot_traffic.plan.visits import daily_total, plan_day, split_largest_remainder
+from foot_traffic.model.profile import WEEKDAYS, original_profile
 
 PROFILE = original_profile()
 FRIDAY = date(2025, 11, 7)

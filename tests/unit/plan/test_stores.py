@@ -13,9 +13,9 @@ import yaml
 
 from foot_traffic import cli
 from foot_traffic.settings import Settings, SettingsError
-from foot_traffic.stores import CatalogueError, catalogue_from_dict, load_catalogue
+from foot_traffic.plan.stores import CatalogueError, catalogue_from_dict, load_catalogue
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 EXAMPLE = ROOT / "include" / "foot_traffic" / "chains" / "example_chain.yaml"
 
 
@@ -151,7 +151,7 @@ def test_shape_problems(doc, message):
 
 
 def test_a_profile_file_relative_to_the_catalogue(tmp_path):
-    seed = (ROOT / "include" / "foot_traffic" / "profiles" / "seed.yaml").read_text()
+    seed = (ROOT / "include" / "foot_traffic" / "model" / "profiles" / "seed.yaml").read_text()
     (tmp_path / "profiles").mkdir()
     (tmp_path / "profiles" / "mall.yaml").write_text(seed.replace("name: seed", "name: mall"))
     (tmp_path / "chain.yaml").write_text(yaml.safe_dump({"stores": [store(profile="profiles/mall.yaml")]}))

@@ -5,9 +5,9 @@ from datetime import date
 
 import pytest
 
-from foot_traffic.plan import plan_day
-from foot_traffic.profile import load_profile, original_profile, profile_from_dict
-from foot_traffic.timeline import MINUTES_PER_DAY, day_timeline
+from foot_traffic.plan.visits import plan_day
+from foot_traffic.model.profile import load_profile, original_profile, profile_from_dict
+from foot_traffic.plan.timeline import MINUTES_PER_DAY, day_timeline
 
 PROFILE = original_profile()
 

@@ -10,7 +10,7 @@ import pytest
 
 from foot_traffic.publisher import DeliveryError
 from foot_traffic.runner import Runner
-from foot_traffic.sensor import DOUBLE_DELAYS, SensorModel
+from foot_traffic.records.sensor import DOUBLE_DELAYS, SensorModel
 from foot_traffic.settings import Settings
 from foot_traffic.testing import FakeClock, MemoryDayScanner, MemoryPublisher
 

@@ -13,9 +13,9 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from foot_traffic.fit.estimate import GROUPS, Fit, aggregate
-from foot_traffic.fit.roundtrip import RoundTrip
-from foot_traffic.profile import WEEKDAYS
+from foot_traffic.analysis.fit.estimate import GROUPS, Fit, aggregate
+from foot_traffic.analysis.fit.roundtrip import RoundTrip
+from foot_traffic.model.profile import WEEKDAYS
 
 OBSERVED, FITTED, GENERATED, MUTED = "#1f77b4", "#d62728", "#2ca02c", "#999999"
 

@@ -30,9 +30,9 @@ from dataclasses import dataclass, field
 from datetime import date
 from statistics import NormalDist
 
-from foot_traffic.fit.counts import SECONDS_PER_DAY, CountsError, DayCounts, DoorCounts
-from foot_traffic.intensity import Curve
-from foot_traffic.profile import WEEKDAYS
+from foot_traffic.analysis.fit.counts import SECONDS_PER_DAY, CountsError, DayCounts, DoorCounts
+from foot_traffic.model.intensity import Curve
+from foot_traffic.model.profile import WEEKDAYS
 
 GROUPS = {"weekdays": WEEKDAYS[:5], "weekend": WEEKDAYS[5:]}
 GROUP_OF = {day: name for name, members in GROUPS.items() for day in members}

@@ -6,9 +6,9 @@ import math
 from pathlib import Path
 from typing import IO
 
-from foot_traffic.fit.estimate import GROUPS, Fit
-from foot_traffic.fit.roundtrip import RoundTrip
-from foot_traffic.profile import WEEKDAYS
+from foot_traffic.analysis.fit.estimate import GROUPS, Fit
+from foot_traffic.analysis.fit.roundtrip import RoundTrip
+from foot_traffic.model.profile import WEEKDAYS
 
 
 def _f(value: float, fmt: str) -> str:

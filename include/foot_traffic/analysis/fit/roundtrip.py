@@ -1,6 +1,6 @@
 """Round trip: generate days from a fitted profile with the engine's plan, compare with the counts.
 
-No broker: :func:`foot_traffic.plan.plan_day` gives each simulated day's total and visits,
+No broker: :func:`foot_traffic.plan.visits.plan_day` gives each simulated day's total and visits,
 exactly as ``foot-traffic produce`` would send them (the producer adds nothing to the
 plan). The generated days are compared with the real ones on what the fit promised:
 
@@ -13,7 +13,7 @@ plan). The generated days are compared with the real ones on what the fit promis
   the observed one.
 
 Totals (weekday index, variation) come from ``totals_weeks`` simulated weeks of the
-engine's :func:`~foot_traffic.plan.daily_total` (cheap, so their noise is negligible);
+engine's :func:`~foot_traffic.plan.visits.daily_total` (cheap, so their noise is negligible);
 visits (hourly shares, dwell, occupancy) from ``weeks`` weeks of whole day plans.
 
 Without a store catalogue the engine plays the profile's local times as UTC, so the
@@ -29,9 +29,9 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
-from foot_traffic.fit.estimate import GROUP_OF, GROUPS, Fit, aggregate
-from foot_traffic.plan import daily_total, plan_day
-from foot_traffic.profile import WEEKDAYS, Profile
+from foot_traffic.analysis.fit.estimate import GROUP_OF, GROUPS, Fit, aggregate
+from foot_traffic.plan.visits import daily_total, plan_day
+from foot_traffic.model.profile import WEEKDAYS, Profile
 
 FIRST_MONDAY = date(2030, 1, 7)  # simulated days start here (any Monday would do)
 

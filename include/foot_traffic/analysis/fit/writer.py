@@ -1,7 +1,7 @@
 """Write a fit as a curve profile (the ``retail.yaml`` format), checked by the project's loader.
 
 The file is written by hand (comments say where each figure came from) and parsed back
-with :func:`foot_traffic.profile.profile_from_dict` before it replaces anything, so a
+with :func:`foot_traffic.model.profile.profile_from_dict` before it replaces anything, so a
 profile that the producer would refuse is never written. The fit's source and figures
 go in the profile's ``sources`` list (documentation the engine does not read): the file's
 name and sha256, the days used and left out, and the goodness of fit.
@@ -18,8 +18,8 @@ from typing import Any
 import yaml
 
 from foot_traffic import __version__
-from foot_traffic.fit.estimate import GROUP_OF, Fit
-from foot_traffic.profile import WEEKDAYS, Profile, profile_from_dict
+from foot_traffic.analysis.fit.estimate import GROUP_OF, Fit
+from foot_traffic.model.profile import WEEKDAYS, Profile, profile_from_dict
 
 
 def _hhmm(second: int) -> str:

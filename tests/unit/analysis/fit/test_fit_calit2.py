@@ -8,11 +8,11 @@ from datetime import date
 
 import pytest
 
-from foot_traffic.fit.counts import parse_exclude, read_counts, sha256_of
-from foot_traffic.fit.estimate import fit_counts
-from foot_traffic.fit.roundtrip import Tolerances, round_trip
-from foot_traffic.fit.writer import write_profile
-from foot_traffic.profile import WEEKDAYS, load_profile
+from foot_traffic.analysis.fit.counts import parse_exclude, read_counts, sha256_of
+from foot_traffic.analysis.fit.estimate import fit_counts
+from foot_traffic.analysis.fit.roundtrip import Tolerances, round_trip
+from foot_traffic.analysis.fit.writer import write_profile
+from foot_traffic.model.profile import WEEKDAYS, load_profile
 from tests.support.anchors import CALIT2_SHA256, calit2
 
 

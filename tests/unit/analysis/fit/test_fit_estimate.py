@@ -11,8 +11,8 @@ from datetime import date, timedelta
 
 import pytest
 
-from foot_traffic.fit.counts import CountsError, DayCounts, DoorCounts
-from foot_traffic.fit.estimate import (
+from foot_traffic.analysis.fit.counts import CountsError, DayCounts, DoorCounts
+from foot_traffic.analysis.fit.estimate import (
     FitOptions,
     aggregate,
     fit_counts,
@@ -21,8 +21,8 @@ from foot_traffic.fit.estimate import (
     truncated_mean,
     untruncated_for,
 )
-from foot_traffic.intensity import Curve
-from foot_traffic.profile import WEEKDAYS
+from foot_traffic.model.intensity import Curve
+from foot_traffic.model.profile import WEEKDAYS
 
 MEANS = {"Monday": 400, "Tuesday": 420, "Wednesday": 440, "Thursday": 460, "Friday": 600, "Saturday": 800, "Sunday": 300}
 VARIATION = 0.2  # U[0.8, 1.2]: CV 0.2 / sqrt(3) = 0.1155
@@ -190,9 +190,9 @@ def test_truncated_mean_and_its_inverse():
 
 
 def test_a_weekday_without_days_takes_its_groups_total_and_curve(tmp_path):
-    from foot_traffic.fit.chart import draw
-    from foot_traffic.fit.roundtrip import round_trip
-    from foot_traffic.fit.writer import write_profile
+    from foot_traffic.analysis.fit.chart import draw
+    from foot_traffic.analysis.fit.roundtrip import round_trip
+    from foot_traffic.analysis.fit.writer import write_profile
 
     counts = simulate(6)
     no_wednesdays = DoorCounts(**{**counts.__dict__, "days": tuple(d for d in counts.days if d.day.weekday() != 2)})
