@@ -42,7 +42,7 @@ def main() -> None:
     held = sum(topic_counts(bootstrap).values())
 
     from foot_traffic.kafka_options import KafkaOptions
-    from foot_traffic.plan.visits import day_start
+    from foot_traffic.plan.localday import day_start
     from foot_traffic.resume import KafkaDayScanner
 
     options = KafkaOptions(bootstrap_servers=bootstrap)
@@ -77,8 +77,8 @@ def chain_case(bootstrap: str, first, visits: int, repeats: int, stores: int) ->
 
     from foot_traffic.kafka_options import KafkaOptions
     from foot_traffic.plan.localday import local_instant
-    from foot_traffic.resume import KafkaDayScanner
     from foot_traffic.plan.stores import load_catalogue
+    from foot_traffic.resume import KafkaDayScanner
 
     per_store = max(1, visits // stores)
     path = write_catalogue(WORK / "resume-scan-chain.yaml", catalogue_doc(stores, per_store, zones=ZONES[::2]))

@@ -13,17 +13,16 @@ from datetime import date
 from typing import Any
 
 from foot_traffic.kafka_options import KafkaOptions
-from foot_traffic.plan.localday import local_instant
-from foot_traffic.pacing import Clock, SystemClock
-from foot_traffic.plan.visits import day_start
 from foot_traffic.model.profile import Profile, load_profile
+from foot_traffic.pacing import Clock, SystemClock
+from foot_traffic.plan.localday import day_start, local_instant
+from foot_traffic.plan.stores import Catalogue
 from foot_traffic.progress import ProgressReporter
 from foot_traffic.publisher import ProducerFactory, publisher_for
 from foot_traffic.resume import KafkaDayScanner
 from foot_traffic.retry import reachable
 from foot_traffic.runner import Runner
 from foot_traffic.settings import Settings
-from foot_traffic.plan.stores import Catalogue
 
 
 def progress_cadence(settings: Settings) -> float:

@@ -1,9 +1,4 @@
-"""Which store-days a chain run plays, in the order they begin, and their plans in batches.
-
-A chain run plays, for each day D it is given, every store's *local* day D. Store-days
-are opened lazily in the order of their local midnights (Tokyo's D begins 17 hours before
-Los Angeles' D), so the runner holds only the store-days under way: memory follows the
-customers inside the stores, not the number of stores' days.
+"""A chain run's store-days (``plan.store_days``) planned in batches, one resume scan per day.
 
 The resume scan of the topics is done once per day D for all stores of the run (one pass
 from the earliest local midnight), not once per store. With transactions (one writer per
@@ -14,58 +9,18 @@ first of them opens, then calls :meth:`ChainPlanner.rescan` -- still one scan pe
 
 from __future__ import annotations
 
-import heapq
 import logging
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 
-from foot_traffic.plan.localday import local_date, local_instant
-from foot_traffic.plan.visits import random_seed
+from foot_traffic.plan.localday import local_instant
+from foot_traffic.plan.seeds import random_seed
+from foot_traffic.plan.store_days import StoreDay, store_days
+from foot_traffic.plan.storeday import StoreDayPlan, plan_store_day
+from foot_traffic.plan.stores import Catalogue
 from foot_traffic.resume import DayHoldings, PlanMismatch
-from foot_traffic.plan.storeday import StoreDayPlan, plan_store_from_settings
-from foot_traffic.plan.stores import Catalogue, Store
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True, order=True)
-class StoreDay:
-    """One store's local day; ``start`` is its local midnight (epoch seconds)."""
-
-    start: int
-    order: int  # position in the catalogue: ties of ``start`` in catalogue order
-    day: date = field(compare=False)
-    store: Store = field(compare=False)
-
-
-def store_days(catalogue: Catalogue, days: Iterable[date], *, from_now: float | None = None) -> Iterator[StoreDay]:
-    """Every (store, day) for ``days`` (possibly endless), in the order of their local midnights.
-
-    With ``from_now`` (epoch seconds), store-days that ended locally before it are left
-    out (a run started without a date plays each store's local today onwards).
-    """
-    def batch_of(day: date | None) -> list[StoreDay] | None:
-        if day is None:
-            return None
-        return sorted(StoreDay(local_instant(day, 0, s.tz), i, day, s) for i, s in enumerate(catalogue.stores))
-
-    pending: list[StoreDay] = []
-    day_iter = iter(days)
-    upcoming = batch_of(next(day_iter, None))
-    while True:
-        # A day's store-days join once its earliest local midnight is not after the next
-        # pending one: at most two days are held, whatever the number of days.
-        while upcoming is not None and (not pending or upcoming[0].start <= pending[0].start):
-            for item in upcoming:
-                heapq.heappush(pending, item)
-            upcoming = batch_of(next(day_iter, None))
-        if not pending:
-            return
-        item = heapq.heappop(pending)
-        if from_now is not None and item.day < local_date(from_now, item.store.tz):
-            continue
-        yield item
 
 
 @dataclass
@@ -113,7 +68,7 @@ class ChainPlanner:
         batch = self._batches.get(day)
         seed = batch.seed if batch is not None else self._seed(day, found, quiet=True)
         for store_day in store_days(self.catalogue, [day]):
-            plan = plan_store_from_settings(store_day.store, day, self.settings, seed)
+            plan = plan_store_day(store_day.store, day, self.settings, seed)
             self._refuse_other_plans(store_day, plan, found.get(store_day.store.id, {}))
 
     def rescan(self, day: date, seed: int | None = None) -> None:
@@ -140,7 +95,7 @@ class ChainPlanner:
         """Plan one store-day; with resume on, adopt and check what the topics already hold."""
         batch = self.batch(store_day.day)
         store = store_day.store
-        plan = plan_store_from_settings(store, store_day.day, self.settings, batch.seed)
+        plan = plan_store_day(store, store_day.day, self.settings, batch.seed)
         plans = batch.found.get(store.id, {})
         self._refuse_other_plans(store_day, plan, plans)
         return plan, plans.get(plan.plan_id)

@@ -23,17 +23,17 @@ from datetime import date
 
 from foot_traffic import __version__
 from foot_traffic.build import build_runner
-from foot_traffic.plan.localday import local_date
+from foot_traffic.model.profile import Profile, ProfileError, load_profile
 from foot_traffic.ownership import describe_owner, describe_run
 from foot_traffic.pacing import SystemClock
-from foot_traffic.plan.visits import plan_from_settings, today
-from foot_traffic.model.profile import Profile, ProfileError, load_profile
+from foot_traffic.plan.implicit import implicit_store
+from foot_traffic.plan.localday import local_date, today
+from foot_traffic.plan.storeday import plan_store_day
+from foot_traffic.plan.stores import Catalogue, CatalogueError, load_catalogue
 from foot_traffic.publisher import Fenced, PublishError
 from foot_traffic.resume import PlanMismatch
 from foot_traffic.runner import days_from
 from foot_traffic.settings import Settings, SettingsError
-from foot_traffic.plan.storeday import plan_store_from_settings
-from foot_traffic.plan.stores import Catalogue, CatalogueError, load_catalogue
 
 log = logging.getLogger("foot_traffic")
 
@@ -360,7 +360,7 @@ def chain_first_day(catalogue: Catalogue, now: float) -> date:
 
 
 def cmd_preview_chain(settings: Settings, catalogue: Catalogue, args: argparse.Namespace) -> int:
-    from foot_traffic.plan.visits import random_seed
+    from foot_traffic.plan.seeds import random_seed
 
     now = SystemClock().now().timestamp()
     seed = settings.seed if settings.seed is not None else random_seed()
@@ -370,7 +370,7 @@ def cmd_preview_chain(settings: Settings, catalogue: Catalogue, args: argparse.N
     total = 0
     for store in catalogue:
         day = args.date or local_date(now, store.tz)
-        plan = plan_store_from_settings(store, day, settings, seed)
+        plan = plan_store_day(store, day, settings, seed)
         total += plan.total
         hours = store.hours_text(day)
         print(f"  {store.id:<24} {store.timezone:<22} {day} {plan.weekday[:3]}  {hours:<26} {plan.total:7d} visits")
@@ -386,7 +386,7 @@ def cmd_preview_chain(settings: Settings, catalogue: Catalogue, args: argparse.N
 
 def cmd_preview(settings: Settings, profile: Profile, args: argparse.Namespace) -> int:
     day = args.date or today(SystemClock().now())
-    plan = plan_from_settings(day, settings, profile)
+    plan = plan_store_day(implicit_store(settings, profile), day, settings)
     seeded = "" if settings.seed is not None else "  (SEED unset: a random plan; set SEED to reproduce it)"
     print(f"{day} ({plan.weekday}): {plan.total} visits, seed {plan.seed}, profile {profile.name}{seeded}")
     widest = max(plan.slot_counts) or 1
@@ -470,8 +470,8 @@ def cmd_produce(settings: Settings, profile: Profile, args: argparse.Namespace, 
     elif stop.is_set():
         log.info("stopped cleanly: every record sent was acknowledged")
     elif settings.validate_day and count is not None:
-        from foot_traffic.kafka_options import KafkaOptions
         from foot_traffic.analysis.validate import read_and_validate
+        from foot_traffic.kafka_options import KafkaOptions
 
         for day in days_from(first, count):
             for report in read_and_validate(settings, profile, day, KafkaOptions.from_settings(settings), catalogue=catalogue):
@@ -489,8 +489,8 @@ def log_level(args: argparse.Namespace) -> int:
 
 
 def cmd_validate(settings: Settings, profile: Profile, args: argparse.Namespace, catalogue: Catalogue | None) -> int:
-    from foot_traffic.kafka_options import KafkaOptions
     from foot_traffic.analysis.validate import read_and_validate
+    from foot_traffic.kafka_options import KafkaOptions
 
     day = args.date or today(SystemClock().now())
     reports = read_and_validate(settings, profile, day, KafkaOptions.from_settings(settings), catalogue=catalogue)

@@ -48,19 +48,22 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any, Protocol
 
-from foot_traffic.chain import ChainPlanner, StoreDay, store_days
-from foot_traffic.records.events import DayStream, Moment, StoreDayStream
-from foot_traffic.plan.localday import local_date
-from foot_traffic.pacing import Clock, Pacer, SystemClock
-from foot_traffic.plan.visits import DayPlan, day_start, plan_from_settings
+from foot_traffic.chain import ChainPlanner
 from foot_traffic.model.profile import Profile, load_profile
+from foot_traffic.pacing import Clock, Pacer, SystemClock
+from foot_traffic.plan.implicit import implicit_store
+from foot_traffic.plan.localday import day_start, local_date
+from foot_traffic.plan.store_days import StoreDay, store_days
+from foot_traffic.plan.storeday import StoreDayPlan, plan_store_day
+from foot_traffic.plan.stores import Catalogue
 from foot_traffic.progress import LogProgress, ProgressReporter, Snapshot
 from foot_traffic.publisher import DayWriter, Fenced, Publisher, PublishError
+from foot_traffic.records.events import Moment
+from foot_traffic.records.sensor import day_moments
+from foot_traffic.records.stream import StoreDayStream
 from foot_traffic.resume import DayHoldings, PlanMismatch
 from foot_traffic.retry import backoff_delays
-from foot_traffic.records.sensor import day_moments
 from foot_traffic.settings import Settings
-from foot_traffic.plan.stores import Catalogue
 
 log = logging.getLogger(__name__)
 
@@ -143,8 +146,8 @@ class DaySummary:
 
 @dataclass
 class _OpenDay:
-    plan: DayPlan  # or a StoreDayPlan
-    stream: DayStream
+    plan: StoreDayPlan
+    stream: StoreDayStream
     moments: Iterator[Moment]
     summary: DaySummary
     holdings: DayHoldings | None
@@ -200,6 +203,7 @@ class Runner:
         self.catalogue = catalogue
         # The implicit store's profile (a catalogue's stores carry their own).
         self.profile = profile or (load_profile(settings.profile_file) if catalogue is None else None)
+        self._implicit = implicit_store(settings, self.profile) if catalogue is None else None
         self.sim_anchor = sim_anchor
         self.progress_every = progress_every
         self.progress = progress or LogProgress()
@@ -233,7 +237,7 @@ class Runner:
     # -- planning ---------------------------------------------------------------------------
     def plan(
         self, day: date, *, look_only: bool = False, seed: int | None = None
-    ) -> tuple[DayPlan, DayHoldings | None]:
+    ) -> tuple[StoreDayPlan, DayHoldings | None]:
         """Plan ``day``; with resume on, adopt and check what the topics already hold.
 
         ``look_only``: a check before the day is taken (see ``_fences``): what is
@@ -248,7 +252,7 @@ class Runner:
             seed = next(iter(found.values())).seed
             if not look_only:
                 log.info("SEED unset: continuing %s with the seed of its earlier attempt, %d", day, seed)
-        plan = plan_from_settings(day, self.settings, self.profile, seed=seed)
+        plan = plan_store_day(self._implicit, day, self.settings, seed)
         others = {pid: h for pid, h in found.items() if pid != plan.plan_id}
         if others:
             described = "; ".join(f"plan {pid}: {h.total} records" for pid, h in others.items())
@@ -260,7 +264,7 @@ class Runner:
             )
         return plan, found.get(plan.plan_id)
 
-    def log_plan(self, plan: DayPlan) -> None:
+    def log_plan(self, plan: StoreDayPlan) -> None:
         log.info(
             "plan for %s (%s): %d visits, seed %d, profile %s, plan id %s",
             plan.day, plan.weekday, plan.total, plan.seed, plan.profile.name, plan.plan_id,
@@ -276,7 +280,7 @@ class Runner:
         would refuse the day must look first, without taking it."""
         return bool(getattr(self.publisher, "fences", False)) and self.settings.resume and self.scanner is not None
 
-    def _summary(self, plan: DayPlan) -> DaySummary:
+    def _summary(self, plan: StoreDayPlan) -> DaySummary:
         return DaySummary(
             day=plan.day,
             plan_id=plan.plan_id,
@@ -309,7 +313,7 @@ class Runner:
         elif from_now:
             # A fresh start in the middle of today plays the rest of today, like the original.
             skip_before = int(self.clock.now().timestamp())
-        stream = DayStream(plan, self.settings.kafka_topic, self.settings.kafka_topic_realistic)
+        stream = StoreDayStream(plan, self.settings.kafka_topic, self.settings.kafka_topic_realistic)
         return _OpenDay(plan, stream, day_moments(stream, self.settings), summary, holdings, skip_before, writer)
 
     def _complete_at_open(self, holdings: DayHoldings, plan) -> bool:
@@ -529,7 +533,7 @@ class Runner:
             summary.finished = False
         if not fenced:  # fenced while opening the day: nothing of it was sent
             if exc.store is None:
-                summary = self._summary(plan_from_settings(exc.day, self.settings, self.profile))
+                summary = self._summary(plan_store_day(self._implicit, exc.day, self.settings))
             else:
                 summary = DaySummary(day=exc.day, plan_id="", seed=-1, total_visits=0, planned_per_slot={},
                                      store_id=exc.store, topics=tuple(self.topics))

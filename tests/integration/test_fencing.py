@@ -13,11 +13,14 @@ from datetime import date
 import pytest
 from kafka import KafkaProducer
 
-from foot_traffic.records.events import H_EVENT_ID, DayStream
 from foot_traffic.kafka_options import KafkaOptions
-from foot_traffic.plan.visits import day_start, plan_from_settings
 from foot_traffic.model.profile import load_profile
+from foot_traffic.plan.implicit import implicit_store
+from foot_traffic.plan.localday import day_start
+from foot_traffic.plan.storeday import plan_store_day
 from foot_traffic.publisher import Fenced, publisher_for
+from foot_traffic.records.events import H_EVENT_ID
+from foot_traffic.records.stream import StoreDayStream
 from foot_traffic.resume import KafkaDayScanner
 from foot_traffic.settings import Settings
 from tests.support.kafka_read import read_topic
@@ -39,8 +42,8 @@ def make_settings(bootstrap, topics, client, **extra):
 
 
 def day_records(settings, day=DAY):
-    plan = plan_from_settings(day, settings, load_profile(None))
-    return [r for m in DayStream(plan, settings.kafka_topic, settings.kafka_topic_realistic) for r in m.records]
+    plan = plan_store_day(implicit_store(settings, load_profile(None)), day, settings)
+    return [r for m in StoreDayStream(plan, settings.kafka_topic, settings.kafka_topic_realistic) for r in m.records]
 
 
 def publishers(settings, run):
@@ -166,11 +169,11 @@ def test_a_clean_run_leaves_no_aborted_records(kafka_bootstrap, topics, client):
 
 
 def store_records(settings, catalogue, store_id, day=DAY):
-    from foot_traffic.records.events import StoreDayStream
-    from foot_traffic.plan.storeday import plan_store_from_settings
+    from foot_traffic.plan.storeday import plan_store_day
+    from foot_traffic.records.stream import StoreDayStream
 
     store = next(s for s in catalogue.stores if s.id == store_id)
-    plan = plan_store_from_settings(store, day, settings, settings.seed)
+    plan = plan_store_day(store, day, settings, settings.seed)
     return [r for m in StoreDayStream(plan, settings.kafka_topic, settings.kafka_topic_realistic) for r in m.records]
 
 
@@ -181,8 +184,8 @@ def test_a_chain_shares_one_producer_per_day_and_another_sharding_fences_it_by_i
     fences the older producer by its id (its open transaction aborted, so the resume scan
     that follows sees all it will ever commit), and the older run stops, naming it; a retry
     of the same store set, in any order, is fenced by Kafka itself."""
-    from foot_traffic.settings import EXAMPLE_CHAIN
     from foot_traffic.plan.stores import load_catalogue
+    from foot_traffic.settings import EXAMPLE_CHAIN
 
     s = make_settings(kafka_bootstrap, topics, client)
     chain = load_catalogue(EXAMPLE_CHAIN)

@@ -10,11 +10,14 @@ from datetime import date, timedelta
 
 import pytest
 
-from foot_traffic.records.events import H_EVENT_ID, DayStream
 from foot_traffic.kafka_options import KafkaOptions
-from foot_traffic.plan.visits import day_start, plan_from_settings
 from foot_traffic.model.profile import load_profile
+from foot_traffic.plan.implicit import implicit_store
+from foot_traffic.plan.localday import day_start
+from foot_traffic.plan.storeday import plan_store_day
 from foot_traffic.publisher import publisher_for
+from foot_traffic.records.events import H_EVENT_ID
+from foot_traffic.records.stream import StoreDayStream
 from foot_traffic.resume import KafkaDayScanner
 from foot_traffic.runner import Runner, days_from
 from foot_traffic.settings import Settings
@@ -62,8 +65,8 @@ def day_ids(bootstrap, topics, day):
 def test_an_old_day_rerun_reads_its_segments_only_even_after_a_crashed_writer(kafka_bootstrap, topics, client):
     s = make_settings(kafka_bootstrap, topics, client)
     # a writer of the first day dies after 400 records (committed, never finished) ...
-    plan = plan_from_settings(FIRST, s, load_profile(None))
-    records = [r for m in DayStream(plan, s.kafka_topic, s.kafka_topic_realistic) for r in m.records]
+    plan = plan_store_day(implicit_store(s, load_profile(None)), FIRST, s)
+    records = [r for m in StoreDayStream(plan, s.kafka_topic, s.kafka_topic_realistic) for r in m.records]
     pubs = publisher_for(s, KafkaOptions.from_settings(s), owner={"run": "dies", "host": "h", "pid": 0})
     pubs.ensure_topics(list(topics))
     writer = pubs.open_day(FIRST)
@@ -117,8 +120,8 @@ def test_a_chains_old_day_rerun_reads_its_store_days_segments_only(kafka_bootstr
     finds, and a re-run sends exactly the rest."""
     import yaml
 
-    from foot_traffic.settings import EXAMPLE_CHAIN
     from foot_traffic.plan.stores import load_catalogue
+    from foot_traffic.settings import EXAMPLE_CHAIN
     from tests.integration.test_fencing import store_records
 
     doc = yaml.safe_load(EXAMPLE_CHAIN.read_text())

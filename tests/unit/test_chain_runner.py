@@ -11,13 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from foot_traffic.chain import store_days
 from foot_traffic.plan.localday import local_instant
+from foot_traffic.plan.store_days import store_days
+from foot_traffic.plan.stores import Catalogue, load_catalogue
 from foot_traffic.publisher import DeliveryError
 from foot_traffic.resume import PlanMismatch
 from foot_traffic.runner import Runner, days_from
 from foot_traffic.settings import Settings
-from foot_traffic.plan.stores import Catalogue, load_catalogue
 from foot_traffic.testing import FakeClock, MemoryDayScanner, MemoryPublisher
 
 ROOT = Path(__file__).resolve().parents[2]

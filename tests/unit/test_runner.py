@@ -5,7 +5,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from foot_traffic.plan.visits import day_start
+from foot_traffic.plan.localday import day_start
 from foot_traffic.publisher import DeliveryError
 from foot_traffic.resume import PlanMismatch
 from foot_traffic.runner import Runner, days_from

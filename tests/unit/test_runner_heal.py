@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from foot_traffic.plan.visits import day_start
+from foot_traffic.plan.localday import day_start
 from foot_traffic.publisher import BrokerUnavailable, DeliveryError
 from foot_traffic.retry import backoff_delays
 from foot_traffic.runner import Runner, days_from
@@ -198,8 +198,8 @@ def test_a_chain_heals_in_process_every_store_day_exactly_once(fences):
     """Outages while 10 stores in 4 time zones play two days: each store-day open (or finished
     lately) is taken again, scanned once per day for all its stores, and replayed against
     the scan; store-days not begun yet begin with the new writers; nothing lost, nothing twice."""
-    from foot_traffic.settings import EXAMPLE_CHAIN
     from foot_traffic.plan.stores import load_catalogue
+    from foot_traffic.settings import EXAMPLE_CHAIN
 
     chain = load_catalogue(EXAMPLE_CHAIN)
     days = [DAY, DAY + timedelta(days=1)]
@@ -230,9 +230,9 @@ def test_a_chain_heals_in_process_every_store_day_exactly_once(fences):
 
 
 def test_a_chain_day_taken_by_a_newer_run_during_the_outage_is_not_taken_back():
+    from foot_traffic.plan.stores import load_catalogue
     from foot_traffic.publisher import Fenced
     from foot_traffic.settings import EXAMPLE_CHAIN
-    from foot_traffic.plan.stores import load_catalogue
 
     chain = load_catalogue(EXAMPLE_CHAIN)
     pub = MemoryPublisher(outages={2000: Outage()})

@@ -1,45 +1,23 @@
-"""A curve profile's day: its open windows, its intensity and its random streams.
+"""A curve profile's store-day: its intensity over the open segments, and their weights.
 
-Two days hold visits: the UTC day without a store catalogue (the whole day is open, one
-window per time slot) and a store's local day (``storeplan.py``: the open pieces of its
-segments, in the store's zone, closing + grace as ``leave_by``). Both go through
-``arrivals.py`` with streams derived from (seed, day) or (seed, store, local day).
+A store-day's visits go through ``model/arrivals.py`` over the open pieces of its
+segments, in the store's zone, closing + grace as ``leave_by`` (the implicit store: the
+whole UTC day, one window per time slot, no closing), with the streams of
+``plan.seeds.curve_seeds``.
 
-For a store the curve also weighs the open time: a segment's weight is the day's volume
-times the share of the curve's mass it covers (the open share of its weight, exactly,
-however the curve runs inside the slot), so a store open 08:30-20:00 gets the curve's
-share of those hours.
+For a catalogue store the curve also weighs the open time: a segment's weight is the
+day's volume times the share of the curve's mass it covers (the open share of its
+weight, exactly, however the curve runs inside the slot), so a store open 08:30-20:00
+gets the curve's share of those hours.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from datetime import UTC, date, datetime, time
+from collections.abc import Callable
+from datetime import date, datetime
 
-from foot_traffic.model import arrivals
 from foot_traffic.model.intensity import SECONDS_PER_DAY, DayIntensity, Window
 from foot_traffic.model.profile import WEEKDAYS, Profile
-
-
-def utc_intensity(profile: Profile, day: date) -> DayIntensity:
-    start = int(datetime.combine(day, time(0), tzinfo=UTC).timestamp())
-    windows = [Window(start + 60 * s.start_minute, start + 60 * s.end_minute, s.index) for s in profile.slots]
-    return DayIntensity(profile.model.curve_for(WEEKDAYS[day.weekday()]), windows)
-
-
-def seeds_for(seed: int, day: date, derive: Callable[[int, date, str], int]) -> Callable[[str], int]:
-    return lambda stream: derive(seed, day, f"curve/{stream}")
-
-
-def slot_counts(profile: Profile, day: date, total: int, seeds: Callable[[str], int]) -> tuple[int, ...]:
-    return arrivals.slot_counts(profile.model, utc_intensity(profile, day), total, seeds, len(profile.slots))
-
-
-def visits(profile: Profile, day: date, total: int, seeds: Callable[[str], int]) -> Iterator[arrivals.PartyVisit]:
-    return arrivals.visits(profile.model, utc_intensity(profile, day), WEEKDAYS[day.weekday()], total, seeds)
-
-
-# -- a store's local day --------------------------------------------------------------------------
 
 
 def zone_offset(tz) -> Callable[[int], int]:
@@ -47,7 +25,7 @@ def zone_offset(tz) -> Callable[[int], int]:
     return lambda ts: int(datetime.fromtimestamp(ts, tz).utcoffset().total_seconds())
 
 
-def store_intensity(profile: Profile, day: date, segments, tz) -> DayIntensity:
+def day_intensity(profile: Profile, day: date, segments, tz) -> DayIntensity:
     """The curve over a store-day's open pieces; a window's ``slot`` is its segment index."""
     windows = [
         Window(start, end, index, leave)
@@ -59,7 +37,7 @@ def store_intensity(profile: Profile, day: date, segments, tz) -> DayIntensity:
 
 def segment_masses(profile: Profile, day: date, segments, tz) -> list[float]:
     """Each segment's weight: the day's volume x its share of the whole day's curve."""
-    intensity = store_intensity(profile, day, segments, tz)
+    intensity = day_intensity(profile, day, segments, tz)
     weekday = WEEKDAYS[day.weekday()]
     whole = profile.model.curve_for(weekday).integral(0, SECONDS_PER_DAY)
     masses = [0.0] * len(segments)
@@ -70,7 +48,7 @@ def segment_masses(profile: Profile, day: date, segments, tz) -> list[float]:
 
 def open_weight(profile: Profile, weekday: int, periods) -> float:
     """The curve's share of a weekday's template opening hours (minutes, possibly past
-    midnight), times the day's volume: ``storeplan``'s open weight for curve profiles."""
+    midnight), times the day's volume: ``segments``' open weight for curve profiles."""
     name = WEEKDAYS[weekday]
     curve = profile.model.curve_for(name)
     whole = curve.integral(0, SECONDS_PER_DAY)
@@ -80,7 +58,3 @@ def open_weight(profile: Profile, weekday: int, periods) -> float:
             if hi > lo:
                 total += curve.integral(60 * lo, 60 * hi)
     return profile.model.day_weight[name] * total / whole
-
-
-def store_seeds(seed: int, store_id: str, day: date, derive) -> Callable[[str], int]:
-    return lambda stream: derive(seed, store_id, day, f"curve/{stream}")

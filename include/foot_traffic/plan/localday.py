@@ -62,6 +62,18 @@ def local_instant(day: date, minute: int, tz: ZoneInfo) -> int:
     return high
 
 
+def day_start(day: date) -> datetime:
+    """Midnight UTC of ``day``: where the implicit store's day (no catalogue) begins."""
+    return datetime.combine(day, time(0), tzinfo=UTC)
+
+
+def today(now: datetime) -> date:
+    """The UTC date at ``now``: the implicit store's day."""
+    if now.tzinfo is None:
+        raise ValueError("naive datetime: every time in this project is timezone-aware")
+    return now.astimezone(UTC).date()
+
+
 def day_bounds(day: date, tz: ZoneInfo) -> tuple[int, int]:
     """``[start, end)`` of the local calendar ``day`` in epoch seconds (23, 24 or 25 hours)."""
     return local_instant(day, 0, tz), local_instant(day, MINUTES_PER_DAY, tz)

@@ -36,9 +36,8 @@ from zoneinfo import ZoneInfo
 
 import yaml
 
-from foot_traffic.plan.localday import MINUTES_PER_DAY, zone
 from foot_traffic.model.profile import BUILTIN, WEEKDAYS, Profile, ProfileError, builtin_profile, load_profile, original_profile
-from foot_traffic.settings import EXAMPLE_CHAIN  # noqa: F401 - the example chain, re-exported
+from foot_traffic.plan.localday import MINUTES_PER_DAY, zone
 
 STORE_ID = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 MAX_STORE_ID = 64
@@ -65,9 +64,13 @@ class CatalogueError(ValueError):
 class Store:
     """One store. ``hours[w]`` lists the opening periods of weekday ``w`` (0 = Monday) as
     ``(open, close)`` local wall-clock minutes of that day; ``close`` may pass 1440 (the
-    period runs past midnight and belongs to the day it opened)."""
+    period runs past midnight and belongs to the day it opened).
 
-    id: str
+    ``id`` None is the implicit store of a run without a catalogue (``plan/implicit.py``):
+    its records carry no ``store_id`` and no ``ft-store``, its times are UTC, and its
+    seeds, totals and plan ids are those of the original producer."""
+
+    id: str | None
     name: str
     timezone: str
     base_daily_customers: int | None
@@ -77,6 +80,11 @@ class Store:
     hours: tuple[tuple[tuple[int, int], ...], ...]
     closed_on: frozenset[date] = frozenset()
     special_days: tuple[tuple[date, float], ...] = ()
+
+    @property
+    def is_implicit(self) -> bool:
+        """The implicit store (no catalogue)."""
+        return self.id is None
 
     @property
     def tz(self) -> ZoneInfo:
@@ -122,6 +130,11 @@ class Catalogue:
 
     def __len__(self) -> int:
         return len(self.stores)
+
+    @property
+    def is_implicit(self) -> bool:
+        """The catalogue of one of a run without a catalogue (``plan/implicit.py``)."""
+        return len(self.stores) == 1 and self.stores[0].is_implicit
 
     def __iter__(self):
         return iter(self.stores)

@@ -1,6 +1,6 @@
 """A day's plan over time: entries per hour and customers inside minute by minute.
 
-Computed from the plan's own visits (``DayPlan.visits()``), so a chart drawn from it is
+Computed from the plan's own visits (``StoreDayPlan.visits()``), so a chart drawn from it is
 exactly what the producer will send: the entries of hour *h* are the visits whose entry
 time falls in that hour; the occupancy at minute *m* counts the visits with
 ``entry <= m < exit``. One pass over the visits, memory O(minutes), not O(visits).
@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from foot_traffic.plan.visits import DayPlan
+from foot_traffic.plan.storeday import StoreDayPlan
 
 MINUTES_PER_DAY = 24 * 60
 
@@ -57,9 +57,9 @@ class DayTimeline:
         return points
 
 
-def day_timeline(plan: DayPlan) -> DayTimeline:
+def day_timeline(plan: StoreDayPlan) -> DayTimeline:
     """Entries, exits and occupancy of ``plan`` from its visits (one pass)."""
-    day0 = int(plan.start.timestamp())
+    day0 = plan.start
     length = MINUTES_PER_DAY + plan.profile.max_trip_minutes + 1
     change = [0] * (length + 1)
     entries = [0] * 24

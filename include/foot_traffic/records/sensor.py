@@ -37,8 +37,8 @@ import random
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 
+from foot_traffic.plan.seeds import derive_seed
 from foot_traffic.records.events import ENTRY, EXIT, H_EVENT_ID, H_SEQ, Moment, Record
-from foot_traffic.plan.visits import derive_seed
 
 DUPLICATE_SUFFIX = ":dup"
 DOUBLE_DELAYS = (1, 2)  # seconds after the passage
@@ -107,7 +107,7 @@ def _retag(record: Record, seq: int, due: int, value: bytes | None = None, dupli
 def sensor_moments(stream, model: SensorModel, rng_seed: int, gateway_key: str) -> Iterator[Moment]:
     """The stream's moments with the sensor's flaws applied to the entry/exit topic.
 
-    :param stream: a DayStream (its entry/exit records are re-made, the others pass).
+    :param stream: a StoreDayStream (its entry/exit records are re-made, the others pass).
     :param rng_seed: seed of the per-passage decisions (derived from the plan's seed and day).
     :param gateway_key: names the gateway for the window delays (seed and store).
     """
@@ -172,7 +172,7 @@ def day_moments(stream, settings) -> Iterator[Moment]:
     if not settings.sensor_active:
         return iter(stream)
     plan = stream.plan
-    store = getattr(plan, "store_id", None) or ""
+    store = plan.store_id or ""  # the implicit store's streams: the day's, store ""
     return sensor_moments(
         stream,
         SensorModel.from_settings(settings),

@@ -22,13 +22,13 @@ from functools import cache
 import pytest
 from scipy import stats
 
-from foot_traffic.plan import curve_plan
-from foot_traffic.plan.visits import plan_day
+from foot_traffic.analysis.stats import chi_square
+from foot_traffic.analysis.validate import validate_store_day
 from foot_traffic.model.profile import WEEKDAYS, load_profile, original_profile
+from foot_traffic.plan.implicit import implicit_store, plan_day
 from foot_traffic.runner import Runner
 from foot_traffic.settings import Settings
 from foot_traffic.testing import FakeClock, MemoryPublisher, landed
-from foot_traffic.analysis.validate import chi_square, validate_day
 
 ALPHA = 0.01
 FIRST = date(2026, 11, 2)  # a Monday
@@ -54,12 +54,11 @@ def groups_of(visits):
 
 
 def test_arrivals_per_hour_follow_the_intensity():
-    retail = load_profile("retail")
     observed, expected = [], []
-    for day, plan, visits in simulated("retail"):
-        intensity = curve_plan.utc_intensity(retail, day)
+    for _day, plan, visits in simulated("retail"):
+        intensity = plan.intensity
         groups = groups_of(visits)
-        day0 = int(plan.start.timestamp())
+        day0 = plan.start
         counts = Counter((v.entry_ts - day0) // 3600 for v in groups)
         for h in range(24):
             observed.append(counts.get(h, 0))
@@ -70,11 +69,10 @@ def test_arrivals_per_hour_follow_the_intensity():
 
 
 def test_arrival_instants_follow_the_intensity_cdf():
-    retail = load_profile("retail")
     rng = random.Random(1)
     pits = []
-    for day, _plan, visits in simulated("retail"):
-        intensity = curve_plan.utc_intensity(retail, day)
+    for _day, plan, visits in simulated("retail"):
+        intensity = plan.intensity
         pits += [intensity.cdf(v.entry_ts + rng.random()) for v in groups_of(visits)]
     result = stats.kstest(pits, "uniform")
     assert len(pits) > 80_000
@@ -86,8 +84,8 @@ def test_trips_follow_the_truncated_lognormal_of_their_weekday_and_hour():
     dwell = retail.model.dwell
     rng = random.Random(2)
     pits = []
-    for day, plan, visits in simulated("retail"):
-        intensity = curve_plan.utc_intensity(retail, day)
+    for _day, plan, visits in simulated("retail"):
+        intensity = plan.intensity
         for v in groups_of(visits):
             mu = dwell.mu_at(plan.weekday, intensity.local_second(v.entry_ts))
             low, high = dwell.cdf(mu, v.duration_minutes - 1), dwell.cdf(mu, v.duration_minutes)
@@ -146,7 +144,7 @@ def _smoothness_pvalues(visits_by_day, window: int = 600) -> dict[int, float]:
 
 
 def test_no_step_in_the_arrival_rate_at_any_hour_boundary():
-    data = [(int(p.start.timestamp()), [v.entry_ts for v in groups_of(vs)]) for _d, p, vs in simulated("retail")]
+    data = [(p.start, [v.entry_ts for v in groups_of(vs)]) for _d, p, vs in simulated("retail")]
     pvalues = _smoothness_pvalues(data)
     assert len(pvalues) >= 17
     worst = min(pvalues, key=pvalues.get)
@@ -155,7 +153,7 @@ def test_no_step_in_the_arrival_rate_at_any_hour_boundary():
 
 def test_the_smoothness_test_finds_the_seed_profiles_steps():
     """The same test on the seed profile rejects at its slot boundaries (it can fail)."""
-    data = [(int(p.start.timestamp()), [v.entry_ts for v in vs]) for _d, p, vs in simulated("seed")]
+    data = [(p.start, [v.entry_ts for v in vs]) for _d, p, vs in simulated("seed")]
     pvalues = _smoothness_pvalues(data)
     rejected = {h for h, p in pvalues.items() if p < ALPHA / 24}
     # 07:00 (x2.4 on a Monday), 17:00 and 20:00 are steps big enough to show in four weeks;
@@ -244,7 +242,7 @@ def test_each_simulated_day_passes_validate():
     pvalues = []
     for day in SENSOR_DAYS:
         mine = {t: [r for r in rs if r.header("ft-day") == day.isoformat()] for t, rs in by_topic.items()}
-        report = validate_day(settings, profile, day, mine)
+        report = validate_store_day(settings, implicit_store(settings, profile), day, mine)
         assert report.passed, report.table()
         pvalues += [c.p_value for c in report.tests]
     assert len(pvalues) == 7 * 8 and 0.2 < sum(pvalues) / len(pvalues) < 0.8

@@ -10,13 +10,15 @@ from datetime import UTC, date, datetime
 import pytest
 
 from foot_traffic.analysis.charts import day_chart
-from foot_traffic.model.profile import load_profile
 from foot_traffic.analysis.readback import Landed
+from foot_traffic.analysis.report import ALPHA, apply_family_level
+from foot_traffic.analysis.validate import validate_store_day
+from foot_traffic.model.profile import load_profile
+from foot_traffic.plan.implicit import implicit_store
+from foot_traffic.plan.stores import load_catalogue
 from foot_traffic.runner import Runner
 from foot_traffic.settings import Settings
-from foot_traffic.plan.stores import load_catalogue
 from foot_traffic.testing import FakeClock, MemoryPublisher, landed
-from foot_traffic.analysis.validate import ALPHA, apply_family_level, validate_day, validate_store_day
 
 DAY = date(2026, 11, 28)
 RETAIL = {"SEED": "42", "FOOT_TRAFFIC_PROFILE": "retail"}
@@ -31,9 +33,14 @@ def produce(env, days=(DAY,), catalogue=None):
     return settings, landed(pub)
 
 
+def validate_implicit(settings, profile, day, got):
+    """Check ``day`` of a run without a catalogue: the implicit store of ``settings``."""
+    return validate_store_day(settings, implicit_store(settings, profile), day, got)
+
+
 def check(env, records=None):
     settings, got = produce(env)
-    return validate_day(settings, load_profile(settings.profile_file), DAY, records(got) if records else got)
+    return validate_implicit(settings, load_profile(settings.profile_file), DAY, records(got) if records else got)
 
 
 def by_name(report):
@@ -96,13 +103,13 @@ def test_a_changed_byte_fails_and_records_out_of_order_are_seen():
 
 def test_records_of_another_plan_are_named():
     settings, got = produce({**RETAIL, "SEED": "43"})
-    report = validate_day(Settings.from_env(RETAIL), load_profile("retail"), DAY, got)
+    report = validate_implicit(Settings.from_env(RETAIL), load_profile("retail"), DAY, got)
     assert not by_name(report)["plan id"].passed and "v1:43:" in by_name(report)["plan id"].detail
 
 
 def test_a_day_checked_against_other_sensor_settings_fails():
     settings, got = produce({**RETAIL, **FLAWS})
-    report = validate_day(Settings.from_env({**RETAIL, **FLAWS, "SENSOR_MISS_RATE": "0.2"}), load_profile("retail"), DAY, got)
+    report = validate_implicit(Settings.from_env({**RETAIL, **FLAWS, "SENSOR_MISS_RATE": "0.2"}), load_profile("retail"), DAY, got)
     checks = by_name(report)
     assert not checks["entry/exit events = plan + sensor model"].passed
     assert not checks["missed passages, alone or first of a party (binomial)"].passed  # 4 % seen, 20 % claimed
@@ -110,7 +117,7 @@ def test_a_day_checked_against_other_sensor_settings_fails():
 
 def test_without_seed_the_records_tell_the_plan():
     settings, got = produce(RETAIL)
-    report = validate_day(Settings.from_env({"FOOT_TRAFFIC_PROFILE": "retail"}), load_profile("retail"), DAY, got)
+    report = validate_implicit(Settings.from_env({"FOOT_TRAFFIC_PROFILE": "retail"}), load_profile("retail"), DAY, got)
     assert report.passed and report.plan_id.startswith("v1:42:")
 
 
@@ -126,7 +133,7 @@ def test_a_wrong_model_is_rejected_by_the_statistics(tmp_path):
     flat = tmp_path / "flat.yaml"
     flat.write_text(yaml.safe_dump(doc))
     _, got = produce({**RETAIL, "FOOT_TRAFFIC_PROFILE": str(flat), "DAILY_CUSTOMERS": "3000"})
-    report = validate_day(Settings.from_env({**RETAIL, "DAILY_CUSTOMERS": "3000"}), load_profile("retail"), DAY, got)
+    report = validate_implicit(Settings.from_env({**RETAIL, "DAILY_CUSTOMERS": "3000"}), load_profile("retail"), DAY, got)
     checks = by_name(report)
     assert checks["arrivals per hour vs intensity (chi2)"].p_value < 1e-10
     assert checks["arrival times vs intensity (KS)"].p_value < 1e-10
@@ -173,7 +180,7 @@ stores:
 
 def test_the_chart_is_drawn(tmp_path):
     settings, got = produce({**RETAIL, **FLAWS})
-    report = validate_day(settings, load_profile("retail"), DAY, got)
+    report = validate_implicit(settings, load_profile("retail"), DAY, got)
     path = day_chart(report.data, str(tmp_path / "day.png"))
     data = open(path, "rb").read()
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 30_000
@@ -193,6 +200,6 @@ def test_without_a_profile_setting_the_records_tell_the_builtin_profile():
     """`FOOT_TRAFFIC_PROFILE=retail foot-traffic produce ...` then `foot-traffic validate ...`
     without the variable: the plan id names retail's digest, so retail is checked."""
     _, got = produce(RETAIL)
-    report = validate_day(Settings.from_env({"SEED": "42"}), load_profile(None), DAY, got)
+    report = validate_implicit(Settings.from_env({"SEED": "42"}), load_profile(None), DAY, got)
     assert report.passed, report.table()
     assert report.profile == "retail" and "from the records' plan id" in report.table()

@@ -10,11 +10,12 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from foot_traffic.model import arrivals
-from foot_traffic.plan import curve_plan
 from foot_traffic.model.intensity import Curve, DayIntensity, Window
-from foot_traffic.plan.localday import day_bounds, local_instant
-from foot_traffic.plan.visits import derive_seed, plan_day
 from foot_traffic.model.profile import load_profile
+from foot_traffic.plan import curve_plan
+from foot_traffic.plan.implicit import plan_day
+from foot_traffic.plan.localday import day_bounds, local_instant
+from foot_traffic.plan.seeds import curve_seeds
 
 TENT = Curve((0, 43_200, 86_400), (0.0, 2.0, 0.0))  # 0 at midnight, 2 at noon
 
@@ -126,7 +127,7 @@ def test_slot_counts_pass_matches_the_generated_visits_with_closing_and_parties(
     leave = day0 + 19 * 3600 + 600  # the period 09:00-19:00 closes with 10 minutes' grace
     windows = [Window(day0 + h * 3600, day0 + (h + 1) * 3600, h - 9, leave) for h in range(9, 19)]
     intensity = DayIntensity(retail.model.curve_for("Saturday"), windows)
-    seeds = curve_plan.seeds_for(4, date(2026, 11, 28), derive_seed)
+    seeds = curve_seeds(4, date(2026, 11, 28))
     visits = list(arrivals.visits(retail.model, intensity, "Saturday", 2500, seeds))
     counts = Counter(v.slot for v in visits)
     assert tuple(counts.get(i, 0) for i in range(10)) == arrivals.slot_counts(retail.model, intensity, 2500, seeds, 10)

@@ -11,8 +11,8 @@ from datetime import date, timedelta
 import pytest
 import yaml
 
-from foot_traffic.plan.visits import daily_total
 from foot_traffic.model.profile import ProfileError, builtin_profile, builtin_profile_path, profile_from_dict
+from foot_traffic.plan.implicit import implicit_daily_total as daily_total
 
 RETAIL = yaml.safe_load(builtin_profile_path("retail").read_text(encoding="utf-8"))
 

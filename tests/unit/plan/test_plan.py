@@ -7,8 +7,10 @@ from datetime import date, timedelta
 
 import pytest
 
-from foot_traffic.plan.visits import daily_total, plan_day, split_largest_remainder
 from foot_traffic.model.profile import WEEKDAYS, original_profile
+from foot_traffic.plan.implicit import implicit_daily_total as daily_total
+from foot_traffic.plan.implicit import plan_day
+from foot_traffic.plan.storeday import split_largest_remainder
 
 PROFILE = original_profile()
 FRIDAY = date(2025, 11, 7)
@@ -69,7 +71,7 @@ def test_same_seed_and_day_give_identical_visits_different_days_differ():
 
 def test_visits_stream_in_entry_order_inside_their_slot_and_the_day():
     p = plan(fixed_total=5000)
-    day0 = int(p.start.timestamp())
+    day0 = p.start
     previous = -1
     per_slot = Counter()
     for v in p.visits():
@@ -106,7 +108,7 @@ def test_trip_duration_mix_passes_chi_square_at_1_percent():
 
 def test_entry_times_are_uniform_inside_the_slot_ks_and_chi_square_at_1_percent():
     p = plan(fixed_total=30000, seed=5)
-    day0 = int(p.start.timestamp())
+    day0 = p.start
     slot = PROFILE.slots[2]
     xs = sorted(
         (v.entry_ts - day0 - slot.start_minute * 60 + 0.5) / slot.seconds for v in p.visits() if v.slot == 2

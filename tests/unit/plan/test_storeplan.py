@@ -12,11 +12,11 @@ from datetime import date, datetime, timedelta
 
 import pytest
 
-from foot_traffic.records.events import StoreDayStream
 from foot_traffic.plan.localday import day_bounds, local_instant, zone
-from foot_traffic.plan.visits import split_largest_remainder
-from foot_traffic.plan.storeday import mean_open_weight, plan_store_day
+from foot_traffic.plan.segments import mean_open_weight
+from foot_traffic.plan.storeday import plan_store_day, split_largest_remainder
 from foot_traffic.plan.stores import catalogue_from_dict
+from foot_traffic.records.stream import StoreDayStream
 
 Z_0_1_PERCENT = 3.29
 

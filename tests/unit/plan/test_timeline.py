@@ -5,8 +5,8 @@ from datetime import date
 
 import pytest
 
-from foot_traffic.plan.visits import plan_day
 from foot_traffic.model.profile import load_profile, original_profile, profile_from_dict
+from foot_traffic.plan.implicit import plan_day
 from foot_traffic.plan.timeline import MINUTES_PER_DAY, day_timeline
 
 PROFILE = original_profile()
@@ -18,7 +18,7 @@ def test_timeline_equals_a_brute_force_count_of_the_visits(profile_name, seed, t
     plan = plan_day(date(2025, 11, 7), load_profile(profile_name), seed=seed, baseline=1000, fixed_total=total)
     t = day_timeline(plan)
     visits = list(plan.visits())
-    day0 = int(plan.start.timestamp())
+    day0 = plan.start
     assert t.total == total == sum(t.entries_per_hour)
     assert sum(t.exits_per_hour) + t.exits_after_midnight == total
     for hour in range(24):

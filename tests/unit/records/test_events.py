@@ -4,9 +4,11 @@ import json
 from collections import Counter
 from datetime import UTC, date, datetime
 
-from foot_traffic.records.events import H_DAY, H_EVENT_ID, H_PLAN, H_SEQ, DayStream, atomic_json, session_json
-from foot_traffic.plan.visits import Visit, plan_day
 from foot_traffic.model.profile import original_profile
+from foot_traffic.plan.implicit import plan_day
+from foot_traffic.plan.visits import Visit
+from foot_traffic.records.events import H_DAY, H_EVENT_ID, H_PLAN, H_SEQ, atomic_json, session_json
+from foot_traffic.records.stream import StoreDayStream
 
 PROFILE = original_profile()
 # The seed document's own example: Friday 2025-11-07, entry 09:32:10, 30 minutes.
@@ -38,7 +40,7 @@ def test_atomic_json_is_the_original_example():
 
 def stream(total=2000, seed=7):
     plan = plan_day(date(2025, 11, 7), PROFILE, seed=seed, baseline=1000, fixed_total=total)
-    return plan, DayStream(plan, "s", "e")
+    return plan, StoreDayStream(plan, "s", "e")
 
 
 def test_each_customer_has_session_entry_then_exactly_one_exit_after_it():
@@ -128,15 +130,15 @@ def test_templated_records_equal_json_dumps_for_a_whole_day():
 
 
 def test_the_streams_templates_write_what_the_plain_writers_write():
-    """DayStream renders records from pre-rendered templates: the same bytes as the plain
+    """StoreDayStream renders records from pre-rendered templates: the same bytes as the plain
     writers (session_json, atomic_json, party_fields), for the seed and the retail profile."""
-    from foot_traffic.records.events import party_fields
     from foot_traffic.model.profile import load_profile
+    from foot_traffic.records.events import party_fields
 
     for profile in (PROFILE, load_profile("retail")):
         plan = plan_day(date(2025, 11, 8), profile, seed=3, baseline=1000, fixed_total=1500)
         labels = plan.labels
-        for moment in DayStream(plan, "s", "e"):
+        for moment in StoreDayStream(plan, "s", "e"):
             visit, label = moment.visit, labels[moment.visit.slot]
             for r in moment.records:
                 if r.kind == "session":
@@ -152,7 +154,8 @@ def test_utc_time_texts_are_isoformat_for_any_instant():
     """The stream's UTC times are made from cached minute texts: the same text as iso()."""
     import random
 
-    from foot_traffic.records.events import _UtcTimeTexts, iso
+    from foot_traffic.records.events import iso
+    from foot_traffic.records.stream import _UtcTimeTexts
 
     texts = _UtcTimeTexts(limit=64)  # small: its clearing is exercised too
     rng = random.Random(5)
@@ -170,8 +173,8 @@ def test_local_time_texts_are_isoformat_in_the_zone_across_dst_and_outside_the_w
     import random
     from zoneinfo import ZoneInfo
 
-    from foot_traffic.records.events import _LocalTimeTexts
     from foot_traffic.plan.localday import LocalClockText, day_bounds
+    from foot_traffic.records.stream import _LocalTimeTexts
 
     rng = random.Random(11)
     cases = [("Europe/Rome", date(2026, 3, 29)), ("Europe/Rome", date(2026, 10, 25)),

@@ -30,8 +30,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
 from foot_traffic.analysis.fit.estimate import GROUP_OF, GROUPS, Fit, aggregate
-from foot_traffic.plan.visits import daily_total, plan_day
 from foot_traffic.model.profile import WEEKDAYS, Profile
+from foot_traffic.plan.implicit import implicit_daily_total, plan_day
 
 FIRST_MONDAY = date(2030, 1, 7)  # simulated days start here (any Monday would do)
 
@@ -153,7 +153,7 @@ def round_trip(
     for k in range(totals_weeks * 7):
         day = FIRST_MONDAY + timedelta(days=k)
         totals[WEEKDAYS[day.weekday()]].append(
-            daily_total(day, seed, profile, baseline=baseline, fixed_total=None, variation_pct=0.0, variation_enabled=True)
+            implicit_daily_total(day, seed, profile, baseline=baseline, fixed_total=None, variation_pct=0.0, variation_enabled=True)
         )
     means = {w: statistics.fmean(totals[w]) for w in WEEKDAYS}
     gen_level = statistics.fmean(means.values())
