@@ -227,7 +227,8 @@ def cmd_fit(args: argparse.Namespace) -> int:
     """``foot-traffic fit``: read, fit, write (checked by the loader), round trip, report."""
     from pathlib import Path
 
-    from foot_traffic.analysis.fit.counts import CountsError, parse_exclude, read_counts
+    from foot_traffic.analysis.fit.counts import CountsError, parse_exclude
+    from foot_traffic.analysis.fit.readers import read_counts
     from foot_traffic.analysis.fit.estimate import FitOptions, fit_counts
     from foot_traffic.analysis.fit.roundtrip import round_trip
     from foot_traffic.analysis.fit.writer import summary, write_profile

@@ -13,8 +13,9 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from foot_traffic import cli
-from foot_traffic.analysis.fit.counts import read_counts
-from foot_traffic.analysis.fit.estimate import aggregate, fit_counts
+from foot_traffic.analysis.fit.readers import read_counts
+from foot_traffic.analysis.fit.curves import aggregate
+from foot_traffic.analysis.fit.estimate import fit_counts
 from foot_traffic.model.profile import load_profile
 from foot_traffic.plan.implicit import implicit_store
 from foot_traffic.plan.storeday import plan_store_day

@@ -13,7 +13,8 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from foot_traffic.analysis.fit.estimate import GROUPS, Fit, aggregate
+from foot_traffic.analysis.fit.curves import aggregate
+from foot_traffic.analysis.fit.estimate import GROUPS, Fit
 from foot_traffic.analysis.fit.roundtrip import RoundTrip
 from foot_traffic.model.profile import WEEKDAYS
 

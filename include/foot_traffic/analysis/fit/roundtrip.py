@@ -29,7 +29,8 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
-from foot_traffic.analysis.fit.estimate import GROUP_OF, GROUPS, Fit, aggregate
+from foot_traffic.analysis.fit.curves import aggregate
+from foot_traffic.analysis.fit.estimate import GROUP_OF, GROUPS, Fit
 from foot_traffic.model.profile import WEEKDAYS, Profile
 from foot_traffic.plan.implicit import implicit_daily_total, plan_day
 

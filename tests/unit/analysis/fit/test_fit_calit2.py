@@ -8,7 +8,8 @@ from datetime import date
 
 import pytest
 
-from foot_traffic.analysis.fit.counts import parse_exclude, read_counts, sha256_of
+from foot_traffic.analysis.fit.counts import parse_exclude, sha256_of
+from foot_traffic.analysis.fit.readers import read_counts
 from foot_traffic.analysis.fit.estimate import fit_counts
 from foot_traffic.analysis.fit.roundtrip import Tolerances, round_trip
 from foot_traffic.analysis.fit.writer import write_profile

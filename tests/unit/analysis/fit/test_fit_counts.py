@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from foot_traffic.analysis.fit.counts import CountsError, detect_format, parse_exclude, read_counts
+from foot_traffic.analysis.fit.counts import CountsError, parse_exclude
+from foot_traffic.analysis.fit.readers import detect_format, read_counts
 
 
 def write_csv(path: Path, rows, header="timestamp,in,out", *, start=datetime(2025, 3, 3), minutes=60) -> Path:

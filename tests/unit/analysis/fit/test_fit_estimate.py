@@ -12,12 +12,10 @@ from datetime import date, timedelta
 import pytest
 
 from foot_traffic.analysis.fit.counts import CountsError, DayCounts, DoorCounts
+from foot_traffic.analysis.fit.curves import aggregate, knot_values, smooth_circular
 from foot_traffic.analysis.fit.estimate import (
     FitOptions,
-    aggregate,
     fit_counts,
-    knot_values,
-    smooth_circular,
     truncated_mean,
     untruncated_for,
 )
