@@ -24,35 +24,13 @@ from __future__ import annotations
 import heapq
 import random
 from collections.abc import Callable, Iterator
-from typing import NamedTuple
 
 from foot_traffic.model.curve_profile import CurveModel
 from foot_traffic.model.intensity import SECONDS_PER_DAY, DayIntensity
+from foot_traffic.model.visit import PartyVisit
 
 _UUID_KEEP = ~(0xF000 << 64) & ~(0xC000 << 48)  # UUID version 4, RFC 4122 variant
 _UUID_MARK = (0x4000 << 64) | (0x8000 << 48)
-
-
-class PartyVisit(NamedTuple):
-    """One customer's trip in a curve profile; the first five fields are ``plan.Visit``'s.
-
-    ``party_id`` is the customer id of the party's first member (its own id when alone),
-    ``party_size`` the number of people who came in together (1 alone), ``party_pos`` the
-    member's place in the line through the door (0 first).
-    """
-
-    index: int
-    customer_id: str
-    entry_ts: int
-    duration_minutes: int
-    slot: int
-    party_id: str
-    party_size: int
-    party_pos: int
-
-    @property
-    def exit_ts(self) -> int:
-        return self.entry_ts + 60 * self.duration_minutes
 
 
 def _uuid4(getrandbits) -> str:

@@ -35,12 +35,13 @@ from functools import cached_property
 from foot_traffic.model import arrivals
 from foot_traffic.model.intensity import DayIntensity
 from foot_traffic.model.profile import WEEKDAYS, Profile
+from foot_traffic.model.visit import Visit
 from foot_traffic.plan import curve_plan
 from foot_traffic.plan.localday import local_instant
 from foot_traffic.plan.seeds import PLAN_VERSION, STORE_PLAN_VERSION, curve_seeds, derive_seed, random_seed
 from foot_traffic.plan.segments import Segment, mean_open_weight, segments_of
 from foot_traffic.plan.stores import Store
-from foot_traffic.plan.visits import Visit, uniform_visits
+from foot_traffic.plan.visits import uniform_visits
 
 DEFAULT_VARIATION_PCT = 0.10  # DAILY_VARIATION_PCT's default
 DEFAULT_GRACE_MINUTES = 15  # CLOSING_GRACE_MINUTES's default

@@ -11,23 +11,9 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Iterator, Sequence
-from typing import NamedTuple
 
 from foot_traffic.model.profile import DurationBand
-
-
-class Visit(NamedTuple):
-    """One customer's trip. Times are whole epoch seconds; ``slot`` is the plan's segment index."""
-
-    index: int
-    customer_id: str
-    entry_ts: int
-    duration_minutes: int
-    slot: int
-
-    @property
-    def exit_ts(self) -> int:
-        return self.entry_ts + 60 * self.duration_minutes
+from foot_traffic.model.visit import Visit
 
 
 def uniform_visits(

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from json.encoder import encode_basestring as _json_str  # what json.dumps(..., ensure_ascii=False) quotes with
 
-from foot_traffic.plan.visits import Visit
+from foot_traffic.model.visit import Visit
 
 SESSION = "session"
 ENTRY = "entry"

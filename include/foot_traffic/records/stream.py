@@ -18,9 +18,9 @@ from datetime import date
 from functools import lru_cache
 from json.encoder import encode_basestring as _json_str  # what json.dumps(..., ensure_ascii=False) quotes with
 
+from foot_traffic.model.visit import Visit
 from foot_traffic.plan.localday import LocalClockText
 from foot_traffic.plan.storeday import StoreDayPlan
-from foot_traffic.plan.visits import Visit
 from foot_traffic.records.events import (
     ENTRY, EXIT, H_DAY, H_EVENT_ID, H_PARTY, H_PLAN, H_SEQ, H_STORE, SESSION, Moment, Record, iso,
 )

@@ -5,8 +5,8 @@ from collections import Counter
 from datetime import UTC, date, datetime
 
 from foot_traffic.model.profile import original_profile
+from foot_traffic.model.visit import Visit
 from foot_traffic.plan.implicit import plan_day
-from foot_traffic.plan.visits import Visit
 from foot_traffic.records.events import H_DAY, H_EVENT_ID, H_PLAN, H_SEQ, atomic_json, session_json
 from foot_traffic.records.stream import StoreDayStream
 
