@@ -35,7 +35,7 @@ import hashlib
 import heapq
 import random
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 
 from foot_traffic.plan.seeds import derive_seed
 from foot_traffic.records.events import ENTRY, EXIT, H_EVENT_ID, H_SEQ, Moment, Record
@@ -70,13 +70,8 @@ class SensorModel:
 
     @classmethod
     def from_settings(cls, settings) -> SensorModel:
-        return cls(
-            miss_rate=settings.sensor_miss_rate,
-            party_miss_factor=settings.sensor_party_miss_factor,
-            double_rate=settings.sensor_double_rate,
-            batch_seconds=settings.sensor_batch_seconds,
-            upload_delay_seconds=settings.sensor_upload_delay_seconds,
-        )
+        """Each field from its setting ``sensor_<field>`` (``SENSOR_MISS_RATE`` ...)."""
+        return cls(**{f.name: getattr(settings, f"sensor_{f.name}") for f in fields(cls)})
 
     def window_delay(self, key: str, window: int) -> int:
         """The upload delay of one gateway window (0..D whole seconds)."""
