@@ -5,7 +5,7 @@ A *group* is one arrival of the intensity: alone (size 1) with probability
 of a party enter one after another, ``gap_min..gap_max`` whole seconds apart, stay the
 same time and leave together, in the same order. Each member is a customer of their own
 (own id, own records); the party shows in the records (``party_id``/``party_size`` in the
-session JSON and an ``ft-party`` header, see events.py).
+session JSON and an ``ft-party`` header, see records/events.py).
 
 Sizes are independent of arrival times, so the groups' arrival instants are i.i.d. draws
 from the intensity and the number of customers per group is i.i.d. from this mix; the day's
