@@ -110,12 +110,12 @@ def live_zones(now: datetime) -> tuple[str, ...]:
 
 def planned_visits(path: Path, day: date) -> int:
     """The plan's visits of every store's local ``day`` (the engine's own planner)."""
+    from foot_traffic.plan.storeday import plan_store_day
+    from foot_traffic.plan.stores import load_catalogue
     from foot_traffic.settings import Settings
-    from foot_traffic.storeplan import plan_store_from_settings
-    from foot_traffic.stores import load_catalogue
 
     settings = Settings.from_env({"SEED": str(SEED)})
-    return sum(plan_store_from_settings(s, day, settings, SEED).total for s in load_catalogue(path))
+    return sum(plan_store_day(s, day, settings, SEED).total for s in load_catalogue(path))
 
 
 # -- worker: the chain's day through the CLI, in this process --------------------------------
@@ -204,9 +204,9 @@ def case_cli(stores_file: str) -> dict:
 def case_engine(stores_file: str, visits: int) -> dict:
     """The engine alone (plans, records, the runner's merge; a publisher that only counts):
     the chain's day, then one store's day of the same number of visits, in this process."""
+    from foot_traffic.plan.stores import load_catalogue
     from foot_traffic.run.runner import Runner
     from foot_traffic.settings import Settings
-    from foot_traffic.stores import load_catalogue
     from foot_traffic.testing import MemoryPublisher
 
     class Counting(MemoryPublisher):
@@ -228,13 +228,13 @@ def case_engine(stores_file: str, visits: int) -> dict:
     # The cause of the difference: the same store-days' records made one store-day after the
     # other (no merge) against made interleaved, one moment of each store in turn (as the
     # runner's merge by due time does), with no runner at all.
-    from foot_traffic.events import StoreDayStream
-    from foot_traffic.storeplan import plan_store_from_settings
+    from foot_traffic.plan.storeday import plan_store_day
+    from foot_traffic.records.stream import StoreDayStream
 
     settings = Settings.from_env({"SEED": str(SEED), "FOOT_TRAFFIC_RESUME": "0"})
     stores = load_catalogue(stores_file).stores
     for name in ("streams_one_after_another", "streams_interleaved"):
-        streams = [iter(StoreDayStream(plan_store_from_settings(st, DAY, settings, SEED), TOPIC, TOPIC_REALISTIC))
+        streams = [iter(StoreDayStream(plan_store_day(st, DAY, settings, SEED), TOPIC, TOPIC_REALISTIC))
                    for st in stores]
         started = time.perf_counter()
         records = 0
@@ -280,9 +280,9 @@ def case_shape(bootstrap: str, stores_file: str, visits: int) -> dict:
     from delivery import _our_producer
 
     from common import create_topics
+    from foot_traffic.plan.stores import load_catalogue
     from foot_traffic.run.runner import Runner
     from foot_traffic.settings import Settings
-    from foot_traffic.stores import load_catalogue
     from foot_traffic.testing import MemoryPublisher
 
     class Keep(MemoryPublisher):
@@ -497,15 +497,15 @@ class Due:
     def __init__(self, path: Path, start: float):
         import bisect
 
-        from foot_traffic.localday import local_date
+        from foot_traffic.plan.localday import local_date
+        from foot_traffic.plan.storeday import plan_store_day
+        from foot_traffic.plan.stores import load_catalogue
         from foot_traffic.settings import Settings
-        from foot_traffic.storeplan import plan_store_from_settings
-        from foot_traffic.stores import load_catalogue
 
         settings = Settings.from_env({"SEED": str(SEED)})
         entries, exits = [], []
         for store in load_catalogue(path):
-            plan = plan_store_from_settings(store, local_date(start, store.tz), settings, SEED)
+            plan = plan_store_day(store, local_date(start, store.tz), settings, SEED)
             for visit in plan.visits():
                 if visit.entry_ts >= start:
                     entries.append(visit.entry_ts)

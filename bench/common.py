@@ -158,13 +158,13 @@ def records_file(visits: int = VISITS) -> Path:
     path = WORK / f"records-{DAY}-{SEED}-{visits}.marshal"
     if path.exists():
         return path
-    from foot_traffic.events import DayStream
-    from foot_traffic.plan import plan_day
-    from foot_traffic.profile import load_profile
+    from foot_traffic.model.profile import load_profile
+    from foot_traffic.plan.implicit import plan_day
+    from foot_traffic.records.stream import StoreDayStream
 
     plan = plan_day(DAY, load_profile(None), seed=SEED, baseline=1000, fixed_total=visits)
     rows = []
-    for moment in DayStream(plan, TOPIC, TOPIC_REALISTIC):
+    for moment in StoreDayStream(plan, TOPIC, TOPIC_REALISTIC):
         for r in moment.records:
             rows.append((r.topic, r.key, r.value, r.headers, r.timestamp_ms))
     WORK.mkdir(parents=True, exist_ok=True)

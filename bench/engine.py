@@ -42,11 +42,12 @@ def parts(settings) -> dict[str, float]:
     """Where the CPU per record goes: planning alone (the visits), planning and making the
     records (the event stream, no runner), and the whole engine (the runner playing it);
     thread CPU per record, best of 3 (the least disturbed)."""
-    from foot_traffic.events import DayStream
-    from foot_traffic.plan import plan_from_settings
-    from foot_traffic.profile import load_profile
+    from foot_traffic.model.profile import load_profile
+    from foot_traffic.plan.implicit import implicit_store
+    from foot_traffic.plan.storeday import plan_store_day
+    from foot_traffic.records.stream import StoreDayStream
 
-    plan = plan_from_settings(DAY, settings, load_profile(settings.profile_file))
+    plan = plan_store_day(implicit_store(settings, load_profile(settings.profile_file)), DAY, settings)
     records = 3 * plan.total
 
     def cpu(work) -> float:
@@ -62,7 +63,7 @@ def parts(settings) -> dict[str, float]:
             pass
 
     def stream():
-        for _ in DayStream(plan, "s", "e"):
+        for _ in StoreDayStream(plan, "s", "e"):
             pass
 
     return {

@@ -147,8 +147,8 @@ class StartClock:
 
 
 def run_ours(bootstrap: str, seconds: float, prefix: str) -> dict:
-    from foot_traffic.plan import day_start
     from foot_traffic.delivery.options import KafkaOptions
+    from foot_traffic.plan.localday import day_start
     from foot_traffic.delivery.kafka_python import KafkaPublisher
     from foot_traffic.run.runner import Runner
 
@@ -194,20 +194,21 @@ def run_ours(bootstrap: str, seconds: float, prefix: str) -> dict:
 
 
 def run_polling(bootstrap: str, seconds: float, prefix: str) -> dict:
-    from foot_traffic.events import DayStream
-    from foot_traffic.plan import plan_from_settings
-    from foot_traffic.profile import load_profile
     from foot_traffic.delivery.options import KafkaOptions
+    from foot_traffic.model.profile import load_profile
+    from foot_traffic.plan.implicit import implicit_store
+    from foot_traffic.plan.storeday import plan_store_day
     from foot_traffic.delivery.kafka_python import KafkaPublisher
+    from foot_traffic.records.stream import StoreDayStream
 
     settings = settings_for(bootstrap, prefix)
-    plan = plan_from_settings(DAY, settings, load_profile(settings.profile_file))
+    plan = plan_store_day(implicit_store(settings, load_profile(settings.profile_file)), DAY, settings)
     publisher = KafkaPublisher(KafkaOptions.from_settings(settings))
     publisher.connect()
     publisher.ensure_topics([settings.kafka_topic, settings.kafka_topic_realistic])
     for topic in (settings.kafka_topic, settings.kafka_topic_realistic):
         publisher.partition_count(topic)  # metadata first, so the first send keeps the loop's phase
-    moments = iter(DayStream(plan, settings.kafka_topic, settings.kafka_topic_realistic))
+    moments = iter(StoreDayStream(plan, settings.kafka_topic, settings.kafka_topic_realistic))
     lateness: list[tuple[float, float]] = []
     # Due times are whole seconds, so a 0.5 s poll's lateness is its phase against them:
     # start a quarter second past (the mean phase; any phase gives lateness in [0, 0.5)).

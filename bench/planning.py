@@ -2,7 +2,7 @@
 
     python bench/planning.py [VISITS] [REPEATS]
 
-"Plan" = plan_day + generating every visit (DayPlan.visits, the stream the producer
+"Plan" = plan_day + generating every visit (StoreDayPlan.visits, the stream the producer
 consumes). Prints wall and CPU seconds of each repeat.
 """
 
@@ -17,8 +17,8 @@ from common import DAY, SEED, emit
 def main() -> None:
     visits = int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000
     repeats = int(sys.argv[2]) if len(sys.argv) > 2 else 3
-    from foot_traffic.plan import plan_day
-    from foot_traffic.profile import load_profile
+    from foot_traffic.model.profile import load_profile
+    from foot_traffic.plan.implicit import plan_day
 
     profile = load_profile(None)
     walls, cpus = [], []

@@ -351,7 +351,7 @@ def planning(res: dict) -> list[str]:
     return [
         "## 4. Planning",
         "",
-        "Plan a 1,000,000-visit day and generate every visit (`DayPlan.visits()`), no Kafka, one process: "
+        "Plan a 1,000,000-visit day and generate every visit (`StoreDayPlan.visits()`), no Kafka, one process: "
         f"wall {', '.join(f'{x:.2f}' for x in plan['wall_s'])} s (median {median(plan['wall_s']):.2f} s); "
         f"CPU {', '.join(f'{x:.2f}' for x in plan['cpu_s'])} s (median {median(plan['cpu_s']):.2f} s).",
     ]

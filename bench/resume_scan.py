@@ -42,7 +42,7 @@ def main() -> None:
     held = sum(topic_counts(bootstrap).values())
 
     from foot_traffic.delivery.options import KafkaOptions
-    from foot_traffic.plan import day_start
+    from foot_traffic.plan.localday import day_start
     from foot_traffic.delivery.scan import KafkaDayScanner
 
     options = KafkaOptions(bootstrap_servers=bootstrap)
@@ -76,9 +76,9 @@ def chain_case(bootstrap: str, first, visits: int, repeats: int, stores: int) ->
     from chain import ZONES, catalogue_doc, write_catalogue
 
     from foot_traffic.delivery.options import KafkaOptions
-    from foot_traffic.localday import local_instant
+    from foot_traffic.plan.localday import local_instant
+    from foot_traffic.plan.stores import load_catalogue
     from foot_traffic.delivery.scan import KafkaDayScanner
-    from foot_traffic.stores import load_catalogue
 
     per_store = max(1, visits // stores)
     path = write_catalogue(WORK / "resume-scan-chain.yaml", catalogue_doc(stores, per_store, zones=ZONES[::2]))

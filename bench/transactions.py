@@ -40,7 +40,7 @@ def run(mode: str, client: str, bootstrap: str, seconds: float, prefix: str) -> 
 
     from foot_traffic import runner as runner_module
     from foot_traffic.build import build_runner
-    from foot_traffic.events import H_EVENT_ID
+    from foot_traffic.records.events import H_EVENT_ID
     from foot_traffic.run.pacing import Pacer, SystemClock
     from foot_traffic.delivery.topics import ensure_topics
     from foot_traffic.delivery.options import KafkaOptions

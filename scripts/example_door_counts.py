@@ -18,8 +18,8 @@ from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from foot_traffic.plan import plan_day
-from foot_traffic.profile import load_profile
+from foot_traffic.plan.implicit import plan_day
+from foot_traffic.model.profile import load_profile
 
 FIRST, WEEKS, BIN_SECONDS = date(2026, 1, 5), 8, 1800
 SEED, BASELINE, PROFILE = 42, 600, "retail"

@@ -14,9 +14,9 @@ import argparse
 from collections import Counter
 from datetime import date, timedelta
 
-from foot_traffic.charts import week_chart
-from foot_traffic.plan import plan_day
-from foot_traffic.profile import load_profile
+from foot_traffic.analysis.charts import week_chart
+from foot_traffic.model.profile import load_profile
+from foot_traffic.plan.implicit import plan_day
 
 FIRST = date(2026, 11, 23)
 

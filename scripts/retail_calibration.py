@@ -3,7 +3,7 @@
     .venv/bin/python scripts/retail_calibration.py [PROFILE]
 
 PROFILE: a built-in name or a profile file (default: retail). The figures are computed
-from the model the way they were measured (foot_traffic.calibration); the sources are
+from the model the way they were measured (foot_traffic.model.calibration); the sources are
 cited in profiles/retail.yaml.
 """
 
@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import sys
 
-from foot_traffic import calibration
-from foot_traffic.profile import WEEKDAYS, load_profile
+from foot_traffic.model import calibration
+from foot_traffic.model.profile import WEEKDAYS, load_profile
 
 
 def main(argv: list[str]) -> int:

@@ -368,8 +368,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     install_signal_handlers()
     from foot_traffic.local_broker import LocalBroker
-    from foot_traffic.plan import plan_from_settings
-    from foot_traffic.profile import load_profile
+    from foot_traffic.model.profile import load_profile
+    from foot_traffic.plan.implicit import implicit_store
+    from foot_traffic.plan.storeday import plan_store_day
     from foot_traffic.settings import Settings
 
     day = args.date or datetime.now(UTC).date()
@@ -386,7 +387,7 @@ def main(argv: list[str] | None = None) -> int:
     # The plan the run must produce: the Params read as the operator reads them (Airflow's
     # environment holds none of the producer's variables, see airflow_env).
     settings = Settings.from_sources({}, params=conf)
-    plan = plan_from_settings(day, settings, load_profile(None))
+    plan = plan_store_day(implicit_store(settings, load_profile(None)), day, settings)
     workdir = args.workdir.resolve()
     data_dir = workdir / ".data" / "run"
     airflow_home = workdir / ".airflow" / "run"

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from foot_traffic import events
-from foot_traffic.sensor import DUPLICATE_SUFFIX
-from foot_traffic.stores import MAX_STORE_ID, STORE_ID
+from foot_traffic.records import events
+from foot_traffic.records.sensor import DUPLICATE_SUFFIX
+from foot_traffic.plan.stores import MAX_STORE_ID, STORE_ID
 from foot_traffic.topic_schemas import (
     DIALECT,
     EVENTS,

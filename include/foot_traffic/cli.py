@@ -23,17 +23,17 @@ from datetime import date
 
 from foot_traffic import __version__
 from foot_traffic.build import build_runner
-from foot_traffic.localday import local_date
+from foot_traffic.model.profile import Profile, ProfileError, load_profile
 from foot_traffic.delivery.ledger import describe_owner, describe_run
 from foot_traffic.run.pacing import SystemClock
-from foot_traffic.plan import plan_from_settings, today
-from foot_traffic.profile import Profile, ProfileError, load_profile
+from foot_traffic.plan.implicit import implicit_store
+from foot_traffic.plan.localday import local_date, today
+from foot_traffic.plan.storeday import plan_store_day
+from foot_traffic.plan.stores import Catalogue, CatalogueError, load_catalogue
 from foot_traffic.delivery.errors import Fenced, PlanMismatch, PublishError
 from foot_traffic.run.runner import days_from
 from foot_traffic.schema_cli import add_schema_parser, cmd_schema
 from foot_traffic.settings import Settings, SettingsError
-from foot_traffic.storeplan import plan_store_from_settings
-from foot_traffic.stores import Catalogue, CatalogueError, load_catalogue
 
 log = logging.getLogger("foot_traffic")
 
@@ -230,10 +230,11 @@ def cmd_fit(args: argparse.Namespace) -> int:
     """``foot-traffic fit``: read, fit, write (checked by the loader), round trip, report."""
     from pathlib import Path
 
-    from foot_traffic.fit.counts import CountsError, parse_exclude, read_counts
-    from foot_traffic.fit.estimate import FitOptions, fit_counts
-    from foot_traffic.fit.roundtrip import round_trip
-    from foot_traffic.fit.writer import summary, write_profile
+    from foot_traffic.analysis.fit.counts import CountsError, parse_exclude
+    from foot_traffic.analysis.fit.readers import read_counts
+    from foot_traffic.analysis.fit.estimate import FitOptions, fit_counts
+    from foot_traffic.analysis.fit.roundtrip import round_trip
+    from foot_traffic.analysis.fit.writer import summary, write_profile
 
     out = Path(args.out)
     problems = []
@@ -270,7 +271,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
     trip = round_trip(fit, profile, weeks=weeks)
     chart = None
     if args.chart:
-        from foot_traffic.fit.chart import draw
+        from foot_traffic.analysis.fit.chart import draw
 
         try:
             chart = draw(fit, args.chart, trip)
@@ -299,7 +300,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
         json.dump(doc, sys.stdout, ensure_ascii=False, indent=2)
         sys.stdout.write("\n")
     elif not args.quiet:
-        from foot_traffic.fit.report import print_report
+        from foot_traffic.analysis.fit.report import print_report
 
         print_report(fit, out, sys.stdout, trip, chart)
     for line in trip.failures():
@@ -363,7 +364,7 @@ def chain_first_day(catalogue: Catalogue, now: float) -> date:
 
 
 def cmd_preview_chain(settings: Settings, catalogue: Catalogue, args: argparse.Namespace) -> int:
-    from foot_traffic.plan import random_seed
+    from foot_traffic.plan.seeds import random_seed
 
     now = SystemClock().now().timestamp()
     seed = settings.seed if settings.seed is not None else random_seed()
@@ -373,7 +374,7 @@ def cmd_preview_chain(settings: Settings, catalogue: Catalogue, args: argparse.N
     total = 0
     for store in catalogue:
         day = args.date or local_date(now, store.tz)
-        plan = plan_store_from_settings(store, day, settings, seed)
+        plan = plan_store_day(store, day, settings, seed)
         total += plan.total
         hours = store.hours_text(day)
         print(f"  {store.id:<24} {store.timezone:<22} {day} {plan.weekday[:3]}  {hours:<26} {plan.total:7d} visits")
@@ -389,7 +390,7 @@ def cmd_preview_chain(settings: Settings, catalogue: Catalogue, args: argparse.N
 
 def cmd_preview(settings: Settings, profile: Profile, args: argparse.Namespace) -> int:
     day = args.date or today(SystemClock().now())
-    plan = plan_from_settings(day, settings, profile)
+    plan = plan_store_day(implicit_store(settings, profile), day, settings)
     seeded = "" if settings.seed is not None else "  (SEED unset: a random plan; set SEED to reproduce it)"
     print(f"{day} ({plan.weekday}): {plan.total} visits, seed {plan.seed}, profile {profile.name}{seeded}")
     widest = max(plan.slot_counts) or 1
@@ -473,8 +474,8 @@ def cmd_produce(settings: Settings, profile: Profile, args: argparse.Namespace, 
     elif stop.is_set():
         log.info("stopped cleanly: every record sent was acknowledged")
     elif settings.validate_day and count is not None:
+        from foot_traffic.analysis.validate import read_and_validate
         from foot_traffic.delivery.options import KafkaOptions
-        from foot_traffic.validate import read_and_validate
 
         for day in days_from(first, count):
             for report in read_and_validate(settings, profile, day, KafkaOptions.from_settings(settings), catalogue=catalogue):
@@ -492,8 +493,8 @@ def log_level(args: argparse.Namespace) -> int:
 
 
 def cmd_validate(settings: Settings, profile: Profile, args: argparse.Namespace, catalogue: Catalogue | None) -> int:
+    from foot_traffic.analysis.validate import read_and_validate
     from foot_traffic.delivery.options import KafkaOptions
-    from foot_traffic.validate import read_and_validate
 
     day = args.date or today(SystemClock().now())
     reports = read_and_validate(settings, profile, day, KafkaOptions.from_settings(settings), catalogue=catalogue)
@@ -513,7 +514,7 @@ def cmd_validate(settings: Settings, profile: Profile, args: argparse.Namespace,
         with open(args.json_file, "w", encoding="utf-8") as fh:
             json.dump(document, fh, ensure_ascii=False, indent=2)
     if args.chart:
-        from foot_traffic.charts import day_chart
+        from foot_traffic.analysis.charts import day_chart
 
         for report in reports:
             if report.data is None or not report.data.customers:

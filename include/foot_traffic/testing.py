@@ -25,7 +25,7 @@ from foot_traffic.delivery.errors import BrokerUnavailable, DeliveryError, Fence
 from foot_traffic.delivery.scan import collect
 from foot_traffic.delivery.topics import murmur2_partition
 from foot_traffic.delivery.transactions import Transactions
-from foot_traffic.events import Record
+from foot_traffic.records.events import Record
 
 
 class FakeClock:
@@ -347,7 +347,7 @@ def memory_delivery(kafka: MemoryKafka, settings, *, owner: dict[str, Any] | Non
 def landed(kafka: MemoryKafka, topics: Sequence[str] | None = None) -> dict[str, list]:
     """The committed records as a consumer reads them (topic -> records in partition, offset
     order); what ``validate`` reads."""
-    from foot_traffic.readback import Landed
+    from foot_traffic.analysis.readback import Landed
 
     out: dict[str, list] = {}
     for topic in topics or [t for t in kafka.topics if not t.endswith(ledger_mod.WRITERS_SUFFIX)]:

@@ -30,10 +30,10 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from foot_traffic.curve_profile import MAX_PARTY_SIZE
-from foot_traffic.events import ENTRY, EXIT
-from foot_traffic.profile import EN_DASH, MINUTES_PER_DAY, WEEKDAYS
-from foot_traffic.stores import MAX_STORE_ID, STORE_ID
+from foot_traffic.model.curve_profile import MAX_PARTY_SIZE
+from foot_traffic.records.events import ENTRY, EXIT
+from foot_traffic.model.profile import EN_DASH, MINUTES_PER_DAY, WEEKDAYS
+from foot_traffic.plan.stores import MAX_STORE_ID, STORE_ID
 
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
 # The schemas' revision: bumped by every (additive) change; a released revision is kept

@@ -57,7 +57,7 @@ def chain_day(moment: datetime) -> date:
     A logical date given as a date (``2026-11-27``, i.e. 00:00 UTC) names that day; the
     scheduled run at 00:00 UTC+14 of D has D too.
     """
-    from foot_traffic.localday import zone
+    from foot_traffic.plan.localday import zone
 
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
@@ -66,7 +66,7 @@ def chain_day(moment: datetime) -> date:
 
 def cut_shards(catalogue, day: date, shard_size: int) -> list[list[str]]:
     """Store ids in shards of ``shard_size``, in the order of their local midnights of ``day``."""
-    from foot_traffic.localday import local_instant
+    from foot_traffic.plan.localday import local_instant
 
     ordered = sorted(
         enumerate(catalogue.stores), key=lambda item: (local_instant(day, 0, item[1].tz), item[0])
@@ -80,7 +80,7 @@ def shards_for_run(params: Mapping[str, Any], logical_date: datetime, environ: M
     from airflow.sdk.exceptions import AirflowFailException
 
     from foot_traffic.settings import Settings, SettingsError
-    from foot_traffic.stores import CatalogueError, load_catalogue
+    from foot_traffic.plan.stores import CatalogueError, load_catalogue
 
     shard_size = params.get("shard_size")
     if isinstance(shard_size, bool) or not isinstance(shard_size, int) or not 1 <= shard_size <= MAX_SHARD_SIZE:

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from airflow.sdk import Context
 
     from foot_traffic.settings import Settings
-    from foot_traffic.stores import Catalogue
+    from foot_traffic.plan.stores import Catalogue
 
 # A live chain shard whose first local midnight is further away than this (wall seconds)
 # waits in the triggerer (deferral) instead of holding a worker slot; shorter waits are
@@ -228,7 +228,7 @@ class FootTrafficProducerOperator(TopicLineageMixin, BaseOperator):
             raise AirflowFailException("no logical date, run_after or data interval: cannot tell which day to play")
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=UTC)
-        from foot_traffic.localday import zone
+        from foot_traffic.plan.localday import zone
 
         return moment.astimezone(zone(self.day_timezone)).date() - timedelta(days=self.days_before)
 
@@ -236,7 +236,7 @@ class FootTrafficProducerOperator(TopicLineageMixin, BaseOperator):
     def execute(self, context: Context) -> dict[str, Any]:
         from foot_traffic.build import build_runner
         from foot_traffic.delivery.ledger import describe_run
-        from foot_traffic.profile import ProfileError, load_profile
+        from foot_traffic.model.profile import ProfileError, load_profile
         from foot_traffic_airflow.connection import librdkafka_producer_factory, resolve_kafka
 
         logging.getLogger("kafka").setLevel(logging.WARNING)
@@ -280,7 +280,7 @@ class FootTrafficProducerOperator(TopicLineageMixin, BaseOperator):
     def load_shard(self, settings: Settings) -> Catalogue:
         """The catalogue (``stores_file``, else the example chain), cut to ``stores``; a bad
         catalogue or an unknown store fails the task without retries, nothing sent."""
-        from foot_traffic.stores import CatalogueError, load_catalogue
+        from foot_traffic.plan.stores import CatalogueError, load_catalogue
 
         try:
             catalogue = load_catalogue(settings.catalogue_file)
@@ -300,7 +300,7 @@ class FootTrafficProducerOperator(TopicLineageMixin, BaseOperator):
         import time
 
         from foot_traffic.build import build_runner
-        from foot_traffic.localday import local_instant
+        from foot_traffic.plan.localday import local_instant
         from foot_traffic.delivery.ledger import describe_run
         from foot_traffic_airflow.connection import librdkafka_producer_factory
 
@@ -434,7 +434,7 @@ class FootTrafficProducerOperator(TopicLineageMixin, BaseOperator):
         return a summary for XCom. A failed check is reported, not raised: the day was
         delivered, and a statistical test rejects a correct day 1 % of the time."""
         from foot_traffic.delivery.options import KafkaOptions
-        from foot_traffic.validate import read_and_validate, summary_of
+        from foot_traffic.analysis.validate import read_and_validate, summary_of
 
         options = KafkaOptions.from_settings(settings, client_options=target.client_options)
         try:

@@ -15,10 +15,11 @@ from datetime import date
 
 import pytest
 
-from foot_traffic.events import DayStream
 from foot_traffic.local_broker import free_port
-from foot_traffic.plan import plan_from_settings
-from foot_traffic.profile import original_profile
+from foot_traffic.model.profile import original_profile
+from foot_traffic.plan.implicit import implicit_store
+from foot_traffic.plan.storeday import plan_store_day
+from foot_traffic.records.stream import StoreDayStream
 from foot_traffic.settings import Settings
 from tests.support.kafka_read import read_topic
 
@@ -101,9 +102,9 @@ def test_backfill_create_runs_three_past_days_through_the_scheduler(postgres_db,
                                   "SEED": str(CONF["seed"]), "DAILY_CUSTOMERS": str(CONF["daily_customers"])})
     customers = []
     for day in DAYS:
-        plan = plan_from_settings(date.fromisoformat(day), settings, original_profile())
+        plan = plan_store_day(implicit_store(settings, original_profile()), date.fromisoformat(day), settings)
         want = {(r.topic, r.key, r.value, r.headers, r.timestamp_ms)
-                for m in DayStream(plan, *topics) for r in m.records}
+                for m in StoreDayStream(plan, *topics) for r in m.records}
         assert landed[day] == want, day  # exactly the plan: nothing lost, nothing twice
         assert all(json.loads(v)["entry_time"].startswith(day) for t, _, v, _, _ in want if t == topics[0])
         customers.append({k for _, k, _, _, _ in want})

@@ -26,7 +26,7 @@ import yaml
 
 from foot_traffic.local_broker import free_port
 from foot_traffic.settings import Settings
-from foot_traffic.stores import load_catalogue
+from foot_traffic.plan.stores import load_catalogue
 from foot_traffic_airflow.chain import chain_day
 from tests.support.chain_check import landed, problems
 

@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from foot_traffic.settings import Settings
-from foot_traffic.stores import load_catalogue
+from foot_traffic.plan.stores import load_catalogue
 from tests.support.chain_check import landed, problems
 
 from .conftest import BIN, airflow_dags_test, subprocess_env

@@ -13,9 +13,9 @@ import pytest
 import yaml
 from airflow.sdk.exceptions import AirflowFailException, TaskDeferred
 
-from foot_traffic.localday import local_instant
+from foot_traffic.plan.localday import local_instant
 from foot_traffic.settings import Settings
-from foot_traffic.stores import load_catalogue
+from foot_traffic.plan.stores import load_catalogue
 from foot_traffic_airflow.chain import CHAIN_DAY_ZONE, chain_day, cut_shards, shards_for_run
 from foot_traffic_airflow.operators import FootTrafficProducerOperator
 from tests.support.chain_check import landed, problems

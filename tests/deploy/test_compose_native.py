@@ -55,12 +55,13 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
-from foot_traffic.events import DayStream
 from foot_traffic.local_broker import free_port
-from foot_traffic.plan import plan_from_settings
-from foot_traffic.profile import load_profile
+from foot_traffic.model.profile import load_profile
+from foot_traffic.plan.implicit import implicit_store
+from foot_traffic.plan.storeday import plan_store_day
+from foot_traffic.plan.stores import load_catalogue
+from foot_traffic.records.stream import StoreDayStream
 from foot_traffic.settings import EXAMPLE_CHAIN, Settings
-from foot_traffic.stores import load_catalogue
 from tests.support.chain_check import problems
 from tests.support.compose import ENV_EXAMPLE, interpolate_all, load, read_env_file, service_env
 from tests.support.dockerfile import OFFICIAL_IMAGE_HOME, entrypoint_wrapper, env_vars, image_path, replay_layout
@@ -500,8 +501,8 @@ def test_compose_stack_runs_natively_and_delivers_a_day(python_bin, postgres, re
                 records.add((r.topic, r.key, r.value, r.headers, r.timestamp_ms))
     settings = Settings.from_env({"KAFKA_TOPIC": topics[0], "KAFKA_TOPIC_REALISTIC": topics[1], "SEED": str(CONF["seed"]),
                                   "DAILY_CUSTOMERS": str(CONF["daily_customers"])})
-    plan = plan_from_settings(date.fromisoformat(DAY), settings, load_profile(settings.profile_file))
-    want = {(r.topic, r.key, r.value, r.headers, r.timestamp_ms) for m in DayStream(plan, *topics) for r in m.records}
+    plan = plan_store_day(implicit_store(settings, load_profile(settings.profile_file)), date.fromisoformat(DAY), settings)
+    want = {(r.topic, r.key, r.value, r.headers, r.timestamp_ms) for m in StoreDayStream(plan, *topics) for r in m.records}
     assert landed == {topics[0]: plan.total, topics[1]: 2 * plan.total}, (landed, plan.total)
     assert records == want
     assert partitions == Settings().topic_partitions

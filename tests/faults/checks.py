@@ -1,7 +1,7 @@
 """Read both topics back and compare them with the plan: lost, duplicated, order per customer.
 
-The expected records are regenerated from the settings (``plan_from_settings`` +
-``DayStream``): plans are deterministic, so the check needs nothing from the producer run.
+The expected records are regenerated from the settings (``plan_store_day`` +
+``StoreDayStream``): plans are deterministic, so the check needs nothing from the producer run.
 """
 
 from __future__ import annotations
@@ -16,10 +16,12 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
-from foot_traffic.events import H_DAY, H_EVENT_ID, H_SEQ, DayStream
 from foot_traffic.local_broker import LocalBroker
-from foot_traffic.plan import plan_from_settings
-from foot_traffic.profile import load_profile
+from foot_traffic.model.profile import load_profile
+from foot_traffic.plan.implicit import implicit_store
+from foot_traffic.plan.storeday import plan_store_day
+from foot_traffic.records.events import H_DAY, H_EVENT_ID, H_SEQ
+from foot_traffic.records.stream import StoreDayStream
 from foot_traffic.settings import Settings
 from tests.support.kafka_read import read_topic
 
@@ -52,8 +54,8 @@ class DayCheck:
 def expected_records(env: dict[str, str], day: date) -> dict[str, tuple[str, bytes, bytes, int]]:
     """event id -> (topic, key, value, timestamp_ms), in stream order."""
     settings = Settings.from_env(env)
-    plan = plan_from_settings(day, settings, load_profile(settings.profile_file))
-    stream = DayStream(plan, settings.kafka_topic, settings.kafka_topic_realistic)
+    plan = plan_store_day(implicit_store(settings, load_profile(settings.profile_file)), day, settings)
+    stream = StoreDayStream(plan, settings.kafka_topic, settings.kafka_topic_realistic)
     out: dict[str, tuple[str, bytes, bytes, int]] = {}
     for moment in stream:
         for r in moment.records:

@@ -126,7 +126,7 @@ def test_a_chain_heals_broker_crashes_in_process_every_store_day_exactly(tmp_pat
     import yaml
 
     from foot_traffic.settings import EXAMPLE_CHAIN, Settings
-    from foot_traffic.stores import load_catalogue
+    from foot_traffic.plan.stores import load_catalogue
     from tests.support.chain_check import landed, planned, problems
 
     suffix = uuid.uuid4().hex[:8]

@@ -15,14 +15,16 @@ from types import SimpleNamespace
 
 import pytest
 
-from foot_traffic.events import DayStream
+from foot_traffic.analysis.readback import read_day
+from foot_traffic.analysis.validate import read_and_validate
 from foot_traffic.delivery.options import KafkaOptions
-from foot_traffic.plan import day_start, plan_from_settings
-from foot_traffic.profile import load_profile
-from foot_traffic.readback import read_day
-from foot_traffic.sensor import day_moments
+from foot_traffic.model.profile import load_profile
+from foot_traffic.plan.implicit import implicit_store
+from foot_traffic.plan.localday import day_start
+from foot_traffic.plan.storeday import plan_store_day
+from foot_traffic.records.sensor import day_moments
+from foot_traffic.records.stream import StoreDayStream
 from foot_traffic.settings import Settings
-from foot_traffic.validate import read_and_validate
 from tests.faults.checks import produce, producer_env, spawn, wait_for_line
 
 pytestmark = [pytest.mark.faults, pytest.mark.integration]
@@ -45,8 +47,8 @@ def test_sigkill_mid_day_with_a_late_out_of_order_gateway_then_resume(kafka_boot
         env = producer_env(kafka_bootstrap, (f"ft_sensor{trial}_{suffix}", f"ftr_sensor{trial}_{suffix}"),
                            TIME_SCALE=30000, SEED=300 + trial, **FLAWS)
         settings = Settings.from_env(env)
-        plan = plan_from_settings(day, settings, load_profile("retail"))
-        want = Counter(identity(r) for m in day_moments(DayStream(plan, *env_topics(env)), settings) for r in m.records)
+        plan = plan_store_day(implicit_store(settings, load_profile("retail")), day, settings)
+        want = Counter(identity(r) for m in day_moments(StoreDayStream(plan, *env_topics(env)), settings) for r in m.records)
         log = tmp_path / f"sensor{trial}.log"
         proc = spawn(env, "--date", day.isoformat(), "--from-midnight", log=log)
         wait_for_line(log, f"plan for {day}", proc=proc)

@@ -19,7 +19,7 @@ import pytest
 import yaml
 
 from foot_traffic.settings import Settings
-from foot_traffic.stores import load_catalogue
+from foot_traffic.plan.stores import load_catalogue
 from tests.support.chain_check import landed, planned, problems
 
 pytestmark = pytest.mark.integration

@@ -11,9 +11,10 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from foot_traffic.events import DayStream
-from foot_traffic.plan import plan_from_settings
-from foot_traffic.profile import original_profile
+from foot_traffic.model.profile import original_profile
+from foot_traffic.plan.implicit import implicit_store
+from foot_traffic.plan.storeday import plan_store_day
+from foot_traffic.records.stream import StoreDayStream
 from foot_traffic.settings import Settings
 from tests.support.kafka_read import read_topic
 
@@ -39,8 +40,8 @@ def produce(bootstrap, topics, *args, **env):
 
 def expected(topics, **env):
     settings = Settings.from_env({"KAFKA_TOPIC": topics[0], "KAFKA_TOPIC_REALISTIC": topics[1], **{k: str(v) for k, v in env.items()}})
-    plan = plan_from_settings(date.fromisoformat(DAY), settings, original_profile())
-    return [r for m in DayStream(plan, topics[0], topics[1]) for r in m.records]
+    plan = plan_store_day(implicit_store(settings, original_profile()), date.fromisoformat(DAY), settings)
+    return [r for m in StoreDayStream(plan, topics[0], topics[1]) for r in m.records]
 
 
 def as_set(records):

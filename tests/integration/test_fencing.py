@@ -17,12 +17,13 @@ from foot_traffic.delivery.errors import Fenced
 from foot_traffic.delivery.ledger import describe_run
 from foot_traffic.delivery.options import KafkaOptions
 from foot_traffic.delivery.transactions import Plan
-from foot_traffic.events import H_EVENT_ID, DayStream, StoreDayStream
-from foot_traffic.plan import plan_from_settings
-from foot_traffic.profile import load_profile
+from foot_traffic.model.profile import load_profile
+from foot_traffic.plan.implicit import implicit_store
+from foot_traffic.plan.storeday import plan_store_day
+from foot_traffic.plan.stores import load_catalogue
+from foot_traffic.records.events import H_EVENT_ID
+from foot_traffic.records.stream import StoreDayStream
 from foot_traffic.settings import EXAMPLE_CHAIN, Settings
-from foot_traffic.storeplan import plan_store_from_settings
-from foot_traffic.stores import load_catalogue
 from tests.support.kafka_read import read_topic
 
 pytestmark = pytest.mark.integration
@@ -42,13 +43,13 @@ def make_settings(bootstrap, topics, client, **extra):
 
 
 def day_records(settings, day=DAY):
-    plan = plan_from_settings(day, settings, load_profile(None))
-    return plan.plan_id, [r for m in DayStream(plan, settings.kafka_topic, settings.kafka_topic_realistic)
+    plan = plan_store_day(implicit_store(settings, load_profile(None)), day, settings)
+    return plan.plan_id, [r for m in StoreDayStream(plan, settings.kafka_topic, settings.kafka_topic_realistic)
                           for r in m.records]
 
 
 def store_records(settings, catalogue, store_id, day=DAY):
-    plan = plan_store_from_settings(catalogue.get(store_id), day, settings, settings.seed)
+    plan = plan_store_day(catalogue.get(store_id), day, settings, settings.seed)
     return plan.plan_id, [r for m in StoreDayStream(plan, settings.kafka_topic, settings.kafka_topic_realistic)
                           for r in m.records]
 

@@ -13,11 +13,13 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from foot_traffic import cli
-from foot_traffic.events import DayStream
-from foot_traffic.fit.counts import read_counts
-from foot_traffic.fit.estimate import aggregate, fit_counts
-from foot_traffic.plan import plan_from_settings
-from foot_traffic.profile import load_profile
+from foot_traffic.analysis.fit.readers import read_counts
+from foot_traffic.analysis.fit.curves import aggregate
+from foot_traffic.analysis.fit.estimate import fit_counts
+from foot_traffic.model.profile import load_profile
+from foot_traffic.plan.implicit import implicit_store
+from foot_traffic.plan.storeday import plan_store_day
+from foot_traffic.records.stream import StoreDayStream
 from foot_traffic.settings import Settings
 from tests.support.anchors import calit2
 from tests.support.kafka_read import read_topic
@@ -46,8 +48,8 @@ def test_a_fitted_week_lands_as_planned_and_looks_like_the_counts(kafka_bootstra
     profile = load_profile(profile_path)
     want = []
     for k in range(7):
-        plan = plan_from_settings(FIRST + timedelta(days=k), settings, profile)
-        want.extend(r for m in DayStream(plan, topics[0], topics[1]) for r in m.records)
+        plan = plan_store_day(implicit_store(settings, profile), FIRST + timedelta(days=k), settings)
+        want.extend(r for m in StoreDayStream(plan, topics[0], topics[1]) for r in m.records)
     sessions = read_topic(kafka_bootstrap, topics[0])
     events = read_topic(kafka_bootstrap, topics[1])
 

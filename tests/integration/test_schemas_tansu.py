@@ -24,7 +24,7 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import KafkaAdminClient, NewTopic
 from kafka.errors import InvalidRecordError
 
-from foot_traffic.stores import load_catalogue
+from foot_traffic.plan.stores import load_catalogue
 from tests.integration.test_cli_chain import produce
 from tests.support.engine_records import SENSOR, engine_records
 from tests.support.kafka_read import read_topic

@@ -14,10 +14,11 @@ from urllib.parse import quote
 
 import pytest
 
-from foot_traffic.plan import plan_day, plan_from_settings
-from foot_traffic.profile import load_profile, original_profile
+from foot_traffic.model.profile import load_profile, original_profile
+from foot_traffic.plan.implicit import implicit_store, plan_day
+from foot_traffic.plan.storeday import plan_store_day
+from foot_traffic.plan.timeline import day_timeline
 from foot_traffic.settings import Settings
-from foot_traffic.timeline import day_timeline
 
 from .conftest import SECRET, conn_json
 
@@ -77,7 +78,7 @@ def test_plan_json_and_charts_equal_the_engines_plan(client, admin_token, query)
     settings = Settings.build({names[k]: v for k, v in query.items() if k in names})
     day = date.fromisoformat(query["day"])
     profile = load_profile(query.get("profile"))
-    plan = plan_from_settings(day, settings, profile)
+    plan = plan_store_day(implicit_store(settings, profile), day, settings)
     timeline = day_timeline(plan)
 
     data = get(client, PLAN_JSON, admin_token, params=query).json()
@@ -85,8 +86,8 @@ def test_plan_json_and_charts_equal_the_engines_plan(client, admin_token, query)
     assert list(data["planned_per_slot"].values()) == list(plan.slot_counts)
     assert data["entries_per_hour"] == list(timeline.entries_per_hour)
     assert data["occupancy_per_minute"] == list(timeline.occupancy)
-    week = [plan_from_settings(date.fromordinal(day.toordinal() - day.weekday() + i), settings, profile).total
-            for i in range(7)]
+    store = implicit_store(settings, profile)
+    week = [plan_store_day(store, date.fromordinal(day.toordinal() - day.weekday() + i), settings).total for i in range(7)]
     assert [w["total_visits"] for w in data["week"]] == week
 
     response = get(client, PLAN, admin_token, params=query)

@@ -27,10 +27,11 @@ from urllib.parse import quote
 
 import pytest
 
-from foot_traffic.plan import plan_day, plan_from_settings
-from foot_traffic.profile import original_profile
+from foot_traffic.model.profile import original_profile
+from foot_traffic.plan.implicit import implicit_store, plan_day
+from foot_traffic.plan.storeday import plan_store_day
+from foot_traffic.plan.timeline import day_timeline
 from foot_traffic.settings import Settings
-from foot_traffic.timeline import day_timeline
 from tests.support.cdp import Browser
 from tests.support.chromium import ensure_chromium
 
@@ -178,7 +179,8 @@ def test_signed_in_user_sees_the_plan_page_and_a_runs_plan_against_delivered(bro
                          ".some(a => a.textContent.trim() === 'Foot traffic')", what="'Foot traffic' in the navigation")
     bars = page.wait_for(f"(() => {{ const b = {READ_BARS}; return b && b.length ? b : null; }})()", what="plan chart")
     shown_day = date.fromisoformat(page.evaluate(f"{IFRAME_DOC}.querySelector('input[name=day]').value"))
-    plan = plan_from_settings(shown_day, Settings.build({"SEED": "42"}), original_profile())
+    settings = Settings.build({"SEED": "42"})
+    plan = plan_store_day(implicit_store(settings, original_profile()), shown_day, settings)
     labels = [s.label for s in plan.profile.slots]
     assert by_chart(bars, "slots", "planned") == dict(zip(labels, plan.slot_counts))
     assert list(by_chart(bars, "day", "hour").values()) == list(day_timeline(plan).entries_per_hour)

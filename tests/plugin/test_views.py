@@ -7,8 +7,8 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from foot_traffic.plan import plan_day
-from foot_traffic.profile import profile_from_dict, original_profile
+from foot_traffic.model.profile import original_profile, profile_from_dict
+from foot_traffic.plan.implicit import plan_day
 from foot_traffic_airflow.ui.readback import Readback
 from foot_traffic_airflow.ui.runs import ProducerRun, ProducerTask, find_summaries
 from foot_traffic_airflow.ui.views import delivery_from_summary, run_view

@@ -7,10 +7,10 @@ import json
 from collections import defaultdict
 from datetime import date
 
-from foot_traffic.events import StoreDayStream
+from foot_traffic.plan.storeday import plan_store_day
+from foot_traffic.plan.stores import Catalogue
+from foot_traffic.records.stream import StoreDayStream
 from foot_traffic.settings import Settings
-from foot_traffic.storeplan import plan_store_from_settings
-from foot_traffic.stores import Catalogue
 from tests.support.kafka_read import Landed, read_topic
 
 Row = tuple[str, bytes, bytes, tuple, int]
@@ -20,7 +20,7 @@ def planned(catalogue: Catalogue, day: date, settings: Settings) -> dict[str, li
     """store id -> its planned records of local ``day`` (topic, key, value, headers, timestamp), in order."""
     out: dict[str, list[Row]] = {}
     for store in catalogue:
-        plan = plan_store_from_settings(store, day, settings, settings.seed)
+        plan = plan_store_day(store, day, settings, settings.seed)
         stream = StoreDayStream(plan, settings.kafka_topic, settings.kafka_topic_realistic)
         out[store.id] = [(r.topic, r.key, r.value, tuple(r.headers), r.timestamp_ms) for m in stream for r in m.records]
     return out

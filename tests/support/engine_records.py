@@ -14,11 +14,11 @@ from typing import Any
 
 import jsonschema
 
-from foot_traffic.events import Record
-from foot_traffic.profile import builtin_profile
+from foot_traffic.records.events import Record
+from foot_traffic.model.profile import builtin_profile
 from foot_traffic.run.runner import Runner
 from foot_traffic.settings import Settings
-from foot_traffic.stores import Catalogue
+from foot_traffic.plan.stores import Catalogue
 from foot_traffic.testing import FakeClock, MemoryKafka, memory_delivery
 from foot_traffic.topic_schemas import EVENTS, SESSIONS, event_schema, session_schema
 

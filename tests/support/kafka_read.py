@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from kafka import KafkaConsumer, TopicPartition
 
-from foot_traffic.readback import Landed  # the engine's own record-as-landed
+from foot_traffic.analysis.readback import Landed  # the engine's own record-as-landed
 
 __all__ = ["Landed", "read_topic"]
 

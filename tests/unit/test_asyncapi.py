@@ -15,10 +15,10 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from foot_traffic import events
+from foot_traffic.records import events
 from foot_traffic.asyncapi import asyncapi_document
 from foot_traffic.settings import EXAMPLE_CHAIN, Settings
-from foot_traffic.stores import load_catalogue
+from foot_traffic.plan.stores import load_catalogue
 from foot_traffic.topic_schemas import event_schema, session_schema, writers_schema
 from tests.support.engine_records import EVENT_TOPIC, SENSOR, SESSION_TOPIC, engine_records, small
 

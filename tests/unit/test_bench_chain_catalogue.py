@@ -6,7 +6,7 @@ import sys
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from foot_traffic.stores import load_catalogue
+from foot_traffic.plan.stores import load_catalogue
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 import chain  # noqa: E402 - bench/ is not a package

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 import pytest
 
 from foot_traffic import cli
-from foot_traffic.profile import load_profile
+from foot_traffic.model.profile import load_profile
 from tests.support.anchors import calit2
 
 

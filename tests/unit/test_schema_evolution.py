@@ -21,7 +21,7 @@ import jsonschema
 import pytest
 
 from foot_traffic.settings import EXAMPLE_CHAIN
-from foot_traffic.stores import load_catalogue
+from foot_traffic.plan.stores import load_catalogue
 from foot_traffic.topic_schemas import REVISION, event_schema, session_schema
 from tests.support.engine_records import EVENT_TOPIC, SENSOR, SESSION_TOPIC, engine_records, small, values
 

@@ -29,7 +29,7 @@ import pytest
 
 from foot_traffic.run.runner import Runner
 from foot_traffic.settings import EXAMPLE_CHAIN, Settings
-from foot_traffic.stores import Catalogue, load_catalogue
+from foot_traffic.plan.stores import Catalogue, load_catalogue
 from foot_traffic.testing import FakeClock, MemoryKafka, memory_delivery
 
 LATER = datetime(2027, 6, 1, tzinfo=UTC)  # every day below is in the past at full speed

@@ -17,9 +17,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from foot_traffic import events
+from foot_traffic.records import events, stream
 from foot_traffic.settings import EXAMPLE_CHAIN
-from foot_traffic.stores import catalogue_from_dict, load_catalogue
+from foot_traffic.plan.stores import catalogue_from_dict, load_catalogue
 from foot_traffic.topic_schemas import (
     DIALECT,
     event_schema,
@@ -158,14 +158,14 @@ def test_every_record_of_any_run_validates(run):
 # -- what the schemas refuse ---------------------------------------------------------------------
 def _with_extra_field(monkeypatch, attribute: str):
     """Make the engine write one more field (as a change without its schema would)."""
-    original = events.RecordTemplates.__init__
+    original = stream.RecordTemplates.__init__
 
     def init(self, *args, **kwargs):
         original(self, *args, **kwargs)
         setattr(self, attribute, [tail[:-1] + b', "door": "north"}' if tail.endswith(b"}") else tail
                                   for tail in getattr(self, attribute)])
 
-    monkeypatch.setattr(events.RecordTemplates, "__init__", init)
+    monkeypatch.setattr(stream.RecordTemplates, "__init__", init)
 
 
 @pytest.mark.parametrize("attribute,topic", [("session_tails", SESSION_TOPIC), ("atomic_tails", EVENT_TOPIC)])

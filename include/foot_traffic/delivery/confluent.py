@@ -31,7 +31,7 @@ from foot_traffic.delivery.connect import retry_connect
 from foot_traffic.delivery.errors import INVALID_RECORD, BrokerUnavailable, DeliveryError, Fenced, RecordRefused
 from foot_traffic.delivery.options import KafkaOptions
 from foot_traffic.delivery.producer import ConfirmedPublisher, ProducerFactory
-from foot_traffic.events import H_EVENT_ID, H_SEQ, Record
+from foot_traffic.records.events import H_EVENT_ID, H_SEQ, Record
 
 log = logging.getLogger(__name__)
 

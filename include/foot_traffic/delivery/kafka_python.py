@@ -40,7 +40,7 @@ from foot_traffic.delivery.errors import (
 )
 from foot_traffic.delivery.options import KafkaOptions
 from foot_traffic.delivery.producer import ConfirmedPublisher
-from foot_traffic.events import Record
+from foot_traffic.records.events import Record
 
 # Keys whose partition ``send`` remembers, per topic (cleared when full): more than the
 # customers inside a busy store, whose exits come after their entries.

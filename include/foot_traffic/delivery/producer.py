@@ -25,7 +25,7 @@ from typing import Any
 from foot_traffic.delivery.errors import DeliveryError, PublishError
 from foot_traffic.delivery.options import KafkaOptions
 from foot_traffic.delivery.topics import murmur2_partition
-from foot_traffic.events import Record
+from foot_traffic.records.events import Record
 
 log = logging.getLogger(__name__)
 

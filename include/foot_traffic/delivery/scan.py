@@ -31,7 +31,7 @@ from foot_traffic.delivery import internals
 from foot_traffic.delivery.connect import retry_connect
 from foot_traffic.delivery.errors import UndecidedTransactions
 from foot_traffic.delivery.options import KafkaOptions
-from foot_traffic.events import H_DAY, H_PLAN, H_SEQ, H_STORE, Record
+from foot_traffic.records.events import H_DAY, H_PLAN, H_SEQ, H_STORE, Record
 
 log = logging.getLogger(__name__)
 

@@ -43,7 +43,7 @@ from foot_traffic.delivery import ledger
 from foot_traffic.delivery.errors import BrokerUnavailable, Fenced, PublishError
 from foot_traffic.delivery.ledger import Entry, State
 from foot_traffic.delivery.producer import ConfirmedPublisher
-from foot_traffic.events import Record
+from foot_traffic.records.events import Record
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from foot_traffic.delivery.scan import DayHoldings
-from foot_traffic.events import Moment
+from foot_traffic.records.events import Moment
 from foot_traffic.run.summary import DaySummary
 
 

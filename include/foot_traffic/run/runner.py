@@ -28,7 +28,6 @@ from collections.abc import Callable, Iterable, Iterator
 from datetime import date, timedelta
 
 from foot_traffic.delivery.errors import Fenced, PublishError, RecordRefused
-from foot_traffic.run import units
 from foot_traffic.run.healing import Healer
 from foot_traffic.run.open_day import OpenDay
 from foot_traffic.run.pacing import Clock, Pacer, SystemClock
@@ -36,8 +35,11 @@ from foot_traffic.run.progress import LogProgress, ProgressReporter, Snapshot
 from foot_traffic.run.scheduler import Scheduler
 from foot_traffic.run.summary import DaySummary, label
 from foot_traffic.run.taking import DayTaker, summary_for
-from foot_traffic.profile import Profile, load_profile
-from foot_traffic.stores import Catalogue
+from foot_traffic.model.profile import Profile
+from foot_traffic.plan.implicit import implicit_catalogue
+from foot_traffic.plan.store_days import store_days
+from foot_traffic.plan.storeday import plan_store_day
+from foot_traffic.plan.stores import Catalogue
 
 log = logging.getLogger("foot_traffic.runner")  # one logger for the run package: what operators filter on
 
@@ -79,9 +81,9 @@ class Runner:
         self.delivery = delivery
         self.clock = clock or SystemClock()
         self.stop = stop or threading.Event()
-        self.catalogue = catalogue
-        self.stores = [None] if catalogue is None else list(catalogue.stores)
-        self.profile = profile or (load_profile(settings.profile_file) if catalogue is None else None)
+        # A run without a catalogue plays the implicit store, a catalogue of one.
+        self.catalogue = catalogue if catalogue is not None else implicit_catalogue(settings, profile)
+        self.stores = list(self.catalogue.stores)
         self.sim_anchor = sim_anchor
         self.progress_every = progress_every
         self.progress = progress or LogProgress()
@@ -131,7 +133,7 @@ class Runner:
         self.delivery.connect()
         # After connecting: the simulated clock starts when records can actually be sent.
         pacer = Pacer(self.clock, self.settings.time_scale, self.settings.sleep, self.stop, self.sim_anchor)
-        scheduler = Scheduler(self, pacer, units.units(self.catalogue, days, from_now=self.from_now), keep_summaries)
+        scheduler = Scheduler(self, pacer, store_days(self.catalogue, days, from_now=self.from_now), keep_summaries)
         transient = _transient()
         try:
             try:
@@ -260,11 +262,9 @@ class Runner:
         log.warning("%s: stopping: another run now writes it; committing what the other days sent", summary_label(exc))
 
     def _unplayed_summary(self, day: date, store: str | None) -> DaySummary:
-        unit_store = None if store is None else self.catalogue.get(store)
         seed = self.settings.seed if self.settings.seed is not None else -1
         if seed >= 0:
-            plan = units.plan_of(units.StoreDay(units.midnight(day, unit_store), 0, day, unit_store), self.settings,
-                                 self.profile, seed)
+            plan = plan_store_day(self.catalogue.get(store), day, self.settings, seed)
             summary = summary_for(plan, store, tuple(self.topics))
         else:
             summary = DaySummary(day=day, plan_id="", seed=-1, total_visits=0, planned_per_slot={},

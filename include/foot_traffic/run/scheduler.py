@@ -13,7 +13,7 @@ import itertools
 import math
 from collections.abc import Iterator
 
-from foot_traffic.events import Moment
+from foot_traffic.records.events import Moment
 from foot_traffic.run.open_day import OpenDay
 from foot_traffic.run.pacing import Pacer
 

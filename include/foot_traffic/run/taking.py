@@ -18,11 +18,13 @@ from foot_traffic.delivery.errors import PlanMismatch
 from foot_traffic.delivery.ledger import State
 from foot_traffic.delivery.scan import DayHoldings
 from foot_traffic.delivery.transactions import Plan
-from foot_traffic.plan import random_seed
-from foot_traffic.run import units
+from foot_traffic.plan.localday import local_date, local_instant
+from foot_traffic.plan.seeds import random_seed
+from foot_traffic.plan.storeday import plan_store_day
+from foot_traffic.records.stream import StoreDayStream
 from foot_traffic.run.open_day import HoldingsSkip, OpenDay, PositionSkip
 from foot_traffic.run.summary import DaySummary, label
-from foot_traffic.sensor import day_moments
+from foot_traffic.records.sensor import day_moments
 
 log = logging.getLogger("foot_traffic.runner")
 
@@ -59,10 +61,10 @@ class DayTaker:
         stores = self.runner.stores
         if from_now is None:
             return list(stores)
-        return [s for s in stores if day >= units.local_day_now(from_now, s)]
+        return [s for s in stores if day >= local_date(from_now, s.tz)]
 
     def since_ms(self, day: date, stores: Sequence) -> int:
-        return min(units.midnight(day, s) for s in stores) * 1000
+        return min(local_instant(day, 0, s.tz) for s in stores) * 1000
 
     # -- taking -----------------------------------------------------------------------------
     def take(self, day: date, *, seed: int | None = None) -> TakenDay:
@@ -71,7 +73,7 @@ class DayTaker:
         runner = self.runner
         settings = runner.settings
         stores = self.stores_of(day)
-        ids = [units.store_id_of(s) for s in stores]
+        ids = [s.id for s in stores]
         since = self.since_ms(day, stores)
         resume = settings.resume
         looked = self.delivery.look(day, ids, since) if resume else {i: State(key=str(i)) for i in ids}
@@ -79,7 +81,7 @@ class DayTaker:
             seed = self._seed(day, looked)
         plans = {}
         for store, store_id in zip(stores, ids):
-            plan = units.plan_of(units.StoreDay(units.midnight(day, store), 0, day, store), settings, runner.profile, seed)
+            plan = plan_store_day(store, day, settings, seed)
             plans[store_id] = plan
             state = looked[store_id]
             if resume and state.plan is not None and state.plan != plan.plan_id and state.position is not None:
@@ -89,7 +91,7 @@ class DayTaker:
             fresh_skip = int(runner.from_now)
         wanted = {
             i: Plan(plans[i].plan_id, seed,
-                    fresh_skip if fresh_skip is not None and day == units.local_day_now(fresh_skip, s) else None)
+                    fresh_skip if fresh_skip is not None and day == local_date(fresh_skip, s.tz) else None)
             for s, i in zip(stores, ids)
         }
         writer = self.delivery.take(day, wanted, looked)
@@ -142,7 +144,7 @@ class DayTaker:
     def open(self, unit) -> OpenDay:
         """Open store-day ``unit`` (taking its local day first if this run has not yet)."""
         taken = self.taken.get(unit.day)
-        store_id = units.store_id_of(unit.store)
+        store_id = unit.store.id
         if taken is None or store_id not in taken.writer.links:
             taken = self.take(unit.day)
         return self._open(taken, unit, store_id, None)
@@ -152,7 +154,7 @@ class DayTaker:
         plan = taken.plans[store_id]
         link = taken.writer.links[store_id]
         state = taken.states[store_id]
-        stream = units.stream_of(plan, runner.settings)
+        stream = StoreDayStream(plan, runner.settings.kafka_topic, runner.settings.kafka_topic_realistic)
         summary = old.summary if old is not None else summary_for(plan, store_id, tuple(runner.topics))
         day = OpenDay(unit, plan, stream, day_moments(stream, runner.settings), summary, taken.writer, link,
                       runner.day_committed, compact=len(runner.stores) > 1)

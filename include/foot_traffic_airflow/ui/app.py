@@ -25,7 +25,8 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from foot_traffic.run.pacing import Clock, SystemClock
-from foot_traffic.plan import plan_from_settings
+from foot_traffic.plan.implicit import implicit_store
+from foot_traffic.plan.storeday import plan_store_day
 
 from foot_traffic_airflow.ui import inputs, render, views
 from foot_traffic_airflow.ui import readback as rb
@@ -130,7 +131,7 @@ def create_app(
             q = inputs.parse_plan_query(query, clock.now().date())
         except inputs.InputError as exc:
             raise PageError(400, "Bad request", "invalid plan query: " + "; ".join(exc.problems), exc.problems) from None
-        plan = plan_from_settings(q.day, q.settings, q.profile)
+        plan = plan_store_day(implicit_store(q.settings, q.profile), q.day, q.settings)
         return views.plan_view(plan, q.settings)
 
     def plan_query(day: Text = None, seed: Text = None, customers: Text = None, baseline: Text = None,

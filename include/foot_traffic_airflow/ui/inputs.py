@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from foot_traffic.profile import BUILTIN, Profile, ProfileError, builtin_profile, load_profile
+from foot_traffic.model.profile import BUILTIN, Profile, ProfileError, builtin_profile, load_profile
 from foot_traffic.settings import Settings, SettingsError
 
 log = logging.getLogger(__name__)

@@ -75,7 +75,7 @@ def read_back(conn_id: str, day: date, topics: Sequence[str], timeout: float, st
     store's (no catalogue), or catalogue store ``store``'s local day."""
     if store is not None:
         return read_back_stores(conn_id, day, topics, timeout, [store])[store]
-    from foot_traffic.plan import day_start
+    from foot_traffic.plan.localday import day_start
 
     since_ms = int(day_start(day).timestamp() * 1000)
     return _read(conn_id, timeout, [None], lambda scanner: {None: scanner.scan(day, list(topics), since_ms)})[None]
@@ -86,7 +86,7 @@ def read_back_stores(
 ) -> dict[str, Readback]:
     """Like ``read_back`` for the local day ``day`` of each of ``stores``, in one scan of the
     topics (a chain run's page: not one scan per store)."""
-    from foot_traffic.plan import day_start
+    from foot_traffic.plan.localday import day_start
 
     stores = list(dict.fromkeys(stores))
     since_ms = int(day_start(day).timestamp() * 1000) - EARLIEST_OFFSET_MS

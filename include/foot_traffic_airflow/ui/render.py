@@ -14,8 +14,8 @@ from datetime import date, datetime
 from html import escape
 from urllib.parse import quote, urlencode
 
-from foot_traffic.profile import BUILTIN, builtin_profile
-from foot_traffic.timeline import DayTimeline
+from foot_traffic.model.profile import BUILTIN, builtin_profile
+from foot_traffic.plan.timeline import DayTimeline
 
 from foot_traffic_airflow.ui.runs import RunRow
 from foot_traffic_airflow.ui.views import STORES_READ_BACK, Delivery, PlanView, RunView

@@ -1,6 +1,6 @@
 """What the pages show, as plain data: the engine's plan, and a run's delivery beside it.
 
-Every planned number comes from the engine (``plan_day``/``plan_from_settings``,
+Every planned number comes from the engine (``plan_day``/``plan_store_day``,
 ``day_timeline``); every delivered number from the task's own summary (its XCom) or the
 topics (read-back). Nothing is estimated here: this module only lines them up and says
 which agree.
@@ -13,10 +13,11 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-from foot_traffic.plan import DayPlan, plan_day, plan_from_settings
-from foot_traffic.profile import BUILTIN, WEEKDAYS, Profile, ProfileError, builtin_profile, load_profile, original_profile
+from foot_traffic.model.profile import BUILTIN, WEEKDAYS, Profile, ProfileError, builtin_profile, load_profile, original_profile
+from foot_traffic.plan.implicit import implicit_store, plan_day
+from foot_traffic.plan.storeday import StoreDayPlan, plan_store_day
+from foot_traffic.plan.timeline import DayTimeline, day_timeline
 from foot_traffic.settings import Settings, SettingsError
-from foot_traffic.timeline import DayTimeline, day_timeline
 
 from foot_traffic_airflow.ui.readback import Readback
 from foot_traffic_airflow.ui.runs import ProducerRun, ProducerTask
@@ -71,11 +72,11 @@ def week_of(day: date) -> list[date]:
 def week_totals(day: date, settings: Settings, profile: Profile, seed: int) -> list[tuple[date, str, int]]:
     """The planned total of each day of ``day``'s week, with the same settings and seed."""
     return [
-        (d, WEEKDAYS[d.weekday()], plan_from_settings(d, settings, profile, seed=seed).total) for d in week_of(day)
+        (d, WEEKDAYS[d.weekday()], plan_store_day(implicit_store(settings, profile), d, settings, seed).total) for d in week_of(day)
     ]
 
 
-def plan_view(plan: DayPlan, settings: Settings | None = None) -> PlanView:
+def plan_view(plan: StoreDayPlan, settings: Settings | None = None) -> PlanView:
     """The plan's per-slot counts, its timeline (bounded) and, with ``settings``, its week."""
     timeline, note = None, None
     if plan.total <= MAX_TIMELINE_VISITS:
@@ -371,7 +372,7 @@ def _topics_of(settings: Settings | None) -> list[str]:
     return [settings.kafka_topic, settings.kafka_topic_realistic]
 
 
-def _plan_in_topics(day: date, path: str | None, readback: Readback | None) -> tuple[DayPlan | None, str | None]:
+def _plan_in_topics(day: date, path: str | None, readback: Readback | None) -> tuple[StoreDayPlan | None, str | None]:
     """The plan of an unseeded task from the records it already wrote: their plan id names
     the seed, the total and the profile (as a retry does, which keeps its first attempt's seed)."""
     if readback is None or readback.error or len(readback.counts) != 1:
@@ -417,7 +418,7 @@ def delivery_without_summary(task: ProducerTask, run: ProducerRun, readback: Rea
             profile = None
             d.plan_note = f"its profile file {path} is not readable on the API server"
         if profile is not None:
-            plan = plan_from_settings(day, settings, profile)
+            plan = plan_store_day(implicit_store(settings, profile), day, settings)
     state = task.state or "none"
     active = state in {"running", "queued", "scheduled", "deferred", "up_for_retry", "restarting", "none"}
     if plan is not None:

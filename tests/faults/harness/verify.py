@@ -12,13 +12,13 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
-from foot_traffic.events import H_DAY, H_EVENT_ID, H_PLAN, H_SEQ, H_STORE, DayStream, StoreDayStream
-from foot_traffic.plan import plan_from_settings
-from foot_traffic.profile import load_profile
-from foot_traffic.sensor import day_moments
+from foot_traffic.plan.implicit import implicit_catalogue
+from foot_traffic.plan.storeday import plan_store_day
+from foot_traffic.plan.stores import load_catalogue
+from foot_traffic.records.events import H_DAY, H_EVENT_ID, H_PLAN, H_SEQ, H_STORE
+from foot_traffic.records.sensor import day_moments
+from foot_traffic.records.stream import StoreDayStream
 from foot_traffic.settings import Settings
-from foot_traffic.storeplan import plan_store_from_settings
-from foot_traffic.stores import load_catalogue
 from tests.support.kafka_read import Landed, read_topic
 
 Key = tuple[str | None, str]  # (store id or None, day)
@@ -61,13 +61,10 @@ class Plans:
 
     def __init__(self, env: dict[str, str], chain_file: Path | None):
         self.settings = Settings.from_env({**env, **({"STORES_FILE": str(chain_file)} if chain_file else {})})
-        self.catalogue = load_catalogue(chain_file) if chain_file else None
-        self.profile = None if chain_file else load_profile(self.settings.profile_file)
+        self.catalogue = load_catalogue(chain_file) if chain_file else implicit_catalogue(self.settings)
         self._cache: dict[Key, Expected] = {}
 
     def keys(self, day: date, stores: list[str] | None = None) -> list[Key]:
-        if self.catalogue is None:
-            return [(None, day.isoformat())]
         ids = stores if stores is not None else [s.id for s in self.catalogue]
         return [(store, day.isoformat()) for store in ids]
 
@@ -76,12 +73,8 @@ class Plans:
             store_id, day_text = key
             day = date.fromisoformat(day_text)
             s = self.settings
-            if store_id is None:
-                plan = plan_from_settings(day, s, self.profile)
-                stream = DayStream(plan, s.kafka_topic, s.kafka_topic_realistic)
-            else:
-                plan = plan_store_from_settings(self.catalogue.get(store_id), day, s, s.seed)
-                stream = StoreDayStream(plan, s.kafka_topic, s.kafka_topic_realistic)
+            plan = plan_store_day(self.catalogue.get(store_id), day, s, s.seed)
+            stream = StoreDayStream(plan, s.kafka_topic, s.kafka_topic_realistic)
             rows: dict[str, Row] = {}
             for moment in day_moments(stream, s):
                 for r in moment.records:

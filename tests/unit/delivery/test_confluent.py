@@ -46,7 +46,7 @@ class FatalProducer:
 
 
 def record(seq: int):
-    from foot_traffic.events import Record
+    from foot_traffic.records.events import Record
 
     return Record("t", b"k", b"v", (("ft-seq", str(seq).encode()),), 0, seq, "session", 0)
 

@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from foot_traffic.chain import store_days
-from foot_traffic.localday import local_instant
 from foot_traffic.delivery.errors import DeliveryError, PlanMismatch
+from foot_traffic.plan.localday import local_instant
+from foot_traffic.plan.store_days import store_days
+from foot_traffic.plan.stores import Catalogue, load_catalogue
 from foot_traffic.run.runner import Runner, days_from
 from foot_traffic.settings import Settings
-from foot_traffic.stores import Catalogue, load_catalogue
 from foot_traffic.testing import FakeClock, MemoryKafka, memory_delivery
 
 ROOT = Path(__file__).resolve().parents[3]

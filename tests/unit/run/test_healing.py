@@ -10,10 +10,10 @@ import pytest
 
 from foot_traffic.delivery.connect import backoff_delays
 from foot_traffic.delivery.errors import BrokerUnavailable, DeliveryError
-from foot_traffic.plan import day_start
+from foot_traffic.plan.localday import day_start
 from foot_traffic.run.runner import Runner, days_from
 from foot_traffic.settings import EXAMPLE_CHAIN, Settings
-from foot_traffic.stores import load_catalogue
+from foot_traffic.plan.stores import load_catalogue
 from foot_traffic.testing import FakeClock, MemoryKafka, Outage, memory_delivery
 
 DAY = date(2025, 11, 7)

@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from foot_traffic.delivery.errors import DeliveryError, PlanMismatch
-from foot_traffic.plan import day_start
+from foot_traffic.plan.localday import day_start
 from foot_traffic.run.runner import Runner, days_from
 from foot_traffic.settings import Settings
 from foot_traffic.testing import FakeClock, MemoryKafka, memory_delivery
