@@ -162,3 +162,63 @@ def test_a_committed_read_begun_after_an_abort_hides_that_producers_later_record
         assert later == 0, f"read from offset 352: {later} records (end offset {end})"
     finally:
         broker.kill()
+
+
+@pytest.mark.parametrize("client", ["kafka-python", "confluent"])
+def test_a_transaction_open_across_a_clean_restart_commits_but_stays_hidden(tmp_path, client):
+    """The third flaw (found by the randomized fault harness; issue 22's "committed records
+    vanish after broker restarts"): a clean restart closes the transactions open at save time
+    (an aborted-transaction entry from their first offset) but lets their producer go on
+    sending in the same epoch and *commit*, which every client reports as a success. The
+    commit marker does not undo the aborted entry: read_committed consumers never see any
+    record of that transaction, and none of that producer id's later ones until an abort
+    marker of it. Apache Kafka keeps the coordinator's state across a restart (the
+    transaction carries on and commits). The producer therefore never commits a transaction
+    whose connections dropped (``delivery.kafka_python``/``confluent``): it resumes the day
+    from its last position, and the abort of the re-initialised id ends the hidden range."""
+    from kafka.admin import KafkaAdminClient, NewTopic
+
+    from tests.support.kafka_read import read_topic
+
+    topic, tid = f"flaw3_{uuid.uuid4().hex[:8]}", f"flaw3-{uuid.uuid4().hex[:8]}"
+    broker = LocalBroker(tmp_path / "broker").start()
+    try:
+        admin = KafkaAdminClient(bootstrap_servers=broker.bootstrap)
+        admin.create_topics([NewTopic(topic, 1, 1)])
+        admin.close()
+        if client == "kafka-python":
+            from kafka import KafkaProducer
+
+            producer = KafkaProducer(bootstrap_servers=broker.bootstrap, transactional_id=tid, retry_backoff_ms=100)
+            producer.init_transactions()
+            producer.begin_transaction()
+            send = lambda i, what: producer.send(topic, key=b"%d" % i, value=what)  # noqa: E731
+            flush, commit = producer.flush, producer.commit_transaction
+        else:
+            from confluent_kafka import Producer
+
+            producer = Producer({"bootstrap.servers": broker.bootstrap, "transactional.id": tid,
+                                 "error_cb": lambda _err: None})
+            producer.init_transactions()
+            producer.begin_transaction()
+            send = lambda i, what: producer.produce(topic, what, b"%d" % i)  # noqa: E731
+            flush, commit = (lambda: producer.flush(10)), (lambda: producer.commit_transaction(10))
+        for i in range(100):
+            send(i, b"before")
+        flush()
+        broker.stop()  # clean: SIGINT, the broker saves its data
+        broker = LocalBroker(broker.data_dir, port=broker.port).start()
+        for i in range(100, 200):
+            send(i, b"after")
+        flush()
+        commit()  # every client reports success
+        if client == "kafka-python":
+            producer.close()
+        committed = len(read_topic(broker.bootstrap, topic))
+        assert len(read_topic(broker.bootstrap, topic, isolation_level="read_uncommitted")) == 200
+        if committed == 200:
+            pytest.fail("the embedded broker now keeps a transaction across a clean restart: the producer's "
+                        "rule of not committing after a lost connection costs a replay only (docs/guarantees.md)")
+        assert committed == 0
+    finally:
+        broker.kill()

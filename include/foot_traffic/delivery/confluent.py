@@ -172,6 +172,9 @@ class ConfluentPublisher(ConfirmedPublisher):
         self._sent_by_topic = Counter()
         self.in_transaction = False
         settings = producer_settings(self.options, self.transactional_id)
+        self._connections_lost = self._lost_at_begin = 0
+        if self.transactional_id:
+            settings["error_cb"] = self._on_client_error
         level = logging.DEBUG if self.transactional_id else logging.INFO  # a day's producer: quieter
         log.log(level, "connecting to Kafka with librdkafka at %s", self.options.bootstrap_servers)
 
@@ -387,10 +390,26 @@ class ConfluentPublisher(ConfirmedPublisher):
         except KafkaException as exc:
             self._fail(None, _kafka_error(exc))
             self._raise_if_failed()
+        self._lost_at_begin = self._connections_lost
+
+    def _on_client_error(self, err) -> None:
+        """librdkafka's client-level errors (served by poll/flush): a lost connection is counted."""
+        from confluent_kafka import KafkaError
+
+        if err.code() in (KafkaError._TRANSPORT, KafkaError._ALL_BROKERS_DOWN):
+            self._connections_lost += 1
+        log.debug("librdkafka: %s", err)
 
     def _commit_transaction(self, timeout: float) -> None:
         from confluent_kafka import KafkaException
 
+        lost = self._connections_lost - self._lost_at_begin
+        if lost:
+            # See kafka_python: a transaction whose connections dropped is not committed.
+            self._fail(None, None)
+            raise DeliveryError(
+                f"{lost} broker connection error(s) during the transaction of {self.transactional_id}: not committed "
+                "(its outcome on the broker is uncertain); the day resumes from its last position")
         try:
             self._producer.commit_transaction(timeout)
         except KafkaException as exc:

@@ -122,3 +122,24 @@ def read_from(consumer: Any, starts: dict[Any, int]) -> None:
             super().__init__(fetch_offset, tp, records, *args, aborted_transactions=aborted_transactions, **kwargs)
 
     fetcher.PartitionRecords = StartedPartitionRecords
+
+
+def closed_connections(producer: Any) -> Any:
+    """A counter of the connections ``producer`` has closed (lost) since now: a callable
+    returning the count. kafka-python records each closed connection in its
+    ``connections-closed`` sensor (as a rate only); a cumulative ``Total`` is added to it."""
+    from kafka.metrics.stats import Total
+
+    metrics = getattr(producer, "_metrics", None)
+    sensor = metrics.get_sensor("connections-closed") if metrics is not None else None
+    if sensor is None:
+        import kafka
+
+        raise RuntimeError(
+            f"kafka-python {kafka.__version__}: KafkaProducer._metrics has no 'connections-closed' sensor "
+            f"({TESTED_KAFKA_PYTHON} had one); re-check foot_traffic.delivery.internals"
+        )
+    name = metrics.metric_name("connection-close-total", "foot-traffic", "Connections closed since the producer began")
+    total = Total()
+    sensor.add(name, total)
+    return lambda: int(total.measure(None, 0))
