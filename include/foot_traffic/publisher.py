@@ -25,6 +25,7 @@ from collections.abc import Callable
 from datetime import date
 from typing import Any, Protocol
 
+from foot_traffic import client_logs  # noqa: F401 - the clients' harmless "errors" go to DEBUG
 from foot_traffic.events import Record
 from foot_traffic.kafka_options import KafkaOptions
 
