@@ -36,6 +36,7 @@ a store catalogue (a chain run fails as before; its front door restarts it).
 
 from __future__ import annotations
 
+import functools
 import heapq
 import itertools
 import logging
@@ -223,6 +224,13 @@ class Runner:
         self.outages: list[dict[str, Any]] = []  # one per recovered outage: seconds, attempts, re-checked
         self._sim_seen = -math.inf
         self.stopped_in_outage = False  # a stop came while waiting to reconnect (not a clean stop)
+        self._heap: list = []
+        self._last_progress = -math.inf
+
+    @property
+    def records_sent(self) -> int:
+        """Records this run has sent so far, every day together."""
+        return self._run_sent
 
     @property
     def heals(self) -> bool:
@@ -440,10 +448,11 @@ class Runner:
         units = self._units(days, first_from_now)
         summaries: list[DaySummary] = []
         heap: list[tuple[int, int, int, Moment, _OpenDay]] = []
+        self._heap = heap  # the open store-days, for a display while waiting (``_waiting``)
         tie = itertools.count()
         upcoming = next(units, None)
         opened = 0
-        last_progress = self.clock.monotonic()
+        self._last_progress = self.clock.monotonic()
         self.publisher.connect()
         self.publisher.ensure_topics(self.topics)
         # After connecting: the simulated clock starts when records can actually be sent.
@@ -484,8 +493,8 @@ class Runner:
                             else:  # ``_requeue``, inline: once per moment with many store-days open
                                 heappush(heap, (moment.due, open_day.ordinal, next(tie), moment, open_day))
                             now = self.clock.monotonic()
-                            if now - last_progress >= self.progress_every:
-                                last_progress = now
+                            if now - self._last_progress >= self.progress_every:
+                                self._last_progress = now
                                 if self.catalogue is None:
                                     self._progress(open_day, pacer)
                                 else:
@@ -784,8 +793,17 @@ class Runner:
         if due > sim_now or live:
             sim_now = pacer.sim_now()
             if due > sim_now:
-                self.publisher.idle(pacer.wall_delay(due))  # e.g. commit: what was sent becomes visible while we wait
-                if not pacer.wait_until(due):
+                delay = pacer.wall_delay(due)
+                self.publisher.idle(delay)  # e.g. commit: what was sent becomes visible while we wait
+                now = self.clock.monotonic()
+                if now - self._last_progress >= self.progress_every:  # paced: progress on time, not per batch
+                    self._last_progress = now
+                    self._waiting(open_day, pacer, by_clock=False)
+                between = None
+                if delay > pacer.max_wait:  # a wait worth showing: the display's clock moves on meanwhile
+                    between = functools.partial(self._waiting, open_day, pacer)
+                    between()
+                if not pacer.wait_until(due, between):
                     return None
                 sim_now = pacer.sim_now()
             lag = (sim_now - due) / pacer.time_scale
@@ -820,42 +838,63 @@ class Runner:
         )
 
     def _progress(self, open_day: _OpenDay, pacer: Pacer) -> None:
+        self.progress.tick(self._snapshot(open_day, pacer))
+
+    def _waiting(self, open_day: _OpenDay, pacer: Pacer, by_clock: bool = True) -> None:
+        """A paced run waits for ``open_day``'s next moment: where the run is. ``by_clock``:
+        a wait worth showing (``progress.waiting``, the slot of the simulated clock); else
+        the regular progress (``progress.tick``), due while records flow at their pace."""
+        if open_day.chain:
+            days = {id(entry[4]): entry[4] for entry in self._heap}
+            days[id(open_day)] = open_day
+            snap = self._chain_snapshot(list(days.values()), pacer)
+        else:
+            snap = self._snapshot(open_day, pacer, by_clock=by_clock)
+        (self.progress.waiting if by_clock else self.progress.tick)(snap)
+
+    def _snapshot(self, open_day: _OpenDay, pacer: Pacer, *, by_clock: bool = False) -> Snapshot:
+        """Where the day is. Its slot: the last entry's, or the simulated clock's when
+        waiting (or before the first entry) and the clock is inside the day."""
         s = open_day.summary
-        slot = open_day.slot if open_day.slot >= 0 else 0
-        self.progress.tick(
-            Snapshot(
-                day=s.day,
-                slot=open_day.plan.profile.slots[slot].label,
-                records_sent=s.sent,
-                records_planned=3 * s.total_visits,
-                records_present=s.already_present,
-                sent_per_topic=dict(s.sent_per_topic),
-                run_records_sent=self._run_sent,
-                days_done=self._days_done,
-                inside=open_day.stream.inside,
-                sim_time=pacer.sim_now(),
-                max_lag_seconds=s.max_lag_seconds,
-            )
+        sim = pacer.sim_now()
+        slots = open_day.plan.profile.slots
+        slot = slots[max(open_day.slot, 0)]
+        if by_clock or open_day.slot < 0:
+            minute = (sim - day_start(open_day.plan.day).timestamp()) / 60
+            slot = next((x for x in slots if x.start_minute <= minute < x.end_minute), slot)
+        return Snapshot(
+            day=s.day,
+            slot=slot.label,
+            records_sent=s.sent,
+            records_planned=3 * s.total_visits,
+            records_present=s.already_present,
+            sent_per_topic=dict(s.sent_per_topic),
+            run_records_sent=self._run_sent,
+            days_done=self._days_done,
+            inside=open_day.stream.inside,
+            sim_time=sim,
+            max_lag_seconds=s.max_lag_seconds,
         )
 
     def _chain_progress(self, heap, summaries: list[DaySummary], pacer: Pacer) -> None:
-        days = {id(entry[4]): entry[4] for entry in heap}
-        open_summaries = [d.summary for d in days.values()]
-        self.progress.tick(
-            Snapshot(
-                day=min((s.day for s in open_summaries), default=summaries[-1].day if summaries else date.min),
-                slot="",
-                records_sent=sum(s.sent for s in open_summaries),
-                records_planned=sum(3 * s.total_visits for s in open_summaries),
-                records_present=sum(s.already_present for s in open_summaries),
-                sent_per_topic={},
-                run_records_sent=self._run_sent,
-                days_done=self._days_done,
-                inside=sum(d.stream.inside for d in days.values()),
-                sim_time=pacer.sim_now(),
-                max_lag_seconds=max((s.max_lag_seconds for s in open_summaries), default=0.0),
-                store_days_open=len(days),
-            )
+        days = list({id(entry[4]): entry[4] for entry in heap}.values())
+        self.progress.tick(self._chain_snapshot(days, pacer, summaries[-1].day if summaries else date.min))
+
+    def _chain_snapshot(self, days: list[_OpenDay], pacer: Pacer, default_day: date = date.min) -> Snapshot:
+        open_summaries = [d.summary for d in days]
+        return Snapshot(
+            day=min((s.day for s in open_summaries), default=default_day),
+            slot="",
+            records_sent=sum(s.sent for s in open_summaries),
+            records_planned=sum(3 * s.total_visits for s in open_summaries),
+            records_present=sum(s.already_present for s in open_summaries),
+            sent_per_topic={},
+            run_records_sent=self._run_sent,
+            days_done=self._days_done,
+            inside=sum(d.stream.inside for d in days),
+            sim_time=pacer.sim_now(),
+            max_lag_seconds=max((s.max_lag_seconds for s in open_summaries), default=0.0),
+            store_days_open=len(days),
         )
 
     def _close_day(self, open_day: _OpenDay) -> None:
