@@ -111,7 +111,7 @@ def cmd_produce(settings: Settings, profile: Profile, args: argparse.Namespace, 
         else:
             log.warning("stopped by %s before anything was sent", signals.name)
         return signals.exit_code
-    _report(summaries, args, catalogue)
+    _report(summaries, args, catalogue, (settings.kafka_topic, settings.kafka_topic_realistic))
     if runner.fenced is not None:
         log.error(
             "fenced: %s now writes %s; this run stopped (what it committed stays, once)",
@@ -138,7 +138,7 @@ def cmd_produce(settings: Settings, profile: Profile, args: argparse.Namespace, 
     return EXIT_OK
 
 
-def _report(summaries: list, args: argparse.Namespace, catalogue: Catalogue | None) -> None:
+def _report(summaries: list, args: argparse.Namespace, catalogue: Catalogue | None, topics: tuple[str, str]) -> None:
     """The run's summary: a table on standard output (also with -q), or the JSON document."""
     result = [s.as_dict() for s in summaries]
     if catalogue is not None:
@@ -156,4 +156,4 @@ def _report(summaries: list, args: argparse.Namespace, catalogue: Catalogue | No
     else:
         from foot_traffic.terminal import summary_table
 
-        summary_table(result, sys.stdout)
+        summary_table(result, sys.stdout, topics)

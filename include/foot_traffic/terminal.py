@@ -167,11 +167,12 @@ MAX_ROWS = 60  # more store-days than this are summed per local day
 TOPIC_ROLES = ("sessions", "entry/exit")  # KAFKA_TOPIC, KAFKA_TOPIC_REALISTIC: short headers
 
 
-def summary_table(summaries: Sequence[dict[str, Any]], stream: IO[str]) -> None:
+def summary_table(summaries: Sequence[dict[str, Any]], stream: IO[str], topics: Sequence[str] = ()) -> None:
     """One compact table of the run: a row per day, or per store and local day for a chain
-    (summed per day past ``MAX_ROWS`` rows). At a terminal it fits its width (headers wrap);
-    elsewhere (a pipe, a file) every row stays one line of plain text."""
-    topics: list[str] = []
+    (summed per day past ``MAX_ROWS`` rows), a column per topic (``topics``, else those the
+    summaries name). At a terminal it fits its width (headers wrap); elsewhere (a pipe, a
+    file) every row stays one line of plain text."""
+    topics = list(topics)
     for s in summaries:
         topics += [t for t in s.get("topics", ()) if t not in topics]
     roles = TOPIC_ROLES if len(topics) == len(TOPIC_ROLES) else tuple(topics)
