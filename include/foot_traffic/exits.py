@@ -68,9 +68,10 @@ class StopSignals:
         return EXIT_SIGINT if self.signum in (None, signal.SIGINT) else 128 + self.signum
 
 
-def delivered(summaries: Sequence[Any], records_sent: int, *, most: int = 5) -> str:
+def delivered(summaries: Sequence[Any], records_sent: int, *, acknowledged: bool = True, most: int = 5) -> str:
     """What a stopped run delivered: its records, the days complete, the unfinished ones
-    and what each holds (``summaries``: the runner's ``DaySummary`` objects)."""
+    and what each holds (``summaries``: the runner's ``DaySummary`` objects).
+    ``acknowledged`` False: stopped during an outage, the last records' fate unknown."""
     if not records_sent and not any(s.already_present for s in summaries):
         return "nothing was sent"
     done = [s for s in summaries if s.finished]
@@ -79,7 +80,7 @@ def delivered(summaries: Sequence[Any], records_sent: int, *, most: int = 5) -> 
     def label(s: Any) -> str:
         return f"{s.store_id} {s.day}" if s.store_id else str(s.day)
 
-    parts = [f"{records_sent:,} records sent, every one acknowledged"]
+    parts = [f"{records_sent:,} records sent" + (", every one acknowledged" if acknowledged else "")]
     if done:
         parts.append(f"{len(done):,} {'day' if len(done) == 1 else 'days'} complete")
     if open_:

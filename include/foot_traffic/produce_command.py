@@ -119,7 +119,7 @@ def cmd_produce(settings: Settings, profile: Profile, args: argparse.Namespace, 
         )
         return EXIT_FENCED
     if stop.is_set():
-        what = delivered(summaries, runner.records_sent)
+        what = delivered(summaries, runner.records_sent, acknowledged=not runner.stopped_in_outage)
         if runner.stopped_in_outage:
             log.warning("stopped by %s during an outage: %s; what was committed stays, a restart sends exactly the "
                         "rest", signals.name, what)

@@ -55,3 +55,8 @@ def test_a_stopped_chain_names_at_most_five_unfinished_store_days():
 
 def test_nothing_sent_says_so():
     assert delivered([summary(1, 0, finished=False)], 0) == "nothing was sent"
+
+
+def test_a_stop_during_an_outage_claims_no_acknowledgement():
+    text = delivered([summary(1, 42, finished=False)], 42, acknowledged=False)
+    assert text.startswith("42 records sent; unfinished") and "acknowledged" not in text
