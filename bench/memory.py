@@ -30,7 +30,7 @@ def main() -> None:
     visits = int(sys.argv[1])
     bootstrap = sys.argv[2] if len(sys.argv) > 2 else None
     from foot_traffic.delivery.options import KafkaOptions
-    from foot_traffic.publisher import publisher_for
+    from foot_traffic.delivery import delivery_for as publisher_for
     from foot_traffic.run.runner import Runner
     from foot_traffic.settings import Settings
 

@@ -17,9 +17,9 @@ from foot_traffic.delivery.connect import reachable
 from foot_traffic.delivery.ledger import describe_run
 from foot_traffic.delivery.options import KafkaOptions
 from foot_traffic.delivery.producer import ProducerFactory
-from foot_traffic.plan.localday import local_instant
-from foot_traffic.plan.localday import day_start
 from foot_traffic.model.profile import Profile, load_profile
+from foot_traffic.plan.localday import day_start, local_instant
+from foot_traffic.plan.stores import Catalogue
 from foot_traffic.run.pacing import Clock, SystemClock
 from foot_traffic.run.progress import ProgressReporter
 from foot_traffic.run.runner import Runner

@@ -1,12 +1,14 @@
 """``foot-traffic``: the original standalone producer, as a command.
 
 Settings come from the original environment variables (see the README); flags choose
-what to play and how much to say. Exit codes: 0 on success or a clean stop
-(SIGTERM/SIGINT), 1 when delivery failed (produce: outages mid-stream are healed in-process,
-so after MAX_RETRIES attempts for one outage; validate: the day fails a check or cannot be
-read), 2 on invalid settings (fit: on bad input), 3 when a newer run of one of the days
-took it over (produce, fenced: this run stopped, the newer one continues the day;
-nothing was sent twice).
+what to play and how much to say. Exit codes (``foot_traffic.exits``): 0 the days are
+done; 1 Kafka could not be reached (produce: ``MAX_RETRIES`` attempts at the start,
+``RETRY_BACKOFF_SECONDS`` apart) or did not take the records (outages mid-stream are
+healed in-process first; validate: the day fails a check or cannot be read); 2 invalid
+settings (fit: bad input); 3 fenced (a newer run of one of the days took it over: this
+run stopped, the newer one continues the day; nothing was sent twice); 130 stopped by
+Ctrl-C (SIGINT) and 143 by SIGTERM, both after a graceful stop (what was sent is
+flushed, the summary printed).
 """
 
 from __future__ import annotations
@@ -16,38 +18,38 @@ import json
 import logging
 import math
 import os
-import signal
 import sys
-import threading
 from datetime import date
 
 from foot_traffic import __version__
-from foot_traffic.build import build_runner
-from foot_traffic.model.profile import Profile, ProfileError, load_profile
-from foot_traffic.delivery.ledger import describe_owner, describe_run
-from foot_traffic.run.pacing import SystemClock
+from foot_traffic.exits import EXIT_CODES_TEXT, EXIT_DELIVERY, EXIT_FENCED, EXIT_OK, EXIT_SETTINGS
 from foot_traffic.plan.implicit import implicit_store
 from foot_traffic.plan.localday import local_date, today
 from foot_traffic.plan.storeday import plan_store_day
 from foot_traffic.plan.stores import Catalogue, CatalogueError, load_catalogue
-from foot_traffic.delivery.errors import Fenced, PlanMismatch, PublishError
-from foot_traffic.run.runner import days_from
+from foot_traffic.run.pacing import SystemClock
 from foot_traffic.schema_cli import add_schema_parser, cmd_schema
+from foot_traffic.produce_command import chain_first_day, cmd_produce
+from foot_traffic.model.profile import Profile, ProfileError, load_profile
+from foot_traffic.delivery.errors import BrokerUnavailable, Fenced, PlanMismatch, PublishError
 from foot_traffic.settings import Settings, SettingsError
 
 log = logging.getLogger("foot_traffic")
 
-EXIT_OK, EXIT_DELIVERY, EXIT_SETTINGS, EXIT_FENCED = 0, 1, 2, 3
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 DESCRIPTION = "Simulated retail-store foot traffic streamed to Kafka: the original standalone producer."
 EPILOG = """\
 Settings are the original environment variables (KAFKA_BROKER, KAFKA_TOPIC, SEED,
-DAILY_CUSTOMERS, TIME_SCALE, ...; see the README). Exit codes: 0 success or clean stop,
-1 delivery failed (a broker outage mid-stream is healed first: MAX_RETRIES reconnection
-attempts, RETRY_BACKOFF_SECONDS apart, doubling), 2 invalid settings, 3 fenced.
+DAILY_CUSTOMERS, TIME_SCALE, ...; see the README). No broker yet? `make broker` (in a
+clone of the repository) starts one on 127.0.0.1:19092: KAFKA_BROKER=127.0.0.1:19092.
+
+""" + EXIT_CODES_TEXT.replace("exit codes:", "exit codes of produce:") + """
+  validate: 0 every check passes, 1 a check fails or the day cannot be read, 2 invalid settings
+  fit: 0 the profile was written, 2 bad input
 
 examples:
-  foot-traffic produce                                  day after day, from now
+  KAFKA_BROKER=127.0.0.1:19092 foot-traffic produce      day after day, from now
   SEED=7 foot-traffic produce --date 2025-11-07         one past day, at full speed
   foot-traffic produce --date 2025-01-01 --days 30      a month's backfill, with progress
   foot-traffic preview --date 2025-11-07                a day's plan, without Kafka
@@ -57,6 +59,14 @@ examples:
   foot-traffic schema foot_traffic                      the session records' JSON Schema
 """
 PRODUCE_EPILOG = """\
+Kafka: KAFKA_BROKER (default kafka:9092); `make broker` (in a clone of the repository)
+starts a local one on 127.0.0.1:19092. Without a broker the command tries MAX_RETRIES
+times (6), RETRY_BACKOFF_SECONDS apart (5 s), then exits 1 saying what it found.
+Ctrl-C (SIGINT) or SIGTERM stop it gracefully: what was sent is flushed, the summary
+printed, and a restart with the same settings sends exactly the rest.
+
+""" + EXIT_CODES_TEXT + """
+
 examples:
   foot-traffic produce                                  stream from now on, day after day (like the original)
   SEED=7 DAILY_CUSTOMERS=500 foot-traffic produce --date 2025-11-07
@@ -320,10 +330,10 @@ def _verbosity(parser: argparse.ArgumentParser, default: object) -> None:
     talk = parser.add_argument_group("output").add_mutually_exclusive_group()
     flag = {} if default is None else {"default": default}
     talk.add_argument("-v", "--verbose", action="store_true", help="more detail: per-slot lines, DEBUG logs", **flag)
-    talk.add_argument("-q", "--quiet", action="store_true", help="warnings and errors only; no progress display", **flag)
+    talk.add_argument("-q", "--quiet", action="store_true", help="warnings and errors only; no progress display (produce still prints its summary)", **flag)
     talk.add_argument(
-        "--log-level", default=default if default is not None else os.environ.get("LOG_LEVEL"),
-        help="DEBUG, INFO (default, or LOG_LEVEL), WARNING, ERROR",
+        "--log-level", metavar="LEVEL", **flag,
+        help="DEBUG, INFO (default, or LOG_LEVEL), WARNING, ERROR or CRITICAL",
     )
 
 
@@ -356,11 +366,6 @@ def catalogue_of(settings: Settings) -> Catalogue | None:
             "daily_customers and profile)", ", ".join(ignored),
         )
     return catalogue
-
-
-def chain_first_day(catalogue: Catalogue, now: float) -> date:
-    """The earliest local date among the stores at ``now`` (a chain run without --date)."""
-    return min(local_date(now, store.tz) for store in catalogue)
 
 
 def cmd_preview_chain(settings: Settings, catalogue: Catalogue, args: argparse.Namespace) -> int:
@@ -399,97 +404,18 @@ def cmd_preview(settings: Settings, profile: Profile, args: argparse.Namespace) 
     return EXIT_OK
 
 
-def cmd_produce(settings: Settings, profile: Profile, args: argparse.Namespace, catalogue: Catalogue | None = None) -> int:
-    stop = threading.Event()
-
-    def on_signal(signum, _frame):
-        if not stop.is_set():
-            log.warning("%s received: no new events; flushing what was sent, then exiting", signal.Signals(signum).name)
-        stop.set()
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
-
-    clock = SystemClock()
-    if catalogue is None:
-        first = args.date or today(clock.now())
-    else:
-        first = args.date or chain_first_day(catalogue, clock.now().timestamp())
-    count = args.days if args.days else (1 if args.date else None)
-    command = "foot-traffic produce" + (f" --date {args.date}" if args.date else "")
-    backfill = count is not None and count > 1
-    progress, progress_every = None, None
-    if sys.stderr.isatty() and not args.quiet:
-        from foot_traffic.terminal import TerminalProgress
-
-        paced = count is None or settings.from_midnight
-        unit = "days" if catalogue is None else "store-days"
-        progress, progress_every = TerminalProgress(sys.stderr, paced=paced, unit=unit), 0.25
-        root = logging.getLogger()
-        for handler in list(root.handlers):
-            root.removeHandler(handler)
-        root.addHandler(progress.log_handler())
-    runner = build_runner(
-        settings, first, stop=stop, profile=profile, clock=clock, catalogue=catalogue, progress=progress,
-        progress_every=progress_every, detail_level=logging.DEBUG if backfill or catalogue is not None else logging.INFO,
-        owner=describe_run(command),
-    )
-    log.info(
-        "foot-traffic produce: %s%s, TIME_SCALE=%g, topics %s and %s",
-        f"{count} day(s) from {first}" if count else f"continuously from {first}",
-        "" if catalogue is None else f" of {len(catalogue)} stores ({catalogue.source}), each its local day",
-        settings.time_scale, settings.kafka_topic, settings.kafka_topic_realistic,
-    )
-    summaries = runner.run(
-        days_from(first, count),
-        first_from_now=args.date is None and not settings.from_midnight,
-        keep_summaries=count is not None or catalogue is None,
-        days_total=None if count is None else count * (1 if catalogue is None else len(catalogue)),
-    )
-    result = [s.as_dict() for s in summaries]
-    if catalogue is not None:
-        log.info(
-            "summary: %d store-days (%d closed), %d visits planned, %d records sent, %d already present",
-            len(summaries), sum(s.closed for s in summaries), sum(s.total_visits for s in summaries),
-            sum(s.sent for s in summaries), sum(s.already_present for s in summaries),
-        )
-    if args.summary_json:
-        with open(args.summary_json, "w", encoding="utf-8") as fh:
-            json.dump(result, fh, ensure_ascii=False, indent=2)
-    if args.json:
-        json.dump({"days": result}, sys.stdout, ensure_ascii=False)
-        sys.stdout.write("\n")
-    elif not args.quiet:
-        from foot_traffic.terminal import summary_table
-
-        summary_table(result, sys.stdout)
-    if runner.fenced is not None:
-        log.error(
-            "fenced: %s now writes %s; this run stopped (what it committed stays, once)",
-            describe_owner(runner.fenced.by), runner.fenced.day,
-        )
-        return EXIT_FENCED
-    if stop.is_set() and runner.stopped_in_outage:
-        log.warning("stopped during an outage: what was committed stays; a restart sends exactly the rest")
-    elif stop.is_set():
-        log.info("stopped cleanly: every record sent was acknowledged")
-    elif settings.validate_day and count is not None:
-        from foot_traffic.analysis.validate import read_and_validate
-        from foot_traffic.delivery.options import KafkaOptions
-
-        for day in days_from(first, count):
-            for report in read_and_validate(settings, profile, day, KafkaOptions.from_settings(settings), catalogue=catalogue):
-                for line in report.table().splitlines():
-                    log.info("%s", line)
-    return EXIT_OK
-
-
 def log_level(args: argparse.Namespace) -> int:
+    """The level -v/-q/--log-level (or LOG_LEVEL) ask for; ``SettingsError`` for an unknown name."""
     if args.verbose:
         return logging.DEBUG
     if args.quiet:
         return logging.WARNING
-    return getattr(logging, str(args.log_level or "INFO").upper(), logging.INFO)
+    name, source = (args.log_level, "--log-level") if args.log_level else (os.environ.get("LOG_LEVEL"), "LOG_LEVEL")
+    if not name or not name.strip():
+        return logging.INFO
+    if name.strip().upper() not in LOG_LEVELS:
+        raise SettingsError([f"{source}={name!r}: not a log level; expected one of {', '.join(LOG_LEVELS)}"])
+    return getattr(logging, name.strip().upper())
 
 
 def cmd_validate(settings: Settings, profile: Profile, args: argparse.Namespace, catalogue: Catalogue | None) -> int:
@@ -530,7 +456,12 @@ def cmd_validate(settings: Settings, profile: Profile, args: argparse.Namespace,
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=log_level(args), format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    try:
+        level = log_level(args)
+    except SettingsError as exc:
+        print(f"foot-traffic: {exc}", file=sys.stderr)
+        return EXIT_SETTINGS
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     logging.getLogger("kafka").setLevel(logging.WARNING)
     if args.command == "fit":  # reads a file of counts: no producer settings involved
         return cmd_fit(args)
@@ -564,11 +495,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "validate":
             log.error("cannot read the day back: %s", exc)
         else:
-            log.error("%s: %s", "delivery failed" if isinstance(exc, PublishError) else "cannot produce", exc)
+            what = "cannot produce" if isinstance(exc, PlanMismatch) else "delivery failed"
+            log.error("%s: %s", "Kafka unavailable" if isinstance(exc, BrokerUnavailable) else what, exc)
         return EXIT_DELIVERY
-    except InterruptedError:
-        log.info("stopped before anything was sent")
-        return EXIT_OK
 
 
 if __name__ == "__main__":

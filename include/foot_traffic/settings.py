@@ -101,25 +101,24 @@ def _profile_ref(value: str) -> str:
 
 
 def _existing_file_named(value: str) -> None:
-    try:
-        exists = Path(value).is_file()
-    except (OSError, ValueError):  # a name too long for the OS, a NUL byte
-        exists = False
-    if not exists:
-        raise ValueError(
-            f"no such file; expected a built-in profile ({', '.join(BUILTIN_PROFILES)}) "
-            "or the path of a YAML or JSON store profile"
-        )
+    _existing_file(Path(value), f"a built-in profile ({', '.join(BUILTIN_PROFILES)}) or the path of a YAML or JSON "
+                                "store profile")
 
 
 def _existing_catalogue(value: Path) -> Path:
-    try:
-        exists = value.is_file()
-    except (OSError, ValueError):
-        exists = False
-    if not exists:
-        raise ValueError("no such file; expected the path of a YAML or JSON store catalogue")
+    _existing_file(value, "the path of a YAML or JSON store catalogue")
     return value
+
+
+def _existing_file(path: Path, expected: str) -> None:
+    """``ValueError`` unless ``path`` is a file: no such file, or a directory."""
+    try:
+        if path.is_file():
+            return
+        problem = "is a directory, not a file" if path.is_dir() else "no such file"
+    except (OSError, ValueError):  # a name too long for the OS, a NUL byte
+        problem = "no such file"
+    raise ValueError(f"{problem}; expected {expected}")
 
 
 def _topic(value: str) -> str:

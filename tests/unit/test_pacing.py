@@ -55,3 +55,13 @@ def test_stop_is_seen_within_one_wait():
     pacer = Pacer(clock, 1.0, max_wait=0.5, stop=stop)
     assert pacer.wait_until(T0.timestamp() + 3600) is False
     assert len(clock.waits) == 3
+
+
+def test_between_is_called_after_each_slice_of_a_longer_wait_only():
+    clock = FakeClock(T0)
+    pacer = Pacer(clock, 1.0, max_wait=0.5, stop=threading.Event())
+    seen = []
+    assert pacer.wait_until(T0.timestamp() + 2.0, lambda: seen.append(clock.monotonic()))
+    assert seen == pytest.approx([0.5, 1.0, 1.5])  # not after the last slice: the wait is over
+    assert pacer.wait_until(T0.timestamp() + 2.3, lambda: seen.append("short"))
+    assert "short" not in seen

@@ -41,7 +41,7 @@ def retry_connect(
         except (KafkaError, OSError) as exc:
             if attempt > len(delays):
                 raise BrokerUnavailable(
-                    f"cannot reach {what} at {options.bootstrap_servers} after {attempt} attempts "
+                    f"cannot reach {what} at {options.bootstrap_servers} after {attempt} attempt{'s' if attempt > 1 else ''} "
                     f"(MAX_RETRIES={options.max_retries}, RETRY_BACKOFF_SECONDS={options.retry_backoff_seconds:g}): "
                     f"{type(exc).__name__}: {exc}"
                 ) from None

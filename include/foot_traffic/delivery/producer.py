@@ -22,6 +22,7 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
+from foot_traffic.delivery import client_logs  # noqa: F401 - the clients' harmless "errors" go to DEBUG
 from foot_traffic.delivery.errors import DeliveryError, PublishError
 from foot_traffic.delivery.options import KafkaOptions
 from foot_traffic.delivery.topics import murmur2_partition

@@ -179,8 +179,6 @@ class KafkaDayScanner:
         read loop of the resume scan and of ``validate``'s read-back."""
         read = read if read is not None else ScanStats()
         from kafka import TopicPartition
-        from kafka.errors import KafkaError
-
         consumer = self._consumer("read_committed")
         try:
             partitions = []

@@ -225,10 +225,24 @@ def load_profile(path: str | Path | None = None) -> Profile:
     except OSError as exc:
         raise ProfileError(f"{path}: cannot be read ({exc.strerror})") from None
     try:
-        doc = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+        doc = json.loads(text) if path.suffix == ".json" else yaml_document(text, path)
     except (ValueError, yaml.YAMLError) as exc:
         raise ProfileError(f"{path}: not valid {'JSON' if path.suffix == '.json' else 'YAML'}: {exc}") from None
     return profile_from_dict(doc, str(path))
+
+
+def yaml_document(text: str, source: str | Path, loader: type = yaml.SafeLoader) -> Any:
+    """``text`` read as YAML (a safe loader); an error names ``source``, its file, where
+    PyYAML would say ``<unicode string>``."""
+    try:
+        return yaml.load(text, Loader=loader)  # noqa: S506 - a safe loader
+    except yaml.MarkedYAMLError as exc:
+        for which in ("problem_mark", "context_mark"):
+            mark = getattr(exc, which)
+            if mark is not None:  # the C loader's marks are read-only: a named copy
+                setattr(exc, which, yaml.Mark(str(source), mark.index, mark.line, mark.column,
+                                              getattr(mark, "buffer", None), getattr(mark, "pointer", None)))
+        raise
 
 
 @cache

@@ -36,8 +36,11 @@ from zoneinfo import ZoneInfo
 
 import yaml
 
-from foot_traffic.model.profile import BUILTIN, WEEKDAYS, Profile, ProfileError, builtin_profile, load_profile, original_profile
 from foot_traffic.plan.localday import MINUTES_PER_DAY, zone
+from foot_traffic.model.profile import (
+    BUILTIN, WEEKDAYS, Profile, ProfileError, builtin_profile, load_profile, original_profile, yaml_document,
+)
+from foot_traffic.settings import EXAMPLE_CHAIN  # noqa: F401 - the example chain, re-exported
 
 STORE_ID = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 MAX_STORE_ID = 64
@@ -424,8 +427,7 @@ def load_catalogue(path: str | Path) -> Catalogue:
         if path.suffix == ".json":
             doc = json.loads(text)
         else:
-            loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-            doc = yaml.load(text, Loader=loader)  # noqa: S506 - a safe loader
+            doc = yaml_document(text, path, getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except (ValueError, yaml.YAMLError) as exc:
         raise CatalogueError(str(path), [f"not valid {'JSON' if path.suffix == '.json' else 'YAML'}: {exc}"]) from None
     return catalogue_from_dict(doc, str(path), path.parent)

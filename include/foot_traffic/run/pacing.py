@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Protocol
 
@@ -64,8 +65,9 @@ class Pacer:
         """Wall seconds until ``due`` (negative: that late)."""
         return (due - self.sim_now()) / self.time_scale
 
-    def wait_until(self, due: float) -> bool:
-        """Block until ``due``; False if a stop was requested first."""
+    def wait_until(self, due: float, between: Callable[[], None] | None = None) -> bool:
+        """Block until ``due``; False if a stop was requested first. ``between`` is called
+        after each slice of a longer wait (a live display shows the clock moving)."""
         while True:
             if self.stop.is_set():
                 return False
@@ -74,3 +76,5 @@ class Pacer:
                 return True
             if self.clock.wait(min(delay, self.max_wait), self.stop):
                 return False
+            if between is not None and delay > self.max_wait:
+                between()

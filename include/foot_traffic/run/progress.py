@@ -41,6 +41,10 @@ class ProgressReporter(Protocol):
     def tick(self, snap: Snapshot) -> None:
         """Called every ``progress_every`` seconds while records flow."""
 
+    def waiting(self, snap: Snapshot) -> None:
+        """Nothing is due for a while (a paced run): called at the start of the wait and
+        every ``SLEEP`` seconds during it, the slot that of the simulated clock."""
+
     def day_done(self, day: date, records_sent: int, records_present: int) -> None:
         """A day's last record was played."""
 
@@ -68,6 +72,9 @@ class LogProgress:
             snap.day, snap.records_sent, snap.sent_per_topic, snap.records_present, snap.inside,
             iso_seconds(snap.sim_time), snap.max_lag_seconds,
         )
+
+    def waiting(self, snap: Snapshot) -> None:
+        pass  # the lines keep their cadence: one per ``progress_every`` while records flow
 
     def day_done(self, day: date, records_sent: int, records_present: int) -> None:
         pass

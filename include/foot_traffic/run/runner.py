@@ -96,7 +96,13 @@ class Runner:
         self.open_days: dict[tuple, OpenDay] = {}
         self.run_sent = 0
         self.days_done = 0
+        self.last_progress = -float("inf")  # monotonic time of the last progress report
         self.summaries: list[DaySummary] = []
+
+    @property
+    def records_sent(self) -> int:
+        """Records this run has sent so far, every day together."""
+        return self.run_sent
 
     @property
     def outages(self) -> list[dict]:
@@ -230,11 +236,27 @@ class Runner:
                 day.stream.inside)
 
     def report_progress(self, open_days: list[OpenDay], pacer: Pacer) -> None:
+        self.progress.tick(self.snapshot(open_days, pacer))
+
+    def report_waiting(self, open_days: list[OpenDay], pacer: Pacer) -> None:
+        """A paced run waits for its next moment: where it is, by the simulated clock."""
+        self.progress.waiting(self.snapshot(open_days, pacer, by_clock=True))
+
+    def snapshot(self, open_days: list[OpenDay], pacer: Pacer, *, by_clock: bool = False) -> Snapshot:
+        """Where the run is. One store's day names its slot: the last entry's, or (waiting, or
+        before its first entry) the one the simulated clock is in."""
         summaries = [d.summary for d in open_days]
         single = open_days[0] if len(open_days) == 1 and not open_days[0].compact else None
-        self.progress.tick(Snapshot(
+        slot = ""
+        if single is not None:
+            slot = single.labels[max(single.slot, 0)] if single.labels else ""
+            if by_clock or single.slot < 0:
+                minute = (pacer.sim_now() - single.plan.start) / 60
+                slot = next((x.label for x in single.plan.profile.slots if x.start_minute <= minute < x.end_minute),
+                            slot)
+        return Snapshot(
             day=min((s.day for s in summaries), default=self.summaries[-1].day if self.summaries else date.min),
-            slot=single.labels[max(single.slot, 0)] if single is not None else "",
+            slot=slot,
             records_sent=sum(s.sent for s in summaries),
             records_planned=sum(3 * s.total_visits for s in summaries),
             records_present=sum(s.already_present for s in summaries),
@@ -245,7 +267,7 @@ class Runner:
             sim_time=pacer.sim_now(),
             max_lag_seconds=max((s.max_lag_seconds for s in summaries), default=0.0),
             store_days_open=0 if single is not None else len(open_days),
-        ))
+        )
 
     def _was_fenced(self, exc: Fenced) -> None:
         """A newer run took ``exc.day`` of some of this run's stores: stop every day here, as a

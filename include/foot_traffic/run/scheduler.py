@@ -8,6 +8,7 @@ clock is read once per batch of due moments.
 
 from __future__ import annotations
 
+import functools
 import heapq
 import itertools
 import math
@@ -44,15 +45,19 @@ class Scheduler:
             return
         heapq.heappush(self.heap, (moment.due, day.ordinal, next(self.tie), moment, day))
 
-    def open_days(self) -> list[OpenDay]:
-        return list({id(entry[4]): entry[4] for entry in self.heap}.values())
+    def open_days(self, playing: OpenDay | None = None) -> list[OpenDay]:
+        """The store-days in the merge (and ``playing``, the one out of it being played)."""
+        days = {id(entry[4]): entry[4] for entry in self.heap}
+        if playing is not None and not playing.done:
+            days[id(playing)] = playing
+        return list(days.values())
 
     def run(self) -> None:
         runner = self.runner
         heap, tie, stop = self.heap, self.tie, runner.stop
         heappush, heappop = heapq.heappush, heapq.heappop
         clock = runner.clock
-        last_progress = clock.monotonic()
+        runner.last_progress = clock.monotonic()
         while True:
             upcoming = self.upcoming
             if upcoming is not None and (not heap or heap[0][0] >= upcoming.start):
@@ -72,10 +77,9 @@ class Scheduler:
             else:
                 heappush(heap, (moment.due, day.ordinal, next(tie), moment, day))
             now = clock.monotonic()
-            if now - last_progress >= runner.progress_every:
-                last_progress = now
-                runner.report_progress(self.open_days() + [day] * (moment is not None and day not in
-                                                                   (e[4] for e in heap)), self.pacer)
+            if now - runner.last_progress >= runner.progress_every:
+                runner.last_progress = now
+                runner.report_progress(self.open_days(day), self.pacer)
 
     def play_run(self, moment: Moment, day: OpenDay) -> Moment | None:
         """Play ``moment``, then the moments of its store-day after it for as long as the merge
@@ -122,8 +126,18 @@ class Scheduler:
         if due > sim_now or live:
             sim_now = pacer.sim_now()
             if due > sim_now:
-                self.runner.delivery.idle(pacer.wall_delay(due))  # commit: what was sent is visible while we wait
-                if not pacer.wait_until(due):
+                runner = self.runner
+                delay = pacer.wall_delay(due)
+                runner.delivery.idle(delay)  # commit: what was sent is visible while we wait
+                now = runner.clock.monotonic()
+                if now - runner.last_progress >= runner.progress_every:  # paced: progress on time, not per batch
+                    runner.last_progress = now
+                    runner.report_progress(self.open_days(day), pacer)
+                between = None
+                if delay > pacer.max_wait:  # a wait worth showing: the display's clock moves on meanwhile
+                    between = functools.partial(runner.report_waiting, self.open_days(day), pacer)
+                    between()
+                if not pacer.wait_until(due, between):
                     return None
                 sim_now = pacer.sim_now()
             lag = (sim_now - due) / pacer.time_scale

@@ -269,3 +269,43 @@ def test_a_sensor_flawed_day_is_complete_when_its_rerun_ends(caplog, delivery):
     [rest] = runner(flawed, partial, FakeClock(JAN1)).run([DAY])
     assert rest.already_present == there and rest.sent == total - there
     assert sorted(dump(partial)) == sorted(dump(kafka))
+
+
+class Recorder:
+    """A progress reporter that keeps what it was told."""
+
+    def __init__(self):
+        self.calls = []
+
+    def started(self, days_total):
+        self.calls.append(("started", days_total))
+
+    def tick(self, snap):
+        self.calls.append(("tick", snap))
+
+    def waiting(self, snap):
+        self.calls.append(("waiting", snap))
+
+    def day_done(self, day, records_sent, records_present):
+        self.calls.append(("day_done", day))
+
+    def finished(self):
+        self.calls.append(("finished", None))
+
+
+def test_a_live_run_at_time_scale_one_shows_its_clock_and_slot_while_waiting():
+    """At TIME_SCALE=1 records come seconds or minutes apart: the display hears of the wait
+    (the simulated clock, the slot it is in) every SLEEP seconds, not only when one is sent."""
+    start = day_start(DAY) + timedelta(hours=15, minutes=20)
+    clock = FakeClock(start)
+    stop = threading.Event()
+    clock.on_wait = lambda c: stop.set() if c.monotonic() >= 600 else None  # ten minutes of the day
+    progress = Recorder()
+    runner(settings(), MemoryKafka(), clock, stop, progress=progress, progress_every=60).run([DAY], first_from_now=True)
+    waits = [snap for kind, snap in progress.calls if kind == "waiting"]
+    assert len(waits) >= 1000  # a call every 0.5 s of waiting, 600 s
+    assert all(s.slot == "14:00–16:59" for s in waits)  # the clock's slot, before any entry too
+    times = [s.sim_time for s in waits]
+    assert times == sorted(times) and times[-1] - times[0] > 590
+    ticks = [snap.sim_time for kind, snap in progress.calls if kind == "tick"]
+    assert ticks and all(b - a >= 60 for a, b in zip(ticks, ticks[1:]))  # the regular progress: at most once a minute

@@ -1,0 +1,159 @@
+"""``foot-traffic produce``: connect (failing fast without a broker), play the days, say
+how the run ended (summary table or JSON, a line for a stop) and exit with its code.
+
+The exit codes are :mod:`foot_traffic.exits`'s. The first connection follows the seed:
+``MAX_RETRIES`` attempts, ``RETRY_BACKOFF_SECONDS`` apart (``retry.first_contact``); an
+outage later in the run is healed by the runner with its growing back-off.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import textwrap
+from datetime import date
+
+from foot_traffic.build import build_runner
+from foot_traffic.exits import EXIT_DELIVERY, EXIT_FENCED, EXIT_OK, StopSignals, delivered
+from foot_traffic.delivery.options import KafkaOptions
+from foot_traffic.plan.localday import local_date
+from foot_traffic.delivery.ledger import describe_owner, describe_run
+from foot_traffic.run.pacing import SystemClock
+from foot_traffic.plan.localday import today
+from foot_traffic.model.profile import Profile
+from foot_traffic.delivery.first_contact import NoBroker, first_contact
+from foot_traffic.run.runner import days_from
+from foot_traffic.settings import Settings
+from foot_traffic.plan.stores import Catalogue
+
+log = logging.getLogger("foot_traffic")
+
+LOCAL_BROKER = "127.0.0.1:19092"  # where ``make broker`` listens
+
+
+def chain_first_day(catalogue: Catalogue, now: float) -> date:
+    """The earliest local date among the stores at ``now`` (a chain run without --date)."""
+    return min(local_date(now, store.tz) for store in catalogue)
+
+
+def no_broker_text(exc: NoBroker) -> str:
+    """The error of a run that found no broker: where, what was tried, how to fix it (80 columns)."""
+    head = textwrap.fill(f"foot-traffic: {exc}. Nothing was sent.", width=79, subsequent_indent="  ")
+    fix = [
+        "  - no broker yet: `make broker` (in a clone of the repository) starts one",
+        f"    on {LOCAL_BROKER}; then KAFKA_BROKER={LOCAL_BROKER} foot-traffic produce",
+        f"  - another broker: set KAFKA_BROKER to its host:port (now {exc.address})",
+    ]
+    if exc.address == LOCAL_BROKER:
+        fix[0] = "  - is `make broker` running (in another terminal, in a clone of the repository)?"
+        del fix[1]
+    return "\n".join([head, "To fix it:", *fix])
+
+
+def cmd_produce(settings: Settings, profile: Profile, args: argparse.Namespace, catalogue: Catalogue | None = None) -> int:
+    signals = StopSignals().install()
+    stop = signals.event
+    clock = SystemClock()
+    if catalogue is None:
+        first = args.date or today(clock.now())
+    else:
+        first = args.date or chain_first_day(catalogue, clock.now().timestamp())
+    count = args.days if args.days else (1 if args.date else None)
+    command = "foot-traffic produce" + (f" --date {args.date}" if args.date else "")
+    backfill = count is not None and count > 1
+    progress, progress_every = None, None
+    if sys.stderr.isatty() and not args.quiet:
+        from foot_traffic.terminal import TerminalProgress
+
+        paced = settings.from_midnight or first >= today(clock.now())  # not a past day at full speed
+        unit = "days" if catalogue is None else "store-days"
+        progress, progress_every = TerminalProgress(sys.stderr, paced=paced, unit=unit), 0.25
+        root = logging.getLogger()
+        for handler in list(root.handlers):
+            root.removeHandler(handler)
+        root.addHandler(progress.log_handler())
+    runner = build_runner(
+        settings, first, stop=stop, profile=profile, clock=clock, catalogue=catalogue, progress=progress,
+        progress_every=progress_every, detail_level=logging.DEBUG if backfill or catalogue is not None else logging.INFO,
+        owner=describe_run(command),
+    )
+    log.info(
+        "foot-traffic produce: %s%s, TIME_SCALE=%g, topics %s and %s",
+        (f"{count} day{'s' if count > 1 else ''} from {first}") if count else f"continuously from {first}",
+        "" if catalogue is None else f" of {len(catalogue)} stores ({catalogue.source}), each its local day",
+        settings.time_scale, settings.kafka_topic, settings.kafka_topic_realistic,
+    )
+    try:
+        if progress is not None:
+            progress.connecting(settings.bootstrap_servers)
+        first_contact(KafkaOptions.from_settings(settings), stop)
+    except (NoBroker, InterruptedError) as exc:
+        if progress is not None:
+            progress.abandon()
+        if isinstance(exc, InterruptedError):
+            log.warning("stopped by %s before anything was sent", signals.name)
+            return signals.exit_code
+        print(no_broker_text(exc), file=sys.stderr)
+        return EXIT_DELIVERY
+    try:
+        summaries = runner.run(
+            days_from(first, count),
+            first_from_now=args.date is None and not settings.from_midnight,
+            keep_summaries=count is not None or catalogue is None,
+            days_total=None if count is None else count * (1 if catalogue is None else len(catalogue)),
+        )
+    except InterruptedError:  # stopped while a client was connecting (at the start, or healing an outage)
+        if runner.records_sent:
+            log.warning("stopped by %s while connecting to Kafka: %d records sent before; what was committed stays, "
+                        "a restart sends exactly the rest", signals.name, runner.records_sent)
+        else:
+            log.warning("stopped by %s before anything was sent", signals.name)
+        return signals.exit_code
+    _report(summaries, args, catalogue, (settings.kafka_topic, settings.kafka_topic_realistic))
+    if runner.fenced is not None:
+        log.error(
+            "fenced: %s now writes %s; this run stopped (what it committed stays, once)",
+            describe_owner(runner.fenced.by), runner.fenced.day,
+        )
+        return EXIT_FENCED
+    if stop.is_set():
+        what = delivered(summaries, runner.records_sent, acknowledged=not runner.stopped_in_outage)
+        if runner.stopped_in_outage:
+            log.warning("stopped by %s during an outage: %s; what was committed stays, a restart sends exactly the "
+                        "rest", signals.name, what)
+        elif not runner.records_sent:
+            log.warning("stopped by %s before anything was sent", signals.name)
+        else:
+            log.warning("stopped cleanly by %s: %s; a restart with the same settings sends the rest", signals.name, what)
+        return signals.exit_code
+    if settings.validate_day and count is not None:
+        from foot_traffic.analysis.validate import read_and_validate
+
+        for day in days_from(first, count):
+            for report in read_and_validate(settings, profile, day, KafkaOptions.from_settings(settings), catalogue=catalogue):
+                for line in report.table().splitlines():
+                    log.info("%s", line)
+    return EXIT_OK
+
+
+def _report(summaries: list, args: argparse.Namespace, catalogue: Catalogue | None, topics: tuple[str, str]) -> None:
+    """The run's summary: a table on standard output (also with -q), or the JSON document."""
+    result = [s.as_dict() for s in summaries]
+    if catalogue is not None:
+        log.info(
+            "summary: %d store-days (%d closed), %d visits planned, %d records sent, %d already present",
+            len(summaries), sum(s.closed for s in summaries), sum(s.total_visits for s in summaries),
+            sum(s.sent for s in summaries), sum(s.already_present for s in summaries),
+        )
+    if args.summary_json:
+        with open(args.summary_json, "w", encoding="utf-8") as fh:
+            json.dump(result, fh, ensure_ascii=False, indent=2)
+    if args.json:
+        json.dump({"days": result}, sys.stdout, ensure_ascii=False)
+        sys.stdout.write("\n")
+    else:
+        from foot_traffic.terminal import summary_table
+
+        summary_table(result, sys.stdout, topics)
