@@ -54,7 +54,7 @@ from foot_traffic.localday import local_date
 from foot_traffic.pacing import Clock, Pacer, SystemClock
 from foot_traffic.plan import DayPlan, day_start, plan_from_settings
 from foot_traffic.profile import Profile, load_profile
-from foot_traffic.progress import LogProgress, ProgressReporter, Snapshot
+from foot_traffic.progress import LogProgress, ProgressReporter, Snapshot, StoreDayProgress
 from foot_traffic.publisher import DayWriter, Fenced, Publisher, PublishError
 from foot_traffic.resume import DayHoldings, PlanMismatch
 from foot_traffic.retry import backoff_delays
@@ -855,6 +855,11 @@ class Runner:
                 sim_time=pacer.sim_now(),
                 max_lag_seconds=max((s.max_lag_seconds for s in open_summaries), default=0.0),
                 store_days_open=len(days),
+                store_days=tuple(
+                    StoreDayProgress(s.store_id or "", s.day, s.total_visits, s.sent, s.already_present, s.finished,
+                                     s.closed)
+                    for s in summaries
+                ),
             )
         )
 
