@@ -5,9 +5,10 @@ Wiring only; the code lives in ``include/foot_traffic_airflow`` (``ui``, ``links
 - a FastAPI app under ``/foot-traffic`` (the plan of any day; a run's plan against what it
   delivered), every route behind Airflow's own authentication;
 - a "Foot traffic" entry in the navigation and a "Foot traffic" tab on DAG runs;
-- a "Foot traffic" extra link on ``FootTrafficProducerOperator`` task instances;
-- the chain DAG's timetable, a cron schedule whose description names its time zone
-  (Airflow serializes only the timetables a plugin registers).
+- a "Foot traffic" extra link on ``FootTrafficProducerOperator`` task instances.
+
+The chain DAG's timetable is registered by ``foot_traffic_timetables.py``, a plugin of its
+own: a problem in the UI's code never stops the chain DAG from being scheduled.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from __future__ import annotations
 from airflow.plugins_manager import AirflowPlugin
 
 from foot_traffic_airflow.links import FootTrafficRunLink
-from foot_traffic_airflow.timetables import ZonedCronTriggerTimetable
 from foot_traffic_airflow.ui import URL_PREFIX, external_views
 from foot_traffic_airflow.ui.app import create_app
 
@@ -25,4 +25,3 @@ class FootTrafficPlugin(AirflowPlugin):
     fastapi_apps = [{"app": create_app(), "url_prefix": URL_PREFIX, "name": "Foot traffic"}]
     external_views = external_views()
     operator_extra_links = [FootTrafficRunLink()]
-    timetables = [ZonedCronTriggerTimetable]

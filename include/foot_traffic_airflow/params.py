@@ -69,29 +69,29 @@ FORM: tuple[FormField, ...] = (
     # -- Day ----------------------------------------------------------------------------------
     FormField("time_scale", DAY, "Time scale", described={
         CHAIN_DAG: "Simulated seconds per wall second (TIME_SCALE): 1 = real time. Applies to a live run (each "
-        "store from its own local midnight) and to a run with *Start at midnight*; a past day without it is "
+        "store from its own local midnight) and to a run with “Start at midnight”; a past day without it is "
         "sent at full speed."}),
     FormField("from_midnight", DAY, "Start at midnight", described={
-        STORE_DAG: "Start the simulated clock at the day's midnight (UTC) instead of now, paced by *Time scale*: "
+        STORE_DAG: "Start the simulated clock at the day's midnight (UTC) instead of now, paced by “Time scale”: "
         "1440 plays the day in a minute (FOOT_TRAFFIC_FROM_MIDNIGHT).",
         CHAIN_DAG: "Start the simulated clock at the first store's local midnight instead of now, paced by "
-        "*Time scale* (FOOT_TRAFFIC_FROM_MIDNIGHT)."}),
+        "“Time scale” (FOOT_TRAFFIC_FROM_MIDNIGHT)."}),
     FormField("validate_day", DAY, "Validate the day", described={
         CHAIN_DAG: "At the end of each shard, read its stores' day back and test it against its model "
         "(FOOT_TRAFFIC_VALIDATE); the report goes to the log and the shard's summary (XCom)."}),
     # -- Model --------------------------------------------------------------------------------
     FormField("daily_customers", MODEL, "Customers of the day", dags=(STORE_DAG,), described={
-        STORE_DAG: "Fixed number of customers (DAILY_CUSTOMERS). Empty: *Baseline customers* with *Daily "
-        "variation*."}),
+        STORE_DAG: "Fixed number of customers (DAILY_CUSTOMERS). Empty: “Baseline customers” with “Daily "
+        "variation”."}),
     FormField("base_daily_customers", MODEL, "Baseline customers", dags=(STORE_DAG,), default_from="baseline",
               nullable=False),
     FormField("daily_variation_pct", MODEL, "Daily variation", described={
-        STORE_DAG: "Random daily noise around *Baseline customers*, 0.10 = ±10 % (DAILY_VARIATION_PCT).",
+        STORE_DAG: "Random daily noise around “Baseline customers”, 0.10 = ±10 % (DAILY_VARIATION_PCT).",
         CHAIN_DAG: "Random daily noise around each store's baseline (its base_daily_customers in the "
         "catalogue), 0.10 = ±10 %, for stores that set no daily_variation_pct of their own "
         "(DAILY_VARIATION_PCT)."}),
     FormField("disable_daily_variation", MODEL, "Disable daily variation", described={
-        STORE_DAG: "Every day gets exactly *Baseline customers* (DISABLE_DAILY_VARIATION).",
+        STORE_DAG: "Every day gets exactly “Baseline customers” (DISABLE_DAILY_VARIATION).",
         CHAIN_DAG: "Every store gets exactly its catalogue baseline every day, whatever its own "
         "daily_variation_pct (DISABLE_DAILY_VARIATION)."}),
     FormField("seed", MODEL, "Seed"),

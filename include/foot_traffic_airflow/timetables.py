@@ -4,7 +4,7 @@ Airflow 3.3 describes a ``CronTriggerTimetable`` by its cron expression alone ("
 00:00"), in the DAG list and on the DAG's page, whatever its time zone. This subclass
 adds the zone and its UTC offset to that description and nothing else: the same
 expression, the same runs. Airflow serializes a timetable class only when a plugin
-registers it: ``plugins/foot_traffic_plugin.py`` does (``timetables``).
+registers it: ``plugins/foot_traffic_timetables.py`` does.
 """
 
 from __future__ import annotations

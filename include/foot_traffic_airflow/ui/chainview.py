@@ -96,6 +96,8 @@ def shard_row(task: ProducerTask, stores: list[str]) -> ShardRow:
         row.text = (f"{len(task.summaries)} stores, {sum(_sent(s) for s in task.summaries):,} records in the topics")
     elif state in {"failed", "upstream_failed"}:
         row.status, row.text = "failed", failure_text(task)
+    elif state in ACTIVE_STATES and task.failure and not reported:  # up for retry: why the last attempt failed
+        row.status, row.text = "pending", f"task {state}; its last attempt failed: {failure_text(task)}"
     elif state in ACTIVE_STATES and progress.get("waiting_until"):
         row.status = "waiting"
         row.text = f"waits in the triggerer (no worker slot) until {clock(progress['waiting_until'])}, its first store's midnight"
@@ -121,7 +123,8 @@ def store_row(store: str, info: dict[str, Any], delivery: Delivery | None, task:
         if rb is not None and not rb.error:
             row.read_back = sum(rb.for_plan(str(s.get("plan_id", ""))).values())
         row.status = "closed" if s.get("closed") else delivery.verdict
-        row.text = delivery.verdict_text
+        # "196 visits delivered as planned; both topics checked": the row has the numbers, keep the check
+        row.text = delivery.verdict_text.split("; ", 1)[-1] if delivery.verdict == "complete" else delivery.verdict_text
         return row
     if readback is not None and not readback.error:
         row.read_back = sum(sum(counts.values()) for counts in readback.counts.values())
@@ -153,7 +156,7 @@ def store_row(store: str, info: dict[str, Any], delivery: Delivery | None, task:
     elif state == "running":
         row.status, row.text = "waiting", "its local day has not opened yet"
     elif state in ACTIVE_STATES:
-        row.status, row.text = "pending", f"its shard is {state}"
+        row.status, row.text = "pending", f"its shard has not started (task {state})"
     else:
         row.status, row.text = "unknown", f"its shard ended ({state}) without naming it"
     return row

@@ -76,7 +76,7 @@ td:first-child,th:first-child{text-align:left}
 .state{display:inline-block;border-radius:10px;padding:0 8px;font-size:12px;font-weight:600;border:1px solid var(--border);vertical-align:middle}
 .state.success{color:var(--ok)}.state.failed,.state.upstream_failed{color:var(--bad)}.state.running,.state.queued{color:var(--warn)}
 .delivery{border-top:1px solid var(--border);margin-top:16px}
-td.text{text-align:left;max-width:560px}.small{font-size:12px}.scroll{overflow-x:auto}
+td.text,th.text{text-align:left}td.day{white-space:nowrap}td.text{max-width:520px}.id{white-space:nowrap}.small{font-size:12px}.scroll{overflow-x:auto}
 .status{display:inline-block;min-width:5.5em;font-weight:600}
 code{font-size:12px;background:var(--subtle);padding:1px 4px;border-radius:4px;overflow-wrap:anywhere}
 """

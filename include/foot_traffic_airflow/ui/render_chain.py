@@ -17,6 +17,9 @@ STATUS_CLASS = {"complete": "ok", "closed": "muted", "running": "warn", "waiting
                 "incomplete": "bad", "failed": "bad", "mismatch": "bad", "unknown": "muted", "done": "ok"}
 
 
+TEXT_CLASS = ' class="text"'  # a left-aligned column (words, not numbers)
+
+
 def status_badge(status: str) -> str:
     return f'<span class="status {STATUS_CLASS.get(status, "muted")}">{esc(status)}</span>'
 
@@ -54,24 +57,26 @@ def stores_table(rows: list[StoreRow], with_read_back: bool, link: bool = True) 
     heads = ["Store", "Time zone", "Opening hours (local)", "Shard", "Visits planned", "Records delivered"]
     heads += ["In topics"] if with_read_back else []
     heads += ["Status"]
+    left = {"Store", "Time zone", "Opening hours (local)", "Status"}
 
     def row_html(r: StoreRow) -> str:
-        store = esc(r.store_id)
+        store = f'<span class="id">{esc(r.store_id)}</span>'
         if link:
-            store = f'<a href="?{urlencode({"store": r.store_id})}">{store}</a>'
+            store = f'<a class="id" href="?{urlencode({"store": r.store_id})}">{esc(r.store_id)}</a>'
         if r.name:
             store += f'<div class="muted small">{esc(r.name)}</div>'
         shard = "–" if r.shard is None else f'<a href="#shard-{r.shard}">{r.shard}</a>'
         return (
             f'<tr data-store="{esc(r.store_id)}" data-status="{esc(r.status)}"><td>{store}</td>'
-            f"<td>{esc(r.timezone or '–')}</td><td>{esc(r.hours or '–')}</td><td>{shard}</td>"
+            f"<td class=\"text\">{esc(r.timezone or '–')}</td><td class=\"text\">{esc(r.hours or '–')}</td><td>{shard}</td>"
             f"<td>{num(r.visits)}</td><td>{num(r.delivered)}</td>"
             + (f"<td>{num(r.read_back)}</td>" if with_read_back else "")
             + f'<td class="text">{status_badge(r.status)} <span class="muted">{esc(r.text)}</span></td></tr>'
         )
 
     return (
-        '<div class="scroll"><table class="stores"><thead><tr>' + "".join(f"<th>{esc(h)}</th>" for h in heads)
+        '<div class="scroll"><table class="stores"><thead><tr>'
+        + "".join(f"<th{TEXT_CLASS if h in left else ''}>{esc(h)}</th>" for h in heads)
         + "</tr></thead><tbody>" + "".join(row_html(r) for r in rows) + "</tbody></table></div>"
     )
 
@@ -86,8 +91,8 @@ def shards_table(rows: list[ShardRow]) -> str:
         for s in rows
     )
     return (
-        '<div class="scroll"><table class="shards"><thead><tr><th>Shard</th><th>Stores</th><th>Task</th>'
-        f"<th>Attempts</th><th>Duration</th><th>Status</th></tr></thead><tbody>{body}</tbody></table></div>"
+        '<div class="scroll"><table class="shards"><thead><tr><th>Shard</th><th class="text">Stores</th><th>Task</th>'
+        f'<th>Attempts</th><th>Duration</th><th class="text">Status</th></tr></thead><tbody>{body}</tbody></table></div>'
     )
 
 

@@ -422,6 +422,8 @@ def delivery_without_summary(task: ProducerTask, run: ProducerRun, readback: Rea
             d.topics.append(TopicCheck(topic, expected, None, found, status))
     if active:
         d.verdict, d.verdict_text = "running", f"task {state}: no summary yet"
+        if task.failure:  # up for retry: the last attempt's cause (cleared when the next one starts)
+            d.verdict_text += f"; its last attempt failed: {failure_text(task)}"
     else:
         d.verdict, d.verdict_text = "failed", f"task {state}: {failure_text(task)}"
     if d.topics and all(t.read_back is not None for t in d.topics):
