@@ -96,7 +96,7 @@ def shard_row(task: ProducerTask, stores: list[str]) -> ShardRow:
         row.text = (f"{len(task.summaries)} stores, {sum(_sent(s) for s in task.summaries):,} records in the topics")
     elif state in {"failed", "upstream_failed"}:
         row.status, row.text = "failed", failure_text(task)
-    elif state in ACTIVE_STATES and task.failure and not reported:  # up for retry: why the last attempt failed
+    elif state == "up_for_retry" and task.failure:  # why the last attempt failed (its XComs stay until the next)
         row.status, row.text = "pending", f"task {state}; its last attempt failed: {failure_text(task)}"
     elif state in ACTIVE_STATES and progress.get("waiting_until"):
         row.status = "waiting"
