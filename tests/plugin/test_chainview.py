@@ -85,7 +85,7 @@ def test_a_failed_shard_says_why_and_which_stores_it_left_short():
     view = chain_view(failed, [], run_stores(failed))
     rows = rows_of(view)
     assert rows["tokyo"] == ("incomplete", "120 of about 300 records when its shard failed")
-    assert rows["rome"] == ("complete", "delivered before its shard failed")
+    assert rows["rome"] == ("complete", "delivered before its shard stopped")
     assert rows["berlin"][0] == "failed"
     assert view.shards[0].status == "failed"
     assert view.shards[0].text == ("AirflowException: 2026-11-27: delivery failed, the shard's day is incomplete: "

@@ -137,10 +137,12 @@ def store_row(store: str, info: dict[str, Any], delivery: Delivery | None, task:
         as_of = clock((task.progress or {}).get("at")) if task else "?"
         if phase == "closed":
             row.status, row.text = "closed", "closed that day: nothing to send"
-        elif state in {"failed", "upstream_failed"}:
-            row.status = "incomplete" if phase == "open" else "complete"
-            row.text = (f"{row.delivered:,} of about {expected:,} records when its shard failed" if phase == "open"
-                        else "delivered before its shard failed")
+        elif state in {"failed", "upstream_failed", "up_for_retry"}:
+            retry = state == "up_for_retry"  # the next attempt resumes where this one stopped
+            row.status = ("pending" if retry else "incomplete") if phase == "open" else "complete"
+            row.text = (f"{row.delivered:,} of about {expected:,} records when its shard "
+                        + ("stopped; a retry resumes it" if retry else "failed") if phase == "open"
+                        else "delivered before its shard stopped")
         elif phase == "done":
             row.status, row.text = "complete", f"day delivered as of {as_of}; its shard still runs"
         else:
