@@ -5,9 +5,7 @@ picked), a failed run's cause, and the day each run played in the recent runs.""
 from __future__ import annotations
 
 import json
-import os
 import re
-import signal
 import subprocess
 import time
 from datetime import date
@@ -15,6 +13,7 @@ from datetime import date
 import pytest
 
 from foot_traffic.stores import load_catalogue
+from tests.support.services import kill_tree
 
 from .conftest import (
     CHAIN_DAY, FAILED_DAY, RUN_DAY, airflow_env, conn_json, dags_test_command, fresh_topics, run_of, small_chain_file,
@@ -95,12 +94,7 @@ def live_chain(airflow_db, kafka_bootstrap, tmp_path_factory):
         yield {"proc": proc, "log": log_path, "topic": topics[0], "stores": stores, "bootstrap": kafka_bootstrap}
     finally:
         if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(10)
+            kill_tree(proc, grace=30)
 
 
 def wait_for(what: str, probe, timeout: float = 150.0, every: float = 1.0):
