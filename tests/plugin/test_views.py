@@ -219,3 +219,13 @@ def test_a_chain_shards_xcom_gives_one_summary_per_store():
     assert [t.status for t in delivery_from_summary(task(), RUN, old, None).topics] == ["unknown", "unknown"]
     rb = Readback(bootstrap="b:1", counts={"s1:7:64:ab": {"ft": 64, "ftr": 128}})
     assert delivery_from_summary(task(), RUN, old, rb).verdict == "complete"
+
+
+def test_a_running_day_says_how_far_it_is_from_its_progress():
+    r = run(seed=7, daily_customers=300, topic="a", topic_realistic="b")
+    t = ProducerTask("produce_day", -1, "running", 1, None, None, None, None, rendered={"settings": None},
+                     progress={"at": "2025-11-07T10:00:05+00:00", "records_sent": 450, "records_planned": 900,
+                               "slot": "10:00–13:59"})
+    r.tasks.append(t)
+    (d,) = run_view(r, lambda task, day, topics: None).deliveries
+    assert d.verdict == "running" and d.verdict_text.endswith("450 records sent of 900 (slot 10:00–13:59) as of 10:00:05 UTC")

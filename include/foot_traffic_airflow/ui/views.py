@@ -424,6 +424,10 @@ def delivery_without_summary(task: ProducerTask, run: ProducerRun, readback: Rea
         d.verdict, d.verdict_text = "running", f"task {state}: no summary yet"
         if task.failure:  # up for retry: the last attempt's cause (cleared when the next one starts)
             d.verdict_text += f"; its last attempt failed: {failure_text(task)}"
+        elif state == "running" and (task.progress or {}).get("records_planned"):
+            p = task.progress
+            d.verdict_text += (f"; {int(p.get('records_sent') or 0):,} records sent of {int(p['records_planned']):,} "
+                               f"(slot {p.get('slot', '?')}) as of {str(p.get('at', '?'))[11:19]} UTC")
     else:
         d.verdict, d.verdict_text = "failed", f"task {state}: {failure_text(task)}"
     if d.topics and all(t.read_back is not None for t in d.topics):
