@@ -20,7 +20,8 @@ where each day begins. A past day (`airflow dags test foot_traffic_chain_daily 2
 a trigger with a logical date, `airflow backfill create`) is sent at full speed. Live,
 each store's day streams in real time from its own local midnight:
 
-* the schedule is 00:00 at UTC+14, i.e. 10:00 UTC the day before: the run for D starts
+* the schedule is 00:00 at UTC+14 (`Pacific/Kiritimati`; the UI shows "At 00:00,
+  Pacific/Kiritimati (UTC+14)"), i.e. 10:00 UTC the day before: the run for D starts
   before D begins anywhere, so for every store, **east or west** of UTC (Tokyo's D begins
   at 15:00 UTC the day before, Los Angeles' at 08:00 UTC on D), its midnight is still ahead;
 * a shard whose first midnight is more than a minute away does not sleep in a worker: the
@@ -37,10 +38,19 @@ caps shards running at once; `pool` (env `FOOT_TRAFFIC_CHAIN_POOL`, default
 `default_pool`) lets a pool's slots bound them together with other DAGs. See the README,
 section "Store chains".
 
-**Params:** `stores_file`, `shard_size`, `seed`, `time_scale`, `from_midnight`,
-`daily_variation_pct`, `disable_daily_variation`, `closing_grace_minutes`, `topic`,
-`topic_realistic`, the door sensor's `sensor_*` flaws and `validate` (each shard reads its
-stores' day back and tests it) — defaults from the original environment variables where set.
+**Triggering it by hand.** The trigger form starts with the chain's own fields (section
+*Chain*: the catalogue, stores per shard, closing grace), then *Day*, *Model*, *Kafka* and
+*Sensor*; defaults come from the original environment variables where set
+(`FOOT_TRAFFIC_CHAIN_SHARD_SIZE` for stores per shard). Its logical date picks the day: a
+past date plays that day at full speed; today's, the default, is a **live** run of about
+50 hours.
+
+> **Warning: the trigger form unpauses this DAG.** New DAGs start paused. When this one is
+> paused, Airflow 3.3's trigger form shows the box *Unpause foot_traffic_chain_daily on
+> trigger*, ticked by default (no setting changes that). Untick it to play only the run you
+> trigger; left ticked, the DAG is unpaused and starts a live run of the whole chain every
+> day at 00:00 UTC+14 (10:00 UTC the day before), each streaming for about 50 hours, until
+> you pause it again.
 """
 
 from __future__ import annotations
@@ -48,34 +58,30 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pendulum
-from airflow.sdk import DAG, CronTriggerTimetable, Param, XComArg
+from airflow.sdk import DAG, XComArg
 
 from foot_traffic_airflow.assets import TOPIC_ASSETS_XCOM, announce_topics_task
-from foot_traffic_airflow.chain import CHAIN_DAY_ZONE, MAX_SHARD_SIZE, chain_dag_options, check_catalogue_task
+from foot_traffic_airflow.chain import CHAIN_DAY_ZONE, chain_dag_options, check_catalogue_task
 from foot_traffic_airflow.dag_defaults import producer_default_args
 from foot_traffic_airflow.operators import FootTrafficProducerOperator
-from foot_traffic_airflow.params import CHAIN_DAG, dag_params
+from foot_traffic_airflow.params import chain_params
+from foot_traffic_airflow.timetables import ZonedCronTriggerTimetable
 
 default_args = producer_default_args()
-options = chain_dag_options()  # FOOT_TRAFFIC_CHAIN_SHARD_SIZE, ..._MAX_ACTIVE_SHARDS, ..._POOL
+options = chain_dag_options()  # FOOT_TRAFFIC_CHAIN_MAX_ACTIVE_SHARDS, ..._POOL (and ..._SHARD_SIZE, in the Params)
 
 with DAG(
     dag_id="foot_traffic_chain_daily",
-    description="One simulated day of every store of a chain to Kafka per run, over Airflow's workers",
+    description="One simulated day of every store of a chain to Kafka per run, over Airflow's workers; "
+    "unpaused, a live run starts every day at 00:00 UTC+14 and streams for about 50 hours",
     doc_md=__doc__,
-    schedule=CronTriggerTimetable("0 0 * * *", timezone=CHAIN_DAY_ZONE),
+    # "At 00:00, Pacific/Kiritimati (UTC+14)" in the UI (the plugin registers this timetable).
+    schedule=ZonedCronTriggerTimetable("0 0 * * *", timezone=CHAIN_DAY_ZONE),
     start_date=pendulum.datetime(2025, 1, 1, tz=CHAIN_DAY_ZONE),
     catchup=False,
     max_active_runs=3,
     default_args=default_args,
-    params={
-        **dag_params(dag=CHAIN_DAG),
-        "shard_size": Param(
-            options["shard_size"], type="integer", minimum=1,
-            maximum=MAX_SHARD_SIZE, title="Stores per shard",
-            description="Stores played by one mapped task (one Kafka producer each).",
-        ),
-    },
+    params=chain_params(),  # the form: Chain (catalogue, shard size) first, then Day, Model, Kafka, Sensor
     tags=["foot-traffic", "kafka", "producer", "simulation", "chain"],
 ) as dag:
     shards = check_catalogue_task()()

@@ -13,8 +13,8 @@ after midnight, so two runs may overlap (`max_active_runs=2`). A run for a past 
 sends that whole day at full speed with that day's timestamps; with `from_midnight` on,
 it is paced instead, `time_scale` simulated seconds per second from that day's midnight
 (`time_scale` 1440 plays a day in a minute: the DAG `foot_traffic_demo` does exactly
-that for yesterday, with no field to edit). A retry sends only what the topics do not
-hold yet.
+that, for yesterday by default, with the same fields as this DAG's form plus the day). A
+retry sends only what the topics do not hold yet.
 
 **One writer per day:** each day is written by a Kafka transactional producer whose id
 comes from the topics and the day, so a newer run of the same day (a manual trigger
@@ -28,8 +28,8 @@ before it takes the day. Consumers should read with `isolation.level=read_commit
 with `bootstrap.servers` and any `security.protocol` / `sasl.*` / `ssl.*`); without it,
 the `KAFKA_BROKER` environment variable.
 
-**Params** (defaults from the original environment variables where set):
-`daily_customers`, `base_daily_customers`, `daily_variation_pct`, `disable_daily_variation`,
+**Params**, grouped in the trigger form as *Day*, *Model*, *Kafka* and *Sensor* (defaults
+from the original environment variables where set): `daily_customers`, `base_daily_customers`, `daily_variation_pct`, `disable_daily_variation`,
 `time_scale`, `seed`, `topic`, `topic_realistic`, `from_midnight`, `profile_file` (a built-in
 profile, `seed` or `retail`, or a profile file on the workers), the door sensor's flaws on
 the entry/exit topic (`sensor_miss_rate`, `sensor_double_rate`, `sensor_batch_seconds`,

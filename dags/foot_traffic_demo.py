@@ -7,8 +7,9 @@ date; the `day` field picks another one) from its midnight, `time_scale` 1440 si
 seconds per second, to the same topics as `foot_traffic_daily`, with that day's
 timestamps. Watch the task log: the plan per slot, then progress every 10 seconds.
 
-The same operator and Params as `foot_traffic_daily`, with other defaults (`time_scale`
-1440, `from_midnight` on) and no schedule. It never competes with today's scheduled run
+The same operator and Params as `foot_traffic_daily` (every field of its form can be
+edited here too, in the sections *Day*, *Model*, *Kafka* and *Sensor*), with other
+defaults (`time_scale` 1440, `from_midnight` on) and no schedule. It never competes with today's scheduled run
 (another day, so another writer). A day already in the topics is not sent again: the
 run says "already complete: nothing to send" (pick another `day`). A `seed` other than
 the one a day was begun with is refused for that day.

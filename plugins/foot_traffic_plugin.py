@@ -6,6 +6,9 @@ Wiring only; the code lives in ``include/foot_traffic_airflow`` (``ui``, ``links
   delivered), every route behind Airflow's own authentication;
 - a "Foot traffic" entry in the navigation and a "Foot traffic" tab on DAG runs;
 - a "Foot traffic" extra link on ``FootTrafficProducerOperator`` task instances.
+
+The chain DAG's timetable is registered by ``foot_traffic_timetables.py``, a plugin of its
+own: a problem in the UI's code never stops the chain DAG from being scheduled.
 """
 
 from __future__ import annotations

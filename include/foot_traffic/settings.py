@@ -133,25 +133,12 @@ Flag = Annotated[bool, BeforeValidator(_parse_flag)]
 Topic = Annotated[str, AfterValidator(_topic), Field(json_schema_extra={"pattern": TOPIC_PATTERN, "minLength": 1, "maxLength": 249})]
 
 
-STORE_DAG, CHAIN_DAG = "store", "chain"  # the DAGs a Param can belong to (foot_traffic_daily, ..._chain_daily)
-
-
-def param(
-    name: str,
-    *,
-    default_from: str | None = None,
-    nullable: bool = True,
-    dags: tuple[str, ...] = (STORE_DAG, CHAIN_DAG),
-    **schema: Any,
-) -> dict[str, Any]:
-    """Marks a setting as a DAG Param called ``name`` (the form's field; see
-    ``foot_traffic_airflow.params``). ``default_from`` names a property of Settings that
-    gives the Param's default instead of the field itself; ``dags`` says which DAGs show
-    it (the one-store DAG, the chain DAG); ``schema`` adds JSON-schema keywords the type
-    does not carry (e.g. maxLength)."""
-    return {
-        "param": {"name": name, "default_from": default_from, "nullable": nullable, "dags": dags, "schema": schema}
-    }
+def param(name: str) -> dict[str, Any]:
+    """Marks a setting that a run can set by ``name`` (a DAG run's Params and conf, e.g.
+    ``seed``): ``Settings.from_sources(params=...)`` reads it by that name. How a front door
+    presents it (Airflow's trigger form: which DAGs, section, title, order) is that front
+    door's business (``foot_traffic_airflow.params``), not the engine's."""
+    return {"param": {"name": name}}
 
 
 class Settings(BaseModel):
@@ -163,18 +150,18 @@ class Settings(BaseModel):
         default=("kafka:9092",), alias="KAFKA_BROKER", description="Bootstrap servers, host:port[,host:port...]"
     )
     kafka_topic: Topic = Field(
-        default="foot_traffic", alias="KAFKA_TOPIC", title="Session topic",
+        default="foot_traffic", alias="KAFKA_TOPIC",
         description="One record per visit (KAFKA_TOPIC).", json_schema_extra=param("topic"),
     )
     kafka_topic_realistic: Topic = Field(
-        default="foot_traffic_realistic", alias="KAFKA_TOPIC_REALISTIC", title="Entry/exit topic",
+        default="foot_traffic_realistic", alias="KAFKA_TOPIC_REALISTIC",
         description="Separate entry and exit events (KAFKA_TOPIC_REALISTIC).", json_schema_extra=param("topic_realistic"),
     )
     sleep: Annotated[Number, Field(gt=0, le=60)] = Field(
         default=0.5, alias="SLEEP", description="Longest single wait of the pacer, seconds (stop latency)"
     )
     time_scale: Annotated[Number, Field(gt=0, le=MAX_TIME_SCALE)] = Field(
-        default=1.0, alias="TIME_SCALE", title="Time scale",
+        default=1.0, alias="TIME_SCALE",
         description="Simulated seconds per wall second (TIME_SCALE): 1 = real time, 1440 = a day per minute. "
         "Applies to today's run and to any run started at midnight (from_midnight); "
         "a past day without from_midnight is sent at full speed.",
@@ -185,28 +172,27 @@ class Settings(BaseModel):
         description="Customers on an average day when BASE_DAILY_CUSTOMERS is unset (the original's name)",
     )
     base_daily_customers: Count | None = Field(
-        default=None, alias="BASE_DAILY_CUSTOMERS", title="Baseline customers",
+        default=None, alias="BASE_DAILY_CUSTOMERS",
         description="Customers on an average day (BASE_DAILY_CUSTOMERS / DEFAULT_DAILY_CUSTOMERS).",
-        # The form shows the effective baseline, never empty.
-        json_schema_extra=param("base_daily_customers", default_from="baseline", nullable=False, dags=(STORE_DAG,)),
+        json_schema_extra=param("base_daily_customers"),
     )
     daily_customers: Count | None = Field(
-        default=None, alias="DAILY_CUSTOMERS", title="Customers of the day",
+        default=None, alias="DAILY_CUSTOMERS",
         description="Fixed number of customers (DAILY_CUSTOMERS). Empty: baseline with daily variation.",
-        json_schema_extra=param("daily_customers", dags=(STORE_DAG,)),
+        json_schema_extra=param("daily_customers"),
     )
     daily_variation_pct: Annotated[Number, Field(ge=0, lt=1)] = Field(
-        default=0.10, alias="DAILY_VARIATION_PCT", title="Daily variation",
+        default=0.10, alias="DAILY_VARIATION_PCT",
         description="Random daily noise around the baseline, 0.10 = ±10 % (DAILY_VARIATION_PCT).",
         json_schema_extra=param("daily_variation_pct"),
     )
     disable_daily_variation: Flag = Field(
-        default=False, alias="DISABLE_DAILY_VARIATION", title="Disable daily variation",
+        default=False, alias="DISABLE_DAILY_VARIATION",
         description="Every day gets exactly the baseline (DISABLE_DAILY_VARIATION).",
         json_schema_extra=param("disable_daily_variation"),
     )
     seed: Annotated[int, BeforeValidator(_no_bool), Field(ge=0, le=2**63 - 1)] | None = Field(
-        default=None, alias="SEED", title="Seed",
+        default=None, alias="SEED",
         description="Same seed and date give the same records (SEED). Empty: random.",
         json_schema_extra=param("seed"),
     )
@@ -218,20 +204,20 @@ class Settings(BaseModel):
     )
     # New settings (not in the original): each has a default that keeps its behaviour.
     profile_file: Annotated[str, AfterValidator(_profile_ref)] | None = Field(
-        default=None, alias="FOOT_TRAFFIC_PROFILE", title="Store profile",
+        default=None, alias="FOOT_TRAFFIC_PROFILE",
         description="A built-in profile (seed: the original model; retail: a calibrated store with parties) "
         "or the path of a YAML/JSON profile on the workers (FOOT_TRAFFIC_PROFILE). Empty: seed.",
-        json_schema_extra=param("profile_file", maxLength=4096, dags=(STORE_DAG,)),
+        json_schema_extra=param("profile_file"),
     )
     from_midnight: Flag = Field(
-        default=False, alias="FOOT_TRAFFIC_FROM_MIDNIGHT", title="Start at midnight",
+        default=False, alias="FOOT_TRAFFIC_FROM_MIDNIGHT",
         description="Start the simulated clock at the day's midnight instead of now, paced by time_scale "
-        "(a demo of a day: time_scale 1440 plays it in a minute).",
+        "(a demo of a day: time_scale 1440 plays it in a minute) (FOOT_TRAFFIC_FROM_MIDNIGHT).",
         json_schema_extra=param("from_midnight"),
     )
     # The door sensor's flaws on the entry/exit topic (foot_traffic.sensor); all off by default.
     sensor_miss_rate: Annotated[Number, Field(ge=0, le=0.5)] = Field(
-        default=0.0, alias="SENSOR_MISS_RATE", title="Sensor: missed passages",
+        default=0.0, alias="SENSOR_MISS_RATE",
         description="Share of entries/exits the door sensor does not report (SENSOR_MISS_RATE; 0 = none).",
         json_schema_extra=param("sensor_miss_rate"),
     )
@@ -240,38 +226,37 @@ class Settings(BaseModel):
         description="Misses are this many times likelier for a party's 2nd, 3rd ... member (SENSOR_PARTY_MISS_FACTOR)",
     )
     sensor_double_rate: Annotated[Number, Field(ge=0, le=0.5)] = Field(
-        default=0.0, alias="SENSOR_DOUBLE_RATE", title="Sensor: double counts",
+        default=0.0, alias="SENSOR_DOUBLE_RATE",
         description="Share of reported passages reported twice, 1-2 s apart (SENSOR_DOUBLE_RATE; 0 = none).",
         json_schema_extra=param("sensor_double_rate"),
     )
     sensor_batch_seconds: Annotated[int, BeforeValidator(_no_bool), Field(ge=0, le=3600)] = Field(
-        default=0, alias="SENSOR_BATCH_SECONDS", title="Sensor: gateway batch (s)",
+        default=0, alias="SENSOR_BATCH_SECONDS",
         description="The gateway uploads the entry/exit events every N seconds (SENSOR_BATCH_SECONDS; 0 = at once).",
         json_schema_extra=param("sensor_batch_seconds"),
     )
     sensor_upload_delay_seconds: Annotated[int, BeforeValidator(_no_bool), Field(ge=0, le=3600)] = Field(
-        default=0, alias="SENSOR_UPLOAD_DELAY_SECONDS", title="Sensor: upload delay (s)",
+        default=0, alias="SENSOR_UPLOAD_DELAY_SECONDS",
         description="Each gateway batch is uploaded 0..D seconds late, D = SENSOR_UPLOAD_DELAY_SECONDS "
         "(needs a batch; D > batch makes batches overtake one another).",
         json_schema_extra=param("sensor_upload_delay_seconds"),
     )
     validate_day: Flag = Field(
-        default=False, alias="FOOT_TRAFFIC_VALIDATE", title="Validate the day",
+        default=False, alias="FOOT_TRAFFIC_VALIDATE",
         description="At the end of a run, read the day back and test it against its model (FOOT_TRAFFIC_VALIDATE); "
         "the report goes to the log and the summary (XCom).",
         json_schema_extra=param("validate"),
     )
     stores_file: Annotated[Path, AfterValidator(_existing_catalogue)] | None = Field(
-        default=None, alias="STORES_FILE", title="Store catalogue",
+        default=None, alias="STORES_FILE",
         description="YAML/JSON store catalogue on the workers (STORES_FILE), read at run time: every store "
         "plays its local day. Default: the example chain shipped with the engine.",
-        json_schema_extra=param("stores_file", default_from="catalogue_file", nullable=False, maxLength=4096,
-                                dags=(CHAIN_DAG,)),
+        json_schema_extra=param("stores_file"),
     )
     closing_grace_minutes: Annotated[int, BeforeValidator(_no_bool), Field(ge=0, le=1440)] = Field(
-        default=15, alias="CLOSING_GRACE_MINUTES", title="Closing grace (minutes)",
+        default=15, alias="CLOSING_GRACE_MINUTES",
         description="Whoever is inside a store at closing time leaves within this many minutes (CLOSING_GRACE_MINUTES).",
-        json_schema_extra=param("closing_grace_minutes", dags=(CHAIN_DAG,)),
+        json_schema_extra=param("closing_grace_minutes"),
     )
     resume: Flag = Field(
         default=True, alias="FOOT_TRAFFIC_RESUME", description="Skip what the topics already hold for the day"
@@ -344,14 +329,12 @@ class Settings(BaseModel):
         return [field.alias for field in cls.model_fields.values() if field.alias]
 
     @classmethod
-    def params(cls, dag: str | None = None) -> dict[str, str]:
-        """Param name -> field name, for the settings a DAG exposes as Params (``dag``:
-        only those of ``STORE_DAG`` or ``CHAIN_DAG``; None: every DAG's)."""
+    def params(cls) -> dict[str, str]:
+        """Param name -> field name, for the settings a run can set by name (see ``param``)."""
         return {
             extra["param"]["name"]: name
             for name, field in cls.model_fields.items()
             if isinstance(extra := field.json_schema_extra, dict) and "param" in extra
-            and (dag is None or dag in extra["param"]["dags"])
         }
 
     @classmethod

@@ -27,6 +27,7 @@ from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
 from foot_traffic_airflow.connection import DEFAULT_CONN_ID, KafkaConnectionError
 from foot_traffic_airflow.lineage import TopicLineageMixin
+from foot_traffic_airflow.task_xcoms import XComProgress, day_played, reporting_failure, waiting
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -234,6 +235,11 @@ class FootTrafficProducerOperator(TopicLineageMixin, BaseOperator):
 
     # -- running ------------------------------------------------------------------------
     def execute(self, context: Context) -> dict[str, Any]:
+        """Play the day; the UI is told the day first, then the progress, or the failure (``task_xcoms``)."""
+        with reporting_failure(context):
+            return self._execute(context)
+
+    def _execute(self, context: Context) -> dict[str, Any]:
         from foot_traffic.build import build_runner
         from foot_traffic.delivery.ledger import describe_run
         from foot_traffic.model.profile import ProfileError, load_profile
@@ -241,6 +247,7 @@ class FootTrafficProducerOperator(TopicLineageMixin, BaseOperator):
 
         logging.getLogger("kafka").setLevel(logging.WARNING)
         day = self.day_to_play(context)
+        day_played(context, day)
         try:
             target = resolve_kafka(self.kafka_config_id)
         except KafkaConnectionError as exc:
@@ -267,6 +274,7 @@ class FootTrafficProducerOperator(TopicLineageMixin, BaseOperator):
             client_options=target.client_options,
             producer_factory=librdkafka_producer_factory(target) if settings.kafka_client == "confluent" else None,
             progress_every=self.progress_every,
+            progress=XComProgress(context),
             owner=describe_run(run_label(context)),
         )
         _, result = self._play_day(context, runner, day, lambda summaries: summaries[0].as_dict(), "the day")
@@ -316,6 +324,7 @@ class FootTrafficProducerOperator(TopicLineageMixin, BaseOperator):
                     "%d stores, local day %s: the first local midnight is %.0f s away; waiting in the "
                     "triggerer until %s (no worker slot)", len(shard), day, wait, moment.isoformat(timespec="seconds"),
                 )
+                waiting(context, moment, [s.id for s in shard])
                 self.defer(
                     trigger=DateTimeTrigger(moment=moment),
                     method_name="play_after_wait",
@@ -333,6 +342,7 @@ class FootTrafficProducerOperator(TopicLineageMixin, BaseOperator):
             client_options=target.client_options,
             producer_factory=librdkafka_producer_factory(target) if settings.kafka_client == "confluent" else None,
             progress_every=self.progress_every,
+            progress=XComProgress(context),
             catalogue=shard,
             owner=describe_run(run_label(context)),
         )
@@ -357,13 +367,14 @@ class FootTrafficProducerOperator(TopicLineageMixin, BaseOperator):
         """Resumed from the triggerer at the shard's first local midnight: play the day."""
         from foot_traffic_airflow.connection import resolve_kafka
 
-        day = self.day_to_play(context)
-        try:
-            target = resolve_kafka(self.kafka_config_id)
-        except KafkaConnectionError as exc:
-            raise AirflowFailException(f"Kafka connection {self.kafka_config_id!r}: {exc}") from None
-        settings = self.build_settings(context.get("params"), kafka_broker=target.bootstrap_servers)
-        return self._play_chain(context, day, settings, target, sim_anchor=sim_anchor)
+        with reporting_failure(context):
+            day = self.day_to_play(context)
+            try:
+                target = resolve_kafka(self.kafka_config_id)
+            except KafkaConnectionError as exc:
+                raise AirflowFailException(f"Kafka connection {self.kafka_config_id!r}: {exc}") from None
+            settings = self.build_settings(context.get("params"), kafka_broker=target.bootstrap_servers)
+            return self._play_chain(context, day, settings, target, sim_anchor=sim_anchor)
 
     def _play_day(self, context: Context, runner, day: date, result_of, what: str):
         """Play ``day`` and map how it ended to Airflow: a bad plan or a fencing fails without

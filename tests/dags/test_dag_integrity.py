@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import warnings
@@ -165,7 +166,7 @@ def test_foot_traffic_chain_daily_shape(dagbag):
     assert not {"stores_file", "shard_size", "closing_grace_minutes"} & set(dagbag.dags["foot_traffic_daily"].params)
 
 
-def test_foot_traffic_demo_plays_yesterday_in_a_minute_with_no_field_to_edit(dagbag):
+def test_foot_traffic_demo_plays_yesterday_in_a_minute_with_every_field_editable(dagbag):
     dag = dagbag.dags["foot_traffic_demo"]
     assert dag.schedule is None and dag.max_active_runs == 1 and "demo" in dag.tags
     defaults = {name: dag.params[name] for name in dag.params}
@@ -184,3 +185,100 @@ def test_demo_defaults_are_validated_like_settings():
 
     with pytest.raises(ValueError, match="time_scale"):
         dag_params({}, defaults={"time_scale": 0})
+
+
+# -- the trigger forms ----------------------------------------------------------------------
+SECTION_ORDER = {"foot_traffic_daily": ["Day", "Model", "Kafka", "Sensor"],
+                 "foot_traffic_demo": ["Day", "Model", "Kafka", "Sensor"],
+                 "foot_traffic_chain_daily": ["Chain", "Day", "Model", "Kafka", "Sensor"]}
+
+
+def sections_in_order(dag) -> list[str]:
+    """The form's sections as Airflow's form draws them: in the order of their first field."""
+    return list(dict.fromkeys(dag.params.get_param(name).schema.get("section") for name in dag.params))
+
+
+@pytest.mark.parametrize("dag_id", sorted(SECTION_ORDER))
+def test_each_form_is_grouped_in_sections_in_order(dagbag, dag_id):
+    dag = dagbag.dags[dag_id]
+    assert sections_in_order(dag) == SECTION_ORDER[dag_id]
+    sections = [dag.params.get_param(name).schema.get("section") for name in dag.params]
+    assert sections == sorted(sections, key=SECTION_ORDER[dag_id].index), "a section's fields are together"
+    for name in dag.params:
+        schema = dag.params.get_param(name).schema
+        assert schema.get("title"), f"{dag_id}.{name}: no title"
+        # Airflow's form marks a field "required" unless its type admits null: a switch never is.
+        if "boolean" in (schema["type"] if isinstance(schema["type"], list) else [schema["type"]]):
+            assert "null" in schema["type"], f"{dag_id}.{name}: a switch marked required"
+
+
+def test_the_chain_form_starts_with_its_own_fields(dagbag):
+    names = list(dagbag.dags["foot_traffic_chain_daily"].params)
+    assert names[:3] == ["stores_file", "shard_size", "closing_grace_minutes"]
+    assert list(dagbag.dags["foot_traffic_demo"].params)[0] == "day"
+
+
+def form_text(dag, name) -> str:
+    param = dag.params.get_param(name)
+    return param.description or param.schema.get("description_md") or ""
+
+
+def test_every_description_is_true_for_its_form(dagbag):
+    """No description names a field its form lacks: the chain's stores have their own
+    baselines, so its form never speaks of *the* baseline field."""
+    chain = dagbag.dags["foot_traffic_chain_daily"]
+    titles = {dag_id: {dag.params.get_param(n).schema["title"] for n in dag.params} for dag_id, dag in dagbag.dags.items()}
+    assert "Baseline customers" not in titles["foot_traffic_chain_daily"]
+    for name in chain.params:
+        text = form_text(chain, name)
+        assert text, name
+        assert "Baseline customers" not in text and "around the baseline" not in text, (name, text)
+    assert "each store's baseline" in form_text(chain, "daily_variation_pct")
+    for dag_id, dag in dagbag.dags.items():
+        for name in dag.params:
+            for other in re.findall(r"“([^”]+)”", form_text(dag, name)):  # another field, by its title
+                assert other in titles[dag_id], f"{dag_id}.{name} names a field its form lacks: {other}"
+            if dag.params.get_param(name).description:  # plain text: shown as typed, no Markdown
+                assert "*" not in dag.params.get_param(name).description, (dag_id, name)
+    daily = dagbag.dags["foot_traffic_daily"]
+    assert "Baseline customers" in form_text(daily, "daily_variation_pct")
+
+
+def test_stores_per_shard_names_its_variable_and_the_form_warns_about_the_unpause(dagbag):
+    chain = dagbag.dags["foot_traffic_chain_daily"]
+    assert "FOOT_TRAFFIC_CHAIN_SHARD_SIZE" in form_text(chain, "shard_size")
+    first = chain.params.get_param("stores_file")
+    # Markdown is shown only when there is no plain description.
+    assert first.description is None and "Unpause foot_traffic_chain_daily on trigger" in first.schema["description_md"]
+    assert "unpauses this DAG" in chain.doc_md and "10:00 UTC" in chain.doc_md
+
+
+def test_the_chain_schedule_says_its_time_zone(dagbag):
+    """The UI shows the timetable's description: the chain's names UTC+14; it survives
+    serialization because the plugin registers the timetable."""
+    from airflow.serialization.serialized_objects import DagSerialization
+
+    dag = dagbag.dags["foot_traffic_chain_daily"]
+    served = DagSerialization.from_dict(DagSerialization.to_dict(dag))
+    assert served.timetable.description == "At 00:00, Pacific/Kiritimati (UTC+14)"
+    assert served.timetable.summary == "0 0 * * *"
+
+
+def test_the_docs_say_the_demo_has_fields_to_edit(dagbag):
+    assert "no field to edit" not in dagbag.dags["foot_traffic_daily"].doc_md
+    assert "every field of its form can be\nedited" in dagbag.dags["foot_traffic_demo"].doc_md
+
+
+def test_every_run_setting_has_one_form_field_and_the_engine_no_form_details():
+    """Each setting a run can set is declared once in ``Settings`` (type, bounds, variable,
+    name) and placed once in the Airflow form (``FORM``); nothing of the form is in the engine."""
+    from foot_traffic.settings import Settings
+    from foot_traffic_airflow.params import FORM
+
+    placed = [f.setting for f in FORM]
+    assert sorted(placed) == sorted(set(placed)) == sorted(Settings.params().values())
+    for name, field in Settings.model_fields.items():
+        assert field.title is None, f"{name}: a form title in the engine"
+        extra = field.json_schema_extra
+        if isinstance(extra, dict) and "param" in extra:
+            assert set(extra["param"]) == {"name"}, name

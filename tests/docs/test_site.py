@@ -2,7 +2,7 @@
 complete: every setting, every DAG's every Param, every subcommand and flag.
 
 The expectations come from the code by other routes than the generator's: the settings
-from ``Settings.model_fields`` and ``Settings.params(dag)``, the flags from each
+from ``Settings.model_fields`` and the trigger forms' fields (``foot_traffic_airflow.params``), the flags from each
 subcommand's own ``--help`` usage line."""
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ import sys
 import pytest
 
 from foot_traffic.cli import build_parser
-from foot_traffic.settings import CHAIN_DAG, STORE_DAG, Settings
+from foot_traffic.settings import Settings
+from foot_traffic_airflow.params import CHAIN_DAG, STORE_DAG, form_fields, param_name
 from foot_traffic_airflow.chain import CHAIN_DAG_ENV
 from tests.docs.conftest import ROOT
 from tests.docs.pages import page_html, page_text
@@ -59,7 +60,7 @@ def test_the_settings_reference_lists_every_setting_and_variable(built_site):
                                          ("foot_traffic_chain_daily", CHAIN_DAG)])
 def test_the_settings_reference_lists_every_param_of_every_dag(built_site, dag_id, dag):
     text = section(built_site, "reference/settings", dag_id, tables_only=True)
-    for param in Settings.params(dag):
+    for param in (param_name(f) for f in form_fields(dag)):
         assert re.search(rf"\b{param}\b", text), f"{dag_id}: Param {param} is missing"
     if dag_id == "foot_traffic_chain_daily":
         assert "shard_size" in text  # declared in the DAG file, not in Settings

@@ -88,35 +88,72 @@ def producer_run(airflow_db, kafka_bootstrap, tmp_path_factory) -> dict[str, str
 CHAIN_DAY = "2026-11-27"  # a Friday: every store of the example chain opens
 
 
-@pytest.fixture(scope="session")
-def chain_run(airflow_db, kafka_bootstrap, tmp_path_factory) -> dict:
-    """One finished ``foot_traffic_chain_daily`` run: the example chain's ten stores (a tenth of
-    their customers) in shards of four, on fresh topics."""
+def small_chain_file(folder: Path) -> tuple[Path, list[str]]:
+    """The example chain with a tenth of its customers: its file and its store ids."""
     import yaml
 
-    suffix = os.urandom(4).hex()
-    topics = (f"ft_pchain_{suffix}", f"ftr_pchain_{suffix}")
     doc = yaml.safe_load((ROOT / "include" / "foot_traffic" / "chains" / "example_chain.yaml").read_text())
     for store in doc["stores"]:
         store["base_daily_customers"] //= 10
-    chain_file = tmp_path_factory.mktemp("chain") / "chain.yaml"
+    chain_file = folder / "chain.yaml"
     chain_file.write_text(yaml.safe_dump(doc, sort_keys=False))
-    conf = {"seed": 7, "shard_size": 4, "stores_file": str(chain_file), "topic": topics[0], "topic_realistic": topics[1]}
-    proc = subprocess.run(
-        [str(BIN / "airflow"), "dags", "test", "foot_traffic_chain_daily", CHAIN_DAY, "-c", json.dumps(conf)],
-        env=airflow_env(AIRFLOW_CONN_KAFKA_DEFAULT=conn_json(kafka_bootstrap)),
-        capture_output=True, text=True, timeout=400,
-    )
-    assert proc.returncode == 0 and "state=failed" not in proc.stdout + proc.stderr, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return chain_file, [s["id"] for s in doc["stores"]]
+
+
+def fresh_topics(name: str) -> tuple[str, str]:
+    suffix = os.urandom(4).hex()
+    return f"ft_{name}_{suffix}", f"ftr_{name}_{suffix}"
+
+
+def dags_test_command(dag_id: str, day: str, conf: dict) -> list[str]:
+    return [str(BIN / "airflow"), "dags", "test", dag_id, day, "-c", json.dumps(conf)]
+
+
+def run_of(dag_id: str, conf_topic: str, /, **extra) -> dict:
+    """The run of ``dag_id`` whose conf names ``conf_topic``, as the tests refer to it."""
     from airflow.models.dagrun import DagRun
     from airflow.utils.session import create_session
     from sqlalchemy import select
 
     with create_session() as session:
-        runs = session.scalars(select(DagRun).where(DagRun.dag_id == "foot_traffic_chain_daily")).all()
-        run = next(r for r in runs if (r.conf or {}).get("topic") == topics[0])
-        return {"dag_id": run.dag_id, "run_id": run.run_id, "topic": topics[0], "topic_realistic": topics[1],
-                "bootstrap": kafka_bootstrap, "stores": [s["id"] for s in doc["stores"]]}
+        runs = session.scalars(select(DagRun).where(DagRun.dag_id == dag_id)).all()
+        run = next(r for r in runs if (r.conf or {}).get("topic") == conf_topic)
+        return {"dag_id": run.dag_id, "run_id": run.run_id, **extra}
+
+
+@pytest.fixture(scope="session")
+def chain_run(airflow_db, kafka_bootstrap, tmp_path_factory) -> dict:
+    """One finished ``foot_traffic_chain_daily`` run: the example chain's ten stores (a tenth of
+    their customers) in shards of four, on fresh topics."""
+    topics = fresh_topics("pchain")
+    chain_file, stores = small_chain_file(tmp_path_factory.mktemp("chain"))
+    conf = {"seed": 7, "shard_size": 4, "stores_file": str(chain_file), "topic": topics[0], "topic_realistic": topics[1]}
+    proc = subprocess.run(
+        dags_test_command("foot_traffic_chain_daily", CHAIN_DAY, conf),
+        env=airflow_env(AIRFLOW_CONN_KAFKA_DEFAULT=conn_json(kafka_bootstrap)),
+        capture_output=True, text=True, timeout=400,
+    )
+    assert proc.returncode == 0 and "state=failed" not in proc.stdout + proc.stderr, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return run_of("foot_traffic_chain_daily", topics[0], topic=topics[0], topic_realistic=topics[1],
+                  bootstrap=kafka_bootstrap, stores=stores, chain_file=str(chain_file))
+
+
+# A day of its own: ``airflow dags test`` replaces an earlier run of the same DAG and logical date.
+FAILED_DAY = "2025-11-05"
+
+
+@pytest.fixture(scope="session")
+def failed_run(airflow_db, kafka_bootstrap) -> dict:
+    """A ``foot_traffic_daily`` run whose task fails before sending (a profile file that does not exist)."""
+    topics = fresh_topics("pfail")
+    conf = {"seed": 7, "profile_file": "/nonexistent/profile.yaml", "topic": topics[0], "topic_realistic": topics[1]}
+    proc = subprocess.run(
+        dags_test_command("foot_traffic_daily", FAILED_DAY, conf),
+        env=airflow_env(AIRFLOW_CONN_KAFKA_DEFAULT=conn_json(kafka_bootstrap)),
+        capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode != 0 and "no such file" in proc.stdout + proc.stderr, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return run_of("foot_traffic_daily", topics[0], bootstrap=kafka_bootstrap)
 
 
 @pytest.fixture(scope="session")

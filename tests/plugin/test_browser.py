@@ -23,7 +23,7 @@ import urllib.request
 from contextlib import closing
 from datetime import date
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 import pytest
 
@@ -35,7 +35,7 @@ from foot_traffic.settings import Settings
 from tests.support.cdp import Browser
 from tests.support.chromium import ensure_chromium
 
-from .conftest import BIN, ROOT, airflow_env, conn_json
+from .conftest import BIN, CHAIN_DAY, ROOT, airflow_env, conn_json
 
 pytestmark = pytest.mark.browser
 
@@ -67,12 +67,27 @@ def chromium() -> str:
     return path
 
 
+def write_quarter_hour_profile(path: Path) -> None:
+    """A store profile of 96 quarter-hour slots (the widest slot chart the plan page draws)."""
+    import yaml
+
+    week = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+    path.write_text(yaml.safe_dump({
+        "slots": [f"{h:02d}:{m:02d}" for h in range(24) for m in (0, 15, 30, 45)],
+        "weights": {day: [1 + (i % 7) for i in range(96)] for day in week},
+        "trip_duration_minutes": [{"probability": 1.0, "min": 20, "max": 40}],
+    }))
+
+
 @pytest.fixture(scope="module")
 def api_server(producer_run, tmp_path_factory):
     """``airflow api-server`` on a free port; yields its URL and the admin's password."""
     port = free_port()
     log_path = tmp_path_factory.mktemp("api-server") / "api-server.log"
+    profiles = tmp_path_factory.mktemp("profiles")
+    write_quarter_hour_profile(profiles / "quarters.yaml")
     env = airflow_env(
+        FOOT_TRAFFIC_PROFILES_DIR=str(profiles),  # the plan page offers it: 96 slots
         AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS="admin:admin",
         AIRFLOW__API__PORT=str(port),
         AIRFLOW_CONN_KAFKA_DEFAULT=conn_json(producer_run["bootstrap"]),
@@ -266,20 +281,88 @@ def sign_in(page, api_server) -> None:
         page.wait_for("location.pathname.startsWith('/plugin/foot-traffic')", what="back on the plugin page")
 
 
-def test_a_chain_runs_tab_picks_one_store_and_checks_it_against_its_records(browser, api_server, chain_run):
-    """The chain run's tab shows every store-day read back from the topics; picking a store in
-    the page's store picker shows that store's day alone, checked against its own records."""
+# The drawn text of a chart: each label's and number's box, in the SVG's own units.
+READ_TEXT = f"""((chart) => {{
+  const svg = {IFRAME_DOC}.querySelector(`svg[data-chart=${{chart}}]`);
+  const box = t => {{ const b = t.getBBox(); return {{text: t.textContent, x: b.x, y: b.y, w: b.width, h: b.height}}; }};
+  return {{width: svg.viewBox.baseVal.width, height: svg.viewBox.baseVal.height,
+          labels: [...svg.querySelectorAll('text.label')].map(box), values: [...svg.querySelectorAll('text.value')].map(box)}};
+}})"""
+
+
+def assert_readable(drawn: dict, what: str) -> None:
+    """No two labels (nor two numbers) overlap, and none leaves the chart."""
+    for kind in ("labels", "values"):
+        boxes = sorted(drawn[kind], key=lambda b: b["x"])
+        for b in boxes:
+            assert b["x"] >= 0 and b["x"] + b["w"] <= drawn["width"], (what, kind, b)
+            assert b["y"] >= 0 and b["y"] + b["h"] <= drawn["height"], (what, kind, b)
+        for a, b in zip(boxes, boxes[1:]):
+            same_line = a["y"] < b["y"] + b["h"] and b["y"] < a["y"] + a["h"]
+            assert not same_line or b["x"] >= a["x"] + a["w"] + 2, (what, kind, a, b)
+
+
+def test_slot_charts_are_readable_at_24_and_96_slots(browser, api_server):
+    """The plan page's slot chart with the retail profile (24 hourly slots) and a quarter-hour
+    profile (96): the labels measured in the browser never overlap and stay inside the chart,
+    and the server's width estimate is never short of the real text."""
+    from foot_traffic_airflow.ui.charts import text_width
+
+    page = browser
+    sign_in(page, api_server)
+    page.wait_for(f"(() => {{ const d = {IFRAME_DOC}; return d && d.querySelector('svg[data-chart=slots]'); }})() && true",
+                  what="the plan page")
+    for profile, slots in (("retail", 24), ("quarters", 96), ("seed", 6)):
+        # The plugin's page is the iframe inside Airflow's: its own query picks the profile.
+        page.evaluate(f"{IFRAME_DOC}.location.search = {json.dumps('?' + urlencode({'profile': profile, 'day': '2025-11-08', 'seed': '5'}))}")
+        page.wait_for(f"(() => {{ const d = {IFRAME_DOC}; return d && d.location.search.includes('profile={profile}') "
+                      f"&& d.querySelectorAll('svg[data-chart=slots] rect.bar[data-key]').length === {slots}; }})()",
+                      what=f"the {profile} plan")
+        drawn = page.evaluate(f"{READ_TEXT}('slots')")
+        assert len(drawn["labels"]) >= 6, (profile, drawn["labels"])
+        assert_readable(drawn, profile)
+        assert all(b["w"] <= text_width(b["text"]) + 0.5 for b in drawn["labels"]), drawn["labels"]
+        assert_readable(page.evaluate(f"{READ_TEXT}('day')"), f"{profile} day chart")
+        if profile == "retail":
+            screenshot(page, "plugin-plan-retail.png", committed=False)
+
+
+def test_a_chain_runs_tab_is_a_table_of_stores_and_a_store_can_be_picked(browser, api_server, chain_run):
+    """The chain run's tab: one table row per store with its time zone, opening hours, visits
+    planned, records delivered and read back, and status; one row per shard; a page that
+    fits on a screen or two. Picking a store in the picker shows its day alone, checked
+    against its own records."""
+    from foot_traffic.plan.stores import load_catalogue
+
     page, url = browser, api_server["url"]
     sign_in(page, api_server)
     run_q = quote(chain_run["run_id"], safe="")
     page.navigate(f"{url}/dags/{chain_run['dag_id']}/runs/{run_q}/plugin/foot-traffic-run")
-    sections = f"[...{IFRAME_DOC}.querySelectorAll('section.delivery')]"
     page.wait_for(f"(() => {{ const d = {IFRAME_DOC}; return d && d.querySelector('form.stores select[name=store]') "
-                  f"&& d.querySelectorAll('section.delivery').length; }})()", what="the chain run's store picker")
+                  f"&& d.querySelectorAll('table.stores tr[data-store]').length; }})()", what="the chain run's table")
     options = page.evaluate(f"[...{IFRAME_DOC}.querySelectorAll('select[name=store] option')].map(o => o.value)")
     assert options[0] == "" and sorted(options[1:]) == sorted(chain_run["stores"])
-    verdicts = page.evaluate(f"{sections}.map(s => s.dataset.verdict)")
-    assert verdicts == ["complete"] * len(chain_run["stores"])
+    heads = page.evaluate(f"[...{IFRAME_DOC}.querySelectorAll('table.stores th')].map(t => t.textContent)")
+    assert heads == ["Store", "Time zone", "Opening hours (local)", "Shard", "Visits planned", "Records delivered",
+                     "In topics", "Status"]
+    rows = page.evaluate(f"[...{IFRAME_DOC}.querySelectorAll('table.stores tr[data-store]')].map(r => "
+                         "[r.dataset.store, r.dataset.status, ...[...r.cells].map(c => c.innerText.trim())])")
+    day = date.fromisoformat(CHAIN_DAY)
+    catalogue = load_catalogue(chain_run["chain_file"])
+    assert sorted(r[0] for r in rows) == sorted(chain_run["stores"])
+    for store_id, status, name, tz, hours, shard, visits, delivered, in_topics, text in rows:
+        store = catalogue.get(store_id)
+        assert status == "complete" and text.startswith("complete"), (store_id, text)
+        assert name.startswith(store_id) and store.name in name and tz == store.timezone and hours == store.hours_text(day)
+        planned = int(visits.replace(",", ""))
+        assert planned > 0 and delivered.replace(",", "") == in_topics.replace(",", "") == str(3 * planned)
+        assert shard.isdigit()
+    shards = page.evaluate(f"[...{IFRAME_DOC}.querySelectorAll('table.shards tr[data-shard]')].map(r => r.dataset.status)")
+    assert shards == ["done"] * 3
+    assert page.evaluate(f"{IFRAME_DOC}.querySelectorAll('section.delivery').length") == 0
+    height = page.evaluate(f"{IFRAME_DOC}.documentElement.scrollHeight")
+    assert height < 1600, f"the chain run's tab is {height} px tall"  # 4,705 px with a section per store
+    screenshot(page, "plugin-run-chain.png", committed=False)
 
     page.evaluate(f"{IFRAME_DOC}.querySelector('select[name=store]').value = 'tokyo-shibuya'")
     page.evaluate(f"{IFRAME_DOC}.querySelector('form.stores').submit()")
@@ -287,8 +370,53 @@ def test_a_chain_runs_tab_picks_one_store_and_checks_it_against_its_records(brow
                   f"&& d.querySelectorAll('section.delivery').length === 1; }})()", what="the picked store alone")
     section = page.evaluate(f"(() => {{ const s = {IFRAME_DOC}.querySelector('section.delivery'); "
                             "return {verdict: s.dataset.verdict, text: s.innerText}; })()")
-    assert section["verdict"] == "complete" and "store tokyo-shibuya" in section["text"]
+    assert section["verdict"] == "complete" and "Store tokyo-shibuya" in section["text"]
     read_back = page.evaluate(
         f"[...{IFRAME_DOC}.querySelectorAll('table.topics tr[data-topic]')].map(r => [r.dataset.status, r.cells[3].textContent])")
     assert [status for status, _ in read_back] == ["ok", "ok"] and all(n not in ("", "–", "0") for _, n in read_back)
+    assert page.evaluate(f"{IFRAME_DOC}.querySelectorAll('table.shards tr[data-shard]').length") == 1
     screenshot(page, "plugin-run-store.png", committed=False)
+
+
+TRIGGER_DIALOG = "[...document.querySelectorAll('[role=dialog]')].find(d => d.innerText.includes('Trigger Dag'))"
+
+
+def click(page, element: str) -> None:
+    """A real mouse click (pressed, released) at the middle of ``element`` (a JavaScript expression)."""
+    box = page.evaluate(f"(() => {{ const r = ({element}).getBoundingClientRect(); "
+                        "return {x: r.x + r.width / 2, y: r.y + r.height / 2}; })()")
+    for kind in ("mousePressed", "mouseReleased"):
+        page.send("Input.dispatchMouseEvent", type=kind, x=box["x"], y=box["y"], button="left", clickCount=1)
+
+
+def test_the_chain_trigger_form_is_grouped_and_warns_about_the_unpause(browser, api_server, chain_run):
+    """Airflow's own trigger form for the chain DAG: the sections in order (the chain's own
+    first), switches not marked required, and, in its first field, what the ticked
+    "Unpause ... on trigger" box does. Nothing is triggered."""
+    page, url = browser, api_server["url"]
+    sign_in(page, api_server)
+    page.navigate(f"{url}/dags/foot_traffic_chain_daily")
+    page.wait_for("!!document.querySelector('[data-testid=trigger-dag-button]')", what="the Trigger button")
+    click(page, "document.querySelector('[data-testid=trigger-dag-button]')")
+    page.wait_for(f"!!{TRIGGER_DIALOG}", what="the trigger form")
+    sections = page.evaluate(f"[...{TRIGGER_DIALOG}.querySelectorAll('[id*=\":trigger:\"]')].map(b => b.id.split(':').pop())")
+    assert sections == ["Chain", "Day", "Model", "Kafka", "Sensor", "advancedOptions"]
+    required = dict(page.evaluate(
+        f"[...{TRIGGER_DIALOG}.querySelectorAll('label[data-part=label]')].map(l => "
+        "[l.textContent.replace('*', '').trim(), !!l.querySelector('.chakra-field__requiredIndicator')])"))
+    for switch in ("Start at midnight", "Validate the day", "Disable daily variation"):
+        assert required[switch] is False, switch
+    assert required["Time scale"] is True and required["Stores per shard"] is True  # a number must be given
+    # The DAG is paused (new DAGs are): Airflow offers to unpause it, ticked by default.
+    unpause = page.evaluate(f"[...{TRIGGER_DIALOG}.querySelectorAll('input[type=checkbox]')].map(c => "
+                            "[c.checked, (c.closest('label') || {}).innerText || ''])")
+    assert [True, "Unpause foot_traffic_chain_daily on trigger"] in unpause
+    click(page, f"{TRIGGER_DIALOG}.querySelector('[id$=\":trigger:Chain\"]')")
+    page.wait_for(f"{TRIGGER_DIALOG}.innerText.includes('untick it to play only this run')", what="the warning")
+    text = page.evaluate(f"{TRIGGER_DIALOG}.innerText")
+    assert "starts a live run every day at 00:00 UTC+14" in text and "FOOT_TRAFFIC_CHAIN_SHARD_SIZE" in text
+    page.set_viewport(1400, 1800)
+    page.pump(0.8)
+    page.screenshot(SHOTS / "trigger-chain.png")
+    page.set_viewport(1400, 1000)
+    page.evaluate("document.dispatchEvent(new KeyboardEvent('keydown', {key: 'Escape'}))")

@@ -1,5 +1,6 @@
 """``airflow plugins`` (Airflow's own plugin manager, in a fresh process) lists the plugin
-with its FastAPI app, its two views and the operator's extra link."""
+with its FastAPI app, its two views and the operator's extra link, and the chain DAG's
+timetable plugin."""
 
 from __future__ import annotations
 
@@ -23,4 +24,8 @@ def test_airflow_plugins_lists_the_app_views_and_link(airflow_db):
     assert views["dag_run"]["href"] == "foot-traffic/runs/{DAG_ID}/{RUN_ID}"
     assert views["dag_run"]["url_route"] == "foot-traffic-run"
     assert mine["operator_extra_links"] == ["<foot_traffic_airflow.links.FootTrafficRunLink object>"]
+    # The chain DAG's timetable comes from a plugin of its own (the UI's code cannot stop it loading).
+    timetables = plugins["foot_traffic_timetables"]
+    assert timetables["source"] == "$PLUGINS_FOLDER/foot_traffic_timetables.py"
+    assert timetables["timetables"] == ["foot_traffic_airflow.timetables.ZonedCronTriggerTimetable"]
     assert "import error" not in proc.stdout.lower()

@@ -171,12 +171,12 @@ def test_each_store_of_a_run_is_read_back_on_its_own():
                                            summary(store_id="milano-duomo", plan_id="v1s:7:300:b")]))
     view = run_view(r, lambda task, day, topics, store=None: calls.append(store) or None)
     assert calls == ["rome-centro", "milano-duomo"]
-    assert [d.label for d in view.deliveries] == ["store rome-centro, rome-centro, milano-duomo",
-                                                  "store milano-duomo, rome-centro, milano-duomo"]
+    # a store's own label: its shard (the task's label, its stores) is shown once, in the shard table
+    assert [d.label for d in view.deliveries] == ["store rome-centro", "store milano-duomo"]
 
 
 def test_a_chain_runs_stores_and_one_stores_view():
-    from foot_traffic_airflow.ui.views import only_store, run_stores
+    from foot_traffic_airflow.ui.runs import only_store, run_stores
 
     r = run(seed=7)
     r.tasks.append(ProducerTask("produce_shard", 0, "success", 1, None, None, 1.0, "rome-centro, milano-duomo",
@@ -219,3 +219,13 @@ def test_a_chain_shards_xcom_gives_one_summary_per_store():
     assert [t.status for t in delivery_from_summary(task(), RUN, old, None).topics] == ["unknown", "unknown"]
     rb = Readback(bootstrap="b:1", counts={"s1:7:64:ab": {"ft": 64, "ftr": 128}})
     assert delivery_from_summary(task(), RUN, old, rb).verdict == "complete"
+
+
+def test_a_running_day_says_how_far_it_is_from_its_progress():
+    r = run(seed=7, daily_customers=300, topic="a", topic_realistic="b")
+    t = ProducerTask("produce_day", -1, "running", 1, None, None, None, None, rendered={"settings": None},
+                     progress={"at": "2025-11-07T10:00:05+00:00", "records_sent": 450, "records_planned": 900,
+                               "slot": "10:00–13:59"})
+    r.tasks.append(t)
+    (d,) = run_view(r, lambda task, day, topics: None).deliveries
+    assert d.verdict == "running" and d.verdict_text.endswith("450 records sent of 900 (slot 10:00–13:59) as of 10:00:05 UTC")

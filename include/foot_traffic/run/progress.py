@@ -17,6 +17,19 @@ log = logging.getLogger("foot_traffic.runner")
 
 
 @dataclass(frozen=True)
+class StoreDayProgress:
+    """One store-day of a catalogue, as far as it is: opened (planned) or finished."""
+
+    store_id: str
+    day: date  # the store's local day
+    visits: int  # planned
+    sent: int  # records, by this run
+    present: int  # records already in the topics when it opened (resume)
+    finished: bool
+    closed: bool  # the store does not open that day
+
+
+@dataclass(frozen=True)
 class Snapshot:
     """Where a run is, taken every ``progress_every`` seconds."""
 
@@ -32,6 +45,7 @@ class Snapshot:
     sim_time: float  # simulated epoch seconds
     max_lag_seconds: float  # this day
     store_days_open: int = 0  # with a store catalogue: store-days under way (the figures above sum them)
+    store_days: tuple[StoreDayProgress, ...] = ()  # with a store catalogue: each store-day opened so far
 
 
 class ProgressReporter(Protocol):

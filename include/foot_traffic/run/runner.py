@@ -31,7 +31,7 @@ from foot_traffic.delivery.errors import Fenced, PublishError, RecordRefused
 from foot_traffic.run.healing import Healer
 from foot_traffic.run.open_day import OpenDay
 from foot_traffic.run.pacing import Clock, Pacer, SystemClock
-from foot_traffic.run.progress import LogProgress, ProgressReporter, Snapshot
+from foot_traffic.run.progress import LogProgress, ProgressReporter, Snapshot, StoreDayProgress
 from foot_traffic.run.scheduler import Scheduler
 from foot_traffic.run.summary import DaySummary, label
 from foot_traffic.run.taking import DayTaker, summary_for
@@ -267,6 +267,11 @@ class Runner:
             sim_time=pacer.sim_now(),
             max_lag_seconds=max((s.max_lag_seconds for s in summaries), default=0.0),
             store_days_open=0 if single is not None else len(open_days),
+            store_days=() if single is not None else tuple(
+                StoreDayProgress(s.store_id or "", s.day, s.total_visits, s.sent, s.already_present, s.finished,
+                                 s.closed)
+                for s in self.summaries
+            ),
         )
 
     def _was_fenced(self, exc: Fenced) -> None:

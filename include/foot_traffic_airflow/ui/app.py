@@ -28,9 +28,10 @@ from foot_traffic.run.pacing import Clock, SystemClock
 from foot_traffic.plan.implicit import implicit_store
 from foot_traffic.plan.storeday import plan_store_day
 
-from foot_traffic_airflow.ui import inputs, render, views
+from foot_traffic_airflow.ui import inputs, render, runs, views
 from foot_traffic_airflow.ui import readback as rb
-from foot_traffic_airflow.ui.runs import ProducerTask, load_run, recent_runs
+from foot_traffic_airflow.ui.chainview import chain_view
+from foot_traffic_airflow.ui.runs import ProducerRun, ProducerTask, load_run, recent_runs
 
 log = logging.getLogger(__name__)
 
@@ -147,12 +148,12 @@ def create_app(
         values["day"] = clock.now().date().isoformat()
         values.update({k: v for k, v in query.items() if v is not None})
         choices = list(inputs.profile_choices())
-        runs = recent_runs(session, _authorized_dag_ids(user, session))
+        recent = recent_runs(session, _authorized_dag_ids(user, session))
         try:
             view, problems, status = plan_for(query), [], 200
         except PageError as exc:
             view, problems, status = None, exc.problems, exc.status
-        return HTMLResponse(render.plan_page(view, values, choices, runs, problems, request.state.nonce), status)
+        return HTMLResponse(render.plan_page(view, values, choices, recent, problems, request.state.nonce), status)
 
     @app.get("/api/plan")
     def plan_json(user: GetUserDep, query: PlanQueryDep) -> dict[str, Any]:
@@ -177,14 +178,14 @@ def create_app(
                 f"Run {run_id!r} of {dag_id!r} has no FootTrafficProducerOperator task: this tab shows the runs "
                 "of the producer DAGs (foot_traffic_daily, foot_traffic_chain_daily).",
             )
-        stores = views.run_stores(run)
+        stores = runs.run_stores(run)
         if store is not None:
             if len(store) > MAX_ID_LENGTH or store not in stores:
                 known = ", ".join(stores[:10]) + (f" and {len(stores) - 10} more" if len(stores) > 10 else "")
                 raise PageError(404, "No such store in this run",
                                 f"Run {run_id!r} has no store {store[:MAX_ID_LENGTH]!r}; its stores: {known or 'none'}.")
-            run = views.only_store(run, store)
-        # A chain run with many store-days: an overview from the summaries, a store picked to read it back.
+            run = runs.only_store(run, store)
+        # A chain run with many store-days: the summaries' verdicts, a store picked to read it back.
         overview = store is None and len(stores) > views.STORES_READ_BACK
         timeout = rb.timeout_seconds()
         done: dict[tuple, rb.Readback] = {}  # mapped tasks of one run share their topics: one scan each
@@ -202,7 +203,7 @@ def create_app(
                     done[key] = read_back(conn_id, day, topics, timeout)
                 else:  # every store of the run with this day, connection and topics: one scan
                     wanted = [s for t in run.tasks if conn_of(t) == conn_id
-                              for s, d in views.store_days(t) if d == day] or [store]
+                              for s, d in runs.store_days(t) if d == day] or [store]
                     for name, found in read_back_stores(conn_id, day, topics, timeout, wanted).items():
                         done[(conn_id, day, tuple(topics), name)] = found
                     done.setdefault(key, rb.Readback(error="not read back"))
@@ -210,7 +211,20 @@ def create_app(
 
         view = views.run_view(run, readback_for)
         view.stores, view.store, view.overview = stores, store, overview
+        if runs.is_chain(run):
+            view.chain = chain_view(run, view.deliveries, [store] if store else stores,
+                                    under_way_readback(run, store, view, readback_for))
         return view
+
+    def under_way_readback(run: ProducerRun, store: str | None, view: views.RunView, readback_for) -> dict:
+        """The picked store, its shard still under way (no summary): what the topics hold of its day so far."""
+        if store is None or view.deliveries or not run.tasks:
+            return {}
+        task, day = run.tasks[0], (run.store_days or {}).get("day") or run.tasks[0].day
+        if day is None:
+            return {}
+        found = readback_for(task, date.fromisoformat(day), views.topics_of(views.task_settings(task, run)), store)
+        return {store: found} if found is not None else {}
 
     @app.get("/runs/{dag_id}/{run_id}", response_class=HTMLResponse, dependencies=read_run)
     def run_page(request: Request, dag_id: str, run_id: str, session: SessionDep,

@@ -1,201 +1,22 @@
-"""HTML and inline SVG for the plugin's pages, drawn on the server.
+"""HTML for the plugin's pages, drawn on the server (the charts: ``charts``).
 
 No JavaScript library, no font, no image from anywhere: the page is one HTML document
-(the only script, inline, follows Airflow's light/dark switch). Every bar and line
-carries its number (``data-key``/``data-value``, a ``<title>`` tooltip and a label), so
-what is drawn can be checked against the engine, by a person or by a test.
+(the only script, inline, follows Airflow's light/dark switch).
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import date, datetime
-from html import escape
+from datetime import datetime
 from urllib.parse import quote, urlencode
 
 from foot_traffic.model.profile import BUILTIN, builtin_profile
 from foot_traffic.plan.timeline import DayTimeline
 
+from foot_traffic_airflow.ui.charts import day_chart, esc, hhmm, num, slots_chart, week_chart
+from foot_traffic_airflow.ui.render_chain import chain_cards, shards_table, store_header, store_picker, stores_table
 from foot_traffic_airflow.ui.runs import RunRow
 from foot_traffic_airflow.ui.views import STORES_READ_BACK, Delivery, PlanView, RunView
-
-
-def esc(value: object) -> str:
-    return escape(str(value), quote=True)
-
-
-def num(value: float | int | None) -> str:
-    if value is None:
-        return "–"
-    if isinstance(value, float) and not value.is_integer():
-        return f"{value:,.1f}"
-    return f"{int(value):,}"
-
-
-def nice_scale(top: float, ticks: int = 4) -> tuple[float, float]:
-    """(axis maximum, tick step): a 1/2/2.5/5 x 10^k step with about ``ticks`` ticks."""
-    if top <= 0:
-        return 1.0, 1.0
-    raw = top / ticks
-    power = 10 ** math.floor(math.log10(raw))
-    for factor in (1, 2, 2.5, 5, 10):
-        step = factor * power
-        if step >= raw:
-            break
-    if step < 1:
-        step = 1.0
-    return math.ceil(top / step) * step, step
-
-
-def hhmm(minute: int) -> str:
-    day, rest = divmod(minute, 1440)
-    text = f"{rest // 60:02d}:{rest % 60:02d}"
-    return text if day == 0 else f"{text} (+{day}d)"
-
-
-# -- charts -------------------------------------------------------------------------------
-W, H = 760, 260
-LEFT, RIGHT, TOP, BOTTOM = 52, 16, 22, 48
-
-
-def _y_axis(top: float, step: float, y0: float, height: float, width: float, left: float) -> list[str]:
-    parts = []
-    value = 0.0
-    while value <= top + 1e-9:
-        y = y0 - height * value / top
-        parts.append(f'<line class="grid" x1="{left}" x2="{left + width}" y1="{y:.1f}" y2="{y:.1f}"/>')
-        parts.append(f'<text class="tick" x="{left - 6}" y="{y + 4:.1f}" text-anchor="end">{num(value)}</text>')
-        value += step
-    return parts
-
-
-def _svg(chart: str, title: str, body: Iterable[str], height: int = H, width: int = W) -> str:
-    return (
-        f'<svg class="chart" data-chart="{esc(chart)}" viewBox="0 0 {width} {height}" role="img" '
-        f'aria-label="{esc(title)}" xmlns="http://www.w3.org/2000/svg">'
-        f"<title>{esc(title)}</title>" + "".join(body) + "</svg>"
-    )
-
-
-def slots_chart(slots: Sequence[tuple[str, int]], delivered: Mapping[str, int] | None = None, width: int = 600) -> str:
-    """Visits per slot: planned bars, and delivered bars beside them for a run."""
-    series = [("planned", dict(slots))] + ([("delivered", dict(delivered))] if delivered is not None else [])
-    highest = max([v for _, values in series for v in values.values()] + [1])
-    top, step = nice_scale(highest)
-    pw, ph = width - LEFT - RIGHT, H - TOP - BOTTOM
-    y0 = TOP + ph
-    parts = _y_axis(top, step, y0, ph, pw, LEFT)
-    group = pw / max(len(slots), 1)
-    bar = min(56.0, group * 0.8 / len(series))
-    for i, (label, _) in enumerate(slots):
-        gx = LEFT + group * i + (group - bar * len(series)) / 2
-        for j, (name, values) in enumerate(series):
-            value = values.get(label, 0)
-            h = ph * value / top
-            x, y = gx + j * bar, y0 - h
-            parts.append(
-                f'<rect class="bar {name}" data-key="{esc(label)}" data-value="{value}" x="{x:.1f}" y="{y:.1f}" '
-                f'width="{bar - 3:.1f}" height="{h:.1f}" rx="2"><title>{esc(label)}: {num(value)} {name}</title></rect>'
-            )
-            parts.append(
-                f'<text class="value" x="{x + (bar - 3) / 2:.1f}" y="{y - 5:.1f}" text-anchor="middle">{num(value)}</text>'
-            )
-        parts.append(
-            f'<text class="label" x="{LEFT + group * (i + 0.5):.1f}" y="{y0 + 18}" text-anchor="middle">{esc(label)}</text>'
-        )
-    parts.append(f'<line class="axis" x1="{LEFT}" x2="{LEFT + pw}" y1="{y0}" y2="{y0}"/>')
-    legend = [("planned", "planned")] + ([("delivered", "delivered (entries)")] if delivered is not None else [])
-    lx = LEFT
-    for name, text in legend:
-        parts.append(f'<rect class="bar {name} legend" x="{lx}" y="{H - 16}" width="10" height="10" rx="2"/>')
-        parts.append(f'<text class="legend" x="{lx + 14}" y="{H - 7}">{esc(text)}</text>')
-        lx += 30 + 7 * len(text)
-    return _svg("slots", "Visits per slot" + (", planned and delivered" if delivered is not None else ""), parts, H, width)
-
-
-def day_chart(timeline: DayTimeline, slot_starts: Sequence[int] = (), width: int = 1000) -> str:
-    """Over the day: customers inside (line, top panel) and entries per hour (bars, below)."""
-    height = 330
-    minutes = len(timeline.occupancy)
-    pw = width - LEFT - RIGHT
-    occ_top, occ_h = TOP, 150
-    bar_top, bar_h = TOP + occ_h + 34, 82
-    x_of = lambda minute: LEFT + pw * minute / max(minutes - 1, 1)  # noqa: E731
-    parts: list[str] = []
-    # top panel: occupancy
-    top, step = nice_scale(max(timeline.peak, 1), 3)
-    parts += _y_axis(top, step, occ_top + occ_h, occ_h, pw, LEFT)
-    for start in slot_starts:
-        if start:
-            x = x_of(start)
-            parts.append(f'<line class="slotline" x1="{x:.1f}" x2="{x:.1f}" y1="{occ_top}" y2="{bar_top + bar_h}"/>')
-    midnight = x_of(1440)
-    parts.append(f'<line class="midnight" x1="{midnight:.1f}" x2="{midnight:.1f}" y1="{occ_top}" y2="{bar_top + bar_h}"/>')
-    points = timeline.occupancy_every(5)
-    y_of = lambda v: occ_top + occ_h - occ_h * v / top  # noqa: E731
-    line = " ".join(f"{'M' if i == 0 else 'L'}{x_of(m):.1f},{y_of(v):.1f}" for i, (m, v) in enumerate(points))
-    area = f"{line} L{x_of(points[-1][0]):.1f},{occ_top + occ_h} L{x_of(0):.1f},{occ_top + occ_h} Z"
-    parts.append(f'<path class="occupancy-area" d="{area}"/>')
-    parts.append(
-        f'<path class="occupancy" data-peak="{timeline.peak}" data-peak-minute="{timeline.peak_minute}" '
-        f'data-points="{len(points)}" d="{line}"><title>customers inside, every 5 minutes</title></path>'
-    )
-    px, py = x_of(timeline.peak_minute), y_of(timeline.peak)
-    parts.append(f'<circle class="peak" cx="{px:.1f}" cy="{py:.1f}" r="3.5"/>')
-    anchor = "end" if px > LEFT + pw * 0.8 else "start"
-    parts.append(
-        f'<text class="value peak-label" x="{px + (-6 if anchor == "end" else 6):.1f}" y="{max(py - 6, occ_top + 10):.1f}" '
-        f'text-anchor="{anchor}">peak {num(timeline.peak)} at {hhmm(timeline.peak_minute)}</text>'
-    )
-    parts.append(f'<text class="panel" x="{LEFT + 4}" y="{occ_top - 8}">customers inside</text>')
-    # bottom panel: entries per hour
-    btop, bstep = nice_scale(max(max(timeline.entries_per_hour), 1), 2)
-    parts += _y_axis(btop, bstep, bar_top + bar_h, bar_h, pw, LEFT)
-    hour_w = pw * 60 / max(minutes - 1, 1)
-    for hour, value in enumerate(timeline.entries_per_hour):
-        h = bar_h * value / btop
-        x = x_of(hour * 60)
-        parts.append(
-            f'<rect class="bar hour" data-key="{hour:02d}" data-value="{value}" x="{x + 0.5:.1f}" '
-            f'y="{bar_top + bar_h - h:.1f}" width="{max(hour_w - 1.5, 1):.1f}" height="{h:.1f}">'
-            f"<title>{hour:02d}:00–{hour:02d}:59: {num(value)} entries</title></rect>"
-        )
-    parts.append(f'<text class="panel" x="{LEFT + 4}" y="{bar_top - 8}">entries per hour</text>')
-    base = bar_top + bar_h
-    parts.append(f'<line class="axis" x1="{LEFT}" x2="{LEFT + pw}" y1="{base}" y2="{base}"/>')
-    for hour in range(0, minutes // 60 + 1, 3):
-        x = x_of(hour * 60)
-        parts.append(f'<text class="tick" x="{x:.1f}" y="{base + 16}" text-anchor="middle">{hour % 24:02d}</text>')
-    parts.append(
-        f'<text class="legend" x="{LEFT}" y="{height - 8}">UTC hours; the dashed line is midnight '
-        f"(late exits after it), faint lines are the profile's slots</text>"
-    )
-    return _svg("day", "Over the day: customers inside and entries per hour", parts, height, width)
-
-
-def week_chart(week: Sequence[tuple[date, str, int]], selected: date, width: int = 600) -> str:
-    """The planned total of each day of the week; the chosen day highlighted."""
-    height = H
-    top, step = nice_scale(max([n for _, _, n in week] + [1]))
-    pw, ph = width - LEFT - RIGHT, height - TOP - BOTTOM
-    y0 = TOP + ph
-    parts = _y_axis(top, step, y0, ph, pw, LEFT)
-    group = pw / max(len(week), 1)
-    bar = min(64.0, group * 0.6)
-    for i, (day, weekday, value) in enumerate(week):
-        h = ph * value / top
-        x, y = LEFT + group * i + (group - bar) / 2, y0 - h
-        cls = "bar week selected" if day == selected else "bar week"
-        parts.append(
-            f'<rect class="{cls}" data-key="{day.isoformat()}" data-value="{value}" x="{x:.1f}" y="{y:.1f}" '
-            f'width="{bar:.1f}" height="{h:.1f}" rx="2"><title>{weekday} {day.isoformat()}: {num(value)} visits</title></rect>'
-        )
-        parts.append(f'<text class="value" x="{x + bar / 2:.1f}" y="{y - 5:.1f}" text-anchor="middle">{num(value)}</text>')
-        parts.append(f'<text class="label" x="{x + bar / 2:.1f}" y="{y0 + 16}" text-anchor="middle">{weekday[:3]}</text>')
-        parts.append(f'<text class="tick" x="{x + bar / 2:.1f}" y="{y0 + 30}" text-anchor="middle">{day.strftime("%d %b")}</text>')
-    parts.append(f'<line class="axis" x1="{LEFT}" x2="{LEFT + pw}" y1="{y0}" y2="{y0}"/>')
-    return _svg("week", "Planned visits in the week", parts, height, width)
 
 
 def _icon(stroke: str) -> str:
@@ -256,6 +77,8 @@ td:first-child,th:first-child{text-align:left}
 .state{display:inline-block;border-radius:10px;padding:0 8px;font-size:12px;font-weight:600;border:1px solid var(--border);vertical-align:middle}
 .state.success{color:var(--ok)}.state.failed,.state.upstream_failed{color:var(--bad)}.state.running,.state.queued{color:var(--warn)}
 .delivery{border-top:1px solid var(--border);margin-top:16px}
+td.text,th.text{text-align:left}td.day{white-space:nowrap}td.text{max-width:520px}.id{white-space:nowrap}.small{font-size:12px}.scroll{overflow-x:auto}
+.status{display:inline-block;min-width:5.5em;font-weight:600}
 code{font-size:12px;background:var(--subtle);padding:1px 4px;border-radius:4px;overflow-wrap:anywhere}
 """
 
@@ -348,14 +171,19 @@ def slot_table(view: PlanView) -> str:
 def runs_table(rows: Sequence[RunRow]) -> str:
     if not rows:
         return '<p class="muted">No producer run yet (or none you may read).</p>'
+    def played(r: RunRow) -> str:
+        if r.day:
+            return esc(r.day)
+        return f'<span class="muted" title="the day it plays is not known yet">logical date {esc(_when(r.logical_date or r.run_after))}</span>'
+
     body = "".join(
-        f'<tr><td><a href="runs/{quote(r.dag_id, safe="")}/{quote(r.run_id, safe="")}">{esc(r.run_id)}</a></td>'
-        f"<td>{esc(r.dag_id)}</td><td>{esc(_when(r.logical_date or r.run_after))}</td>"
+        f'<tr data-run="{esc(r.run_id)}"><td><a href="runs/{quote(r.dag_id, safe="")}/{quote(r.run_id, safe="")}">'
+        f"{esc(r.run_id)}</a></td><td>{esc(r.dag_id)}</td><td class=\"day\">{played(r)}</td>"
         f'<td><span class="state {esc(r.state or "none")}">{esc(r.state or "none")}</span></td></tr>'
         for r in rows
     )
     return (
-        "<table class=\"runs\"><thead><tr><th>Run</th><th>DAG</th><th>Logical date</th><th>State</th></tr></thead>"
+        "<table class=\"runs\"><thead><tr><th>Run</th><th>DAG</th><th>Day played</th><th>State</th></tr></thead>"
         f"<tbody>{body}</tbody></table>"
     )
 
@@ -375,7 +203,7 @@ def plan_page(
     body = ["<h1>Foot traffic</h1>"]
     if view is not None:
         body.append(
-            f'<p class="sub">The plan of {esc(view.day.isoformat())} ({esc(view.weekday)}), seed {num(view.seed)}, '
+            f'<p class="sub">The plan of {esc(view.day.isoformat())} ({esc(view.weekday)}), seed {int(view.seed)}, '
             f"profile {esc(view.profile_name)}, plan id <code>{esc(view.plan_id)}</code>: what the producer sends "
             "for that day with these Params, computed by its own engine.</p>"
         )
@@ -409,11 +237,17 @@ def _status(status: str) -> str:
     return f'<span class="{cls}">{esc(text)}</span>'
 
 
-def delivery_section(d: Delivery, plan_link: str | None) -> str:
-    title = f"{d.task_id}" + (f" [{d.label or d.map_index}]" if d.map_index >= 0 or d.label else "")
+def delivery_section(d: Delivery, link: str | None) -> str:
+    """One day's plan against its delivery. A chain store's day: only the store's own values
+    (attempts, duration and state are its shard's, in the shard table)."""
     s = d.summary or {}
-    out = [f'<section class="delivery" data-verdict="{esc(d.verdict)}"><h2>Task {esc(title)} '
-           f'<span class="state {esc(d.state or "none")}">{esc(d.state or "none")}</span></h2>']
+    store = s.get("store_id")
+    if store is not None:
+        head = f"Store {esc(store)}: its local day"
+    else:
+        title = f"{d.task_id}" + (f" [{d.label or d.map_index}]" if d.map_index >= 0 or d.label else "")
+        head = f'Task {esc(title)} <span class="state {esc(d.state or "none")}">{esc(d.state or "none")}</span>'
+    out = [f'<section class="delivery" data-verdict="{esc(d.verdict)}"><h2>{head}</h2>']
     out.append(f'<div class="banner {esc(d.verdict)}" data-verdict="{esc(d.verdict)}"><strong>{esc(d.verdict)}</strong>: '
                f"{esc(d.verdict_text)}</div>")
     items: list[tuple[str, str]] = []
@@ -422,13 +256,15 @@ def delivery_section(d: Delivery, plan_link: str | None) -> str:
         items += [
             ("Day", esc(s.get("day"))), ("Visits planned", num(int(s["total_visits"]))), ("Records sent", num(sent)),
             ("Already in topics", num(int(s.get("records_already_present") or 0))),
-            ("Max lag", f"{float(s.get('max_lag_seconds') or 0):.3f} s"),
-            ("Finished", "yes" if s.get("finished") and not s.get("stopped") else "no"),
         ]
-    items += [("Attempts", num(d.try_number)), ("Duration", f"{d.duration:.1f} s" if d.duration else "–")]
+        if "max_lag_seconds" in s:
+            items.append(("Max lag", f"{float(s.get('max_lag_seconds') or 0):.3f} s"))
+        items.append(("Finished", "yes" if s.get("finished") and not s.get("stopped") else "no"))
+    if store is None:
+        items += [("Attempts", num(d.try_number)), ("Duration", f"{d.duration:.1f} s" if d.duration else "–")]
     out.append(cards(items))
     if s:
-        out.append(f'<p class="muted">Seed {num(int(s["seed"]))}, plan id <code>{esc(s.get("plan_id", ""))}</code>.</p>')
+        out.append(f'<p class="muted">Seed {int(s["seed"])}, plan id <code>{esc(s.get("plan_id", ""))}</code>.</p>')
     if d.plan_note:
         out.append(f'<p class="muted">Plan: {esc(d.plan_note)}</p>')
     left, right = "", ""
@@ -469,72 +305,59 @@ def delivery_section(d: Delivery, plan_link: str | None) -> str:
         if d.plan.week:
             out += [f"<h3>The week of {esc(d.plan.day.isoformat())}</h3>",
                     grid(week_chart(d.plan.week, d.plan.day), "")]
-        if plan_link:
-            out.append(f'<p><a href="{esc(plan_link)}">This plan on the plan page</a></p>')
+        if link:
+            out.append(f'<p><a class="plan-link" href="{esc(link)}">This plan and its week on the plan page</a></p>')
     out.append("</section>")
     return "".join(out)
 
 
+def plan_link(d: Delivery) -> str | None:
+    """The plan page showing this plan and the same week: the run's own baseline, variation
+    and fixed customers (``PlanView.query``), with a built-in profile (the page offers no other)."""
+    if d.plan is None:
+        return None
+    builtin = next((n for n in BUILTIN if d.plan.plan_id.endswith(":" + builtin_profile(n).digest())), None)
+    if builtin is None:
+        return None
+    query = d.plan.query or {"day": d.plan.day.isoformat(), "seed": str(d.plan.seed), "customers": str(d.plan.total)}
+    return "../../?" + urlencode({**query, "profile": builtin})
+
+
 def run_page(view: RunView, nonce: str = "") -> str:
     r = view.run
+    chain = view.chain
+    played = f"day played {esc(chain.day)}, " if chain is not None and chain.day else ""
     body = [
         "<h1>Foot traffic: plan and delivery</h1>",
-        f'<p class="sub">Run <code>{esc(r.run_id)}</code> of <code>{esc(r.dag_id)}</code>, logical date '
+        f'<p class="sub">Run <code>{esc(r.run_id)}</code> of <code>{esc(r.dag_id)}</code>, {played}logical date '
         f'{esc(_when(r.logical_date))}, <span class="state {esc(r.state or "none")}">{esc(r.state or "none")}</span>. '
         f'<a href="../../">Plan page</a></p>',
     ]
-    if not view.deliveries:
+    if not r.tasks:
         body.append('<div class="banner pending">This run has no producer task instance yet.</div>')
-    if view.stores:
-        body.append(store_picker(view))
-    if view.overview:
-        body.append(stores_overview(view))
-        return document(f"Foot traffic: {r.run_id}", "".join(body), nonce)
-    for d in view.deliveries:
-        link = None
-        builtin = next((n for n in BUILTIN if d.plan and d.plan.plan_id.endswith(":" + builtin_profile(n).digest())), None)
-        if d.plan is not None and builtin is not None:
-            link = "../../?" + urlencode({"day": d.plan.day.isoformat(), "seed": d.plan.seed,
-                                          "customers": d.plan.total, "profile": builtin})
-        body.append(delivery_section(d, link))
+    if chain is not None:
+        body.append(store_picker(view.stores, view.store))
+        body += chain_section(view)
+    if chain is None or view.store is not None:  # all of a chain's stores: the table says it all
+        body += [delivery_section(d, plan_link(d)) for d in view.deliveries]
+    if chain is not None and view.store is not None:
+        body += ["<h2>Its shard</h2>", shards_table(chain.shards)]
     return document(f"Foot traffic: {r.run_id}", "".join(body), nonce)
 
 
-def store_picker(view: RunView) -> str:
-    """A chain run's stores: pick one to see (and read back) only its day."""
-    options = '<option value="">All stores</option>' + "".join(
-        f'<option value="{esc(s)}"{" selected" if s == view.store else ""}>{esc(s)}</option>' for s in view.stores
-    )
-    shown = f"store <code>{esc(view.store)}</code>" if view.store else f"all {num(len(view.stores))} stores"
-    return (
-        '<form class="query stores" method="get" action="">'
-        f'<label>Store<select name="store">{options}</select></label><button type="submit">Show</button>'
-        f'<span class="muted">Showing {shown}.</span></form>'
-    )
-
-
-def stores_overview(view: RunView) -> str:
-    """Every store-day of a large chain run from its summary alone (no read-back), each a link
-    to its own page, where it is read back from the topics."""
-    rows = []
-    for d in view.deliveries:
-        s = d.summary or {}
-        store = str(s.get("store_id") or "")
-        sent = sum(int(v) for v in (s.get("sent_per_topic") or {}).values()) if s else None
-        planned = int(s["total_visits"]) if s.get("total_visits") is not None else None
-        link = f'<a href="?{urlencode({"store": store})}">{esc(store)}</a>' if store else esc(d.label or d.task_id)
-        rows.append(
-            f'<tr data-store="{esc(store)}" data-verdict="{esc(d.verdict)}"><td>{link}</td><td>{esc(s.get("day", "–"))}</td>'
-            f"<td>{num(planned)}</td><td>{num(sent)}</td>"
-            f'<td><span class="verdict {esc(d.verdict)}">{esc(d.verdict)}</span> {esc(d.verdict_text)}</td></tr>'
-        )
-    return (
-        f'<p class="muted">{num(len(view.deliveries))} store-days: their verdicts from the tasks\' summaries; '
-        "pick a store to check its records in the topics too (a read-back of every store at once is "
-        "left out above " + num(STORES_READ_BACK) + " stores).</p>"
-        '<table class="stores"><thead><tr><th>Store</th><th>Local day</th><th>Visits planned</th>'
-        f"<th>Records sent</th><th>Verdict</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
-    )
+def chain_section(view: RunView) -> list[str]:
+    """A chain run: every store in one table and every shard in another; the store picked alone."""
+    chain = view.chain
+    read_back = not view.overview and any(row.read_back is not None for row in chain.stores)
+    if view.store is None:
+        note = (f'<p class="muted">"In topics": the records of each store\'s plan read back from the topics, '
+                "in one scan.</p>" if read_back else
+                f'<p class="muted">Pick a store to check its records in the topics (a read-back of every store '
+                f"at once is left out above {num(STORES_READ_BACK)} stores, and for stores still under way).</p>")
+        return [cards(chain_cards(chain)), "<h2>Stores</h2>", stores_table(chain.stores, read_back), note,
+                "<h2>Shards</h2>", shards_table(chain.shards)]
+    (row,) = chain.stores
+    return [cards(store_header(row)), stores_table(chain.stores, row.read_back is not None, link=False)]
 
 
 def message_page(title: str, text: str, nonce: str = "") -> str:

@@ -12,17 +12,21 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from foot_traffic_airflow.chain import STORE_DAYS_XCOM
+from foot_traffic_airflow.task_xcoms import DAY_XCOM, FAILURE_XCOM, PROGRESS_XCOM
+
 log = logging.getLogger(__name__)
 
 PRODUCER_OPERATOR = "FootTrafficProducerOperator"
 SUMMARY_KEYS = {"day", "seed", "total_visits", "planned_per_slot"}
+TASK_KEYS = ("return_value", DAY_XCOM, PROGRESS_XCOM, FAILURE_XCOM)  # a producer task's XComs the pages read
 
 
 @dataclass
@@ -37,6 +41,10 @@ class ProducerTask:
     label: str | None  # rendered map index (the chain names its shard's stores)
     rendered: dict[str, Any] = field(default_factory=dict)  # rendered template fields
     summaries: list[dict[str, Any]] = field(default_factory=list)  # what execute returned, per day/store
+    # What the task pushed for the UI as it went (``foot_traffic_airflow.task_xcoms``), latest try.
+    day: str | None = None  # the day it plays
+    progress: dict[str, Any] | None = None  # how far it is (while it runs)
+    failure: dict[str, Any] | None = None  # why it failed: {"error", "message"}
 
 
 @dataclass
@@ -52,6 +60,8 @@ class ProducerRun:
     conf: dict[str, Any]
     tasks: list[ProducerTask]
     params: dict[str, Any] = field(default_factory=dict)  # the run's Params: the DAG's, updated by its conf
+    # A chain run's stores, from its first task (``chain.store_days_value``): None for other runs.
+    store_days: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -63,6 +73,7 @@ class RunRow:
     state: str | None
     logical_date: datetime | None
     run_after: datetime | None
+    day: str | None = None  # the day played (its tasks' ``day`` XCom), when it was told
 
 
 def find_summaries(value: Any, depth: int = 0) -> list[dict[str, Any]]:
@@ -111,6 +122,52 @@ def store_summaries(result: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
+# -- a chain run's stores ----------------------------------------------------------------
+def store_days(task: ProducerTask) -> list[tuple[str, date]]:
+    """(store id, local day) of each of ``task``'s summaries that names a store."""
+    out = []
+    for summary in task.summaries:
+        store, day = summary.get("store_id"), summary.get("day")
+        if store is None or day is None:
+            continue
+        try:
+            out.append((str(store), date.fromisoformat(str(day))))
+        except ValueError:
+            continue
+    return out
+
+
+def run_stores(run: ProducerRun) -> list[str]:
+    """A chain run's stores, each once: every store of its catalogue by shard (known from its
+    first task, before any shard reports), then any other its summaries name."""
+    known = (run.store_days or {}).get("stores") or {}
+    by_shard = sorted(known, key=lambda store: shard_of(run, store) if shard_of(run, store) is not None else -1)
+    return list(dict.fromkeys([*by_shard, *(store for task in run.tasks for store, _ in store_days(task))]))
+
+
+def shard_of(run: ProducerRun, store: str) -> int | None:
+    shard = ((run.store_days or {}).get("stores") or {}).get(store, {}).get("shard")
+    return shard if isinstance(shard, int) else None
+
+
+def only_store(run: ProducerRun, store: str) -> ProducerRun:
+    """``run`` with only ``store``'s summaries; a store whose shard has not reported yet keeps
+    its shard's task, without summaries (the others are left out)."""
+    tasks = []
+    for task in run.tasks:
+        mine = [s for s in task.summaries if str(s.get("store_id")) == store]
+        if mine:
+            tasks.append(replace(task, summaries=mine))
+    if not tasks:
+        tasks = [replace(t, summaries=[]) for t in run.tasks if t.map_index == shard_of(run, store)]
+    return replace(run, tasks=tasks)
+
+
+def is_chain(run: ProducerRun) -> bool:
+    """A chain run: its first task told its stores, or its summaries name stores."""
+    return run.store_days is not None or any(store_days(task) for task in run.tasks)
+
+
 def load_run(session: Session, dag_id: str, run_id: str) -> ProducerRun | None:
     """The run with its producer tasks, or None when the run does not exist."""
     from airflow.models.dagrun import DagRun
@@ -143,16 +200,41 @@ def load_run(session: Session, dag_id: str, run_id: str) -> ProducerRun | None:
             if task is not None and isinstance(row.rendered_fields, dict):
                 task.rendered = dict(row.rendered_fields)
         for xcom in session.scalars(
-            XComModel.get_many(run_id=run_id, key="return_value", dag_ids=dag_id, task_ids=task_ids)
+            XComModel.get_many(run_id=run_id, dag_ids=dag_id, task_ids=task_ids).where(XComModel.key.in_(TASK_KEYS))
         ):
             task = tasks.get((xcom.task_id, xcom.map_index))
             if task is not None:
-                task.summaries = find_summaries(XComModel.deserialize_value(xcom))
+                _take(task, xcom.key, XComModel.deserialize_value(xcom))
+    store_days = session.scalars(XComModel.get_many(run_id=run_id, key=STORE_DAYS_XCOM, dag_ids=dag_id, limit=1)).first()
     return ProducerRun(
         dag_id=dag_id, run_id=run_id, state=_text(run.state), run_type=_text(run.run_type),
         logical_date=run.logical_date, run_after=run.run_after, start_date=run.start_date, end_date=run.end_date,
         conf=dict(run.conf or {}), tasks=list(tasks.values()), params=run_params(session, run),
+        store_days=_store_days(XComModel.deserialize_value(store_days)) if store_days is not None else None,
     )
+
+
+def _take(task: ProducerTask, key: str, value: Any) -> None:
+    """One of the task's XComs, by key, into ``task`` (a malformed one is left out)."""
+    if key == "return_value":
+        task.summaries = find_summaries(value)
+    elif key == DAY_XCOM and isinstance(value, str):
+        task.day = value
+    elif key == PROGRESS_XCOM and isinstance(value, dict):
+        task.progress = value
+    elif key == FAILURE_XCOM and isinstance(value, dict):
+        task.failure = value
+
+
+def _store_days(value: Any) -> dict[str, Any] | None:
+    """``{"day": D, "stores": {id: {"name", "timezone", "hours", "shard"}}}`` from the XCom's columns."""
+    if not isinstance(value, dict) or not isinstance(value.get("stores"), dict):
+        return None
+    columns = list(value.get("columns") or [])
+    stores = {
+        str(store): dict(zip(columns, row)) for store, row in value["stores"].items() if isinstance(row, list)
+    }
+    return {"day": value.get("day"), "stores": stores}
 
 
 def run_params(session: Session, run: Any) -> dict[str, Any]:
@@ -198,10 +280,32 @@ def recent_runs(session: Session, dag_ids: Iterable[str] | None, limit: int = 15
         .order_by(DagRun.run_after.desc(), DagRun.id.desc())
         .limit(limit)
     )
+    runs = list(session.scalars(query))
+    days = days_played(session, [(r.dag_id, r.run_id) for r in runs])
     return [
-        RunRow(r.dag_id, r.run_id, _text(r.state), r.logical_date, r.run_after)
-        for r in session.scalars(query)
+        RunRow(r.dag_id, r.run_id, _text(r.state), r.logical_date, r.run_after, days.get((r.dag_id, r.run_id)))
+        for r in runs
     ]
+
+
+def days_played(session: Session, runs: list[tuple[str, str]]) -> dict[tuple[str, str], str]:
+    """(dag id, run id) -> the day the run plays, as its tasks told it (XCom ``day``), one query."""
+    from airflow.models.xcom import XComModel
+
+    if not runs:
+        return {}
+    query = select(XComModel).where(
+        XComModel.key == DAY_XCOM,
+        XComModel.dag_id.in_({d for d, _ in runs}),
+        XComModel.run_id.in_({r for _, r in runs}),
+    )
+    wanted = set(runs)
+    found: dict[tuple[str, str], str] = {}
+    for xcom in session.scalars(query):
+        value = XComModel.deserialize_value(xcom)
+        if (xcom.dag_id, xcom.run_id) in wanted and isinstance(value, str):
+            found.setdefault((xcom.dag_id, xcom.run_id), value)
+    return found
 
 
 def _text(value: Any) -> str | None:

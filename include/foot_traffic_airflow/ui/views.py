@@ -20,7 +20,7 @@ from foot_traffic.plan.timeline import DayTimeline, day_timeline
 from foot_traffic.settings import Settings, SettingsError
 
 from foot_traffic_airflow.ui.readback import Readback
-from foot_traffic_airflow.ui.runs import ProducerRun, ProducerTask
+from foot_traffic_airflow.ui.runs import ProducerRun, ProducerTask, is_chain, store_days
 
 # Above this many visits the page skips the minute-by-minute timeline (about 0.9 s at
 # 250,000 visits on a shared 2-core machine; the page must stay interactive).
@@ -40,6 +40,7 @@ class PlanView:
     timeline: DayTimeline | None
     timeline_note: str | None = None
     week: list[tuple[date, str, int]] | None = None
+    query: dict[str, str] | None = None  # the plan page's query that shows this plan and this week
 
     def as_dict(self) -> dict[str, Any]:
         t = self.timeline
@@ -94,7 +95,18 @@ def plan_view(plan: StoreDayPlan, settings: Settings | None = None) -> PlanView:
         timeline=timeline,
         timeline_note=note,
         week=week_totals(plan.day, settings, plan.profile, plan.seed) if settings is not None else None,
+        query=plan_query(plan, settings) if settings is not None else None,
     )
+
+
+def plan_query(plan: DayPlan, settings: Settings) -> dict[str, str]:
+    """The plan page's query for ``plan`` made with ``settings``: the same day, seed, customers,
+    baseline and variation, hence the same plan and the same week."""
+    query = {"day": plan.day.isoformat(), "seed": str(plan.seed), "baseline": str(settings.baseline),
+             "variation": f"{settings.daily_variation_pct:g}" if settings.variation_enabled else "0"}
+    if settings.daily_customers is not None:
+        query["customers"] = str(settings.daily_customers)
+    return query
 
 
 # -- runs ---------------------------------------------------------------------------------
@@ -162,6 +174,7 @@ class RunView:
     stores: list[str] = field(default_factory=list)  # a chain run's stores, in the order of its summaries
     store: str | None = None  # the one store shown (``?store=``), else all
     overview: bool = False  # too many store-days to read back at once: summaries only, pick a store
+    chain: Any = None  # a chain run: its ``chainview.ChainView`` (stores and shards)
 
     def as_dict(self) -> dict[str, Any]:
         r = self.run
@@ -171,41 +184,17 @@ class RunView:
             "run_after": r.run_after.isoformat() if r.run_after else None,
             "stores": self.stores, "store": self.store, "read_back_skipped_for_overview": self.overview,
             "deliveries": [d.as_dict() for d in self.deliveries],
+            "chain": self.chain.as_dict() if self.chain is not None else None,
         }
 
+
+# A task in one of these states may still deliver ("none": not scheduled yet).
+ACTIVE_STATES = frozenset({"running", "queued", "scheduled", "deferred", "up_for_retry", "up_for_reschedule",
+                           "restarting", "none"})
 
 # A chain run's page reads every store back (one scan for all) up to this many stores; above,
 # it shows the summaries' verdicts and reads back the store picked (``?store=``).
 STORES_READ_BACK = 50
-
-
-def store_days(task: ProducerTask) -> list[tuple[str, date]]:
-    """(store id, local day) of each of ``task``'s summaries that names a store."""
-    out = []
-    for summary in task.summaries:
-        store, day = summary.get("store_id"), summary.get("day")
-        if store is None or day is None:
-            continue
-        try:
-            out.append((str(store), date.fromisoformat(str(day))))
-        except ValueError:
-            continue
-    return out
-
-
-def run_stores(run: ProducerRun) -> list[str]:
-    """The stores a run's summaries name (a chain run), each once, in order."""
-    return list(dict.fromkeys(store for task in run.tasks for store, _ in store_days(task)))
-
-
-def only_store(run: ProducerRun, store: str) -> ProducerRun:
-    """``run`` with only ``store``'s summaries (its tasks that have none are left out)."""
-    tasks = []
-    for task in run.tasks:
-        mine = [s for s in task.summaries if str(s.get("store_id")) == store]
-        if mine:
-            tasks.append(replace(task, summaries=mine))
-    return replace(run, tasks=tasks)
 
 
 def unset(value: Any) -> Any:
@@ -267,7 +256,7 @@ def profile_for(plan_id: str, path: str | None) -> tuple[Profile | None, str | N
 
 
 def _day_of(task: ProducerTask, run: ProducerRun) -> date | None:
-    chosen = unset(task.rendered.get("day"))
+    chosen = task.day or unset(task.rendered.get("day"))
     if chosen is not None:
         try:
             return date.fromisoformat(str(chosen)[:10])
@@ -317,7 +306,7 @@ def delivery_from_summary(
         status = "resumed" if already and got < count else _compare(count, got)
         slots.append(SlotCheck(label, count, got, status))
 
-    topics = [str(t) for t in summary.get("topics") or []] or _topics_of(task_settings(task, run))
+    topics = [str(t) for t in summary.get("topics") or []] or topics_of(task_settings(task, run))
     counts = readback.for_plan(plan_id) if readback and not readback.error else {}
     checks = []
     for i, topic in enumerate(topics[:2]):
@@ -331,7 +320,7 @@ def delivery_from_summary(
             status = "unknown"  # resumed, or a summary without per-topic counts (an older chain XCom)
         checks.append(TopicCheck(topic, expected, sent.get(topic), found, status))
 
-    label = task.label if store is None else f"store {store}" + (f", {task.label}" if task.label else "")
+    label = task.label if store is None else f"store {store}"  # its shard is shown once, beside
     d = Delivery(
         task_id=task.task_id, map_index=task.map_index, label=label, state=task.state,
         try_number=task.try_number, duration=task.duration, summary=summary, plan=plan, plan_note=note,
@@ -366,7 +355,7 @@ def delivery_from_summary(
     return d
 
 
-def _topics_of(settings: Settings | None) -> list[str]:
+def topics_of(settings: Settings | None) -> list[str]:
     if settings is None:
         return list(DEFAULT_TOPICS)
     return [settings.kafka_topic, settings.kafka_topic_realistic]
@@ -420,12 +409,12 @@ def delivery_without_summary(task: ProducerTask, run: ProducerRun, readback: Rea
         if profile is not None:
             plan = plan_store_day(implicit_store(settings, profile), day, settings)
     state = task.state or "none"
-    active = state in {"running", "queued", "scheduled", "deferred", "up_for_retry", "restarting", "none"}
+    active = state in ACTIVE_STATES
     if plan is not None:
         d.plan = plan_view(plan, settings)
         d.slots = [SlotCheck(label, count, None, "pending") for label, count in d.plan.slots]
         counts = readback.for_plan(plan.plan_id) if readback and not readback.error else {}
-        for i, topic in enumerate(_topics_of(settings)):
+        for i, topic in enumerate(topics_of(settings)):
             expected = plan.total * (1 if i == 0 else 2)
             found = counts.get(topic) if readback and not readback.error else None
             status = "unknown" if found is None else _compare(expected, found)
@@ -434,23 +423,41 @@ def delivery_without_summary(task: ProducerTask, run: ProducerRun, readback: Rea
             d.topics.append(TopicCheck(topic, expected, None, found, status))
     if active:
         d.verdict, d.verdict_text = "running", f"task {state}: no summary yet"
+        if task.failure:  # up for retry: the last attempt's cause (cleared when the next one starts)
+            d.verdict_text += f"; its last attempt failed: {failure_text(task)}"
+        elif state == "running" and (task.progress or {}).get("records_planned"):
+            p = task.progress
+            d.verdict_text += (f"; {int(p.get('records_sent') or 0):,} records sent of {int(p['records_planned']):,} "
+                               f"(slot {p.get('slot', '?')}) as of {str(p.get('at', '?'))[11:19]} UTC")
     else:
-        d.verdict, d.verdict_text = "failed", f"task {state}: it returned no summary (a failed or stopped attempt)"
+        d.verdict, d.verdict_text = "failed", f"task {state}: {failure_text(task)}"
     if d.topics and all(t.read_back is not None for t in d.topics):
         d.verdict_text += "; in the topics so far: " + ", ".join(
             f"{t.topic} {t.read_back:,} of {t.expected:,}" for t in d.topics)
     return d
 
 
+def failure_text(task: ProducerTask) -> str:
+    """Why the task failed, as it said (its ``failure`` XCom), else where to look."""
+    f = task.failure or {}
+    if f.get("message"):
+        return f"{f.get('error') or 'error'}: {f['message']}"
+    return "no summary and no cause recorded (killed from outside, or before it started?): see the task's log"
+
+
 def run_view(run: ProducerRun, readback_for) -> RunView:
-    """``readback_for(task, day, topics[, store])`` returns a Readback or None (off/not wanted)."""
+    """``readback_for(task, day, topics[, store])`` returns a Readback or None (off/not wanted).
+    A chain's shard without a summary yet has no delivery: its stores' rows say how far it is."""
     deliveries: list[Delivery] = []
+    chain = is_chain(run)
     for task in run.tasks:
+        if chain and not task.summaries:
+            continue
         if task.summaries:
             for summary in task.summaries:
                 try:
                     day = date.fromisoformat(str(summary["day"]))
-                    topics = [str(t) for t in summary.get("topics") or []] or _topics_of(task_settings(task, run))
+                    topics = [str(t) for t in summary.get("topics") or []] or topics_of(task_settings(task, run))
                     store = summary.get("store_id")
                     readback = readback_for(task, day, topics, str(store)) if store else readback_for(task, day, topics)
                     deliveries.append(delivery_from_summary(task, run, summary, readback))
@@ -463,6 +470,6 @@ def run_view(run: ProducerRun, readback_for) -> RunView:
                     ))
         else:
             day = _day_of(task, run)
-            readback = readback_for(task, day, _topics_of(task_settings(task, run))) if day else None
+            readback = readback_for(task, day, topics_of(task_settings(task, run))) if day else None
             deliveries.append(delivery_without_summary(task, run, readback))
     return RunView(run=run, deliveries=deliveries)
