@@ -76,7 +76,8 @@ class Healer:
             runner.settings.max_retries, runner.settings.retry_backoff_seconds,
         )
         self._close_quietly()
-        scheduler.heap.clear()
+        if scheduler is not None:  # None: the run had not begun (its first connection failed)
+            scheduler.heap.clear()
         delays = backoff_delays(runner.settings.max_retries, runner.settings.retry_backoff_seconds, self.rng)
         transient = _transient()
         last: BaseException = exc
@@ -115,7 +116,7 @@ class Healer:
         self.held_mark, self.days_mark = held, runner.days_done
         for day in reopened:
             runner.open_days[day.key] = day
-            scheduler.push(day)
+            scheduler.push(day)  # (nothing is reopened before the run began)
         seconds = clock.monotonic() - started
         rechecked = sum(held.values())
         self.outages.append({"seconds": round(seconds, 3), "attempts": attempts, "days": len(reopened),

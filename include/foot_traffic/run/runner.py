@@ -136,15 +136,19 @@ class Runner:
     def _run(self, days: Iterable[date], first_from_now: bool, keep_summaries: bool) -> list[DaySummary]:
         self.from_now = self.clock.now().timestamp() if first_from_now else None
         self.summaries = []
-        self.delivery.connect()
-        # After connecting: the simulated clock starts when records can actually be sent.
-        pacer = Pacer(self.clock, self.settings.time_scale, self.settings.sleep, self.stop, self.sim_anchor)
-        scheduler = Scheduler(self, pacer, store_days(self.catalogue, days, from_now=self.from_now), keep_summaries)
         transient = _transient()
+        scheduler: Scheduler | None = None
         try:
             try:
                 while True:  # once, plus once more after each outage healed
                     try:
+                        if scheduler is None:
+                            self.delivery.connect()
+                            # After connecting: the simulated clock starts when records can be sent.
+                            pacer = Pacer(self.clock, self.settings.time_scale, self.settings.sleep, self.stop,
+                                          self.sim_anchor)
+                            scheduler = Scheduler(self, pacer, store_days(self.catalogue, days, from_now=self.from_now),
+                                                  keep_summaries)
                         scheduler.run()
                         self.delivery.flush()
                         if not self.stop.is_set():

@@ -234,3 +234,14 @@ def test_a_chain_day_taken_by_a_newer_run_during_the_outage_is_not_taken_back():
     summaries = r.run([DAY])
     assert r.fenced is not None
     assert any(x.fenced for x in summaries) and not all(x.finished for x in summaries)
+
+
+def test_a_broker_that_refuses_the_runs_first_connections_is_waited_for_like_an_outage():
+    """The front door found a broker, which then restarts before the run's own first connection:
+    the run backs off and connects as after any outage (it does not fail at once)."""
+    kafka = MemoryKafka()
+    kafka.refusing = 2
+    clock = FakeClock(T0)
+    r = runner(settings(), kafka, clock)
+    [summary] = r.run([DAY])
+    assert summary.finished and len(kafka.records) == 600 and len(clock.waits) == 2
