@@ -3,7 +3,7 @@
 Channels are the configured topics (``KAFKA_TOPIC``, ``KAFKA_TOPIC_REALISTIC`` and the owner
 records' ``<KAFKA_TOPIC>_writers``, marked internal); each message gives its Kafka key
 (the customer's UUID text), its ``ft-*`` headers and its value schema, the JSON Schema of
-:mod:`foot_traffic.topic_schemas` as it is (draft 2020-12, named by ``schemaFormat``).
+:mod:`foot_traffic.contract.schemas` as it is (draft 2020-12, named by ``schemaFormat``).
 Kafka bindings (0.5.0) say how the producer creates the topics. Headers are described as
 AsyncAPI schemas (JSON Schema draft-07), their values being UTF-8 text.
 """
@@ -15,7 +15,7 @@ from typing import Any
 from foot_traffic.records import events
 from foot_traffic.records.sensor import DUPLICATE_SUFFIX
 from foot_traffic.plan.stores import MAX_STORE_ID, STORE_ID
-from foot_traffic.topic_schemas import (
+from foot_traffic.contract.schemas import (
     DIALECT,
     EVENTS,
     REVISION,

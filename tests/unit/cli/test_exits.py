@@ -10,7 +10,7 @@ from datetime import date
 
 import pytest
 
-from foot_traffic.exits import EXIT_SIGINT, EXIT_SIGTERM, StopSignals, delivered
+from foot_traffic.cli.exits import EXIT_SIGINT, EXIT_SIGTERM, StopSignals, delivered
 from foot_traffic.run.summary import DaySummary
 
 

@@ -1,7 +1,7 @@
 """``foot-traffic produce``: connect (failing fast without a broker), play the days, say
 how the run ended (summary table or JSON, a line for a stop) and exit with its code.
 
-The exit codes are :mod:`foot_traffic.exits`'s. The first connection follows the seed:
+The exit codes are :mod:`foot_traffic.cli.exits`'s. The first connection follows the seed:
 ``MAX_RETRIES`` attempts, ``RETRY_BACKOFF_SECONDS`` apart (``retry.first_contact``); an
 outage later in the run is healed by the runner with its growing back-off.
 """
@@ -16,7 +16,7 @@ import textwrap
 from datetime import date
 
 from foot_traffic.build import build_runner
-from foot_traffic.exits import EXIT_DELIVERY, EXIT_FENCED, EXIT_OK, StopSignals, delivered
+from foot_traffic.cli.exits import EXIT_DELIVERY, EXIT_FENCED, EXIT_OK, StopSignals, delivered
 from foot_traffic.delivery.options import KafkaOptions
 from foot_traffic.plan.localday import local_date
 from foot_traffic.delivery.ledger import describe_owner, describe_run
@@ -65,7 +65,7 @@ def cmd_produce(settings: Settings, profile: Profile, args: argparse.Namespace, 
     backfill = count is not None and count > 1
     progress, progress_every = None, None
     if sys.stderr.isatty() and not args.quiet:
-        from foot_traffic.terminal import TerminalProgress
+        from foot_traffic.cli.terminal import TerminalProgress
 
         paced = settings.from_midnight or first >= today(clock.now())  # not a past day at full speed
         unit = "days" if catalogue is None else "store-days"
@@ -154,6 +154,6 @@ def _report(summaries: list, args: argparse.Namespace, catalogue: Catalogue | No
         json.dump({"days": result}, sys.stdout, ensure_ascii=False)
         sys.stdout.write("\n")
     else:
-        from foot_traffic.terminal import summary_table
+        from foot_traffic.cli.terminal import summary_table
 
         summary_table(result, sys.stdout, topics)

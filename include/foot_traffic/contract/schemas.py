@@ -13,11 +13,11 @@ One schema per topic value, covering every shape the producer writes:
 
 What the schemas say comes from the same declarations the records are written from
 (``events``: event types; ``profile``: weekdays, the slot label's EN DASH; ``stores``: store
-ids; ``curve_profile``: party sizes), and ``tests/unit/test_topic_schemas.py`` validates every
+ids; ``curve_profile``: party sizes), and ``tests/unit/contract/test_topic_schemas.py`` validates every
 record the engine makes for many seeds, days, profiles, catalogues and sensor flaws, so a
 field added to a record without its schema fails there (``additionalProperties`` is
 false). Evolution rule (docs/schemas.md): new fields are optional and additive, a
-required set never grows, and the released schemas kept under ``tests/unit/schemas_released``
+required set never grows, and the released schemas kept under ``tests/unit/contract/schemas_released``
 must keep accepting what they accepted.
 
 Patterns spell digits ``[0-9]``: a broker's regex engine (Tansu's, in Rust) reads ``\\d`` as
@@ -37,7 +37,7 @@ from foot_traffic.plan.stores import MAX_STORE_ID, STORE_ID
 
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
 # The schemas' revision: bumped by every (additive) change; a released revision is kept
-# under tests/unit/schemas_released/<revision>/ and must stay accepted (docs/schemas.md).
+# under tests/unit/contract/schemas_released/<revision>/ and must stay accepted (docs/schemas.md).
 REVISION = 1
 SESSION_EVENT_TYPE = "foot_traffic"  # the session record's event_type (events.RecordTemplates)
 SESSIONS, EVENTS, WRITERS = "sessions", "events", "writers"  # the topics' roles

@@ -1,7 +1,7 @@
 """``foot-traffic``: the original standalone producer, as a command.
 
 Settings come from the original environment variables (see the README); flags choose
-what to play and how much to say. Exit codes (``foot_traffic.exits``): 0 the days are
+what to play and how much to say. Exit codes (``foot_traffic.cli.exits``): 0 the days are
 done; 1 Kafka could not be reached (produce: ``MAX_RETRIES`` attempts at the start,
 ``RETRY_BACKOFF_SECONDS`` apart) or did not take the records (outages mid-stream are
 healed in-process first; validate: the day fails a check or cannot be read); 2 invalid
@@ -22,14 +22,14 @@ import sys
 from datetime import date
 
 from foot_traffic import __version__
-from foot_traffic.exits import EXIT_CODES_TEXT, EXIT_DELIVERY, EXIT_FENCED, EXIT_OK, EXIT_SETTINGS
+from foot_traffic.cli.exits import EXIT_CODES_TEXT, EXIT_DELIVERY, EXIT_FENCED, EXIT_OK, EXIT_SETTINGS
 from foot_traffic.plan.implicit import implicit_store
 from foot_traffic.plan.localday import local_date, today
 from foot_traffic.plan.storeday import plan_store_day
 from foot_traffic.plan.stores import Catalogue, CatalogueError, load_catalogue
 from foot_traffic.run.pacing import SystemClock
-from foot_traffic.schema_cli import add_schema_parser, cmd_schema
-from foot_traffic.produce_command import chain_first_day, cmd_produce
+from foot_traffic.cli.schema import add_schema_parser, cmd_schema
+from foot_traffic.cli.produce import chain_first_day, cmd_produce
 from foot_traffic.model.profile import Profile, ProfileError, load_profile
 from foot_traffic.delivery.errors import BrokerUnavailable, Fenced, PlanMismatch, PublishError
 from foot_traffic.settings import Settings, SettingsError
