@@ -156,10 +156,6 @@ def sensor_moments(stream, model: SensorModel, rng_seed: int, gateway_key: str) 
     yield from release(2**62, inclusive=True)
 
 
-def is_duplicate(event_id: str) -> bool:
-    return event_id.endswith(DUPLICATE_SUFFIX)
-
-
 KINDS = (ENTRY, EXIT)
 
 
