@@ -1,17 +1,13 @@
-"""How ``foot-traffic produce`` ends: the stop signals choose the exit code; the line of a
-stopped run says what it delivered."""
+"""How ``foot-traffic produce`` ends: the stop signals choose the exit code."""
 
 from __future__ import annotations
 
 import os
 import signal
-from collections import Counter
-from datetime import date
 
 import pytest
 
-from foot_traffic.cli.exits import EXIT_SIGINT, EXIT_SIGTERM, StopSignals, delivered
-from foot_traffic.run.summary import DaySummary
+from foot_traffic.cli.exits import EXIT_SIGINT, EXIT_SIGTERM, StopSignals
 
 
 @pytest.fixture
@@ -34,29 +30,3 @@ def test_the_first_signal_sets_the_stop_and_chooses_the_exit_code(signum, code, 
     assert (EXIT_SIGINT, EXIT_SIGTERM) == (130, 143)
     assert [r.getMessage() for r in caplog.records].count(
         f"{name} received: no new events; flushing what was sent, then exiting") == 1
-
-
-def summary(day: int, sent: int, *, finished: bool, present: int = 0, store: str | None = None) -> DaySummary:
-    return DaySummary(date(2025, 1, day), "p", 1, 100, {}, Counter({"s": sent}), already_present=present,
-                      finished=finished, store_id=store)
-
-
-def test_what_a_stopped_run_delivered():
-    text = delivered([summary(1, 300, finished=True), summary(2, 42, finished=False, present=9)], 342)
-    assert text == ("342 records sent, every one acknowledged; 1 day complete; "
-                    "unfinished: 2025-01-02 (42 sent, 9 there before)")
-
-
-def test_a_stopped_chain_names_at_most_five_unfinished_store_days():
-    days = [summary(1, n, finished=False, store=f"s{n}") for n in range(1, 9)]
-    text = delivered(days, 36)
-    assert "s1 2025-01-01 (1 sent)" in text and "s6" not in text and "and 3 more" in text
-
-
-def test_nothing_sent_says_so():
-    assert delivered([summary(1, 0, finished=False)], 0) == "nothing was sent"
-
-
-def test_a_stop_during_an_outage_claims_no_acknowledgement():
-    text = delivered([summary(1, 42, finished=False)], 42, acknowledged=False)
-    assert text.startswith("42 records sent; unfinished") and "acknowledged" not in text
