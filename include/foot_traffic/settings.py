@@ -53,10 +53,6 @@ class SettingsError(ValueError):
         super().__init__("invalid settings:\n" + "\n".join(f"  - {p}" for p in problems))
 
 
-def _strip(value: Any) -> Any:
-    return value.strip() if isinstance(value, str) else value
-
-
 def _finite(value: float) -> float:
     if not math.isfinite(value):
         raise ValueError("must be a finite number")
@@ -290,16 +286,16 @@ class SimulationSettings(SettingsGroup):
         "(a demo of a day: time_scale 1440 plays it in a minute) (FOOT_TRAFFIC_FROM_MIDNIGHT).",
         json_schema_extra=param("from_midnight"),
     )
-    closing_grace_minutes: Annotated[int, BeforeValidator(_no_bool), Field(ge=0, le=1440)] = Field(
-        default=15, alias="CLOSING_GRACE_MINUTES",
-        description="Whoever is inside a store at closing time leaves within this many minutes (CLOSING_GRACE_MINUTES).",
-        json_schema_extra=param("closing_grace_minutes"),
-    )
     validate_day: Flag = Field(
         default=False, alias="FOOT_TRAFFIC_VALIDATE",
         description="At the end of a run, read the day back and test it against its model (FOOT_TRAFFIC_VALIDATE); "
         "the report goes to the log and the summary (XCom).",
         json_schema_extra=param("validate"),
+    )
+    closing_grace_minutes: Annotated[int, BeforeValidator(_no_bool), Field(ge=0, le=1440)] = Field(
+        default=15, alias="CLOSING_GRACE_MINUTES",
+        description="Whoever is inside a store at closing time leaves within this many minutes (CLOSING_GRACE_MINUTES).",
+        json_schema_extra=param("closing_grace_minutes"),
     )
 
     @property

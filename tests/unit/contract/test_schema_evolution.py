@@ -2,7 +2,7 @@
 
 Released schemas are kept in ``schemas_released/<revision>/`` (as ``foot-traffic schema --out``
 writes them). A released revision never changes; a change of the schemas bumps
-``topic_schemas.REVISION`` and adds its directory (``python -m tests.unit.contract.test_schema_evolution``
+``contract.schemas.REVISION`` and adds its directory (``python -m tests.unit.contract.test_schema_evolution``
 writes it). The current schemas must not break any released one: no property removed, no
 required set grown, and every value an old schema accepted still accepted (checked over the
 engine's records and edge values). The default output stays byte-identical besides
@@ -95,7 +95,7 @@ def test_the_current_schemas_are_released_as_they_are():
     assert REVISION in released(), f"schemas_released/{REVISION}/ missing: run python -m tests.unit.contract.test_schema_evolution"
     for name, schema in FILES.items():
         assert load(REVISION, name) == schema(), (
-            f"{name} differs from released revision {REVISION}: bump topic_schemas.REVISION (an additive change) "
+            f"{name} differs from released revision {REVISION}: bump contract.schemas.REVISION (an additive change) "
             "and run python -m tests.unit.contract.test_schema_evolution")
 
 
