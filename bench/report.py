@@ -501,7 +501,7 @@ def _note_airflow(d: Delivery) -> str:
         "thread with a sampling profiler, issue 13: the Execution API's loop and the comms thread used < 0.1 s "
         "of CPU while a 30,000-visit day played); the measured cost was the garbage collector: the task process holds ~690,000 objects of Airflow's "
         "(the CLI ~50,000) and each full collection walked them all (0.5 s apiece), which the operator now "
-        "avoids by freezing them while the day plays (`operators.frozen_heap`)"
+        "avoids by freezing them while the day plays (`task_context.frozen_heap`)"
     )
     if running < AIRFLOW_VS_CLI:
         text += (

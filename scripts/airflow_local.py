@@ -35,19 +35,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from _proc import (
-    BIN,
-    CONN_ENV,
-    DAG_ID,
-    ROOT,
-    Interrupted,
-    airflow_env,
-    group_alive,
-    ignore_stop_signals,
-    info,
-    install_signal_handlers,
-    spawn,
-    step,
-    stop_group,
+    BIN, CONN_ENV, DAG_ID, ROOT, Interrupted, airflow_env, group_alive, ignore_stop_signals, info,
+    install_signal_handlers, spawn, step, stop_group
 )
 
 PASSWORDS_FILE = "simple_auth_manager_passwords.json.generated"

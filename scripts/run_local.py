@@ -36,21 +36,8 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from _proc import (
-    BIN,
-    CONN_ENV,
-    DAG_ID,
-    ROOT,
-    Interrupted,
-    airflow_env,
-    colour,
-    group_alive,
-    ignore_stop_signals,
-    info,
-    install_signal_handlers,
-    run_checked,
-    spawn,
-    step,
-    stop_group,
+    BIN, CONN_ENV, DAG_ID, ROOT, Interrupted, airflow_env, colour, group_alive, ignore_stop_signals, info,
+    install_signal_handlers, run_checked, spawn, step, stop_group
 )
 
 BUCKET_MINUTES = 30

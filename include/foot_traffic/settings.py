@@ -1,4 +1,9 @@
-"""One typed, frozen settings object for every front door (environment, CLI, Airflow).
+"""The producer's settings for every front door (environment, CLI, Airflow), in groups.
+
+``Settings`` holds every setting; it is made of four groups, each a type of its own that
+the domain takes where it reads only that concern: ``SimulationSettings`` (the plan and
+its pacing), ``KafkaSettings`` (delivery), ``SensorSettings`` (the door sensor's flaws)
+and ``ChainSettings`` (the store catalogue).
 
 The environment variable names and defaults are the original producer's; the
 validation is new: every problem is collected and reported at once, each naming the
@@ -11,7 +16,7 @@ import math
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import (
     AfterValidator,
@@ -46,10 +51,6 @@ class SettingsError(ValueError):
     def __init__(self, problems: list[str]):
         self.problems = problems
         super().__init__("invalid settings:\n" + "\n".join(f"  - {p}" for p in problems))
-
-
-def _strip(value: Any) -> Any:
-    return value.strip() if isinstance(value, str) else value
 
 
 def _finite(value: float) -> float:
@@ -141,22 +142,99 @@ def param(name: str) -> dict[str, Any]:
     return {"param": {"name": name}}
 
 
-class Settings(BaseModel):
-    """Every setting of the producer, validated. Field aliases are the environment names."""
+class SettingsGroup(BaseModel):
+    """What every group of settings shares: frozen, no unknown keys, field aliases are the
+    environment names; read from the environment, a run's Params and explicit values."""
 
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True, str_strip_whitespace=True)
 
-    kafka_broker: Annotated[tuple[str, ...], BeforeValidator(_parse_brokers)] = Field(
-        default=("kafka:9092",), alias="KAFKA_BROKER", description="Bootstrap servers, host:port[,host:port...]"
-    )
-    kafka_topic: Topic = Field(
-        default="foot_traffic", alias="KAFKA_TOPIC",
-        description="One record per visit (KAFKA_TOPIC).", json_schema_extra=param("topic"),
-    )
-    kafka_topic_realistic: Topic = Field(
-        default="foot_traffic_realistic", alias="KAFKA_TOPIC_REALISTIC",
-        description="Separate entry and exit events (KAFKA_TOPIC_REALISTIC).", json_schema_extra=param("topic_realistic"),
-    )
+    @classmethod
+    def env_names(cls) -> list[str]:
+        return [field.alias for field in cls.model_fields.values() if field.alias]
+
+    @classmethod
+    def params(cls) -> dict[str, str]:
+        """Param name -> field name, for the settings a run can set by name (see ``param``)."""
+        return {
+            extra["param"]["name"]: name
+            for name, field in cls.model_fields.items()
+            if isinstance(extra := field.json_schema_extra, dict) and "param" in extra
+        }
+
+    @classmethod
+    def _key(cls, name: str) -> str:
+        """The environment name of a setting given by env name, field name or Param name."""
+        field_name = cls.params().get(name, name)
+        field = cls.model_fields.get(field_name)
+        return field.alias if field is not None and field.alias else name
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str], **overrides: Any) -> Self:
+        """Read the known variables from ``environ``; ``overrides`` (by field name) win."""
+        return cls.from_sources(environ, overrides=overrides)
+
+    @classmethod
+    def from_sources(
+        cls,
+        environ: Mapping[str, str],
+        *,
+        params: Mapping[str, Any] | None = None,
+        overrides: Mapping[str, Any] | None = None,
+    ) -> Self:
+        """Settings from the environment, a DAG run's Params and explicit values, in that order.
+
+        - ``environ``: the original variables. An empty value means "unset" for the
+          settings whose default is None (SEED, DAILY_CUSTOMERS ...); for the others it is
+          an error.
+        - ``params``: a run's Params; only the names of :meth:`params` are read. A Param
+          replaces its variable even when it is None ("unset"): its default already came
+          from the environment when the DAG was parsed.
+        - ``overrides``: by Param, field or environment name; None keeps what was there.
+        Problems name each setting as it was given (Param name, variable, key).
+        """
+        data: dict[str, Any] = {}
+        shown: dict[str, str] = {}
+        for name, field in cls.model_fields.items():
+            alias = field.alias or name
+            if alias in environ:
+                value = environ[alias]
+                if field.default is None and isinstance(value, str) and value.strip() == "":
+                    continue
+                data[alias] = value
+        for param_name, field_name in cls.params().items():
+            if params is not None and param_name in params:
+                alias = cls.model_fields[field_name].alias or field_name
+                data.pop(alias, None)
+                if params[param_name] is not None:
+                    data[alias] = params[param_name]
+                    shown[alias] = param_name
+        for key, value in (overrides or {}).items():
+            if value is None:
+                continue
+            alias = cls._key(key)
+            data[alias] = value
+            shown[alias] = key
+        return cls.build(data, shown)
+
+    @classmethod
+    def build(cls, data: Mapping[str, Any], shown: Mapping[str, str] | None = None) -> Self:
+        """Validate ``data`` (keys: environment names or field names); raise SettingsError.
+
+        ``shown`` renames keys in the problems (e.g. ``DAILY_CUSTOMERS`` -> the Param's name).
+        """
+        try:
+            return cls.model_validate(dict(data))
+        except ValidationError as exc:
+            raise SettingsError(_describe(exc, shown or {})) from None
+        except (TypeError, ValueError, OverflowError, RecursionError) as exc:  # pragma: no cover - defensive
+            raise SettingsError([f"settings could not be read: {exc}"]) from None
+
+
+class SimulationSettings(SettingsGroup):
+    """How a day is simulated and paced: customers, their variation, seed, profile, closing
+    grace, time scale and where the simulated clock starts. The original producer's
+    variables and defaults; the newer ones keep its behaviour by default."""
+
     sleep: Annotated[Number, Field(gt=0, le=60)] = Field(
         default=0.5, alias="SLEEP", description="Longest single wait of the pacer, seconds (stop latency)"
     )
@@ -196,13 +274,6 @@ class Settings(BaseModel):
         description="Same seed and date give the same records (SEED). Empty: random.",
         json_schema_extra=param("seed"),
     )
-    max_retries: Annotated[int, BeforeValidator(_no_bool), Field(ge=0, le=100)] = Field(
-        default=6, alias="MAX_RETRIES", description="Connection attempts to the broker before failing"
-    )
-    retry_backoff_seconds: Annotated[Number, Field(ge=0, le=3600)] = Field(
-        default=5.0, alias="RETRY_BACKOFF_SECONDS", description="First back-off between attempts, doubled each time"
-    )
-    # New settings (not in the original): each has a default that keeps its behaviour.
     profile_file: Annotated[str, AfterValidator(_profile_ref)] | None = Field(
         default=None, alias="FOOT_TRAFFIC_PROFILE",
         description="A built-in profile (seed: the original model; retail: a calibrated store with parties) "
@@ -215,48 +286,48 @@ class Settings(BaseModel):
         "(a demo of a day: time_scale 1440 plays it in a minute) (FOOT_TRAFFIC_FROM_MIDNIGHT).",
         json_schema_extra=param("from_midnight"),
     )
-    # The door sensor's flaws on the entry/exit topic (foot_traffic.sensor); all off by default.
-    sensor_miss_rate: Annotated[Number, Field(ge=0, le=0.5)] = Field(
-        default=0.0, alias="SENSOR_MISS_RATE",
-        description="Share of entries/exits the door sensor does not report (SENSOR_MISS_RATE; 0 = none).",
-        json_schema_extra=param("sensor_miss_rate"),
-    )
-    sensor_party_miss_factor: Annotated[Number, Field(ge=1, le=20)] = Field(
-        default=3.0, alias="SENSOR_PARTY_MISS_FACTOR",
-        description="Misses are this many times likelier for a party's 2nd, 3rd ... member (SENSOR_PARTY_MISS_FACTOR)",
-    )
-    sensor_double_rate: Annotated[Number, Field(ge=0, le=0.5)] = Field(
-        default=0.0, alias="SENSOR_DOUBLE_RATE",
-        description="Share of reported passages reported twice, 1-2 s apart (SENSOR_DOUBLE_RATE; 0 = none).",
-        json_schema_extra=param("sensor_double_rate"),
-    )
-    sensor_batch_seconds: Annotated[int, BeforeValidator(_no_bool), Field(ge=0, le=3600)] = Field(
-        default=0, alias="SENSOR_BATCH_SECONDS",
-        description="The gateway uploads the entry/exit events every N seconds (SENSOR_BATCH_SECONDS; 0 = at once).",
-        json_schema_extra=param("sensor_batch_seconds"),
-    )
-    sensor_upload_delay_seconds: Annotated[int, BeforeValidator(_no_bool), Field(ge=0, le=3600)] = Field(
-        default=0, alias="SENSOR_UPLOAD_DELAY_SECONDS",
-        description="Each gateway batch is uploaded 0..D seconds late, D = SENSOR_UPLOAD_DELAY_SECONDS "
-        "(needs a batch; D > batch makes batches overtake one another).",
-        json_schema_extra=param("sensor_upload_delay_seconds"),
-    )
     validate_day: Flag = Field(
         default=False, alias="FOOT_TRAFFIC_VALIDATE",
         description="At the end of a run, read the day back and test it against its model (FOOT_TRAFFIC_VALIDATE); "
         "the report goes to the log and the summary (XCom).",
         json_schema_extra=param("validate"),
     )
-    stores_file: Annotated[Path, AfterValidator(_existing_catalogue)] | None = Field(
-        default=None, alias="STORES_FILE",
-        description="YAML/JSON store catalogue on the workers (STORES_FILE), read at run time: every store "
-        "plays its local day. Default: the example chain shipped with the engine.",
-        json_schema_extra=param("stores_file"),
-    )
     closing_grace_minutes: Annotated[int, BeforeValidator(_no_bool), Field(ge=0, le=1440)] = Field(
         default=15, alias="CLOSING_GRACE_MINUTES",
         description="Whoever is inside a store at closing time leaves within this many minutes (CLOSING_GRACE_MINUTES).",
         json_schema_extra=param("closing_grace_minutes"),
+    )
+
+    @property
+    def baseline(self) -> int:
+        """Customers on an average day: BASE_DAILY_CUSTOMERS, else DEFAULT_DAILY_CUSTOMERS."""
+        return self.base_daily_customers or self.default_daily_customers
+
+    @property
+    def variation_enabled(self) -> bool:
+        return not self.disable_daily_variation and self.daily_variation_pct > 0
+
+
+class KafkaSettings(SettingsGroup):
+    """Where the records go and how they get there: brokers, topics, client, transactions,
+    connection retries, resume, and the topics the producer creates."""
+
+    kafka_broker: Annotated[tuple[str, ...], BeforeValidator(_parse_brokers)] = Field(
+        default=("kafka:9092",), alias="KAFKA_BROKER", description="Bootstrap servers, host:port[,host:port...]"
+    )
+    kafka_topic: Topic = Field(
+        default="foot_traffic", alias="KAFKA_TOPIC",
+        description="One record per visit (KAFKA_TOPIC).", json_schema_extra=param("topic"),
+    )
+    kafka_topic_realistic: Topic = Field(
+        default="foot_traffic_realistic", alias="KAFKA_TOPIC_REALISTIC",
+        description="Separate entry and exit events (KAFKA_TOPIC_REALISTIC).", json_schema_extra=param("topic_realistic"),
+    )
+    max_retries: Annotated[int, BeforeValidator(_no_bool), Field(ge=0, le=100)] = Field(
+        default=6, alias="MAX_RETRIES", description="Connection attempts to the broker before failing"
+    )
+    retry_backoff_seconds: Annotated[Number, Field(ge=0, le=3600)] = Field(
+        default=5.0, alias="RETRY_BACKOFF_SECONDS", description="First back-off between attempts, doubled each time"
     )
     resume: Flag = Field(
         default=True, alias="FOOT_TRAFFIC_RESUME", description="Skip what the topics already hold for the day"
@@ -294,6 +365,40 @@ class Settings(BaseModel):
         description="retention.ms of created topics; -1 keeps past days (their timestamps are old)",
     )
 
+    @property
+    def bootstrap_servers(self) -> str:
+        return ",".join(self.kafka_broker)
+
+
+class SensorSettings(SettingsGroup):
+    """The door sensor's flaws on the entry/exit topic (``records.sensor``); all off by default."""
+
+    sensor_miss_rate: Annotated[Number, Field(ge=0, le=0.5)] = Field(
+        default=0.0, alias="SENSOR_MISS_RATE",
+        description="Share of entries/exits the door sensor does not report (SENSOR_MISS_RATE; 0 = none).",
+        json_schema_extra=param("sensor_miss_rate"),
+    )
+    sensor_party_miss_factor: Annotated[Number, Field(ge=1, le=20)] = Field(
+        default=3.0, alias="SENSOR_PARTY_MISS_FACTOR",
+        description="Misses are this many times likelier for a party's 2nd, 3rd ... member (SENSOR_PARTY_MISS_FACTOR)",
+    )
+    sensor_double_rate: Annotated[Number, Field(ge=0, le=0.5)] = Field(
+        default=0.0, alias="SENSOR_DOUBLE_RATE",
+        description="Share of reported passages reported twice, 1-2 s apart (SENSOR_DOUBLE_RATE; 0 = none).",
+        json_schema_extra=param("sensor_double_rate"),
+    )
+    sensor_batch_seconds: Annotated[int, BeforeValidator(_no_bool), Field(ge=0, le=3600)] = Field(
+        default=0, alias="SENSOR_BATCH_SECONDS",
+        description="The gateway uploads the entry/exit events every N seconds (SENSOR_BATCH_SECONDS; 0 = at once).",
+        json_schema_extra=param("sensor_batch_seconds"),
+    )
+    sensor_upload_delay_seconds: Annotated[int, BeforeValidator(_no_bool), Field(ge=0, le=3600)] = Field(
+        default=0, alias="SENSOR_UPLOAD_DELAY_SECONDS",
+        description="Each gateway batch is uploaded 0..D seconds late, D = SENSOR_UPLOAD_DELAY_SECONDS "
+        "(needs a batch; D > batch makes batches overtake one another).",
+        json_schema_extra=param("sensor_upload_delay_seconds"),
+    )
+
     @field_validator("sensor_upload_delay_seconds")
     @classmethod
     def _delay_needs_a_batch(cls, value: int, info: ValidationInfo) -> int:
@@ -306,104 +411,28 @@ class Settings(BaseModel):
         """Whether the door sensor's flaws change the entry/exit topic at all."""
         return self.sensor_miss_rate > 0 or self.sensor_double_rate > 0 or self.sensor_batch_seconds > 0
 
+
+class ChainSettings(SettingsGroup):
+    """A chain of stores: the catalogue each of them plays its local day from."""
+
+    stores_file: Annotated[Path, AfterValidator(_existing_catalogue)] | None = Field(
+        default=None, alias="STORES_FILE",
+        description="YAML/JSON store catalogue on the workers (STORES_FILE), read at run time: every store "
+        "plays its local day. Default: the example chain shipped with the engine.",
+        json_schema_extra=param("stores_file"),
+    )
+
     @property
     def catalogue_file(self) -> str:
         """The store catalogue to use: STORES_FILE, else the example chain shipped with the engine."""
         return str(self.stores_file if self.stores_file is not None else EXAMPLE_CHAIN)
 
-    @property
-    def baseline(self) -> int:
-        """Customers on an average day: BASE_DAILY_CUSTOMERS, else DEFAULT_DAILY_CUSTOMERS."""
-        return self.base_daily_customers or self.default_daily_customers
 
-    @property
-    def variation_enabled(self) -> bool:
-        return not self.disable_daily_variation and self.daily_variation_pct > 0
-
-    @property
-    def bootstrap_servers(self) -> str:
-        return ",".join(self.kafka_broker)
-
-    @classmethod
-    def env_names(cls) -> list[str]:
-        return [field.alias for field in cls.model_fields.values() if field.alias]
-
-    @classmethod
-    def params(cls) -> dict[str, str]:
-        """Param name -> field name, for the settings a run can set by name (see ``param``)."""
-        return {
-            extra["param"]["name"]: name
-            for name, field in cls.model_fields.items()
-            if isinstance(extra := field.json_schema_extra, dict) and "param" in extra
-        }
-
-    @classmethod
-    def _key(cls, name: str) -> str:
-        """The environment name of a setting given by env name, field name or Param name."""
-        field_name = cls.params().get(name, name)
-        field = cls.model_fields.get(field_name)
-        return field.alias if field is not None and field.alias else name
-
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str], **overrides: Any) -> Settings:
-        """Read the known variables from ``environ``; ``overrides`` (by field name) win."""
-        return cls.from_sources(environ, overrides=overrides)
-
-    @classmethod
-    def from_sources(
-        cls,
-        environ: Mapping[str, str],
-        *,
-        params: Mapping[str, Any] | None = None,
-        overrides: Mapping[str, Any] | None = None,
-    ) -> Settings:
-        """Settings from the environment, a DAG run's Params and explicit values, in that order.
-
-        - ``environ``: the original variables. An empty value means "unset" for the
-          settings whose default is None (SEED, DAILY_CUSTOMERS ...); for the others it is
-          an error.
-        - ``params``: a run's Params; only the names of :meth:`params` are read. A Param
-          replaces its variable even when it is None ("unset"): its default already came
-          from the environment when the DAG was parsed.
-        - ``overrides``: by Param, field or environment name; None keeps what was there.
-        Problems name each setting as it was given (Param name, variable, key).
-        """
-        data: dict[str, Any] = {}
-        shown: dict[str, str] = {}
-        for name, field in cls.model_fields.items():
-            alias = field.alias or name
-            if alias in environ:
-                value = environ[alias]
-                if field.default is None and isinstance(value, str) and value.strip() == "":
-                    continue
-                data[alias] = value
-        for param_name, field_name in cls.params().items():
-            if params is not None and param_name in params:
-                alias = cls.model_fields[field_name].alias or field_name
-                data.pop(alias, None)
-                if params[param_name] is not None:
-                    data[alias] = params[param_name]
-                    shown[alias] = param_name
-        for key, value in (overrides or {}).items():
-            if value is None:
-                continue
-            alias = cls._key(key)
-            data[alias] = value
-            shown[alias] = key
-        return cls.build(data, shown)
-
-    @classmethod
-    def build(cls, data: Mapping[str, Any], shown: Mapping[str, str] | None = None) -> Settings:
-        """Validate ``data`` (keys: environment names or field names); raise SettingsError.
-
-        ``shown`` renames keys in the problems (e.g. ``DAILY_CUSTOMERS`` -> the Param's name).
-        """
-        try:
-            return cls.model_validate(dict(data))
-        except ValidationError as exc:
-            raise SettingsError(_describe(exc, shown or {})) from None
-        except (TypeError, ValueError, OverflowError, RecursionError) as exc:  # pragma: no cover - defensive
-            raise SettingsError([f"settings could not be read: {exc}"]) from None
+# pydantic lists the fields of the last base first: simulation, Kafka, sensor, chain.
+class Settings(ChainSettings, SensorSettings, KafkaSettings, SimulationSettings):
+    """Every setting of the producer, validated, in its four groups. A domain function takes
+    the group it reads (the sensor model a ``SensorSettings``, the Kafka options a
+    ``KafkaSettings``, a store-day's plan a ``SimulationSettings``); a ``Settings`` is each."""
 
 
 def _describe(exc: ValidationError, shown: Mapping[str, str]) -> list[str]:

@@ -287,7 +287,7 @@ class MemoryProducer:
 
 
 class MemoryLedgerIO:
-    """The day ledger of :class:`MemoryKafka` (``transactions.LedgerIO``)."""
+    """The day ledger of :class:`MemoryKafka` (``ledger_io.LedgerIO``)."""
 
     def __init__(self, kafka: MemoryKafka, topic: str):
         self.kafka, self.topic = kafka, topic

@@ -52,6 +52,31 @@ def topic_asset_events(
     ]
 
 
+def push_topic_assets(context: Mapping[str, Any], outlets: Iterable[Any], settings, result: Mapping[str, Any],
+                      kafka_config_id: str) -> list[dict[str, Any]]:
+    """Hand the topics a producer task wrote to the DAG's ``announce_topics`` task (XCom
+    ``topic_assets``), named by the broker really used: ``kafka://<first bootstrap
+    server>/<topic>``. An asset alias among the task's own ``outlets`` (a DAG of your own)
+    is resolved here directly (see the module's docstring for why our DAGs announce in a
+    task of its own). Returns the events."""
+    from airflow.sdk import Asset, AssetAlias
+
+    events = topic_asset_events(
+        settings.bootstrap_servers, settings.kafka_broker[0],
+        (settings.kafka_topic, settings.kafka_topic_realistic), result, kafka_config_id,
+    )
+    ti = context.get("ti")
+    if ti is not None:
+        ti.xcom_push(key=TOPIC_ASSETS_XCOM, value=events)
+    aliases = [o for o in outlets or () if isinstance(o, AssetAlias)]
+    outlet_events = context.get("outlet_events")
+    if aliases and outlet_events is not None:
+        for event in events:
+            for alias in aliases:
+                outlet_events[alias].add(Asset(event["uri"]), extra=event["extra"])
+    return events
+
+
 def merge_topic_asset_events(per_task: Iterable[Iterable[Mapping[str, Any]] | None]) -> list[dict[str, Any]]:
     """The events of every producer task of a run (a mapped task has one list per shard),
     one per topic: records summed; a field the tasks disagree on (a chain's plan ids) is None."""

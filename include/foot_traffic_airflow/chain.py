@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Mapping
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 
 log = logging.getLogger(__name__)
@@ -57,11 +57,9 @@ def chain_day(moment: datetime) -> date:
     A logical date given as a date (``2026-11-27``, i.e. 00:00 UTC) names that day; the
     scheduled run at 00:00 UTC+14 of D has D too.
     """
-    from foot_traffic.plan.localday import zone
+    from foot_traffic_airflow.task_context import day_in
 
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(zone(CHAIN_DAY_ZONE)).date()
+    return day_in(moment, CHAIN_DAY_ZONE)
 
 
 def cut_shards(catalogue, day: date, shard_size: int) -> list[list[str]]:
@@ -86,22 +84,19 @@ def checked_run(
     """The run's catalogue, day and shards (see ``shards_for_run``)."""
     from airflow.sdk.exceptions import AirflowFailException
 
+    from foot_traffic.build import load_stores
+    from foot_traffic.plan.stores import CatalogueError
+    from foot_traffic.run.outcome import invalid, invalid_input
     from foot_traffic.settings import Settings, SettingsError
-    from foot_traffic.plan.stores import CatalogueError, load_catalogue
 
     shard_size = params.get("shard_size")
     if isinstance(shard_size, bool) or not isinstance(shard_size, int) or not 1 <= shard_size <= MAX_SHARD_SIZE:
-        raise AirflowFailException(
-            f"invalid settings, nothing was sent:\n  - shard_size={shard_size!r}: must be a whole number 1 ... {MAX_SHARD_SIZE}"
-        )
+        raise AirflowFailException(invalid([f"shard_size={shard_size!r}: must be a whole number 1 ... {MAX_SHARD_SIZE}"]).text)
     try:
         settings = Settings.from_sources(os.environ if environ is None else environ, params=params)
-    except SettingsError as exc:
-        raise AirflowFailException("invalid settings, nothing was sent:\n" + "\n".join(f"  - {p}" for p in exc.problems)) from None
-    try:
-        catalogue = load_catalogue(settings.catalogue_file)
-    except CatalogueError as exc:
-        raise AirflowFailException(f"{exc}\nnothing was sent") from None
+        catalogue = load_stores(settings)
+    except (SettingsError, CatalogueError) as exc:
+        raise AirflowFailException(invalid_input(exc).text) from None
     day = chain_day(logical_date)
     shards = cut_shards(catalogue, day, shard_size)
     log.info(

@@ -1,7 +1,8 @@
 """``FootTrafficProducerOperator``: one simulated store day streamed to Kafka, from Airflow.
 
-A thin front door onto the runner that ``foot-traffic produce`` also uses
-(``foot_traffic.build.build_runner``). Settings come, in this order, from the original
+A thin front door onto what ``foot-traffic produce`` also uses: the catalogue, the runner
+(``foot_traffic.build``) and how a run ended (``foot_traffic.run.outcome``), said the
+Airflow way (an exception that retries or not, XComs). Settings come, in this order, from the original
 environment variables, the run's Params (by the names ``Settings`` declares, as values,
 not rendered strings) and the operator's ``settings`` argument; the broker from the Kafka
 provider's connection; a stop is requested by ``on_kill``.
@@ -13,67 +14,31 @@ the triggerer (deferral), not in a worker slot.
 
 from __future__ import annotations
 
-import gc
 import logging
 import os
 import threading
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
-from datetime import UTC, date, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+import time
+from collections.abc import Mapping, Sequence
+from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
+from foot_traffic.run.outcome import Ending, Outcome
 from foot_traffic_airflow.connection import DEFAULT_CONN_ID, KafkaConnectionError
 from foot_traffic_airflow.lineage import TopicLineageMixin
-from foot_traffic_airflow.task_xcoms import XComProgress, day_played, reporting_failure, waiting
+from foot_traffic_airflow.task_context import day_to_play, defer_after_seconds, frozen_heap, run_label
+from foot_traffic_airflow.task_xcoms import XComProgress, day_played, push, reporting_failure, waiting
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-    from foot_traffic.settings import Settings
     from foot_traffic.plan.stores import Catalogue
+    from foot_traffic.settings import Settings
 
-# A live chain shard whose first local midnight is further away than this (wall seconds)
-# waits in the triggerer (deferral) instead of holding a worker slot; shorter waits are
-# paced. FOOT_TRAFFIC_DEFER_AFTER_SECONDS changes it (tests make it short).
-DEFER_AFTER_SECONDS = 60.0
+__all__ = ["FootTrafficFenced", "FootTrafficProducerOperator", "FootTrafficStopped", "frozen_heap"]
 
-
-def defer_after_seconds() -> float:
-    try:
-        value = float(os.environ.get("FOOT_TRAFFIC_DEFER_AFTER_SECONDS", DEFER_AFTER_SECONDS))
-    except ValueError:
-        raise AirflowFailException(
-            "invalid settings:\n  - FOOT_TRAFFIC_DEFER_AFTER_SECONDS: must be a number of seconds"
-        ) from None
-    return value if value >= 0 else DEFER_AFTER_SECONDS
-
-log = logging.getLogger(__name__)
-
-
-@contextmanager
-def frozen_heap() -> Iterator[None]:
-    """Keep the task process's own objects out of the garbage collector's full passes while
-    a day plays.
-
-    A task runs in a process holding ~700,000 objects of Airflow's (measured in the task of
-    ``airflow dags test``; the CLI holds ~50,000), and a full day at full speed triggers
-    full collections, each walking all of them: 0.5 s apiece there, a sixth of the task's
-    CPU on a 30,000-visit day. ``gc.freeze()`` moves what exists now to the permanent
-    generation (nothing of it is freed meanwhile: it lives as long as the task anyway),
-    ``gc.unfreeze()`` gives it back afterwards -- what Airflow's own executors do around a
-    fork. When something else already froze objects, it is left as it is.
-    """
-    if gc.get_freeze_count():
-        yield
-        return
-    gc.freeze()
-    try:
-        yield
-    finally:
-        gc.unfreeze()
 
 class FootTrafficStopped(AirflowException):
     """The task was stopped (``on_kill``) before the day was complete; what was sent is flushed."""
@@ -84,20 +49,12 @@ class FootTrafficFenced(AirflowFailException):
     (a retry would take the day back and fence the newer run in turn)."""
 
 
-def run_label(context: Mapping[str, Any]) -> str:
-    """This task instance as a writer of the day, e.g. ``Airflow foot_traffic_daily/manual__2026-...
-    produce_day try 1`` (named by a run it fences)."""
-    ti = context.get("ti")
-    dag_run = context.get("dag_run")
-    dag_id = getattr(ti, "dag_id", None) or getattr(dag_run, "dag_id", None) or "?"
-    run_id = getattr(ti, "run_id", None) or getattr(dag_run, "run_id", None) or "?"
-    task_id = getattr(ti, "task_id", None) or "?"
-    label = f"Airflow {dag_id}/{run_id} {task_id}"
-    map_index = getattr(ti, "map_index", -1)
-    if isinstance(map_index, int) and map_index >= 0:
-        label += f"[{map_index}]"
-    try_number = getattr(ti, "try_number", None)
-    return label + (f" try {try_number}" if try_number is not None else "")
+# How a run's ending fails the task: a stop or a delivery failure is retried (a retry resumes),
+# the rest is not (a retry cannot change it).
+FAILS_WITH: dict[Ending, type[AirflowException]] = {
+    Ending.STOPPED: FootTrafficStopped, Ending.FAILED: AirflowException, Ending.FENCED: FootTrafficFenced,
+    Ending.REFUSED: AirflowFailException, Ending.INVALID: AirflowFailException,
+}
 
 
 class FootTrafficProducerOperator(TopicLineageMixin, BaseOperator):
@@ -204,262 +161,128 @@ class FootTrafficProducerOperator(TopicLineageMixin, BaseOperator):
         try:
             return Settings.from_sources(environ, params=params, overrides=overrides)
         except SettingsError as exc:
-            raise AirflowFailException(
-                f"{self.task_id}: invalid settings, nothing was sent:\n" + "\n".join(f"  - {p}" for p in exc.problems)
-            ) from None
+            self._refuse(exc)
+
+    def _refuse(self, exc: ValueError) -> NoReturn:
+        """Bad settings, catalogue or profile: fail without retries, nothing sent."""
+        from foot_traffic.run.outcome import invalid_input
+
+        raise AirflowFailException(f"{self.task_id}: {invalid_input(exc, 'profile_file').text}") from None
 
     def day_to_play(self, context: Context) -> date:
-        """``day`` if given, else the run's logical date in UTC (run_after for runs without one),
-        ``days_before`` days earlier."""
-        chosen = self.day.strip() or None if isinstance(self.day, str) else self.day
-        if chosen is not None:
-            if isinstance(chosen, datetime):
-                return chosen.astimezone(UTC).date()
-            if isinstance(chosen, date):
-                return chosen
-            try:
-                return date.fromisoformat(str(chosen)[:10])
-            except ValueError:
-                raise AirflowFailException(f"invalid settings:\n  - day={chosen!r}: expected YYYY-MM-DD") from None
-        moment = context.get("logical_date")
-        if moment is None:
-            dag_run = context.get("dag_run")
-            moment = getattr(dag_run, "run_after", None) or context.get("data_interval_end")
-        if moment is None:
-            raise AirflowFailException("no logical date, run_after or data interval: cannot tell which day to play")
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=UTC)
-        from foot_traffic.plan.localday import zone
-
-        return moment.astimezone(zone(self.day_timezone)).date() - timedelta(days=self.days_before)
+        """``day`` if given, else the run's logical date in ``day_timezone`` (run_after for
+        runs without one), ``days_before`` days earlier."""
+        return day_to_play(context, self.day, self.days_before, self.day_timezone)
 
     # -- running ------------------------------------------------------------------------
     def execute(self, context: Context) -> dict[str, Any]:
         """Play the day; the UI is told the day first, then the progress, or the failure (``task_xcoms``)."""
         with reporting_failure(context):
-            return self._execute(context)
+            day = self.day_to_play(context)
+            day_played(context, day)
+            return self._play(context, day)
 
-    def _execute(self, context: Context) -> dict[str, Any]:
-        from foot_traffic.build import build_runner
+    def play_after_wait(self, context: Context, event: Any = None, sim_anchor: float | None = None) -> dict[str, Any]:
+        """Resumed from the triggerer at the shard's first local midnight: play the day."""
+        with reporting_failure(context):
+            return self._play(context, self.day_to_play(context), resumed_at=sim_anchor)
+
+    def _play(self, context: Context, day: date, resumed_at: float | None = None) -> dict[str, Any]:
+        from foot_traffic.analysis.validate import check_delivered
+        from foot_traffic.build import build_runner, load_stores
         from foot_traffic.delivery.ledger import describe_run
+        from foot_traffic.delivery.options import KafkaOptions
         from foot_traffic.model.profile import ProfileError, load_profile
+        from foot_traffic.plan.stores import CatalogueError
+        from foot_traffic.run.outcome import play
+        from foot_traffic_airflow.assets import push_topic_assets
         from foot_traffic_airflow.connection import librdkafka_producer_factory, resolve_kafka
 
         logging.getLogger("kafka").setLevel(logging.WARNING)
-        day = self.day_to_play(context)
-        day_played(context, day)
         try:
             target = resolve_kafka(self.kafka_config_id)
         except KafkaConnectionError as exc:
             raise AirflowFailException(f"Kafka connection {self.kafka_config_id!r}: {exc}") from None
         settings = self.build_settings(context.get("params"), kafka_broker=target.bootstrap_servers)
-        if self.chain:
-            return self._play_chain(context, day, settings, target)
+        topics = [settings.kafka_topic, settings.kafka_topic_realistic]
         try:
-            profile = load_profile(settings.profile_file)
-        except ProfileError as exc:
-            raise AirflowFailException(f"invalid settings, nothing was sent:\n  - profile_file: {exc}") from None
-        self.log.info("Kafka from %s", target.describe())
-        self.log.info(
-            "playing %s: topics %s and %s, time_scale %g, seed %s, daily_customers %s, from_midnight %s",
-            day, settings.kafka_topic, settings.kafka_topic_realistic, settings.time_scale,
-            settings.seed, settings.daily_customers, settings.from_midnight,
-        )
-        self.remember_topics(settings.bootstrap_servers, [settings.kafka_topic, settings.kafka_topic_realistic])
+            shard = load_stores(settings, self.stores) if self.chain else None
+            profile = None if self.chain else load_profile(settings.profile_file)
+        except (CatalogueError, ProfileError) as exc:
+            self._refuse(exc)
+        if shard is None:
+            self.log.info("Kafka from %s", target.describe())
+            self.log.info("playing %s: topics %s and %s, time_scale %g, seed %s, daily_customers %s, from_midnight %s",
+                          day, *topics, settings.time_scale, settings.seed, settings.daily_customers,
+                          settings.from_midnight)
+            self.remember_topics(settings.bootstrap_servers, topics)
+        else:
+            if resumed_at is None and not settings.from_midnight:
+                self._wait_for_first_midnight(context, day, settings, shard)
+            self.log.info("playing the local day %s of %d stores (%s): topics %s and %s, time_scale %g, seed %s, "
+                          "from_midnight %s", day, len(shard), ", ".join(s.id for s in shard), *topics,
+                          settings.time_scale, settings.seed, settings.from_midnight)
         runner = build_runner(
-            settings,
-            day,
-            stop=self._stop,
-            profile=profile,
-            client_options=target.client_options,
+            settings, day, stop=self._stop, profile=profile, client_options=target.client_options,
             producer_factory=librdkafka_producer_factory(target) if settings.kafka_client == "confluent" else None,
-            progress_every=self.progress_every,
-            progress=XComProgress(context),
-            owner=describe_run(run_label(context)),
+            progress_every=self.progress_every, progress=XComProgress(context), catalogue=shard,
+            owner=describe_run(run_label(context)), resumed_at=resumed_at,
         )
-        _, result = self._play_day(context, runner, day, lambda summaries: summaries[0].as_dict(), "the day")
-        self._emit_topic_assets(context, settings, result)
-        self.log.info("%s done: %s", day, result)
+        with frozen_heap():
+            outcome = play(runner, [day], stopped_by="on_kill", what="the day" if shard is None else "the shard's day",
+                           first_from_now=False)
+        result = self._result(day, outcome, topics, shard)
+        self._fail_unless_done(context, day, outcome, result)
+        if shard is None:
+            self.log.info("%s done: %s", day, result)
+        else:
+            self.log.info("%s done: %d stores (%d closed), %d visits, %d records sent, %d already present", day,
+                          result["stores"], len(result["closed_stores"]), result["total_visits"],
+                          result["records_sent"], result["records_already_present"])
+        events = push_topic_assets(context, self.outlets, settings, result, self.kafka_config_id)
+        self.log.info("topics written: %s", " and ".join(event["uri"] for event in events))
         if settings.validate_day:
-            result["validation"] = self.check_the_day(settings, profile, day, target)
+            options = KafkaOptions.from_settings(settings, client_options=target.client_options)
+            result["validation"] = check_delivered(settings, profile, day, options, catalogue=shard, stop=self._stop,
+                                                   log=self.log)
         return result
 
-    # -- a chain (a shard of a store catalogue) -----------------------------------------
-    def load_shard(self, settings: Settings) -> Catalogue:
-        """The catalogue (``stores_file``, else the example chain), cut to ``stores``; a bad
-        catalogue or an unknown store fails the task without retries, nothing sent."""
-        from foot_traffic.plan.stores import CatalogueError, load_catalogue
+    @staticmethod
+    def _result(day: date, outcome: Outcome, topics: list[str], shard: Catalogue | None) -> dict[str, Any] | None:
+        """The XCom: the day's summary, or a shard's totals and stores (None: no summary)."""
+        from foot_traffic.run.outcome import chain_result
 
-        try:
-            catalogue = load_catalogue(settings.catalogue_file)
-        except CatalogueError as exc:
-            raise AirflowFailException(f"{self.task_id}: {exc}\nnothing was sent") from None
-        if self.stores is None:
-            return catalogue
-        try:
-            return catalogue.select(self.stores)
-        except KeyError as exc:
-            raise AirflowFailException(
-                f"{self.task_id}: the shard's stores are no longer in the catalogue ({exc.args[0]}); "
-                "nothing was sent. Re-run the DAG run (its first task cuts the shards anew)."
-            ) from None
+        if outcome.summaries is None:
+            return None
+        return outcome.summaries[0].as_dict() if shard is None else chain_result(day, outcome.summaries, topics)
 
-    def _play_chain(self, context: Context, day: date, settings: Settings, target, sim_anchor: float | None = None):
-        import time
+    def _fail_unless_done(self, context: Context, day: date, outcome: Outcome, result: dict[str, Any] | None) -> None:
+        """A fenced attempt still pushes its summary (naming the newer run), then fails for good."""
+        if outcome.ending is Ending.DONE:
+            return
+        text = f"{day}: {outcome.text}"
+        if outcome.ending is Ending.FENCED:
+            if result is not None:
+                push(context, "return_value", result)
+            text += ". Not retried: a retry would take the day back from the newer run."
+        raise FAILS_WITH[outcome.ending](text)
 
-        from foot_traffic.build import build_runner
-        from foot_traffic.plan.localday import local_instant
-        from foot_traffic.delivery.ledger import describe_run
-        from foot_traffic_airflow.connection import librdkafka_producer_factory
+    def _wait_for_first_midnight(self, context: Context, day: date, settings: Settings, shard: Catalogue) -> None:
+        """A live shard whose first local midnight is far ahead waits in the triggerer (no worker slot)."""
+        from airflow.providers.standard.triggers.temporal import DateTimeTrigger
 
-        shard = self.load_shard(settings)
-        start = min(local_instant(day, 0, store.tz) for store in shard)
-        if sim_anchor is None and not settings.from_midnight:
-            wait = (start - time.time()) / settings.time_scale
-            if wait > defer_after_seconds():
-                from airflow.providers.standard.triggers.temporal import DateTimeTrigger
+        from foot_traffic.build import first_midnight
 
-                moment = datetime.fromtimestamp(time.time() + wait, UTC)
-                self.log.info(
-                    "%d stores, local day %s: the first local midnight is %.0f s away; waiting in the "
-                    "triggerer until %s (no worker slot)", len(shard), day, wait, moment.isoformat(timespec="seconds"),
-                )
-                waiting(context, moment, [s.id for s in shard])
-                self.defer(
-                    trigger=DateTimeTrigger(moment=moment),
-                    method_name="play_after_wait",
-                    kwargs={"sim_anchor": float(start)},
-                )
-        self.log.info(
-            "playing the local day %s of %d stores (%s): topics %s and %s, time_scale %g, seed %s, from_midnight %s",
-            day, len(shard), ", ".join(s.id for s in shard), settings.kafka_topic, settings.kafka_topic_realistic,
-            settings.time_scale, settings.seed, settings.from_midnight,
-        )
-        runner = build_runner(
-            settings,
-            day,
-            stop=self._stop,
-            client_options=target.client_options,
-            producer_factory=librdkafka_producer_factory(target) if settings.kafka_client == "confluent" else None,
-            progress_every=self.progress_every,
-            progress=XComProgress(context),
-            catalogue=shard,
-            owner=describe_run(run_label(context)),
-        )
-        if sim_anchor is not None and settings.time_scale != 1:
-            # After the wait the simulated clock starts at the first midnight (in real time
-            # it simply is the wall clock).
-            runner.sim_anchor = sim_anchor
-        summaries, result = self._play_day(
-            context, runner, day, lambda summaries: chain_result(day, summaries, settings), "the shard's day"
-        )
-        self.log.info(
-            "%s done: %d stores (%d closed), %d visits, %d records sent, %d already present",
-            day, result["stores"], len(result["closed_stores"]), result["total_visits"], result["records_sent"],
-            result["records_already_present"],
-        )
-        self._emit_topic_assets(context, settings, result)
-        if settings.validate_day:
-            result["validation"] = self.check_the_day(settings, None, day, target, catalogue=shard)
-        return result
-
-    def play_after_wait(self, context: Context, event: Any = None, sim_anchor: float | None = None) -> dict[str, Any]:
-        """Resumed from the triggerer at the shard's first local midnight: play the day."""
-        from foot_traffic_airflow.connection import resolve_kafka
-
-        with reporting_failure(context):
-            day = self.day_to_play(context)
-            try:
-                target = resolve_kafka(self.kafka_config_id)
-            except KafkaConnectionError as exc:
-                raise AirflowFailException(f"Kafka connection {self.kafka_config_id!r}: {exc}") from None
-            settings = self.build_settings(context.get("params"), kafka_broker=target.bootstrap_servers)
-            return self._play_chain(context, day, settings, target, sim_anchor=sim_anchor)
-
-    def _play_day(self, context: Context, runner, day: date, result_of, what: str):
-        """Play ``day`` and map how it ended to Airflow: a bad plan or a fencing fails without
-        retry, a delivery failure or a stop fails for a retry (which resumes); returns the
-        summaries and ``result_of(summaries)``, the XCom."""
-        from foot_traffic.delivery.errors import Fenced, PlanMismatch, PublishError, RecordRefused
-        from foot_traffic.delivery.ledger import describe_owner
-
-        try:
-            with frozen_heap():
-                summaries = runner.run([day], first_from_now=False)
-        except InterruptedError:
-            raise FootTrafficStopped(f"{day}: stopped while connecting to Kafka; nothing was sent") from None
-        except PlanMismatch as exc:
-            raise AirflowFailException(f"{day}: {exc}") from None
-        except Fenced as exc:  # normally reported in the summary; this is the belt and braces
-            raise FootTrafficFenced(f"{day}: {exc}. Not retried: a retry would take the day back.") from None
-        except RecordRefused as exc:  # permanent: a retry would be refused again
-            raise AirflowFailException(f"{day}: delivery failed, {what} is incomplete: {exc}") from None
-        except PublishError as exc:
-            # A retry resumes: it sends only what the topics do not hold yet.
-            raise AirflowException(f"{day}: delivery failed, {what} is incomplete: {exc}") from None
-        result = result_of(summaries)
-        if runner.fenced is not None:
-            ti = context.get("ti")
-            if ti is not None:
-                ti.xcom_push(key="return_value", value=result)
-            raise FootTrafficFenced(
-                f"{day}: fenced by a newer run: {describe_owner(runner.fenced.by)} now writes {what}. "
-                f"This attempt stopped after {result['records_sent']} records; nothing was sent twice (its "
-                "unfinished transaction was aborted, what it committed stays). Not retried: a retry would take "
-                "the day back from the newer run."
-            )
-        if any(s.stopped or not s.finished for s in summaries):
-            raise FootTrafficStopped(
-                f"{day}: stopped after {result['records_sent']} records (all acknowledged); {what} is incomplete, "
-                "a new attempt resumes where this one stopped"
-            )
-        return summaries, result
-
-    def _emit_topic_assets(self, context: Context, settings: Settings, result: Mapping[str, Any]) -> None:
-        """Hand the topics this run wrote to the DAG's ``announce_topics`` task (XCom
-        ``topic_assets``), named by the broker really used: ``kafka://<first bootstrap
-        server>/<topic>``. An asset alias among this task's own outlets (a DAG of your own)
-        is resolved here directly; see ``assets.py`` for why our DAGs announce in a task
-        of its own."""
-        from airflow.sdk import Asset, AssetAlias
-
-        from foot_traffic_airflow.assets import TOPIC_ASSETS_XCOM, topic_asset_events
-
-        topic_assets = topic_asset_events(
-            settings.bootstrap_servers, settings.kafka_broker[0],
-            (settings.kafka_topic, settings.kafka_topic_realistic), result, self.kafka_config_id,
-        )
-        ti = context.get("ti")
-        if ti is not None:
-            ti.xcom_push(key=TOPIC_ASSETS_XCOM, value=topic_assets)
-        aliases = [o for o in self.outlets or () if isinstance(o, AssetAlias)]
-        events = context.get("outlet_events")
-        if aliases and events is not None:
-            for event in topic_assets:
-                for alias in aliases:
-                    events[alias].add(Asset(event["uri"]), extra=event["extra"])
-        self.log.info("topics written: %s", " and ".join(event["uri"] for event in topic_assets))
-
-    def check_the_day(self, settings: Settings, profile, day: date, target, catalogue=None) -> dict[str, Any]:
-        """Read the day back and test it against its model (``validate``); log the table and
-        return a summary for XCom. A failed check is reported, not raised: the day was
-        delivered, and a statistical test rejects a correct day 1 % of the time."""
-        from foot_traffic.delivery.options import KafkaOptions
-        from foot_traffic.analysis.validate import read_and_validate, summary_of
-
-        options = KafkaOptions.from_settings(settings, client_options=target.client_options)
-        try:
-            reports = read_and_validate(settings, profile, day, options, catalogue=catalogue, stop=self._stop)
-        except Exception as exc:  # the day is delivered; a failed read-back must not fail the task
-            self.log.warning("%s: validation could not run: %s", day, exc)
-            return {"passed": None, "error": str(exc)}
-        for report in reports:
-            for line in report.table().splitlines():
-                self.log.info("%s", line)
-        summary = summary_of(reports)
-        if not summary["passed"]:
-            self.log.warning("%s: the day does NOT match its model (see the table above)", day)
-        return summary
+        start = first_midnight(shard, day)
+        wait = (start - time.time()) / settings.time_scale
+        if wait <= defer_after_seconds():
+            return
+        moment = datetime.fromtimestamp(time.time() + wait, UTC)
+        self.log.info("%d stores, local day %s: the first local midnight is %.0f s away; waiting in the triggerer "
+                      "until %s (no worker slot)", len(shard), day, wait, moment.isoformat(timespec="seconds"))
+        waiting(context, moment, [s.id for s in shard])
+        self.defer(trigger=DateTimeTrigger(moment=moment), method_name="play_after_wait",
+                   kwargs={"sim_anchor": float(start)})
 
     def on_kill(self) -> None:
         """Stop the stream: the runner stops at the next record, flushes and returns; the
@@ -468,22 +291,3 @@ class FootTrafficProducerOperator(TopicLineageMixin, BaseOperator):
         # the main thread while it held the Event's lock.
         threading.Thread(target=self._stop.set, name="foot-traffic-stop", daemon=True).start()
         self.log.warning("on_kill: stopping the stream; flushing what was sent")
-
-
-def chain_result(day: date, summaries, settings: Settings) -> dict[str, Any]:
-    """The XCom of a chain shard: totals and, per store, what it planned and sent."""
-    return {
-        "day": day.isoformat(),
-        "stores": len(summaries),
-        "closed_stores": [s.store_id for s in summaries if s.closed],
-        "total_visits": sum(s.total_visits for s in summaries),
-        "records_sent": sum(s.sent for s in summaries),
-        "records_already_present": sum(s.already_present for s in summaries),
-        "topics": [settings.kafka_topic, settings.kafka_topic_realistic],
-        "per_store": {
-            s.store_id: {"visits": s.total_visits, "sent": s.sent, "already_present": s.already_present,
-                         "plan_id": s.plan_id, "closed": s.closed, "seed": s.seed,
-                         "sent_per_topic": dict(s.sent_per_topic), "finished": s.finished, "stopped": s.stopped}
-            for s in summaries
-        },
-    }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from types import SimpleNamespace
 
 import pytest
@@ -15,8 +16,15 @@ from foot_traffic_airflow.connection import (
     resolve_kafka,
     target_from_connection,
 )
+from foot_traffic.delivery.errors import BrokerUnavailable
+from foot_traffic.delivery.kafka_python import KafkaPublisher
+from foot_traffic.delivery.options import KafkaOptions
+from foot_traffic.local_broker import free_port
+from foot_traffic.settings import Settings
+from tests.support.kafka_clients import recorded  # noqa: F401 - a fixture
 
 SECRET = "s3cr3t-Pa55word-xyz"
+KEY_SECRET = "key-pa55-never-logged"
 
 
 def conn(extra=None, **fields):
@@ -133,3 +141,29 @@ def test_resolve_falls_back_to_kafka_broker_without_a_connection(monkeypatch):
     target = resolve_kafka("kafka_not_there")
     assert not target.found and target.bootstrap_servers is None and target.client_options == {}
     assert "KAFKA_BROKER" in target.describe()
+
+
+def test_airflow_connection_extra_reaches_the_client_and_is_not_logged(caplog, recorded):
+    caplog.set_level(logging.DEBUG)
+    extra = {
+        "bootstrap.servers": f"127.0.0.1:{free_port()}",
+        "security.protocol": "SASL_SSL",
+        "sasl.mechanism": "SCRAM-SHA-256",
+        "sasl.username": "producer",
+        "sasl.password": SECRET,
+        "ssl.ca.location": "/etc/ssl/ca.pem",
+        "ssl.key.password": KEY_SECRET,
+        "unknown.secret.key": SECRET,
+    }
+    bootstrap, client_options = client_options_from_extra(extra)
+    settings = Settings.from_env({"KAFKA_BROKER": bootstrap, "MAX_RETRIES": "0"})
+    base = KafkaOptions.from_settings(settings, client_options)
+    opts = KafkaOptions(**{**base.__dict__, "bootstrap_timeout_ms": 300})
+    with pytest.raises(BrokerUnavailable):
+        KafkaPublisher(opts, threading.Event()).connect()
+    kwargs = recorded["KafkaProducer"]
+    assert kwargs["security_protocol"] == "SASL_SSL" and kwargs["sasl_mechanism"] == "SCRAM-SHA-256"
+    assert kwargs["sasl_plain_username"] == "producer" and kwargs["sasl_plain_password"] == SECRET
+    assert kwargs["ssl_cafile"] == "/etc/ssl/ca.pem" and kwargs["ssl_password"] == KEY_SECRET
+    text = "\n".join(f"{r.getMessage()} {r.args!r}" for r in caplog.records)
+    assert SECRET not in text and KEY_SECRET not in text

@@ -384,7 +384,7 @@ def test_cli_json_summary_equals_the_operators_xcom(kafka_conn, topics, clean_pr
 
 
 def test_a_day_plays_with_the_task_processs_heap_frozen_and_gives_it_back():
-    """Full collections skip Airflow's objects while a day plays (see operators.frozen_heap);
+    """Full collections skip Airflow's objects while a day plays (see task_context.frozen_heap);
     afterwards the collector has them again, and a heap someone else froze is left alone."""
     import gc
 

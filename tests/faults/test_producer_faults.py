@@ -60,7 +60,7 @@ def test_sigterm_mid_day_then_start_again(kafka_bootstrap, topics, tmp_path, led
     ledger.fault()
     t0 = time.monotonic()
     proc.send_signal(signal.SIGTERM)
-    assert proc.wait(10) == 143  # a graceful stop by SIGTERM (foot_traffic.exits)
+    assert proc.wait(10) == 143  # a graceful stop by SIGTERM (foot_traffic.cli.exits)
     assert time.monotonic() - t0 < 5, "SIGTERM must flush and exit within a few seconds"
     text = log.read_text()
     assert "SIGTERM received" in text and "stopped cleanly" in text

@@ -194,7 +194,7 @@ def test_a_chain_runs_stores_and_one_stores_view():
 
 
 def test_a_chain_shards_xcom_gives_one_summary_per_store():
-    """What ``operators.chain_result`` pushes: each store's day checked like a store summary;
+    """What ``run.outcome.chain_result`` gives the operator to push: each store's day checked like a store summary;
     an older XCom without per-topic counts is checked by the read-back only, never called short."""
     from foot_traffic_airflow.ui.runs import find_summaries
 

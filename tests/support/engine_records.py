@@ -20,7 +20,7 @@ from foot_traffic.run.runner import Runner
 from foot_traffic.settings import Settings
 from foot_traffic.plan.stores import Catalogue
 from foot_traffic.testing import FakeClock, MemoryKafka, memory_delivery
-from foot_traffic.topic_schemas import EVENTS, SESSIONS, event_schema, session_schema
+from foot_traffic.contract.schemas import EVENTS, SESSIONS, event_schema, session_schema
 
 SESSION_TOPIC, EVENT_TOPIC = "s", "e"
 LATER = datetime(2040, 1, 1, tzinfo=UTC)  # every day played is in the past: full speed

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from foot_traffic.local_broker import BrokerStartError, free_port, wait_ready
-from foot_traffic.topic_schemas import event_schema, record_schema, session_schema
+from foot_traffic.contract.schemas import event_schema, record_schema, session_schema
 
 
 class TansuBroker:

@@ -25,10 +25,6 @@ def _pyplot():
     return plt
 
 
-def _hours(t: float, start: int) -> float:
-    return (t - start) / 3600.0
-
-
 def day_chart(data, path, *, width: float = 11.0):
     """Draw ``data`` (a validate.DayData) as a PNG into ``path`` (a file name or a binary
     file object, e.g. a web response's buffer); returns ``path``."""

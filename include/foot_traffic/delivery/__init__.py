@@ -5,7 +5,7 @@ Modules by concern: ``errors`` (what can go wrong), ``options`` (client settings
 confirmed delivery) and its two clients ``kafka_python`` and ``confluent`` (their private
 internals behind ``internals``), ``ledger`` (the day ledger: owners and positions),
 ``transactions`` (one transactional producer per local day, positions committed with the
-records), ``direct`` (``KAFKA_TRANSACTIONS=0``) and ``scan`` (reading a day back).
+records; ``ledger_io``: how it reads the ledger), ``direct`` (``KAFKA_TRANSACTIONS=0``) and ``scan`` (reading a day back).
 
 The runner talks to one object, chosen here (``delivery_for``): ``transactions.Transactions``
 or ``direct.Direct``. Both take a local day's store-days (``look``, ``take``), hand out one
@@ -40,7 +40,8 @@ def delivery_for(
     from foot_traffic.delivery.producer import producer_for
     from foot_traffic.delivery.scan import KafkaDayScanner
     from foot_traffic.delivery.topics import ensure_topics
-    from foot_traffic.delivery.transactions import KafkaLedgerIO, Transactions
+    from foot_traffic.delivery.ledger_io import KafkaLedgerIO
+    from foot_traffic.delivery.transactions import Transactions
 
     topics = [settings.kafka_topic, settings.kafka_topic_realistic]
     scanner = KafkaDayScanner(options, stop) if settings.resume else None

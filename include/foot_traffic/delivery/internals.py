@@ -7,7 +7,7 @@ without a timeout (forever if the coordinator never answers, or if the fence hol
 sender thread); :func:`end_transaction` is the same request with a bounded wait.
 Everything touching ``producer._sender``, ``producer._transaction_manager`` or a future's
 ``_add_cb_eb`` (both callbacks of a record under one lock) lives here,
-and ``tests/unit/test_kafka_internals.py`` fails loudly when an upgrade changes it.
+and ``tests/unit/delivery/test_kafka_internals.py`` fails loudly when an upgrade changes it.
 """
 
 from __future__ import annotations

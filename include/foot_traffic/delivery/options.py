@@ -9,7 +9,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from foot_traffic.settings import KafkaSettings
 
 # Matched in kafka-python keywords (sasl_plain_password, ssl_keyfile) and librdkafka keys
 # (sasl.password, ssl.key.location, sasl.jaas.config) alike.
@@ -56,8 +59,8 @@ class KafkaOptions:
     stall_timeout_ms: int = 15_000
 
     @classmethod
-    def from_settings(cls, settings, client_options: Mapping[str, Any] | None = None) -> KafkaOptions:
-        """Options from a ``foot_traffic.settings.Settings``; ``client_options`` adds
+    def from_settings(cls, settings: KafkaSettings, client_options: Mapping[str, Any] | None = None) -> KafkaOptions:
+        """Options from the Kafka settings; ``client_options`` adds
         kafka-python keyword arguments (security_protocol, sasl_*, ssl_*)."""
         return cls(
             bootstrap_servers=settings.bootstrap_servers,

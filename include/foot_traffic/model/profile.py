@@ -96,12 +96,6 @@ class Profile:
             return self.model.dwell.max_minutes
         return max(band.max_minutes for band in self.durations)
 
-    def slot_at(self, minute_of_day: int) -> Slot:
-        for slot in self.slots:
-            if slot.start_minute <= minute_of_day < slot.end_minute:
-                return slot
-        raise ValueError(f"minute {minute_of_day} is outside the day")
-
     def digest(self) -> str:
         """A short hash of the model, so a resumed day can tell it was planned the same way."""
         if self.model is not None:

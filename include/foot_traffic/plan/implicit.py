@@ -10,11 +10,15 @@ records, seeds, totals and plan ids are byte for byte the original producer's
 from __future__ import annotations
 
 from datetime import date
+from typing import TYPE_CHECKING
 
 from foot_traffic.model.profile import WEEKDAYS, Profile, load_profile
 from foot_traffic.plan.localday import MINUTES_PER_DAY
 from foot_traffic.plan.storeday import DEFAULT_VARIATION_PCT, StoreDayPlan, daily_total, plan_store_day
 from foot_traffic.plan.stores import Catalogue, Store
+
+if TYPE_CHECKING:
+    from foot_traffic.settings import SimulationSettings
 
 IMPLICIT_SOURCE = "no catalogue"  # Catalogue.source of the implicit catalogue
 ALL_DAY = tuple(((0, MINUTES_PER_DAY),) for _ in range(7))
@@ -27,8 +31,8 @@ def _store(profile: Profile, baseline: int, daily_customers: int | None, variati
     )
 
 
-def implicit_store(settings, profile: Profile | None = None) -> Store:
-    """The store of a run without a catalogue, from ``settings`` (a ``Settings``);
+def implicit_store(settings: SimulationSettings, profile: Profile | None = None) -> Store:
+    """The store of a run without a catalogue, from ``settings``;
     ``profile``: FOOT_TRAFFIC_PROFILE's, when the caller has loaded it already.
 
     DAILY_VARIATION_PCT 0 turns the day-to-day variation off, a fitted profile's own
@@ -39,7 +43,7 @@ def implicit_store(settings, profile: Profile | None = None) -> Store:
     return _store(profile, settings.baseline, settings.daily_customers, own)
 
 
-def implicit_catalogue(settings, profile: Profile | None = None) -> Catalogue:
+def implicit_catalogue(settings: SimulationSettings, profile: Profile | None = None) -> Catalogue:
     """The catalogue of one of a run without a catalogue (see :func:`implicit_store`)."""
     return Catalogue((implicit_store(settings, profile),), IMPLICIT_SOURCE)
 

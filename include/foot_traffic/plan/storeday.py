@@ -31,6 +31,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 from foot_traffic.model import arrivals
 from foot_traffic.model.intensity import DayIntensity
@@ -42,6 +43,9 @@ from foot_traffic.plan.seeds import PLAN_VERSION, STORE_PLAN_VERSION, curve_seed
 from foot_traffic.plan.segments import Segment, mean_open_weight, segments_of
 from foot_traffic.plan.stores import Store
 from foot_traffic.plan.visits import uniform_visits
+
+if TYPE_CHECKING:
+    from foot_traffic.settings import SimulationSettings
 
 DEFAULT_VARIATION_PCT = 0.10  # DAILY_VARIATION_PCT's default
 DEFAULT_GRACE_MINUTES = 15  # CLOSING_GRACE_MINUTES's default
@@ -182,7 +186,7 @@ def split_largest_remainder(total: int, weights: tuple[float, ...]) -> tuple[int
 def plan_store_day(
     store: Store,
     day: date,
-    settings=None,
+    settings: SimulationSettings | None = None,
     seed: int | None = None,
     *,
     variation_pct: float | None = None,
@@ -191,7 +195,7 @@ def plan_store_day(
 ) -> StoreDayPlan:
     """Plan ``store``'s local ``day`` (the implicit store's: its UTC day).
 
-    ``settings`` (a ``foot_traffic.settings.Settings``) gives SEED when ``seed`` is None (a
+    ``settings`` gives SEED when ``seed`` is None (a
     random seed when neither has one), DAILY_VARIATION_PCT (for a store without its own),
     DISABLE_DAILY_VARIATION (for every store) and CLOSING_GRACE_MINUTES; a keyword given
     overrides the setting; without settings the defaults (0.10, on, 15)."""

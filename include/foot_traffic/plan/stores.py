@@ -431,7 +431,3 @@ def load_catalogue(path: str | Path) -> Catalogue:
     except (ValueError, yaml.YAMLError) as exc:
         raise CatalogueError(str(path), [f"not valid {'JSON' if path.suffix == '.json' else 'YAML'}: {exc}"]) from None
     return catalogue_from_dict(doc, str(path), path.parent)
-
-
-def weekday_name(day: date) -> str:
-    return WEEKDAYS[day.weekday()]

@@ -36,9 +36,13 @@ import heapq
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass, fields, replace
+from typing import TYPE_CHECKING
 
 from foot_traffic.plan.seeds import derive_seed
 from foot_traffic.records.events import ENTRY, EXIT, H_EVENT_ID, H_SEQ, Moment, Record
+
+if TYPE_CHECKING:
+    from foot_traffic.settings import SensorSettings
 
 DUPLICATE_SUFFIX = ":dup"
 DOUBLE_DELAYS = (1, 2)  # seconds after the passage
@@ -69,7 +73,7 @@ class SensorModel:
         return self.batch_seconds + self.upload_delay_seconds if self.batch_seconds else 0
 
     @classmethod
-    def from_settings(cls, settings) -> SensorModel:
+    def from_settings(cls, settings: SensorSettings) -> SensorModel:
         """Each field from its setting ``sensor_<field>`` (``SENSOR_MISS_RATE`` ...)."""
         return cls(**{f.name: getattr(settings, f"sensor_{f.name}") for f in fields(cls)})
 
@@ -152,14 +156,10 @@ def sensor_moments(stream, model: SensorModel, rng_seed: int, gateway_key: str) 
     yield from release(2**62, inclusive=True)
 
 
-def is_duplicate(event_id: str) -> bool:
-    return event_id.endswith(DUPLICATE_SUFFIX)
-
-
 KINDS = (ENTRY, EXIT)
 
 
-def day_moments(stream, settings) -> Iterator[Moment]:
+def day_moments(stream, settings: SensorSettings) -> Iterator[Moment]:
     """The moments a run sends for ``stream``'s day: through the sensor when any flaw is on.
 
     The one place the runner, ``validate`` and the tests get a day's records from.

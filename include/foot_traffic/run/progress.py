@@ -3,7 +3,7 @@
 The runner knows where it is (days open and done, records sent, simulated time, lag);
 what to do with that is the front door's choice. :class:`LogProgress` writes plain log
 lines at a steady cadence (Airflow, Docker logs, CI, a pipe); the CLI swaps in a live
-terminal display (``foot_traffic.terminal``) when standard error is a terminal.
+terminal display (``foot_traffic.cli.terminal``) when standard error is a terminal.
 """
 
 from __future__ import annotations

@@ -56,16 +56,6 @@ class PlanQuery:
         assert self.settings.seed is not None
         return self.settings.seed
 
-    def as_params(self) -> dict[str, str]:
-        """The query string that reproduces this plan (links, the form)."""
-        s = self.settings
-        params = {"day": self.day.isoformat(), "seed": str(s.seed), "baseline": str(s.baseline),
-                  "variation": f"{s.daily_variation_pct:g}" if s.variation_enabled else "0",
-                  "profile": self.profile_key}
-        if s.daily_customers is not None:
-            params["customers"] = str(s.daily_customers)
-        return params
-
 
 def profile_choices(environ: Mapping[str, str] | None = None) -> dict[str, Path | None]:
     """Profiles the page offers: key -> file (None: the built-in profile of that name)."""

@@ -73,24 +73,19 @@ EARLIEST_OFFSET_MS = 14 * 3600 * 1000
 def read_back(conn_id: str, day: date, topics: Sequence[str], timeout: float, store: str | None = None) -> Readback:
     """Scan ``topics`` for ``day``'s records within ``timeout`` seconds: the implicit
     store's (no catalogue), or catalogue store ``store``'s local day."""
-    if store is not None:
-        return read_back_stores(conn_id, day, topics, timeout, [store])[store]
-    from foot_traffic.plan.localday import day_start
-
-    since_ms = int(day_start(day).timestamp() * 1000)
-    return _read(conn_id, timeout, [None], lambda scanner: {None: scanner.scan(day, list(topics), since_ms)})[None]
+    return read_back_stores(conn_id, day, topics, timeout, [store])[store]
 
 
 def read_back_stores(
-    conn_id: str, day: date, topics: Sequence[str], timeout: float, stores: Sequence[str]
-) -> dict[str, Readback]:
+    conn_id: str, day: date, topics: Sequence[str], timeout: float, stores: Sequence[str | None]
+) -> dict[str | None, Readback]:
     """Like ``read_back`` for the local day ``day`` of each of ``stores``, in one scan of the
     topics (a chain run's page: not one scan per store)."""
     from foot_traffic.plan.localday import day_start
 
     stores = list(dict.fromkeys(stores))
-    since_ms = int(day_start(day).timestamp() * 1000) - EARLIEST_OFFSET_MS
-    return _read(conn_id, timeout, stores, lambda scanner: scanner.scan_stores(day, list(topics), since_ms, stores))
+    since_ms = int(day_start(day).timestamp() * 1000) - (0 if stores == [None] else EARLIEST_OFFSET_MS)
+    return _read(conn_id, timeout, stores, lambda scanner: scanner.scan(day, list(topics), since_ms, stores))
 
 
 def _read(conn_id: str, timeout: float, keys: list, scan_with) -> dict[Any, Readback]:

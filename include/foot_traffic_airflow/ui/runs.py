@@ -99,7 +99,7 @@ def find_summaries(value: Any, depth: int = 0) -> list[dict[str, Any]]:
 
 
 def store_summaries(result: dict[str, Any]) -> list[dict[str, Any]]:
-    """A chain shard's XCom (``operators.chain_result``) as one summary per store, in the
+    """A chain shard's XCom (``run.outcome.chain_result``) as one summary per store, in the
     shape the run page checks (no per-slot counts: a store's slots are its local ones)."""
     out = []
     for store, entry in result["per_store"].items():

@@ -99,7 +99,7 @@ def plan_view(plan: StoreDayPlan, settings: Settings | None = None) -> PlanView:
     )
 
 
-def plan_query(plan: DayPlan, settings: Settings) -> dict[str, str]:
+def plan_query(plan: StoreDayPlan, settings: Settings) -> dict[str, str]:
     """The plan page's query for ``plan`` made with ``settings``: the same day, seed, customers,
     baseline and variation, hence the same plan and the same week."""
     query = {"day": plan.day.isoformat(), "seed": str(plan.seed), "baseline": str(settings.baseline),

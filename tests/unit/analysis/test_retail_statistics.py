@@ -23,7 +23,7 @@ import pytest
 from scipy import stats
 
 from foot_traffic.analysis.stats import chi_square
-from foot_traffic.analysis.validate import validate_store_day
+from foot_traffic.analysis.validate import check_store_day
 from foot_traffic.model.profile import WEEKDAYS, load_profile, original_profile
 from foot_traffic.plan.implicit import implicit_store, plan_day
 from foot_traffic.run.runner import Runner
@@ -244,7 +244,7 @@ def test_each_simulated_day_passes_validate():
     pvalues = []
     for day in SENSOR_DAYS:
         mine = {t: [r for r in rs if r.header("ft-day") == day.isoformat()] for t, rs in by_topic.items()}
-        report = validate_store_day(settings, implicit_store(settings, profile), day, mine)
+        report = check_store_day(settings, implicit_store(settings, profile), day, mine)
         assert report.passed, report.table()
         pvalues += [c.p_value for c in report.tests]
     assert len(pvalues) == 7 * 8 and 0.2 < sum(pvalues) / len(pvalues) < 0.8

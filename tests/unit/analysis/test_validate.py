@@ -12,7 +12,7 @@ import pytest
 from foot_traffic.analysis.charts import day_chart
 from foot_traffic.analysis.readback import Landed
 from foot_traffic.analysis.report import ALPHA, apply_family_level
-from foot_traffic.analysis.validate import validate_store_day
+from foot_traffic.analysis.validate import check_store_day
 from foot_traffic.model.profile import load_profile
 from foot_traffic.plan.implicit import implicit_store
 from foot_traffic.plan.stores import load_catalogue
@@ -36,7 +36,7 @@ def produce(env, days=(DAY,), catalogue=None):
 
 def validate_implicit(settings, profile, day, got):
     """Check ``day`` of a run without a catalogue: the implicit store of ``settings``."""
-    return validate_store_day(settings, implicit_store(settings, profile), day, got)
+    return check_store_day(settings, implicit_store(settings, profile), day, got)
 
 
 def check(env, records=None):
@@ -167,7 +167,7 @@ stores:
     reports = []
     for store in catalogue.stores:
         mine = {t: [r for r in rs if r.header("ft-store") == store.id] for t, rs in got.items()}
-        reports.append(validate_store_day(settings, store, day, mine))
+        reports.append(check_store_day(settings, store, day, mine))
     apply_family_level(reports)
     for report in reports:
         assert report.passed, report.table()

@@ -42,27 +42,6 @@ def test_both_callbacks_of_a_future_are_attached_at_once():
         kafka_internals.add_callbacks(object(), print, print)
 
 
-@pytest.mark.integration
-def test_the_door_reaches_and_stops_a_real_producers_sender(kafka_bootstrap):
-    # linger: the batch waits 0.5 s, so the callback is attached before the send completes
-    producer = kafka.KafkaProducer(bootstrap_servers=kafka_bootstrap, linger_ms=500)
-    try:
-        sender = kafka_internals.io_thread(producer)
-        assert sender.is_alive()
-        assert not kafka_internals.in_io_thread(producer)
-        seen = []
-        producer.send("ft_internals_probe", b"x").add_callback(
-            lambda _m: seen.append(kafka_internals.in_io_thread(producer))
-        )
-        producer.flush(10)
-        assert seen == [True], "callbacks run on the sender thread"
-        released = threading.Event()
-        kafka_internals.stop_io_thread(producer, released)
-        assert released.is_set() and not sender.is_alive()
-    finally:
-        producer.close(timeout=0)
-
-
 def test_a_lost_write_is_named_as_such_not_as_a_transaction_step():
     """The broker lost records it had acknowledged (no record of ours failed): the error says
     so, with or without transactions; a failed transaction step is named as one."""

@@ -2,7 +2,7 @@
 
 Released schemas are kept in ``schemas_released/<revision>/`` (as ``foot-traffic schema --out``
 writes them). A released revision never changes; a change of the schemas bumps
-``topic_schemas.REVISION`` and adds its directory (``python -m tests.unit.test_schema_evolution``
+``contract.schemas.REVISION`` and adds its directory (``python -m tests.unit.contract.test_schema_evolution``
 writes it). The current schemas must not break any released one: no property removed, no
 required set grown, and every value an old schema accepted still accepted (checked over the
 engine's records and edge values). The default output stays byte-identical besides
@@ -22,7 +22,7 @@ import pytest
 
 from foot_traffic.settings import EXAMPLE_CHAIN
 from foot_traffic.plan.stores import load_catalogue
-from foot_traffic.topic_schemas import REVISION, event_schema, session_schema
+from foot_traffic.contract.schemas import REVISION, event_schema, session_schema
 from tests.support.engine_records import EVENT_TOPIC, SENSOR, SESSION_TOPIC, engine_records, small, values
 
 RELEASED = Path(__file__).resolve().parent / "schemas_released"
@@ -92,11 +92,11 @@ def breaking_changes(old: dict, new: dict, examples: list[dict]) -> list[str]:
 
 def test_the_current_schemas_are_released_as_they_are():
     """A released revision never changes: a change bumps REVISION and adds its directory."""
-    assert REVISION in released(), f"schemas_released/{REVISION}/ missing: run python -m tests.unit.test_schema_evolution"
+    assert REVISION in released(), f"schemas_released/{REVISION}/ missing: run python -m tests.unit.contract.test_schema_evolution"
     for name, schema in FILES.items():
         assert load(REVISION, name) == schema(), (
-            f"{name} differs from released revision {REVISION}: bump topic_schemas.REVISION (an additive change) "
-            "and run python -m tests.unit.test_schema_evolution")
+            f"{name} differs from released revision {REVISION}: bump contract.schemas.REVISION (an additive change) "
+            "and run python -m tests.unit.contract.test_schema_evolution")
 
 
 @pytest.mark.parametrize("revision", released())

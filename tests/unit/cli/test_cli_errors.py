@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from foot_traffic import cli
-from foot_traffic.exits import EXIT_SIGINT, EXIT_SIGTERM
+from foot_traffic.cli.exits import EXIT_SIGINT, EXIT_SIGTERM
 from foot_traffic.settings import Settings
 
 

@@ -85,11 +85,5 @@ def test_a_stop_while_waiting_ends_at_once(closed_port):
     assert time.monotonic() - started < 2
 
 
-def test_a_broker_that_answers_returns_at_the_first_attempt(kafka_bootstrap, caplog):
-    caplog.set_level("INFO")
-    first_contact(options(kafka_bootstrap, retries=6, backoff=5), threading.Event())
-    assert not [r for r in caplog.records if r.name == "foot_traffic.delivery.first_contact"]
-
-
 def test_plural():
     assert (plural(1, "attempt"), plural(2, "attempt"), plural(0, "day")) == ("1 attempt", "2 attempts", "0 days")

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from foot_traffic.records import events, stream
 from foot_traffic.settings import EXAMPLE_CHAIN
 from foot_traffic.plan.stores import catalogue_from_dict, load_catalogue
-from foot_traffic.topic_schemas import (
+from foot_traffic.contract.schemas import (
     DIALECT,
     event_schema,
     record_schema,

@@ -1,5 +1,5 @@
-"""How ``foot-traffic produce`` ends: its exit codes, the stop signals that choose one,
-and the line that says what a stopped run delivered.
+"""How ``foot-traffic produce`` ends: its exit codes (``run.outcome``'s) in words, and the
+stop signals that choose one.
 
 A script can tell the endings apart: the days are done (0), a person pressed Ctrl-C
 (130, as shells report SIGINT), the container or service manager stopped it (143,
@@ -14,17 +14,11 @@ from __future__ import annotations
 import logging
 import signal
 import threading
-from collections.abc import Sequence
 from typing import Any
 
-log = logging.getLogger("foot_traffic")
+from foot_traffic.run.outcome import EXIT_DELIVERY, EXIT_FENCED, EXIT_OK, EXIT_SETTINGS, EXIT_SIGINT, EXIT_SIGTERM
 
-EXIT_OK = 0
-EXIT_DELIVERY = 1
-EXIT_SETTINGS = 2
-EXIT_FENCED = 3
-EXIT_SIGINT = 128 + signal.SIGINT  # 130
-EXIT_SIGTERM = 128 + signal.SIGTERM  # 143
+log = logging.getLogger("foot_traffic")
 
 EXIT_CODES_TEXT = f"""\
 exit codes:
@@ -66,28 +60,3 @@ class StopSignals:
     @property
     def exit_code(self) -> int:
         return EXIT_SIGINT if self.signum in (None, signal.SIGINT) else 128 + self.signum
-
-
-def delivered(summaries: Sequence[Any], records_sent: int, *, acknowledged: bool = True, most: int = 5) -> str:
-    """What a stopped run delivered: its records, the days complete, the unfinished ones
-    and what each holds (``summaries``: the runner's ``DaySummary`` objects).
-    ``acknowledged`` False: stopped during an outage, the last records' fate unknown."""
-    if not records_sent and not any(s.already_present for s in summaries):
-        return "nothing was sent"
-    done = [s for s in summaries if s.finished]
-    open_ = [s for s in summaries if not s.finished and not s.closed]
-
-    def label(s: Any) -> str:
-        return f"{s.store_id} {s.day}" if s.store_id else str(s.day)
-
-    parts = [f"{records_sent:,} records sent" + (", every one acknowledged" if acknowledged else "")]
-    if done:
-        parts.append(f"{len(done):,} {'day' if len(done) == 1 else 'days'} complete")
-    if open_:
-        shown = ", ".join(
-            f"{label(s)} ({s.sent:,} sent" + (f", {s.already_present:,} there before)" if s.already_present else ")")
-            for s in open_[:most]
-        )
-        more = f" and {len(open_) - most:,} more" if len(open_) > most else ""
-        parts.append(f"unfinished: {shown}{more}")
-    return "; ".join(parts)

@@ -1,7 +1,7 @@
 """``foot-traffic produce``: connect (failing fast without a broker), play the days, say
 how the run ended (summary table or JSON, a line for a stop) and exit with its code.
 
-The exit codes are :mod:`foot_traffic.exits`'s. The first connection follows the seed:
+How a run ended and its exit code are ``run.outcome``'s, as for the operators. The first connection follows the seed:
 ``MAX_RETRIES`` attempts, ``RETRY_BACKOFF_SECONDS`` apart (``retry.first_contact``); an
 outage later in the run is healed by the runner with its growing back-off.
 """
@@ -15,27 +15,22 @@ import sys
 import textwrap
 from datetime import date
 
-from foot_traffic.build import build_runner
-from foot_traffic.exits import EXIT_DELIVERY, EXIT_FENCED, EXIT_OK, StopSignals, delivered
-from foot_traffic.delivery.options import KafkaOptions
-from foot_traffic.plan.localday import local_date
-from foot_traffic.delivery.ledger import describe_owner, describe_run
-from foot_traffic.run.pacing import SystemClock
-from foot_traffic.plan.localday import today
-from foot_traffic.model.profile import Profile
+from foot_traffic.build import build_runner, first_day
+from foot_traffic.cli.exits import StopSignals
 from foot_traffic.delivery.first_contact import NoBroker, first_contact
+from foot_traffic.delivery.ledger import describe_run
+from foot_traffic.delivery.options import KafkaOptions
+from foot_traffic.model.profile import Profile
+from foot_traffic.plan.localday import today
+from foot_traffic.plan.stores import Catalogue
+from foot_traffic.run.outcome import EXIT_DELIVERY, Ending, Outcome, play
+from foot_traffic.run.pacing import SystemClock
 from foot_traffic.run.runner import days_from
 from foot_traffic.settings import Settings
-from foot_traffic.plan.stores import Catalogue
 
 log = logging.getLogger("foot_traffic")
 
 LOCAL_BROKER = "127.0.0.1:19092"  # where ``make broker`` listens
-
-
-def chain_first_day(catalogue: Catalogue, now: float) -> date:
-    """The earliest local date among the stores at ``now`` (a chain run without --date)."""
-    return min(local_date(now, store.tz) for store in catalogue)
 
 
 def no_broker_text(exc: NoBroker) -> str:
@@ -56,16 +51,13 @@ def cmd_produce(settings: Settings, profile: Profile, args: argparse.Namespace, 
     signals = StopSignals().install()
     stop = signals.event
     clock = SystemClock()
-    if catalogue is None:
-        first = args.date or today(clock.now())
-    else:
-        first = args.date or chain_first_day(catalogue, clock.now().timestamp())
+    first = args.date or first_day(catalogue, clock.now().timestamp())
     count = args.days if args.days else (1 if args.date else None)
     command = "foot-traffic produce" + (f" --date {args.date}" if args.date else "")
     backfill = count is not None and count > 1
     progress, progress_every = None, None
     if sys.stderr.isatty() and not args.quiet:
-        from foot_traffic.terminal import TerminalProgress
+        from foot_traffic.cli.terminal import TerminalProgress
 
         paced = settings.from_midnight or first >= today(clock.now())  # not a past day at full speed
         unit = "days" if catalogue is None else "store-days"
@@ -97,45 +89,31 @@ def cmd_produce(settings: Settings, profile: Profile, args: argparse.Namespace, 
             return signals.exit_code
         print(no_broker_text(exc), file=sys.stderr)
         return EXIT_DELIVERY
-    try:
-        summaries = runner.run(
-            days_from(first, count),
-            first_from_now=args.date is None and not settings.from_midnight,
-            keep_summaries=count is not None or catalogue is None,
-            days_total=None if count is None else count * (1 if catalogue is None else len(catalogue)),
-        )
-    except InterruptedError:  # stopped while a client was connecting (at the start, or healing an outage)
-        if runner.records_sent:
-            log.warning("stopped by %s while connecting to Kafka: %d records sent before; what was committed stays, "
-                        "a restart sends exactly the rest", signals.name, runner.records_sent)
-        else:
-            log.warning("stopped by %s before anything was sent", signals.name)
-        return signals.exit_code
-    _report(summaries, args, catalogue, (settings.kafka_topic, settings.kafka_topic_realistic))
-    if runner.fenced is not None:
-        log.error(
-            "fenced: %s now writes %s; this run stopped (what it committed stays, once)",
-            describe_owner(runner.fenced.by), runner.fenced.day,
-        )
-        return EXIT_FENCED
-    if stop.is_set():
-        what = delivered(summaries, runner.records_sent, acknowledged=not runner.stopped_in_outage)
-        if runner.stopped_in_outage:
-            log.warning("stopped by %s during an outage: %s; what was committed stays, a restart sends exactly the "
-                        "rest", signals.name, what)
-        elif not runner.records_sent:
-            log.warning("stopped by %s before anything was sent", signals.name)
-        else:
-            log.warning("stopped cleanly by %s: %s; a restart with the same settings sends the rest", signals.name, what)
-        return signals.exit_code
-    if settings.validate_day and count is not None:
-        from foot_traffic.analysis.validate import read_and_validate
+    outcome = play(
+        runner, days_from(first, count), stopped_by=lambda: signals.name,
+        first_from_now=args.date is None and not settings.from_midnight,
+        keep_summaries=count is not None or catalogue is None,
+        days_total=None if count is None else count * (1 if catalogue is None else len(catalogue)),
+    )
+    if outcome.summaries is not None:
+        _report(outcome.summaries, args, catalogue, (settings.kafka_topic, settings.kafka_topic_realistic))
+    _say(outcome)
+    if outcome.ending is Ending.DONE and settings.validate_day and count is not None:
+        from foot_traffic.analysis.validate import check_delivered
 
         for day in days_from(first, count):
-            for report in read_and_validate(settings, profile, day, KafkaOptions.from_settings(settings), catalogue=catalogue):
-                for line in report.table().splitlines():
-                    log.info("%s", line)
-    return EXIT_OK
+            checked = check_delivered(settings, profile, day, KafkaOptions.from_settings(settings), catalogue=catalogue)
+            if checked["passed"] is None:  # the day could not be read back
+                return EXIT_DELIVERY
+    return outcome.exit_code(signals.exit_code)
+
+
+def _say(outcome: Outcome) -> None:
+    """How the run ended, in the log: a stop is a warning, a failure an error."""
+    if outcome.ending is Ending.STOPPED:
+        log.warning("%s", outcome.text)
+    elif outcome.ending is not Ending.DONE:
+        log.error("%s", outcome.text)
 
 
 def _report(summaries: list, args: argparse.Namespace, catalogue: Catalogue | None, topics: tuple[str, str]) -> None:
@@ -154,6 +132,6 @@ def _report(summaries: list, args: argparse.Namespace, catalogue: Catalogue | No
         json.dump({"days": result}, sys.stdout, ensure_ascii=False)
         sys.stdout.write("\n")
     else:
-        from foot_traffic.terminal import summary_table
+        from foot_traffic.cli.terminal import summary_table
 
         summary_table(result, sys.stdout, topics)

@@ -63,9 +63,9 @@ def _fail(message: str) -> int:
 
 def cmd_schema(args: argparse.Namespace) -> int:
     """Exactly one of TOPIC, --out DIR, --asyncapi; exit 2 naming what is wrong."""
-    from foot_traffic.asyncapi import asyncapi_document
+    from foot_traffic.contract.asyncapi import asyncapi_document
     from foot_traffic.settings import Settings, SettingsError
-    from foot_traffic.topic_schemas import VALUE_SCHEMAS, record_schema, role_of, topic_schemas
+    from foot_traffic.contract.schemas import VALUE_SCHEMAS, record_schema, role_of, topic_schemas
 
     chosen = [name for name, given in (("TOPIC", args.topic is not None), ("--out", args.out is not None),
                                        ("--asyncapi", args.asyncapi)) if given]

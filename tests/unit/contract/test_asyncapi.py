@@ -16,13 +16,13 @@ import jsonschema
 import pytest
 
 from foot_traffic.records import events
-from foot_traffic.asyncapi import asyncapi_document
+from foot_traffic.contract.asyncapi import asyncapi_document
 from foot_traffic.settings import EXAMPLE_CHAIN, Settings
 from foot_traffic.plan.stores import load_catalogue
-from foot_traffic.topic_schemas import event_schema, session_schema, writers_schema
+from foot_traffic.contract.schemas import event_schema, session_schema, writers_schema
 from tests.support.engine_records import EVENT_TOPIC, SENSOR, SESSION_TOPIC, engine_records, small
 
-OFFICIAL = Path(__file__).resolve().parents[1] / "support" / "asyncapi" / "asyncapi-3.0.0-without-id.json"
+OFFICIAL = Path(__file__).resolve().parents[2] / "support" / "asyncapi" / "asyncapi-3.0.0-without-id.json"
 
 
 @pytest.fixture(scope="module")

@@ -3,19 +3,19 @@
 Channels are the configured topics (``KAFKA_TOPIC``, ``KAFKA_TOPIC_REALISTIC`` and the owner
 records' ``<KAFKA_TOPIC>_writers``, marked internal); each message gives its Kafka key
 (the customer's UUID text), its ``ft-*`` headers and its value schema, the JSON Schema of
-:mod:`foot_traffic.topic_schemas` as it is (draft 2020-12, named by ``schemaFormat``).
+:mod:`foot_traffic.contract.schemas` as it is (draft 2020-12, named by ``schemaFormat``).
 Kafka bindings (0.5.0) say how the producer creates the topics. Headers are described as
 AsyncAPI schemas (JSON Schema draft-07), their values being UTF-8 text.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from foot_traffic.records import events
 from foot_traffic.records.sensor import DUPLICATE_SUFFIX
 from foot_traffic.plan.stores import MAX_STORE_ID, STORE_ID
-from foot_traffic.topic_schemas import (
+from foot_traffic.contract.schemas import (
     DIALECT,
     EVENTS,
     REVISION,
@@ -27,6 +27,9 @@ from foot_traffic.topic_schemas import (
     topic_roles,
     writers_schema,
 )
+
+if TYPE_CHECKING:
+    from foot_traffic.settings import KafkaSettings
 
 ASYNCAPI_VERSION = "3.0.0"
 KAFKA_BINDING = "0.5.0"
@@ -86,7 +89,7 @@ def _message(name: str, title: str, summary: str, value: dict[str, Any], key: di
     return message
 
 
-def _channel(topic: str, role: str, message: str, description: str, settings, internal: bool = False) -> dict[str, Any]:
+def _channel(topic: str, role: str, message: str, description: str, settings: KafkaSettings, internal: bool = False) -> dict[str, Any]:
     from foot_traffic.delivery.ledger import LEDGER_LAYOUT as WRITERS_LAYOUT
 
     partitions, extra = WRITERS_LAYOUT if role == WRITERS else (settings.topic_partitions, {})
@@ -109,7 +112,7 @@ def _channel(topic: str, role: str, message: str, description: str, settings, in
     return channel
 
 
-def asyncapi_document(settings) -> dict[str, Any]:
+def asyncapi_document(settings: KafkaSettings) -> dict[str, Any]:
     """The AsyncAPI 3.0 document of the topics as ``settings`` name and create them."""
     names = {role: topic for topic, role in topic_roles(settings).items()}
     customer_key = {

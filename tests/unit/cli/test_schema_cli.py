@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from foot_traffic.cli import main
-from foot_traffic.topic_schemas import event_schema, record_schema, session_schema, writers_schema
+from foot_traffic.contract.schemas import event_schema, record_schema, session_schema, writers_schema
 
 
 def run(capsysbinary, *args):

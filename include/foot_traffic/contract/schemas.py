@@ -13,11 +13,11 @@ One schema per topic value, covering every shape the producer writes:
 
 What the schemas say comes from the same declarations the records are written from
 (``events``: event types; ``profile``: weekdays, the slot label's EN DASH; ``stores``: store
-ids; ``curve_profile``: party sizes), and ``tests/unit/test_topic_schemas.py`` validates every
+ids; ``curve_profile``: party sizes), and ``tests/unit/contract/test_topic_schemas.py`` validates every
 record the engine makes for many seeds, days, profiles, catalogues and sensor flaws, so a
 field added to a record without its schema fails there (``additionalProperties`` is
 false). Evolution rule (docs/schemas.md): new fields are optional and additive, a
-required set never grows, and the released schemas kept under ``tests/unit/schemas_released``
+required set never grows, and the released schemas kept under ``tests/unit/contract/schemas_released``
 must keep accepting what they accepted.
 
 Patterns spell digits ``[0-9]``: a broker's regex engine (Tansu's, in Rust) reads ``\\d`` as
@@ -28,16 +28,19 @@ are what a validator enforces.
 from __future__ import annotations
 
 import copy
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from foot_traffic.model.curve_profile import MAX_PARTY_SIZE
 from foot_traffic.records.events import ENTRY, EXIT
 from foot_traffic.model.profile import EN_DASH, MINUTES_PER_DAY, WEEKDAYS
 from foot_traffic.plan.stores import MAX_STORE_ID, STORE_ID
 
+if TYPE_CHECKING:
+    from foot_traffic.settings import KafkaSettings
+
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
 # The schemas' revision: bumped by every (additive) change; a released revision is kept
-# under tests/unit/schemas_released/<revision>/ and must stay accepted (docs/schemas.md).
+# under tests/unit/contract/schemas_released/<revision>/ and must stay accepted (docs/schemas.md).
 REVISION = 1
 SESSION_EVENT_TYPE = "foot_traffic"  # the session record's event_type (events.RecordTemplates)
 SESSIONS, EVENTS, WRITERS = "sessions", "events", "writers"  # the topics' roles
@@ -191,7 +194,7 @@ def record_schema(value: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def topic_roles(settings) -> dict[str, str]:
+def topic_roles(settings: KafkaSettings) -> dict[str, str]:
     """Topic name -> role, for the configured topics (``KAFKA_TOPIC`` ...)."""
     from foot_traffic.delivery.ledger import ledger_topic as writers_topic
 
@@ -202,7 +205,7 @@ def topic_roles(settings) -> dict[str, str]:
     }
 
 
-def role_of(name: str, settings) -> str:
+def role_of(name: str, settings: KafkaSettings) -> str:
     """The role of ``name``: a configured topic, or a default topic name; ValueError naming the accepted ones."""
     from foot_traffic.settings import Settings
 
@@ -214,7 +217,7 @@ def role_of(name: str, settings) -> str:
     raise ValueError(f"TOPIC={name!r}: not a topic of this producer (accepted: {', '.join(accepted)})")
 
 
-def topic_schemas(settings, *, internal: bool = True) -> dict[str, dict[str, Any]]:
+def topic_schemas(settings: KafkaSettings, *, internal: bool = True) -> dict[str, dict[str, Any]]:
     """The value schemas by configured topic name (what ``--out`` writes); ``internal``: the
     writers topic's too (not for a broker to enforce: see :func:`writers_schema`)."""
     return {name: VALUE_SCHEMAS[role]() for name, role in topic_roles(settings).items() if internal or role != WRITERS}

@@ -11,8 +11,6 @@ from __future__ import annotations
 import logging
 import threading
 
-import kafka
-import kafka.admin
 import pytest
 
 from foot_traffic.local_broker import free_port
@@ -22,6 +20,7 @@ from foot_traffic.delivery.topics import ensure_topics
 from foot_traffic.delivery.kafka_python import KafkaPublisher
 from foot_traffic.delivery.scan import KafkaDayScanner
 from foot_traffic.settings import Settings
+from tests.support.kafka_clients import recorded  # noqa: F401 - a fixture
 
 PASSWORD = "pa55-W0rd-never-logged"
 KEY_PASSWORD = "key-pa55-never-logged"
@@ -49,25 +48,6 @@ def options(client_options, **kw) -> KafkaOptions:
     settings = Settings.from_env({"KAFKA_BROKER": f"127.0.0.1:{free_port()}", "MAX_RETRIES": "0"})
     base = KafkaOptions.from_settings(settings, client_options)
     return KafkaOptions(**{**base.__dict__, "bootstrap_timeout_ms": 300, **kw})
-
-
-@pytest.fixture
-def recorded(monkeypatch):
-    """kwargs given to each real kafka-python client class, by class name."""
-    calls: dict[str, dict] = {}
-
-    def recording(cls):
-        class Recording(cls):
-            def __init__(self, **kwargs):
-                calls[cls.__name__] = dict(kwargs)
-                super().__init__(**kwargs)
-
-        return Recording
-
-    monkeypatch.setattr(kafka, "KafkaProducer", recording(kafka.KafkaProducer))
-    monkeypatch.setattr(kafka, "KafkaConsumer", recording(kafka.KafkaConsumer))
-    monkeypatch.setattr(kafka.admin, "KafkaAdminClient", recording(kafka.admin.KafkaAdminClient))
-    return calls
 
 
 def test_from_settings_keeps_every_client_option():
@@ -126,30 +106,3 @@ def test_options_repr_is_the_only_leak_left_and_is_not_logged(caplog):
     with pytest.raises(BrokerUnavailable):
         KafkaPublisher(opts, threading.Event()).connect()
     assert all(PASSWORD not in r.getMessage() for r in caplog.records)
-
-
-def test_airflow_connection_extra_reaches_the_client_and_is_not_logged(caplog, recorded):
-    connection = pytest.importorskip("foot_traffic_airflow.connection")
-    caplog.set_level(logging.DEBUG)
-    extra = {
-        "bootstrap.servers": f"127.0.0.1:{free_port()}",
-        "security.protocol": "SASL_SSL",
-        "sasl.mechanism": "SCRAM-SHA-256",
-        "sasl.username": "producer",
-        "sasl.password": PASSWORD,
-        "ssl.ca.location": "/etc/ssl/ca.pem",
-        "ssl.key.password": KEY_PASSWORD,
-        "unknown.secret.key": PASSWORD,
-    }
-    bootstrap, client_options = connection.client_options_from_extra(extra)
-    settings = Settings.from_env({"KAFKA_BROKER": bootstrap, "MAX_RETRIES": "0"})
-    base = KafkaOptions.from_settings(settings, client_options)
-    opts = KafkaOptions(**{**base.__dict__, "bootstrap_timeout_ms": 300})
-    with pytest.raises(BrokerUnavailable):
-        KafkaPublisher(opts, threading.Event()).connect()
-    kwargs = recorded["KafkaProducer"]
-    assert kwargs["security_protocol"] == "SASL_SSL" and kwargs["sasl_mechanism"] == "SCRAM-SHA-256"
-    assert kwargs["sasl_plain_username"] == "producer" and kwargs["sasl_plain_password"] == PASSWORD
-    assert kwargs["ssl_cafile"] == "/etc/ssl/ca.pem" and kwargs["ssl_password"] == KEY_PASSWORD
-    text = "\n".join(f"{r.getMessage()} {r.args!r}" for r in caplog.records)
-    assert PASSWORD not in text and KEY_PASSWORD not in text
