@@ -71,7 +71,7 @@ class FootTrafficProducerOperator(TopicLineageMixin, BaseOperator):
     by a transactional producer whose id is derived from the topics and the day, so a
     newer run of the same day (a manual trigger, a retry while a zombie still sends, a
     ``foot-traffic produce --date``) fences this one. A fenced attempt stops at once,
-    pushes its summary with ``"fenced": true`` and the newer run's owner record
+    pushes its summary with ``"fenced": true`` and the newer run's take record
     (``fenced_by``), and fails with ``FootTrafficFenced`` naming that run -- not retried.
 
     Settings (``foot_traffic.settings.Settings``: the original producer's environment variables and

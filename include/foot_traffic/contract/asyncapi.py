@@ -125,9 +125,9 @@ def asyncapi_document(settings: KafkaSettings) -> dict[str, Any]:
         EVENTS: _channel(names[EVENTS], EVENTS, "doorEvent", "The door's entry and exit events, each sent when it "
                          "happens (with the sensor's upload delay: when uploaded; the JSON time stays the "
                          "passage's).", settings),
-        WRITERS: _channel(names[WRITERS], WRITERS, "ownerRecord", "Internal: the producer's owner records (who "
-                          "writes which day, for fencing and resume). Not a contract; its format is being "
-                          "redesigned.", settings, internal=True),
+        WRITERS: _channel(names[WRITERS], WRITERS, "ledgerRecord", "Internal: the producer's day ledger (who "
+                          "takes each store-day and how far its records are committed, for fencing and resume). "
+                          "Not a contract; its fields may change with any version.", settings, internal=True),
     }
     return {
         "asyncapi": ASYNCAPI_VERSION,
@@ -152,7 +152,7 @@ def asyncapi_document(settings: KafkaSettings) -> dict[str, Any]:
                 "messages": [{"$ref": f"#/channels/{role}/messages/{message}"}],
                 **({"tags": [{"name": "internal"}]} if role == WRITERS else {}),
             }
-            for role, message in ((SESSIONS, "session"), (EVENTS, "doorEvent"), (WRITERS, "ownerRecord"))
+            for role, message in ((SESSIONS, "session"), (EVENTS, "doorEvent"), (WRITERS, "ledgerRecord"))
         },
         "components": {
             "messages": {
@@ -160,8 +160,8 @@ def asyncapi_document(settings: KafkaSettings) -> dict[str, Any]:
                                     session_schema(), customer_key, _headers("session")),
                 "doorEvent": _message("doorEvent", "Entry or exit", "A passage of the door.",
                                       event_schema(), customer_key, _headers("(entry|exit)")),
-                "ownerRecord": _message(
-                    "ownerRecord", "Owner record (internal)", "Who writes a day. Internal, not a contract.",
+                "ledgerRecord": _message(
+                    "ledgerRecord", "Day ledger record (internal)", "Who takes a store-day, how far it is. Internal, not a contract.",
                     writers_schema(), {"type": "string", "description": "A transactional id."}, None,
                 ),
             },

@@ -8,7 +8,7 @@ One schema per topic value, covering every shape the producer writes:
 * ``foot_traffic_realistic`` (``KAFKA_TOPIC_REALISTIC``), the door's ``entry``/``exit``
   events, also as the sensor flaws (``SENSOR_*``) thin, double and delay them: a double
   has the same fields, its time one or two seconds later.
-* the owner records (``<KAFKA_TOPIC>_writers``): internal bookkeeping of the producer,
+* the day ledger (``<KAFKA_TOPIC>_writers``): internal bookkeeping of the producer,
   described loosely and on purpose as no contract (see :func:`writers_schema`).
 
 What the schemas say comes from the same declarations the records are written from
@@ -169,10 +169,11 @@ def event_schema() -> dict[str, Any]:
 
 
 def writers_schema() -> dict[str, Any]:
-    """The owner records: internal, no contract. Loose on purpose: their format is being redesigned."""
+    """The day ledger: internal, no contract. Loose on purpose (``delivery.ledger`` owns its format)."""
     return _head(
-        "writers", "<KAFKA_TOPIC>_writers: owner records (internal)",
-        "Internal to the producer: who writes which day (fencing, resume). Not a contract: its fields change "
+        "writers", "<KAFKA_TOPIC>_writers: the day ledger (internal)",
+        "Internal to the producer: who takes each store-day and how far its records are committed (fencing, "
+        "resume). Not a contract: its fields change "
         "without notice; do not build on it, and do not install this schema in a broker (a compacted topic's "
         "deletions have no value).",
     )

@@ -80,7 +80,7 @@ def test_channels_messages_and_references_follow_the_settings():
     messages = doc["components"]["messages"]
     assert messages["session"]["payload"]["schema"] == session_schema()
     assert messages["doorEvent"]["payload"]["schema"] == event_schema()
-    assert messages["ownerRecord"]["payload"]["schema"] == writers_schema()
+    assert messages["ledgerRecord"]["payload"]["schema"] == writers_schema()
     for message in ("session", "doorEvent"):
         assert messages[message]["bindings"]["kafka"]["key"]["format"] == "uuid"
     # every document-local reference (value schemas' own #/$defs aside) resolves
