@@ -37,6 +37,7 @@ def airflow_env(home: Path, bootstrap: str) -> dict[str, str]:
         AIRFLOW_HOME=str(home),
         AIRFLOW__CORE__LOAD_EXAMPLES="False",
         AIRFLOW__CORE__DAGS_FOLDER=str(ROOT / "dags"),
+        AIRFLOW__CORE__PLUGINS_FOLDER=str(ROOT / "plugins"),  # the chain DAG's timetable
         AIRFLOW__CORE__PARALLELISM="4",
         PYTHONWARNINGS="ignore",
         PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",

@@ -54,6 +54,7 @@ from foot_traffic.records.events import Record
 
 log = logging.getLogger(__name__)
 
+NAMING_SECONDS = 5.0  # how long a fenced run waits for the newer run's take record, to name it
 
 
 class Transactions:
@@ -305,7 +306,10 @@ class Transactions:
     def _named(self, error: Fenced, day: date, keys: dict[str | None, str]) -> Fenced:
         """``error`` with the newer writer's take record, read from the ledger (best effort)."""
         by = error.by
-        if by is None:
+        deadline = time.monotonic() + NAMING_SECONDS
+        while by is None:
+            # The newer run fences us when it connects, and commits its take record just
+            # after: read until it is there, a few seconds at most.
             try:
                 found = self.io.read(day, list(keys.values()))
                 takes = [ledger.state_of(k, found.get(k, ()), self.writer).last_take for k in keys.values()]
@@ -313,6 +317,9 @@ class Transactions:
                 by = max(newer, key=lambda e: e.rank).value if newer else None
             except (PublishError, OSError) as exc:
                 log.warning("cannot read who took %s: %s", day, exc)
+                break
+            if time.monotonic() >= deadline or self.stop.wait(0.2):
+                break
         label = _label(next(iter(keys)) if len(keys) == 1 else None, day)
         message = (f"{label}: fenced by a newer run: {ledger.describe_owner(by)} now writes this day "
                    f"(transactional id {error.transactional_id}). This run sent nothing more; its open transaction "

@@ -72,6 +72,29 @@ def test_a_newer_take_of_a_store_day_stops_the_older_writer():
     assert caught.value.by["writer"] == newer.writer
 
 
+def test_a_fenced_run_names_the_newer_run_whose_take_record_commits_just_after_the_fencing():
+    """The newer run fences by connecting, and commits its take record a moment later: the
+    fenced run waits for it rather than saying "its take record was not found"."""
+    from foot_traffic.testing import MemoryProducer
+
+    s = settings()
+    kafka = MemoryKafka()
+    older = memory_delivery(kafka, s)
+    writer = take(older, [None])
+    newer = memory_delivery(kafka, s, owner=ledger.describe_run("manual__2025-06-02"))
+    MemoryProducer(kafka, writer.transactional_id).connect()  # the newer run's init_transactions
+    with pytest.raises(Fenced) as fencing:
+        writer.producer.begin()
+    later = threading.Timer(0.5, lambda: take(newer, [None]))
+    later.start()
+    try:
+        named = older.fenced(writer, fencing.value)
+    finally:
+        later.join()
+    assert named.by is not None and named.by["writer"] == newer.writer
+    assert "manual__2025-06-02" in str(named)
+
+
 def test_a_reshard_fences_the_earlier_producer_by_its_id_only_where_a_store_day_is_unfinished():
     s = settings()
     kafka = MemoryKafka()
