@@ -341,7 +341,7 @@ def test_a_read_back_error_that_quotes_the_password_is_scrubbed(producer_run, mo
     from foot_traffic.delivery.scan import KafkaDayScanner
     from foot_traffic_airflow.ui.readback import read_back
 
-    def failing_scan(self, day, topics, since_ms):
+    def failing_scan(self, *args, **kwargs):
         raise KafkaError(f"SASL authentication failed for ft/{SECRET}")
 
     monkeypatch.setattr(KafkaDayScanner, "scan", failing_scan)
