@@ -24,6 +24,7 @@ import logging
 import re
 import sys
 import threading
+import time
 from collections import Counter
 from typing import Any
 
@@ -101,6 +102,16 @@ def _kafka_error(exc: BaseException):
     return None
 
 
+def _is_consequence(err) -> bool:
+    """Whether ``err`` only follows another failure: a record purged from the queue (after
+    a fatal error, or by us), or a produce refused because the producer failed already."""
+    if err is None or not hasattr(err, "code"):
+        return False
+    from confluent_kafka import KafkaError
+
+    return err.code() in (KafkaError._PURGE_QUEUE, KafkaError._PURGE_INFLIGHT, KafkaError._FATAL)
+
+
 def is_fencing(err) -> bool:
     """Whether a librdkafka error says that a newer producer took the transactional id."""
     from confluent_kafka import KafkaError
@@ -151,6 +162,7 @@ class ConfluentPublisher(ConfirmedPublisher):
         self.producer_factory = producer_factory or bootstrap_factory(options)
         self._failure: tuple[str, str, str, Any] | None = None  # (topic, event id, seq, error)
         self._failed_key: str | None = None  # the key of the record that failed, when reported
+        self._consequence = False  # the failure kept is a consequence (purged, fatal) whose cause may follow
         self._purged = False
         self._sent_by_topic: Counter[str] = Counter()
         # Per-record failure reports without transactions. With them, a failed record fails
@@ -166,6 +178,7 @@ class ConfluentPublisher(ConfirmedPublisher):
         # A reconnect after an outage (the runner heals): a new producer, the old one's failure forgotten.
         self._failure = None
         self._failed_key = None
+        self._consequence = False
         self._purged = False
         self._unpolled = 0
         self.sent = self.acked = 0
@@ -212,10 +225,20 @@ class ConfluentPublisher(ConfirmedPublisher):
             ) from None
 
     def _fail(self, where: tuple[str, str, str] | None, err: Any) -> None:
-        """Keep the first failure: ``where`` is (topic, event id, seq), None for the transaction."""
-        if self._failure is None:
+        """Keep the first failure: ``where`` is (topic, event id, seq), None for the transaction.
+
+        A consequence (a record purged from librdkafka's queue, "_FATAL") is kept until its
+        cause is reported: after a fatal error librdkafka purges its queue at once, and the
+        in-flight record that caused it (a record the broker refused) reports later."""
+        consequence = _is_consequence(err)
+        if self._failure is None or (self._consequence and not consequence and err is not None):
             topic, event_id, seq = where or ("", "", "")
             self._failure = (topic, event_id, seq, err)
+            self._consequence = consequence
+            if consequence:
+                log.warning("%s not delivered: %s; waiting for its cause",
+                            f"record {event_id} to {topic}" if where else "the producer", err)
+                return
             fenced = self.transactional_id and is_fencing(err)
             log.error(
                 "%s not delivered: %s; nothing more is sent",
@@ -265,7 +288,7 @@ class ConfluentPublisher(ConfirmedPublisher):
         """The delivery report of a failed record (served by poll/flush in this thread)."""
         if err is None:  # not requested (delivery.report.only.error), but harmless
             return
-        if self._failure is None:
+        if self._failure is None or (self._consequence and not _is_consequence(err)):
             headers = dict(msg.headers() or ())  # not always carried by a failure report
             key = (msg.key() or b"").decode(errors="replace")
             where = (
@@ -285,6 +308,8 @@ class ConfluentPublisher(ConfirmedPublisher):
                     self._producer.purge(in_queue=True, in_flight=False, blocking=False)
                 except Exception as exc:  # noqa: BLE001 - already failing; keep the first error
                     log.debug("purge: %s", exc)
+            if self._consequence:
+                self._await_cause()
             topic, event_id, seq, err = self._failure
             refused = refusal(err, topic, self._failed_key if topic else None)
             if refused is not None:
@@ -296,6 +321,25 @@ class ConfluentPublisher(ConfirmedPublisher):
                     transactional_id=self.transactional_id,
                 )
             raise DeliveryError(f"{what} was not delivered: {err}")
+
+    def _await_cause(self, seconds: float = 5.0) -> None:
+        """Serve the in-flight records' reports (a few seconds at most) until one says why."""
+        deadline = time.monotonic() + seconds
+        while self._consequence and self._producer is not None and time.monotonic() < deadline:
+            try:
+                if not len(self._producer):
+                    break
+                self._producer.poll(0.1)
+            except:  # noqa: E722 - a fatal error may come out of poll as a bare KafkaError: it is the cause
+                err = _kafka_error(sys.exc_info()[1]) or sys.exc_info()[1]
+                if hasattr(err, "code"):
+                    self._fail(None, err)
+                break
+        if self._consequence:
+            self._consequence = False
+            topic, event_id, _, err = self._failure
+            log.error("%s not delivered: %s; nothing more is sent (no other cause reported)",
+                      f"record {event_id} to {topic}" if topic else "the producer", err)
 
     def send(self, record: Record) -> None:
         """Queue ``record`` in librdkafka. The hot path of a full-speed day: one ``produce``
@@ -398,6 +442,8 @@ class ConfluentPublisher(ConfirmedPublisher):
 
         if err.code() in (KafkaError._TRANSPORT, KafkaError._ALL_BROKERS_DOWN):
             self._connections_lost += 1
+        elif err.fatal() and self._consequence:
+            self._fail(None, err)  # the cause of a refused produce ("_FATAL")
         log.debug("librdkafka: %s", err)
 
     def _commit_transaction(self, timeout: float) -> None:

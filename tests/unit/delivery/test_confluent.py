@@ -78,3 +78,63 @@ def test_fatal_error_in_poll_during_send_is_a_delivery_error():
         for seq in range(module.POLL_EVERY + 1):
             pub.send(record(seq))
     assert producer.produced == module.POLL_EVERY
+
+
+class Message:
+    def __init__(self, topic, key, headers):
+        self._topic, self._key, self._headers = topic, key, headers
+
+    def topic(self):
+        return self._topic
+
+    def key(self):
+        return self._key
+
+    def headers(self):
+        return self._headers
+
+
+class RefusingProducer:
+    """librdkafka after a broker refused an in-flight record (idempotent, no transactions):
+    the fatal error purges the queue first, so the purged records report before the
+    refused one, whose report comes with a later poll."""
+
+    def __init__(self):
+        self.reports = []  # (callback, message) in produce order
+
+    def produce(self, topic, value, key, headers=(), timestamp=0, on_delivery=None, **kwargs):
+        self.reports.append((on_delivery, Message(topic, key, headers)))
+
+    def __len__(self):
+        return len(self.reports)
+
+    def poll(self, timeout=0):
+        if len(self.reports) > 1:  # first: every queued record purged
+            for callback, message in self.reports[1:]:
+                callback(confluent_kafka.KafkaError(confluent_kafka.KafkaError._PURGE_QUEUE), message)
+            del self.reports[1:]
+            return 0
+        if self.reports:  # then the in-flight one: the broker's refusal
+            callback, message = self.reports.pop()
+            callback(confluent_kafka.KafkaError(87, "Broker: Invalid record"), message)
+        return 0
+
+    flush = poll
+
+    def purge(self, **kwargs):
+        pass
+
+
+def test_a_refusal_reported_after_the_purged_queue_is_the_failure_not_the_purge():
+    """Seen with Tansu's schema registry and KAFKA_TRANSACTIONS=0: the run must name the
+    refused record (no retry helps), not retry after "Purged in queue"."""
+    from foot_traffic.delivery.errors import RecordRefused
+    from foot_traffic.records.events import Record
+
+    producer = RefusingProducer()
+    pub = publisher(producer)
+    for seq in range(5):
+        pub.send(Record("t", f"customer-{seq}".encode(), b"v", (("ft-seq", str(seq).encode()),), 0, seq, "session", 0))
+    with pytest.raises(RecordRefused) as refused:
+        pub.flush()
+    assert "customer-0" in str(refused.value) and "Purged" not in str(refused.value)
