@@ -21,7 +21,6 @@ and ``close()`` adds nothing (no flush, no abort).
 from __future__ import annotations
 
 import logging
-import re
 import sys
 import threading
 import time
@@ -29,7 +28,8 @@ from collections import Counter
 from typing import Any
 
 from foot_traffic.delivery.connect import retry_connect
-from foot_traffic.delivery.errors import INVALID_RECORD, BrokerUnavailable, DeliveryError, Fenced, RecordRefused
+from foot_traffic.delivery.confluent_errors import is_consequence, is_fencing, kafka_error, refusal
+from foot_traffic.delivery.errors import BrokerUnavailable, DeliveryError, Fenced
 from foot_traffic.delivery.options import KafkaOptions
 from foot_traffic.delivery.producer import ConfirmedPublisher, ProducerFactory
 from foot_traffic.records.events import H_EVENT_ID, H_SEQ, Record
@@ -89,62 +89,6 @@ def bootstrap_factory(options: KafkaOptions) -> ProducerFactory:
 
 class _Unreachable(OSError):
     """librdkafka could not fetch metadata (retried like kafka-python's connection errors)."""
-
-
-def _kafka_error(exc: BaseException):
-    """The ``KafkaError`` inside a confluent-kafka exception (also when it surfaced as the
-    cause of a ``SystemError``: a delivery callback run while a fatal error was pending)."""
-    from confluent_kafka import KafkaError, KafkaException
-
-    for candidate in (exc, exc.__cause__, exc.__context__):
-        if isinstance(candidate, KafkaException) and candidate.args and isinstance(candidate.args[0], KafkaError):
-            return candidate.args[0]
-    return None
-
-
-def _is_consequence(err) -> bool:
-    """Whether ``err`` only follows another failure: a record purged from the queue (after
-    a fatal error, or by us), or a produce refused because the producer failed already."""
-    if err is None or not hasattr(err, "code"):
-        return False
-    from confluent_kafka import KafkaError
-
-    return err.code() in (KafkaError._PURGE_QUEUE, KafkaError._PURGE_INFLIGHT, KafkaError._FATAL)
-
-
-def is_fencing(err) -> bool:
-    """Whether a librdkafka error says that a newer producer took the transactional id."""
-    from confluent_kafka import KafkaError
-
-    return err is not None and err.code() in (
-        KafkaError._FENCED, KafkaError.PRODUCER_FENCED, KafkaError.INVALID_PRODUCER_EPOCH,
-    )
-
-
-# How librdkafka names the partition whose batch failed a transaction ("ProduceRequest for T [P] ...").
-_FAILED_BATCH = re.compile(r"ProduceRequest for (?P<topic>\S+) \[(?P<partition>[0-9]+)\]")
-
-
-def refusal(err, topic: str, key: str | None) -> RecordRefused | None:
-    """``RecordRefused`` when librdkafka's ``err`` is the broker's INVALID_RECORD (87), else None.
-
-    Per-record reports (without transactions) name the record; with transactions only the
-    commit fails, its text naming the topic and partition of the refused batch. The gap-less
-    guarantee may turn the refusal into its own fatal error first (``_GAPLESS_GUARANTEE``,
-    "Broker failed to validate record"): the same refusal."""
-    if err is None:
-        return None
-    from confluent_kafka import KafkaError
-
-    gapless = err.code() == KafkaError._GAPLESS_GUARANTEE and "failed to validate record" in err.str()
-    if err.code() != INVALID_RECORD and not gapless:
-        return None
-    partition = None
-    found = _FAILED_BATCH.search(err.str())
-    if found is not None:
-        topic = topic or found["topic"]
-        partition = int(found["partition"])
-    return RecordRefused(topic or None, key, f"{err.name()} ({INVALID_RECORD}): {err.str()}", partition=partition)
 
 
 class ConfluentPublisher(ConfirmedPublisher):
@@ -210,7 +154,7 @@ class ConfluentPublisher(ConfirmedPublisher):
         try:
             self._producer.init_transactions(self.options.delivery_timeout_ms / 1000)
         except KafkaException as exc:
-            err = _kafka_error(exc)
+            err = kafka_error(exc)
             self._fail(None, err)
             if is_fencing(err):
                 raise Fenced(
@@ -230,7 +174,7 @@ class ConfluentPublisher(ConfirmedPublisher):
         A consequence (a record purged from librdkafka's queue, "_FATAL") is kept until its
         cause is reported: after a fatal error librdkafka purges its queue at once, and the
         in-flight record that caused it (a record the broker refused) reports later."""
-        consequence = _is_consequence(err)
+        consequence = is_consequence(err)
         if self._failure is None or (self._consequence and not consequence and err is not None):
             topic, event_id, seq = where or ("", "", "")
             self._failure = (topic, event_id, seq, err)
@@ -258,7 +202,7 @@ class ConfluentPublisher(ConfirmedPublisher):
             # confluent-kafka 2.16 may also end a call that served a failed record's report
             # with a bare SystemError ("returned NULL without setting an exception"): the
             # report itself (``_on_delivery``) then says what failed.
-            err = _kafka_error(exc)
+            err = kafka_error(exc)
             if err is not None:
                 self._fail(None, err)
             elif self._failure is None:
@@ -288,7 +232,7 @@ class ConfluentPublisher(ConfirmedPublisher):
         """The delivery report of a failed record (served by poll/flush in this thread)."""
         if err is None:  # not requested (delivery.report.only.error), but harmless
             return
-        if self._failure is None or (self._consequence and not _is_consequence(err)):
+        if self._failure is None or (self._consequence and not is_consequence(err)):
             headers = dict(msg.headers() or ())  # not always carried by a failure report
             key = (msg.key() or b"").decode(errors="replace")
             where = (
@@ -331,7 +275,7 @@ class ConfluentPublisher(ConfirmedPublisher):
                     break
                 self._producer.poll(0.1)
             except:  # noqa: E722 - a fatal error may come out of poll as a bare KafkaError: it is the cause
-                err = _kafka_error(sys.exc_info()[1]) or sys.exc_info()[1]
+                err = kafka_error(sys.exc_info()[1]) or sys.exc_info()[1]
                 if hasattr(err, "code"):
                     self._fail(None, err)
                 break
@@ -382,7 +326,7 @@ class ConfluentPublisher(ConfirmedPublisher):
                 self._raise_if_failed()
             except KafkaException as exc:
                 self._serve(self._producer.poll, 0)
-                err = _kafka_error(exc)
+                err = kafka_error(exc)
                 if self.in_transaction and err is not None and err.code() == KafkaError._STATE:
                     # The transaction failed before (a refused record): its commit says why.
                     self._commit_transaction(self.options.delivery_timeout_ms / 1000)
@@ -406,7 +350,7 @@ class ConfluentPublisher(ConfirmedPublisher):
                 if isinstance(exc, KafkaException):
                     # A fatal error refuses every produce (_FATAL): poll surfaces its cause.
                     self._serve(producer.poll, 0)
-                    self._fail((record.topic, f"{record.kind} seq {record.seq}", str(record.seq)), _kafka_error(exc))
+                    self._fail((record.topic, f"{record.kind} seq {record.seq}", str(record.seq)), kafka_error(exc))
                     self._raise_if_failed()
                 raise exc
             try:
@@ -432,7 +376,7 @@ class ConfluentPublisher(ConfirmedPublisher):
         try:
             self._producer.begin_transaction()
         except KafkaException as exc:
-            self._fail(None, _kafka_error(exc))
+            self._fail(None, kafka_error(exc))
             self._raise_if_failed()
         self._lost_at_begin = self._connections_lost
 
@@ -459,13 +403,13 @@ class ConfluentPublisher(ConfirmedPublisher):
         try:
             self._producer.commit_transaction(timeout)
         except KafkaException as exc:
-            err = _kafka_error(exc)
+            err = kafka_error(exc)
             if err is not None and err.retriable() and not err.fatal():
                 try:  # librdkafka: a retriable commit error may be retried as is
                     self._producer.commit_transaction(timeout)
                     return
                 except KafkaException as again:
-                    err = _kafka_error(again)
+                    err = kafka_error(again)
             self._fail(None, err)
             self._raise_if_failed()
 
@@ -501,7 +445,7 @@ class ConfluentPublisher(ConfirmedPublisher):
                 log.info("aborted the open transaction of %s", self.transactional_id)
             except KafkaException as exc:
                 log.warning("could not abort the open transaction of %s (%s): abandoning it", self.transactional_id, exc)
-                self._failure = ("", "", "", _kafka_error(exc))
+                self._failure = ("", "", "", kafka_error(exc))
         if self._failure is None:
             left = producer.flush(timeout)
             if left:

@@ -16,7 +16,8 @@ from confluent_kafka import KafkaError as ConfluentError
 from kafka.errors import InvalidRecordError, KafkaError, RequestTimedOutError
 
 from foot_traffic.records.events import Record
-from foot_traffic.delivery.confluent import ConfluentPublisher, refusal
+from foot_traffic.delivery.confluent import ConfluentPublisher
+from foot_traffic.delivery.confluent_errors import refusal
 from foot_traffic.delivery.errors import DeliveryError, RecordRefused
 from foot_traffic.delivery.kafka_python import KafkaPublisher, is_refusal
 from foot_traffic.delivery.options import KafkaOptions
