@@ -373,6 +373,9 @@ class ConfluentPublisher(ConfirmedPublisher):
     def _begin_transaction(self) -> None:
         from confluent_kafka import KafkaException
 
+        # Serve the client's pending events first: a connection lost before the transaction
+        # (a broker restart while the day was being taken) is not lost during it.
+        self._serve(self._producer.poll, 0)
         try:
             self._producer.begin_transaction()
         except KafkaException as exc:

@@ -138,3 +138,67 @@ def test_a_refusal_reported_after_the_purged_queue_is_the_failure_not_the_purge(
     with pytest.raises(RecordRefused) as refused:
         pub.flush()
     assert "customer-0" in str(refused.value) and "Purged" not in str(refused.value)
+
+
+class TransactionalProducer:
+    """A transactional librdkafka producer whose client events (lost connections) wait in
+    its queue until the next poll, as librdkafka's do."""
+
+    def __init__(self):
+        self.events = []
+        self.error_cb = None
+        self.commits = 0
+
+    def poll(self, timeout=0):
+        events, self.events = self.events, []
+        for err in events:
+            self.error_cb(err)
+        return 0
+
+    def flush(self, timeout=None):
+        self.poll()
+        return 0
+
+    def __len__(self):
+        return 0
+
+    def produce(self, *args, **kwargs):
+        pass
+
+    def begin_transaction(self):
+        pass
+
+    def commit_transaction(self, timeout=None):
+        self.commits += 1
+
+
+def transactional(producer) -> ConfluentPublisher:
+    pub = ConfluentPublisher(KafkaOptions("127.0.0.1:1"), producer_factory=lambda settings: producer,
+                             transactional_id="tid")
+    pub._producer = producer
+    pub._connections_lost = pub._lost_at_begin = 0
+    producer.error_cb = pub._on_client_error
+    return pub
+
+
+def test_a_connection_lost_before_the_transaction_does_not_fail_its_commit():
+    """Seen in the soak: a broker restart while the day was being taken, reported at the next
+    poll, failed every following transaction ("not committed") and the run never finished."""
+    producer = TransactionalProducer()
+    pub = transactional(producer)
+    producer.events.append(confluent_kafka.KafkaError(confluent_kafka.KafkaError._TRANSPORT, "disconnected"))
+    pub.begin()
+    pub.send(record(0))
+    pub.commit()
+    assert producer.commits == 1
+
+
+def test_a_connection_lost_during_the_transaction_fails_its_commit():
+    producer = TransactionalProducer()
+    pub = transactional(producer)
+    pub.begin()
+    pub.send(record(0))
+    producer.events.append(confluent_kafka.KafkaError(confluent_kafka.KafkaError._TRANSPORT, "disconnected"))
+    with pytest.raises(DeliveryError, match="connection error"):
+        pub.commit()
+    assert producer.commits == 0
