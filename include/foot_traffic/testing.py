@@ -94,6 +94,7 @@ class MemoryKafka:
     connects: int = 0
     commits: int = 0
     down: bool = False
+    restarts: int = 0  # clean restarts (``restart``): every producer sees its connections drop
     refusing: int = 0
     _order: int = 0
     _open: dict[tuple[str, int], list[_Entry]] = field(default_factory=dict)  # a transaction's records
@@ -159,6 +160,15 @@ class MemoryKafka:
         self._data = sum(len(p) for t, parts in self.topics.items() if not t.endswith(ledger_mod.WRITERS_SUFFIX)
                          for p in parts)
 
+    def restart(self) -> None:
+        """A clean restart of the embedded broker: nothing is lost, open transactions end
+        aborted, and the producers of every transactional id are forgotten (flaw 4: a producer
+        fenced before the restart commits after it)."""
+        self.outage(Outage())
+        self.down = False
+        self.epochs.clear()
+        self.restarts += 1
+
     def connect(self) -> None:
         self.connects += 1
         if self.refusing > 0:
@@ -211,7 +221,8 @@ class MemoryProducer:
     def _check(self) -> None:
         if self._failed is not None:
             raise self._failed
-        if self.transactional_id and self.kafka.epochs.get(self.transactional_id) != self.epoch:
+        newest = self.kafka.epochs.get(self.transactional_id) if self.transactional_id else None
+        if newest is not None and newest != self.epoch:
             self._failed = Fenced(f"a newer producer holds transactional id {self.transactional_id}",
                                   transactional_id=self.transactional_id)
             raise self._failed
@@ -267,6 +278,9 @@ class MemoryProducer:
 
     def verify(self) -> None:
         self._check()
+
+    def connections_lost(self) -> int:
+        return self.kafka.restarts
 
     def partition_count(self, topic: str) -> int:
         return self.kafka.partition_count(topic)

@@ -38,16 +38,34 @@ def sessions(bootstrap: str, topic: str, isolation_level: str = "read_committed"
     return len(records), len({r.key for r in records})
 
 
+def wait_for_records(bootstrap: str, topic: str, count: int, proc, timeout: float = 60.0) -> None:
+    """Until ``topic`` holds ``count`` records (committed or not): a kill timed by the data,
+    not by the clock (librdkafka sends a small day in well under a second)."""
+    from kafka import KafkaConsumer, TopicPartition
+
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, isolation_level="read_uncommitted")
+    try:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and proc.poll() is None:
+            parts = consumer.partitions_for_topic(topic) or ()
+            ends = consumer.end_offsets([TopicPartition(topic, p) for p in parts]) if parts else {}
+            if sum(ends.values()) >= count:
+                return
+            time.sleep(0.01)
+    finally:
+        consumer.close()
+
+
 def test_a_day_resumed_after_a_crash_is_sent_once_by_every_later_rerun(kafka_bootstrap, tmp_path, ledger):
     """SIGKILL mid-day, then three plain runs of the day (an Airflow retry of a killed worker,
     then manual re-runs): the day holds its sessions once after each run."""
     topics = fresh_topics("rerun")
-    customers = 8000
+    customers = 20000
     env = producer_env(kafka_bootstrap, topics, SEED=11, DAILY_CUSTOMERS=customers)
     log = tmp_path / "killed.log"
     proc = spawn(env, "--date", "2025-11-08", log=log)
     wait_for_line(log, "this run owns", proc=proc)
-    time.sleep(0.6)  # mid-day: some transactions committed, one open
+    wait_for_records(kafka_bootstrap, topics[0], 2000, proc)  # mid-day: some transactions committed, one open
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     ledger.fault()

@@ -222,3 +222,54 @@ def test_a_transaction_open_across_a_clean_restart_commits_but_stays_hidden(tmp_
         assert committed == 0
     finally:
         broker.kill()
+
+
+def test_a_producer_fenced_before_a_clean_restart_commits_after_it(tmp_path):
+    """The fourth flaw (found by the soak, seed 5031: two runs of one day, then a clean
+    restart, and both wrote it): the embedded broker forgets across a clean restart which
+    producer of a transactional id is the newest. A producer fenced before the restart
+    commits after it, and read_committed consumers see its records; even an
+    ``init_transactions`` of the newer producer after the restart does not fence it again.
+    Apache Kafka keeps the epochs in ``__transaction_state``. The producer's defence: after a
+    lost connection a day's writer reads the ledger before each commit of a position, and
+    stops at a newer run's take (``delivery.day_writer.DayWriter._check_owner``)."""
+    from kafka import KafkaProducer
+    from kafka.admin import KafkaAdminClient, NewTopic
+
+    from tests.support.kafka_read import read_topic
+
+    topic, tid = f"flaw4_{uuid.uuid4().hex[:8]}", f"flaw4-{uuid.uuid4().hex[:8]}"
+    broker = LocalBroker(tmp_path / "broker").start()
+    producers = []
+    try:
+        admin = KafkaAdminClient(bootstrap_servers=broker.bootstrap)
+        admin.create_topics([NewTopic(topic, 1, 1)])
+        admin.close()
+        older = KafkaProducer(bootstrap_servers=broker.bootstrap, transactional_id=tid, retry_backoff_ms=100)
+        older.init_transactions()
+        newer = KafkaProducer(bootstrap_servers=broker.bootstrap, transactional_id=tid, retry_backoff_ms=100)
+        newer.init_transactions()  # fences the older one
+        producers += [older, newer]
+        broker.stop()  # clean: SIGINT, the broker saves its data
+        broker = LocalBroker(broker.data_dir, port=broker.port).start()
+        newer.close()
+        again = KafkaProducer(bootstrap_servers=broker.bootstrap, transactional_id=tid, retry_backoff_ms=100)
+        again.init_transactions()  # the newest producer of the id, after the restart
+        producers.append(again)
+        try:
+            older.begin_transaction()
+            older.send(topic, key=b"k", value=b"older")
+            older.flush()
+            older.commit_transaction()
+        except Exception as exc:  # noqa: BLE001 - the fix: any fencing error
+            pytest.fail(f"the embedded broker now keeps fencing across a clean restart ({exc!r}): the writer's "
+                        "ledger check after a lost connection (DayWriter._check_owner) could go "
+                        "(docs/verification.md)")
+        assert [r.value for r in read_topic(broker.bootstrap, topic)] == [b"older"]
+    finally:
+        for producer in producers:
+            try:
+                producer.close(timeout=1)
+            except Exception:  # noqa: BLE001
+                pass
+        broker.kill()

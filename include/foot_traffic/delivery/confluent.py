@@ -393,6 +393,11 @@ class ConfluentPublisher(ConfirmedPublisher):
             self._fail(None, err)  # the cause of a refused produce ("_FATAL")
         log.debug("librdkafka: %s", err)
 
+    def connections_lost(self) -> int:
+        if self._producer is not None:
+            self._serve(self._producer.poll, 0)
+        return self._connections_lost
+
     def _commit_transaction(self, timeout: float) -> None:
         from confluent_kafka import KafkaException
 

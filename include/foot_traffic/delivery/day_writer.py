@@ -10,7 +10,7 @@ from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from foot_traffic.delivery import ledger
-from foot_traffic.delivery.errors import Fenced, PublishError
+from foot_traffic.delivery.errors import DeliveryError, Fenced, PublishError
 from foot_traffic.delivery.ledger import State
 from foot_traffic.delivery.producer import ConfirmedPublisher
 from foot_traffic.records.events import Record
@@ -73,6 +73,7 @@ class DayWriter:
         self.fenced: Fenced | None = None  # once fenced, every later call raises it again
         self.closed = False  # every store-day finished: the producer is closed
         self.dirty: set[StoreDayLink] = set()
+        self.lost_at_take = producer.connections_lost()
 
     @property
     def stores(self) -> tuple[str | None, ...]:
@@ -96,7 +97,7 @@ class DayWriter:
         try:
             if not producer.in_transaction:
                 txns = self.txns
-                producer.begin()
+                self._begin()
                 self.opened_at = txns.clock()
                 self.records = 0
                 txns.deadline = min(txns.deadline, self.opened_at + txns.max_age)
@@ -139,7 +140,7 @@ class DayWriter:
         producer = self.producer
         try:
             if not producer.in_transaction:
-                producer.begin()
+                self._begin()
             elif checkpoints:
                 # Every record of the transaction acknowledged before its positions are sent: a
                 # record the broker failed or refused never leaves a position in flight (the
@@ -163,6 +164,20 @@ class DayWriter:
                 link.unit.committed()
         for link in confirmed:
             link.unit.committed()
+
+    def _begin(self) -> None:
+        """Open a transaction, unless a connection dropped since the day was taken: then the
+        day is taken again first (``DeliveryError``: the runner heals, checks the owner, takes
+        it, resumes from the ledger). A broker restart drops every connection, and the embedded
+        broker forgets across one which producer of a transactional id is the newest (a run
+        fenced before it commits after it, with the same producer id as the newer run's:
+        ``tests/integration/test_embedded_broker_flaw.py``). Apache Kafka keeps that; there
+        the new take costs one init_transactions and one ledger record."""
+        lost = self.producer.connections_lost() - self.lost_at_take
+        if lost:
+            raise DeliveryError(f"{lost} broker connection(s) of {self.label}'s writer dropped since it took the day "
+                                "(a broker restart?): taking it again before its next transaction")
+        self.producer.begin()
 
     def finish(self, link: StoreDayLink) -> None:
         """``link``'s stream ended: its ``finished`` record goes with the next commit; the day's

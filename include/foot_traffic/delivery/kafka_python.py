@@ -346,6 +346,9 @@ class KafkaPublisher(ConfirmedPublisher):
             self._raise_if_failed()
         self._closed_at_begin = self._closed_connections()
 
+    def connections_lost(self) -> int:
+        return self._closed_connections() if self._producer is not None else 0
+
     def _commit_transaction(self, timeout: float) -> None:
         from kafka.errors import KafkaError
 

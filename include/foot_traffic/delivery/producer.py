@@ -105,6 +105,11 @@ class ConfirmedPublisher:
     def verify(self) -> None:
         """Check that the broker still holds what it acknowledged (where the client can tell)."""
 
+    def connections_lost(self) -> int:
+        """Broker connections this producer lost since it connected (a restarted broker may
+        have forgotten which producer of a transactional id is the newest: ``DayWriter``)."""
+        return 0
+
     # -- shared -----------------------------------------------------------------------------
     def begin(self) -> None:
         """Open a transaction (transactional producers only)."""

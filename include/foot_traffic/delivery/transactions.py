@@ -153,6 +153,7 @@ class Transactions:
         producer = self.producer_factory(tid)
         try:
             producer.connect()  # init_transactions: fences older attempts of this store set
+            lost = producer.connections_lost()  # one more before a transaction: the day is taken again
             partition = ledger.partition_of(day, self.io.partitions())
             takes = {}
             producer.begin()
@@ -185,6 +186,7 @@ class Transactions:
             links[store] = StoreDayLink(store, key, states[store], entry.take)
         writer = DayWriter(self, producer, tid, day, links)
         writer.partition = partition
+        writer.lost_at_take = lost
         self._writers[day] = writer
         if not self._said_hello:
             self._said_hello = True

@@ -72,6 +72,30 @@ def test_a_newer_take_of_a_store_day_stops_the_older_writer():
     assert caught.value.by["writer"] == newer.writer
 
 
+def test_a_writer_whose_connections_dropped_takes_its_day_again_before_its_next_transaction():
+    """Soak seed 5031: the embedded broker forgets across a clean restart which producer of a
+    transactional id is the newest (flaw 4), and a run fenced before the restart wrote after
+    it, with the newer run's producer id. A writer whose connections dropped since its take
+    sends nothing more before it took the day again; taking it again, the older run finds
+    the newer run's take and stops."""
+    from foot_traffic.delivery.errors import DeliveryError
+    from foot_traffic.records.events import Record
+
+    s = settings()
+    kafka = MemoryKafka()
+    older = memory_delivery(kafka, s)
+    writer = take(older, [None])
+    newer = memory_delivery(kafka, s, owner=ledger.describe_run("manual__2025-06-02"))
+    take(newer, [None])
+    kafka.restart()
+    with pytest.raises(DeliveryError, match="taking it again"):
+        writer.send(Record("s", b"k", b"older", (), 0, 0, "session", 0))
+    assert kafka.records == [] and not writer.producer.in_transaction
+    with pytest.raises(Fenced) as fencing:
+        older.check_owner(DAY, [None])  # the runner's heal, before it takes the day again
+    assert fencing.value.by["writer"] == newer.writer
+
+
 def test_a_fenced_run_names_the_newer_run_whose_take_record_commits_just_after_the_fencing():
     """The newer run fences by connecting, and commits its take record a moment later: the
     fenced run waits for it rather than saying "its take record was not found"."""
