@@ -3,6 +3,7 @@
     python -m tests.faults.harness.soak --minutes 60 [--seed 1000] [--ledger .data/soak.jsonl]
     python -m tests.faults.harness.soak --schedules 200
     python -m tests.faults.harness.soak --replay 4711          # one schedule again, kept on disk
+    python -m tests.faults.harness.soak --replay 20261213 --bounded   # one of make test's bounded set
 
 Seeds run in order from ``--seed``; each schedule's outcome is a line of the ledger; a
 failing schedule's JSON is written next to the ledger (``failing-<seed>.json``): copy it
@@ -23,6 +24,8 @@ from tests.faults.harness import ledger
 from tests.faults.harness.execute import run_schedule
 from tests.faults.harness.schedule import draw
 
+BOUNDED_PHASES, BOUNDED_SCALE = 3, 0.35  # make test's bounded set (test_randomized.py)
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -32,10 +35,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ledger", type=Path, default=Path(".data/soak-ledger.jsonl"))
     parser.add_argument("--replay", type=int, default=None, help="run only this seed, keep its files, print its logs' place")
     parser.add_argument("--client", choices=("kafka-python", "confluent"), default=None, help="only this client")
+    parser.add_argument("--bounded", action="store_true",
+                        help="draw as make test's bounded set does (smaller days, at most 3 phases)")
     args = parser.parse_args(argv)
     clients = (args.client,) if args.client else ("kafka-python", "confluent")
     if args.replay is not None:
-        schedule = draw(args.replay, clients=clients)
+        shape = {"max_phases": BOUNDED_PHASES, "scale": BOUNDED_SCALE} if args.bounded else {}
+        schedule = draw(args.replay, clients=clients, **shape)
         print(schedule.describe(), flush=True)
         work = Path(tempfile.mkdtemp(prefix=f"replay-{args.replay}-"))
         outcome = run_schedule(schedule, work, keep=True)

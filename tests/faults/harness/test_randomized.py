@@ -16,6 +16,7 @@ import pytest
 from tests.faults.harness import ledger as harness_ledger
 from tests.faults.harness.execute import run_schedule
 from tests.faults.harness.schedule import Schedule, draw
+from tests.faults.harness.soak import BOUNDED_PHASES, BOUNDED_SCALE
 
 pytestmark = [pytest.mark.faults, pytest.mark.integration]
 
@@ -23,18 +24,18 @@ pytestmark = [pytest.mark.faults, pytest.mark.integration]
 # time; set it to explore), HARNESS_SCHEDULES of them, days at a third of the soak's size.
 BASE_SEED = int(os.environ.get("HARNESS_SEED", "20261207"))
 BOUNDED = int(os.environ.get("HARNESS_SCHEDULES", "20"))
-SCALE = float(os.environ.get("HARNESS_SCALE", "0.35"))
+SCALE = float(os.environ.get("HARNESS_SCALE", str(BOUNDED_SCALE)))
 LEDGER = Path(os.environ.get("HARNESS_LEDGER", Path(__file__).resolve().parents[3] / ".data" / "harness-ledger.jsonl"))
 REGRESSIONS = sorted((Path(__file__).resolve().parents[1] / "regressions").glob("*.json"))
 
 
-def judge(schedule: Schedule, tmp_path, ledger) -> None:
+def judge(schedule: Schedule, tmp_path, ledger, replay: str = "") -> None:
     outcome = run_schedule(schedule, tmp_path / "world", keep=True)
     harness_ledger.append(LEDGER, outcome)
     ledger.fault(sum(schedule.faults.values()))
     ledger.checked(_Checked(outcome))
     assert outcome.ok, (
-        f"{outcome.description}\nreplay: python -m tests.faults.harness.soak --replay {schedule.seed}\n"
+        f"{outcome.description}\nreplay: {replay or f'python -m tests.faults.harness.soak --replay {schedule.seed}'}\n"
         + "\n".join(outcome.failures)[:6000]
     )
 
@@ -51,7 +52,11 @@ class _Checked:
 
 @pytest.mark.parametrize("index", range(BOUNDED))
 def test_random_schedule(index, tmp_path, ledger):
-    judge(draw(BASE_SEED + index, max_phases=3, scale=SCALE), tmp_path, ledger)
+    seed = BASE_SEED + index
+    replay = f"python -m tests.faults.harness.soak --replay {seed} --bounded"
+    if SCALE != BOUNDED_SCALE:
+        replay = f"a schedule of the bounded set at HARNESS_SCALE={SCALE}: " + replay
+    judge(draw(seed, max_phases=BOUNDED_PHASES, scale=SCALE), tmp_path, ledger, replay)
 
 
 @pytest.mark.parametrize("path", REGRESSIONS, ids=[p.stem for p in REGRESSIONS])
