@@ -51,6 +51,7 @@ def migrate(env: dict[str, str]) -> None:
     assert done.returncode == 0, done.stderr[-3000:]
 
 
+@pytest.mark.clients("kafka-python")
 def test_a_manual_run_fences_the_scheduled_live_run_of_the_same_day(tmp_path, ledger):
     today = datetime.now(UTC).date()
     suffix = uuid.uuid4().hex[:8]

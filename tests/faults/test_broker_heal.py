@@ -73,6 +73,7 @@ def crash_and_wait_for_recovery(broker, proc, log, n: int, down: float, ledger, 
     return broker
 
 
+@pytest.mark.clients("confluent")
 def test_continuous_run_heals_broker_crashes_without_exiting(tmp_path, ledger):
     suffix = uuid.uuid4().hex[:8]
     topics = (f"ft_heal_{suffix}", f"ftr_heal_{suffix}")
