@@ -35,7 +35,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from common import DAY, PYTHON, ROOT, SEED, TOPIC, TOPIC_REALISTIC, VISITS, WORK, emit, peak_rss_mb
+from common import DAY, PYTHON, ROOT, SEED, TOPIC, TOPIC_REALISTIC, VISITS, WORK, counting_delivery, emit, peak_rss_mb
 
 STORES = int(os.environ.get("BENCH_CHAIN_STORES", "1000"))
 # Visits of each store's day at full speed: the chain's day totals section 1's day.
@@ -134,25 +134,21 @@ class Timers:
     def install(self) -> None:
         import threading
 
-        from foot_traffic import transactional
+        from foot_traffic.delivery import day_writer, transactions
 
         timers = self
-        pubs = transactional.DayPublishers
-        open_day, open_stores_day, commit = pubs.open_day, pubs.open_stores_day, transactional.DayWriter.commit
+        take, commit = transactions.Transactions.take, day_writer.DayWriter.commit
 
-        def timed(opener, count):
-            def wrapper(publishers, day, *args):
-                started = time.perf_counter()
-                try:
-                    return opener(publishers, day, *args)
-                finally:
-                    timers.open_s += time.perf_counter() - started
-                    timers.opens += count(args)
-                    timers.producers += 1
-                    timers.max_writers = max(timers.max_writers, len(publishers._writers))
-                    timers.max_threads = max(timers.max_threads, threading.active_count())
-
-            return wrapper
+        def timed_take(txns, day, plans, looked):
+            started = time.perf_counter()
+            try:
+                return take(txns, day, plans, looked)
+            finally:
+                timers.open_s += time.perf_counter() - started
+                timers.opens += len(plans)
+                timers.producers += 1
+                timers.max_writers = max(timers.max_writers, len(txns._writers))
+                timers.max_threads = max(timers.max_threads, threading.active_count())
 
         def timed_commit(writer):
             if not writer.producer.in_transaction:
@@ -164,9 +160,8 @@ class Timers:
                 timers.commit_s += time.perf_counter() - started
                 timers.commits += 1
 
-        pubs.open_day = timed(open_day, lambda args: 1)
-        pubs.open_stores_day = timed(open_stores_day, lambda args: len(args[0]))
-        transactional.DayWriter.commit = timed_commit
+        transactions.Transactions.take = timed_take
+        day_writer.DayWriter.commit = timed_commit
 
     def as_dict(self) -> dict:
         return {
@@ -207,21 +202,15 @@ def case_engine(stores_file: str, visits: int) -> dict:
     from foot_traffic.plan.stores import load_catalogue
     from foot_traffic.run.runner import Runner
     from foot_traffic.settings import Settings
-    from foot_traffic.testing import MemoryPublisher
-
-    class Counting(MemoryPublisher):
-        def send(self, record) -> None:
-            self.acked_by_topic[record.topic] += 1
-
     out = {}
     for name, env, catalogue in (
         ("chain", {"SEED": str(SEED), "FOOT_TRAFFIC_RESUME": "0"}, load_catalogue(stores_file)),
         ("one_store", {"SEED": str(SEED), "DAILY_CUSTOMERS": str(visits), "FOOT_TRAFFIC_RESUME": "0"}, None),
     ):
         settings = Settings.from_env(env)
-        publisher = Counting()
+        delivery, publisher = counting_delivery()
         started = time.perf_counter()
-        Runner(settings, publisher, catalogue=catalogue).run([DAY])
+        Runner(settings, delivery, catalogue=catalogue).run([DAY])
         seconds = time.perf_counter() - started
         records = sum(publisher.acked_by_topic.values())
         out[name] = {"records": records, "seconds": seconds, "us_per_record": 1e6 * seconds / records}
@@ -283,21 +272,14 @@ def case_shape(bootstrap: str, stores_file: str, visits: int) -> dict:
     from foot_traffic.plan.stores import load_catalogue
     from foot_traffic.run.runner import Runner
     from foot_traffic.settings import Settings
-    from foot_traffic.testing import MemoryPublisher
-
-    class Keep(MemoryPublisher):
-        def send(self, record) -> None:
-            self.kept.append(record)
-
     made = {}
     for name, env, catalogue in (
         ("chain", {"SEED": str(SEED), "FOOT_TRAFFIC_RESUME": "0"}, load_catalogue(stores_file)),
         ("one_store", {"SEED": str(SEED), "DAILY_CUSTOMERS": str(visits), "FOOT_TRAFFIC_RESUME": "0"}, None),
     ):
-        publisher = Keep()
-        publisher.kept = []
-        Runner(Settings.from_env(env), publisher, catalogue=catalogue).run([DAY])
-        made[name] = publisher.kept
+        kept: list = []
+        Runner(Settings.from_env(env), counting_delivery(kept)[0], catalogue=catalogue).run([DAY])
+        made[name] = kept
     out: dict = {name: {"records": len(rs), "value_bytes": sum(len(r.value) for r in rs) / len(rs),
                         "headers": len(rs[0].headers), "records_per_s": []} for name, rs in made.items()}
     os.environ["KAFKA_BROKER"] = bootstrap

@@ -200,6 +200,25 @@ def emit(result: dict) -> None:
     print(json.dumps(result), flush=True)
 
 
+def counting_delivery(keep: list | None = None):
+    """The runner's delivery into a producer that only counts what it is handed (and, with
+    ``keep``, keeps the records there): no Kafka, no scan, no ledger. The engine's cost,
+    not a broker's: ``Direct`` (the delivery of ``KAFKA_TRANSACTIONS=0``) on a
+    ``MemoryProducer`` whose ``send`` only counts. Returns (delivery, producer);
+    ``producer.acked_by_topic`` counts the records per topic."""
+    from foot_traffic.delivery.direct import Direct
+    from foot_traffic.testing import MemoryKafka, MemoryProducer
+
+    class Counting(MemoryProducer):
+        def send(self, record) -> None:
+            self.acked_by_topic[record.topic] += 1
+            if keep is not None:
+                keep.append(record)
+
+    producer = Counting(MemoryKafka())
+    return Direct(producer, None, lambda: None), producer
+
+
 def median(values):
     values = [v for v in values if v is not None]
     return statistics.median(values) if values else None
