@@ -52,6 +52,12 @@ PARSE_MS = 50.0
 CHAIN_VS_ONE_STORE = 0.9
 CHAIN_LIVE_CPU_PCT = 5.0
 CHAIN_LIVE_RSS_MB = 200.0
+# Issue 24 (scale out): the chain DAG under `airflow dags test` in shards of 10 against the
+# one-process CLI; a Celery shard against the CLI once started; two workers against one.
+DAGS_TEST_VS_CLI = 0.6
+CELERY_SHARD_VS_CLI = 0.7
+TWO_WORKERS_VS_ONE = 1.7
+BACKFILL_DAYS_TARGET = 365
 
 
 def rate_text(x) -> str:
@@ -150,6 +156,37 @@ def chain_checks(res: dict) -> list[Check]:
             f"a {ch['stores']:,}-store chain's day at full speed in one process ≥ {CHAIN_VS_ONE_STORE:g} × the "
             "one-store CLI's rate for the same number of records",
             f"{ratio:.2f} ×", ratio >= CHAIN_VS_ONE_STORE,
+        ))
+    dt = ch.get("dagstest")
+    if dt:
+        out.append(Check(
+            f"{dt['stores']} stores in shards of {dt['shard_size']} under `airflow dags test` ≥ {DAGS_TEST_VS_CLI:g} × "
+            "`foot-traffic produce --stores` in one process, the same records (issue 24's Done-when)",
+            f"{dt['ratio']:.2f} ×" + ("" if all(r["same_records"] for r in dt["rounds"]) else " (records differ)"),
+            dt["ratio"] >= DAGS_TEST_VS_CLI and all(r["same_records"] for r in dt["rounds"]),
+        ))
+    d1, d2 = ch.get("dag_celery_1"), ch.get("dag_celery_2")
+    if "cli" in ch and (d1 or d2):
+        for d in (x for x in (d1, d2) if x):
+            ratio = d["records"] / d["shard_seconds_sum"] / ch["cli"]["records_per_s"]
+            out.append(Check(
+                f"a chain shard on CeleryExecutor ({d['workers']} worker(s)), its records / its task's duration, "
+                f"≥ {CELERY_SHARD_VS_CLI:g} × the one-process CLI", f"{ratio:.2f} ×", ratio >= CELERY_SHARD_VS_CLI,
+            ))
+    if d1 and d2:
+        ratio = d2["records_per_s"] / d1["records_per_s"]
+        out.append(Check(
+            f"the chain DAG on CeleryExecutor: 2 workers ≥ {TWO_WORKERS_VS_ONE:g} × 1 worker (trigger to success)",
+            f"{ratio:.2f} ×", ratio >= TWO_WORKERS_VS_ONE,
+        ))
+    bf = ch.get("backfill")
+    if bf:
+        out.append(Check(
+            f"`airflow backfill create` of a {bf['stores']}-store chain on CeleryExecutor, 2 workers: "
+            f"{BACKFILL_DAYS_TARGET} days, per-day figures flat",
+            f"{bf['days_done']} days in {bf['wall_s'] / 60:.0f} min (budget); last/first days' records/s "
+            f"{_backfill_trend(bf)['rate']:.2f} ×",
+            bf["days_done"] >= BACKFILL_DAYS_TARGET,
         ))
     live = ch.get("live")
     if live:
@@ -749,6 +786,139 @@ def chain(res: dict) -> list[str]:
     return lines
 
 
+def _backfill_trend(bf: dict, n: int = 5) -> dict[str, float]:
+    """The last ``n`` days' means over the first ``n`` days' (1.00: flat): records/s of a
+    shard (records / shard task durations), wall per day, the workers' peak RSS."""
+    days = sorted(bf["days"], key=lambda d: d["end"])
+    first, last = days[:n], days[-n:]
+
+    def mean(values):
+        values = [v for v in values if v]
+        return sum(values) / len(values) if values else float("nan")
+
+    def rate(ds):
+        return mean([d["records"] / sum(d["shard_s"]) for d in ds if d["shard_s"]])
+
+    def wall(ds):
+        return mean([d.get("wall_since_previous_s") for d in ds])
+
+    def rss(ds):
+        return mean([max(r for r in d["worker_rss_mb"] if r) for d in ds if any(d["worker_rss_mb"])])
+
+    def broker(ds):
+        return mean([d["broker_rss_mb"] for d in ds])
+
+    return {"rate": rate(last) / rate(first), "wall": wall(last) / wall(first), "rss": rss(last) / rss(first),
+            "broker": broker(last) / broker(first), "rate_first": rate(first), "rate_last": rate(last),
+            "wall_first": wall(first), "wall_last": wall(last), "rss_first": rss(first), "rss_last": rss(last),
+            "broker_first": broker(first), "broker_last": broker(last)}
+
+
+def scale_out(res: dict) -> list[str]:
+    """Section 7b: issue 24's cases: shards under `airflow dags test`, Celery shards, a backfill."""
+    ch = res.get("chain") or {}
+    dt, bf = ch.get("dagstest"), ch.get("backfill")
+    d1, d2 = ch.get("dag_celery_1"), ch.get("dag_celery_2")
+    if not (dt or bf or d1 or d2):
+        return []
+    lines = ["## 7b. Scaling out: shards under Airflow, Celery workers, a backfill of many days", ""]
+    if dt:
+        lines += [
+            f"**Shards under `airflow dags test`** (issue 24's Done-when): a catalogue of {dt['stores']} stores in "
+            f"10 time zones, {dt['visits_per_store']} visits a store, the day {ch['day']} ({3 * dt['visits']:,} records), "
+            f"through `foot_traffic_chain_daily` in shards of {dt['shard_size']} (SQLite; `dags test` runs the tasks "
+            "one after the other in its process) and through `foot-traffic produce --stores` in one process, each on "
+            "a fresh broker, alternating. The run's time: its first task's start to its last line (the test "
+            "command's own start-up, Airflow's imports and its in-process API server, left out; process walls "
+            "beside it). Same records: both topics read back `read_committed`, equal in count, event ids and a "
+            "digest of every record (key, value, headers, timestamp).",
+            "",
+            "| Round | shards | DAG run records/s | DAG run s | DAG process s | CLI records/s | CLI s | CLI process s "
+            "| run / CLI | same records | load (1 min) before / after |",
+            "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|",
+        ]
+        for i, r in enumerate(dt["rounds"], 1):
+            dag, cli = r["dag"], r["cli"]
+            lines.append(
+                f"| {i} | {dag['shards']} | {rate_text(dag['records_per_s'])} | {dag['seconds']:.1f} | "
+                f"{dag['process_wall_s']:.1f} | {rate_text(cli['records_per_s'])} | {cli['seconds']:.1f} | "
+                f"{cli['process_wall_s']:.1f} | {r['ratio']:.2f} | {'yes' if r['same_records'] else '**NO**'} | "
+                f"{r['load'][0]:.1f} / {r['load_after'][0]:.1f} |"
+            )
+        met = "met" if dt["ratio"] >= DAGS_TEST_VS_CLI else "**missed**"
+        lines += ["", f"Median run / CLI: {dt['ratio']:.2f} × (target ≥ {DAGS_TEST_VS_CLI:g}: {met}); process walls: "
+                      f"{dt['ratio_process']:.2f} ×.", ""]
+    if d1 or d2:
+        cli_rate = (ch.get("cli") or {}).get("records_per_s")
+        lines += [
+            f"**Celery shards** (section 7's catalogue, {ch['stores']:,} stores): a shard's own rate is its records / "
+            "its task's duration (start to end, as the metadata database has them: the task process's start-up, "
+            "the take, the sends and the commit), the sum over the shards against the CLI's rate on the same "
+            "catalogue in this run.",
+            "",
+            "| Workers × slots | shards | trigger to success s | records/s | shard task s (sum / max) | a shard's records/s "
+            "| × CLI (target ≥ 0.7) | load before / after |",
+            "|---|---:|---:|---:|---|---:|---:|---|",
+        ]
+        for d in (x for x in (d1, d2) if x):
+            shard_rate = d["records"] / d["shard_seconds_sum"]
+            ratio = f"{shard_rate / cli_rate:.2f}" if cli_rate else "-"
+            load = (f"{d['load'][0]:.1f} / {d['load_after'][0]:.1f}" if d.get("load") else "-")
+            lines.append(
+                f"| {d['workers']} × {d['concurrency']} | {d['shards']} | {d['seconds']:.1f} | {rate_text(d['records_per_s'])} "
+                f"| {d['shard_seconds_sum']:.1f} / {d['shard_seconds_max']:.1f} | {rate_text(shard_rate)} | {ratio} | {load} |"
+            )
+        if d1 and d2:
+            ratio = d2["records_per_s"] / d1["records_per_s"]
+            met = "met" if ratio >= TWO_WORKERS_VS_ONE else "**missed**"
+            lines += ["", f"Two workers / one (trigger to success): {ratio:.2f} × (target ≥ {TWO_WORKERS_VS_ONE:g}: {met})."]
+        lines.append("")
+    if bf:
+        t = _backfill_trend(bf)
+        held = bf["held"]
+        topics = list(held)
+        lines += [
+            f"**A backfill of many days**: `airflow backfill create` of `foot_traffic_chain_daily`, {bf['stores']} "
+            f"stores × {bf['visits_per_store']} visits a store-day, {bf['days_asked']} days asked from "
+            f"{bf['first_day']}, CeleryExecutor (PostgreSQL, Redis), {bf['workers']} workers × {bf['concurrency']} "
+            f"slots, shards of {bf['shard_size']} as `backfill_shard` in pool `foot_traffic_backfill` "
+            f"({bf['pool_slots']} slots), `--max-active-runs {bf['max_active_runs']}`; the backfill paused after a "
+            f"budget of {bf['budget_s'] / 60:.0f} min of wall time (the runs under way let finish). Load average "
+            f"when it started: {' / '.join(f'{x:.1f}' for x in bf['load_start'])}.",
+            "",
+            f"- Days done: **{bf['days_done']}** of {bf['days_asked']} ({bf['records']:,} records) in "
+            f"{bf['wall_s']:.0f} s: {rate_text(bf['records_per_s'])} records/s overall; every day's records landed "
+            f"exactly: {'yes' if bf['all_landed'] else '**no**'}.",
+            f"- Afterwards the topics hold: " + ", ".join(f"`{k}` {v:,} (end offsets, commit markers included)"
+                                                      for k, v in held.items())
+            + f"; the writers topic's records are in {bf['ledger_partitions_used']} of its partitions (one per day). "
+            f"Broker RSS at the end: {bf['broker_rss_end_mb']:.0f} MB.",
+            f"- Flat from the first days to the last (mean of the last 5 / the first 5): a shard's records/s "
+            f"{t['rate_first']:,.0f} → {t['rate_last']:,.0f} ({t['rate']:.2f} ×); wall per day {t['wall_first']:.1f} → "
+            f"{t['wall_last']:.1f} s ({t['wall']:.2f} ×); a worker's peak RSS (its process tree) {t['rss_first']:.0f} → "
+            f"{t['rss_last']:.0f} MB ({t['rss']:.2f} ×); the broker's RSS {t['broker_first']:.0f} → "
+            f"{t['broker_last']:.0f} MB ({t['broker']:.2f} ×).",
+            "",
+            "| Day | records | run s | wall since the day before s | shard task s | a shard's records/s "
+            "| workers' peak RSS MB | broker RSS MB | load |",
+            "|---|---:|---:|---:|---|---:|---|---:|---:|",
+        ]
+        days = sorted(bf["days"], key=lambda d: d["end"])
+        step = max(1, len(days) // 12)
+        shown = sorted({*range(0, len(days), step), len(days) - 1})
+        for i in shown:
+            d = days[i]
+            rate = d["records"] / sum(d["shard_s"]) if d["shard_s"] else 0
+            rss = " / ".join("-" if r is None else f"{r:.0f}" for r in d["worker_rss_mb"])
+            lines.append(
+                f"| {d['day']} | {d['records']:,} | {d['run_s']:.1f} | {d.get('wall_since_previous_s', 0):.1f} | "
+                f"{', '.join(f'{x:.1f}' for x in d['shard_s'])} | {rate_text(rate)} | {rss} | "
+                f"{d['broker_rss_mb'] or 0:.0f} | {d['load'] or 0:.1f} |"
+            )
+        lines.append("")
+    return lines
+
+
 def _engine_share(ch: dict, c: dict) -> str:
     e = ch.get("engine")
     if not e:
@@ -858,13 +1028,13 @@ def render(res: dict) -> str:
         gaps_found = chain_gaps(res)
         sections = [
             ["# Benchmarks", "", f"The chain cases only (`bench/run_all.py --chain-only`) on {res['finished']}."],
-            machine_only(res), summary(checks(res)), chain(res),
+            machine_only(res), summary(checks(res)), chain(res), scale_out(res),
             ["## Gaps and causes", "", *gaps_found] if gaps_found else [], raw_results(),
         ]
         return "\n\n".join("\n".join(section) for section in sections if section) + "\n"
     sections = [
         header(res), machine(res), summary(checks(res)) + stated(res), delivery(res), pacing(res),
-        memory(res), planning(res), resume_scan(res), dag_parse(res), transactions(res), chain(res), gaps(res),
+        memory(res), planning(res), resume_scan(res), dag_parse(res), transactions(res), chain(res), scale_out(res), gaps(res),
         raw_results(),
     ]
     return "\n\n".join("\n".join(section) for section in sections if section) + "\n"
