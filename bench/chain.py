@@ -335,12 +335,12 @@ def full_speed_catalogue() -> Path:
     return write_catalogue(WORK / f"chain-{STORES}-{VISITS_PER_STORE}.yaml", catalogue_doc(STORES, VISITS_PER_STORE))
 
 
-def chain_cli(path: Path, visits: int) -> dict:
+def chain_cli(path: Path, visits: int, client: str = "kafka-python") -> dict:
     from common import count_records, create_topics, env_for, fresh_broker, run_json
 
     with fresh_broker("chain-cli") as broker:
         create_topics(broker.bootstrap)
-        env = env_for(broker.bootstrap)
+        env = env_for(broker.bootstrap, KAFKA_CLIENT=client)
         env.pop("DAILY_CUSTOMERS")  # each store has its own
         result = run_json(["bench/chain.py", "cli", broker.bootstrap, str(path)], env=env, timeout=7200)
         landed = sum(count_records(broker.bootstrap).values())
@@ -387,6 +387,38 @@ def airflow_celery_env(home: Path, db_url: str, redis_url: str, bootstrap: str, 
         PYTHONPATH=str(ROOT),
     )
     return env
+
+
+def _log_time(line: str) -> datetime | None:
+    """The time of a task log line (Airflow 3 writes JSON lines with a ``timestamp``)."""
+    try:
+        value = json.loads(line).get("timestamp")
+    except (ValueError, AttributeError):
+        value = line[:32].split(" ")[0] if line[:4].isdigit() else None
+    if not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def operator_spans(home: Path, task_id: str) -> list[float]:
+    """Each shard's time once its task has started, from its task log: the operator's first
+    line ("Kafka from ...", after the task process started, parsed the DAG file and built
+    the operator) to its last ("topics written: ..."): connect, take, sends, commits."""
+    spans = []
+    for path in sorted((home / "logs").glob(f"dag_id={DAG_ID}/run_id=*/task_id={task_id}/**/*.log")):
+        start = end = None
+        for line in path.read_text(errors="replace").splitlines():
+            if start is None and "Kafka from " in line:
+                start = _log_time(line)
+            if "topics written: " in line:
+                end = _log_time(line)
+        if start and end:
+            spans.append((end - start).total_seconds())
+    return spans
 
 
 def chain_dag_celery(path: Path, visits: int, workers: int) -> dict:
@@ -448,6 +480,7 @@ def chain_dag_celery(path: Path, visits: int, workers: int) -> dict:
         finally:
             for proc in reversed(started):
                 services.kill_tree(proc)
+            spans = operator_spans(home, "produce_shard")
             if state == "success":  # a failed run's logs stay for a look
                 shutil.rmtree(home, ignore_errors=True)
         if state != "success":
@@ -474,6 +507,7 @@ def chain_dag_celery(path: Path, visits: int, workers: int) -> dict:
         "run_seconds": (run_end - run_start).total_seconds(),
         "shard_seconds_sum": sum(task_seconds),
         "shard_seconds_max": max(task_seconds),
+        "operator_seconds": spans,  # per shard, once its task started (task logs)
         "load": load,
         "load_after": os.getloadavg(),
     }
@@ -718,6 +752,7 @@ def chain_backfill_celery() -> dict:
         per_day_held = _records_per_day(broker.bootstrap)
         ledger_partitions = _nonempty_partitions(broker.bootstrap, writers)
         broker_rss = _tree_rss_mb(broker.process.pid)
+        spans = operator_spans(home, "backfill_shard")
         shutil.rmtree(home, ignore_errors=True)
     by_run: dict[str, list] = {}
     for ti in tis:
@@ -756,6 +791,7 @@ def chain_backfill_celery() -> dict:
         "held": held, "ledger_partitions_used": ledger_partitions, "broker_rss_end_mb": broker_rss,
         "all_landed": all(d["landed"] == d["records"] for d in days),
         "scheduler_warned_missing_pool": scheduler_warned, "days": days,
+        "operator_seconds_sum": sum(spans), "operator_spans": len(spans),
     }
 
 
@@ -986,6 +1022,16 @@ def run_cli(res: dict, out: dict, path: Path, visits: int) -> None:
     else:
         out["baseline"] = {**twice("one-store baseline", one_store_cli, visits), "source": "measured here"}
     log(f"one-store baseline ({out['baseline']['source']}): {out['baseline']['records_per_s']:,.0f}/s")
+    # Issue 24, item 5: what the librdkafka path reaches (the chain and its one-store baseline).
+    out["cli_confluent"] = twice("chain_cli_confluent", chain_cli, path, visits, "confluent")
+    confluent_runs = (res.get("delivery") or {}).get("runs", {}).get("cli_confluent")
+    if confluent_runs and visits == res["setup"]["visits"]:
+        out["baseline_confluent"] = {"records_per_s": median([r["records_per_s"] for r in confluent_runs]),
+                                     "source": "section 1"}
+    else:
+        out["baseline_confluent"] = {"records_per_s": None, "source": "not measured"}
+    log(f"chain_cli confluent: {out['cli_confluent']['records_per_s']:,.0f}/s; one store (confluent): "
+        f"{out['baseline_confluent']['records_per_s'] or 0:,.0f}/s")
 
 
 def run(res: dict) -> dict:
