@@ -406,13 +406,13 @@ def _log_time(line: str) -> datetime | None:
 
 def operator_spans(home: Path, task_id: str) -> list[float]:
     """Each shard's time once its task has started, from its task log: the operator's first
-    line ("Kafka from ...", after the task process started, parsed the DAG file and built
-    the operator) to its last ("topics written: ..."): connect, take, sends, commits."""
+    line ("playing the local day ...", after the task process started, parsed the DAG file
+    and built the operator) to its last ("topics written: ..."): connect, take, sends, commits."""
     spans = []
     for path in sorted((home / "logs").glob(f"dag_id={DAG_ID}/run_id=*/task_id={task_id}/**/*.log")):
         start = end = None
         for line in path.read_text(errors="replace").splitlines():
-            if start is None and "Kafka from " in line:
+            if start is None and '"event":"playing ' in line.replace(": ", ":"):
                 start = _log_time(line)
             if "topics written: " in line:
                 end = _log_time(line)

@@ -884,7 +884,7 @@ def scale_out(res: dict) -> list[str]:
                 f"| {d['shard_seconds_sum']:.1f} / {d['shard_seconds_max']:.1f} | {rate_text(shard_rate)} | {ratio} | "
                 f"{sum(spans):.1f} | {rate_text(started_rate) if started_rate else '-'} | {started_ratio} | {load} |"
             )
-        lines += ["", "Once started: from the operator's first log line (`Kafka from ...`: the task process has "
+        lines += ["", "Once started: from the operator's first log line (`playing the local day ...`: the task process has "
                       "started, parsed the DAG file and built the operator) to its last (`topics written`): connecting, "
                       "taking the store-days, sending, committing. The task's duration adds the task process's "
                       "start-up before it and the XCom/asset bookkeeping after it."]
