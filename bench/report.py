@@ -957,6 +957,8 @@ def scale_out(res: dict) -> list[str]:
                    f"({per / cli['records_per_s']:.2f} ×: 30,000 records, so its own connect and take weigh as much "
                    "as a shard's)" if per and cli.get("records_per_s") else "") + "."
             )
+        if bf.get("note"):
+            lines.append(f"- How these were taken: {bf['note']}.")
         lines += ["", *_backfill_days_table(bf)]
     bb = ch.get("backfill_b")
     if bb:
