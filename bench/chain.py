@@ -35,7 +35,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from common import DAY, PYTHON, ROOT, SEED, TOPIC, TOPIC_REALISTIC, VISITS, WORK, emit, peak_rss_mb
+from common import DAY, PYTHON, ROOT, SEED, TOPIC, TOPIC_REALISTIC, VISITS, WORK, counting_delivery, emit, peak_rss_mb
 
 STORES = int(os.environ.get("BENCH_CHAIN_STORES", "1000"))
 # Visits of each store's day at full speed: the chain's day totals section 1's day.
@@ -47,6 +47,12 @@ LIVE_FEW = int(os.environ.get("BENCH_CHAIN_LIVE_FEW", "10"))
 SHARD_SIZE = int(os.environ.get("BENCH_CHAIN_SHARD_SIZE", "50"))
 WORKER_CONCURRENCY = int(os.environ.get("BENCH_CHAIN_WORKER_CONCURRENCY", "1"))
 CASES = tuple(c for c in os.environ.get("BENCH_CHAIN_CASES", "cli,dag,live").split(",") if c)
+# The Done-when case of issue 24 (``dagstest``): the chain DAG under `airflow dags test` in
+# shards of this size against the CLI, alternating, this many rounds.
+DAGS_TEST_STORES = int(os.environ.get("BENCH_CHAIN_DAGS_TEST_STORES", "200"))
+DAGS_TEST_VISITS_PER_STORE = int(os.environ.get("BENCH_CHAIN_DAGS_TEST_VISITS_PER_STORE", "300"))
+DAGS_TEST_SHARD_SIZE = int(os.environ.get("BENCH_CHAIN_DAGS_TEST_SHARD_SIZE", "10"))
+DAGS_TEST_ROUNDS = int(os.environ.get("BENCH_CHAIN_DAGS_TEST_ROUNDS", "2"))
 DAG_ID = "foot_traffic_chain_daily"
 
 # Time zones of the full-speed catalogue: both sides of UTC, a half-hour offset, DST and not.
@@ -134,25 +140,21 @@ class Timers:
     def install(self) -> None:
         import threading
 
-        from foot_traffic import transactional
+        from foot_traffic.delivery import day_writer, transactions
 
         timers = self
-        pubs = transactional.DayPublishers
-        open_day, open_stores_day, commit = pubs.open_day, pubs.open_stores_day, transactional.DayWriter.commit
+        take, commit = transactions.Transactions.take, day_writer.DayWriter.commit
 
-        def timed(opener, count):
-            def wrapper(publishers, day, *args):
-                started = time.perf_counter()
-                try:
-                    return opener(publishers, day, *args)
-                finally:
-                    timers.open_s += time.perf_counter() - started
-                    timers.opens += count(args)
-                    timers.producers += 1
-                    timers.max_writers = max(timers.max_writers, len(publishers._writers))
-                    timers.max_threads = max(timers.max_threads, threading.active_count())
-
-            return wrapper
+        def timed_take(txns, day, plans, looked):
+            started = time.perf_counter()
+            try:
+                return take(txns, day, plans, looked)
+            finally:
+                timers.open_s += time.perf_counter() - started
+                timers.opens += len(plans)
+                timers.producers += 1
+                timers.max_writers = max(timers.max_writers, len(txns._writers))
+                timers.max_threads = max(timers.max_threads, threading.active_count())
 
         def timed_commit(writer):
             if not writer.producer.in_transaction:
@@ -164,9 +166,8 @@ class Timers:
                 timers.commit_s += time.perf_counter() - started
                 timers.commits += 1
 
-        pubs.open_day = timed(open_day, lambda args: 1)
-        pubs.open_stores_day = timed(open_stores_day, lambda args: len(args[0]))
-        transactional.DayWriter.commit = timed_commit
+        transactions.Transactions.take = timed_take
+        day_writer.DayWriter.commit = timed_commit
 
     def as_dict(self) -> dict:
         return {
@@ -207,21 +208,15 @@ def case_engine(stores_file: str, visits: int) -> dict:
     from foot_traffic.plan.stores import load_catalogue
     from foot_traffic.run.runner import Runner
     from foot_traffic.settings import Settings
-    from foot_traffic.testing import MemoryPublisher
-
-    class Counting(MemoryPublisher):
-        def send(self, record) -> None:
-            self.acked_by_topic[record.topic] += 1
-
     out = {}
     for name, env, catalogue in (
         ("chain", {"SEED": str(SEED), "FOOT_TRAFFIC_RESUME": "0"}, load_catalogue(stores_file)),
         ("one_store", {"SEED": str(SEED), "DAILY_CUSTOMERS": str(visits), "FOOT_TRAFFIC_RESUME": "0"}, None),
     ):
         settings = Settings.from_env(env)
-        publisher = Counting()
+        delivery, publisher = counting_delivery()
         started = time.perf_counter()
-        Runner(settings, publisher, catalogue=catalogue).run([DAY])
+        Runner(settings, delivery, catalogue=catalogue).run([DAY])
         seconds = time.perf_counter() - started
         records = sum(publisher.acked_by_topic.values())
         out[name] = {"records": records, "seconds": seconds, "us_per_record": 1e6 * seconds / records}
@@ -283,21 +278,14 @@ def case_shape(bootstrap: str, stores_file: str, visits: int) -> dict:
     from foot_traffic.plan.stores import load_catalogue
     from foot_traffic.run.runner import Runner
     from foot_traffic.settings import Settings
-    from foot_traffic.testing import MemoryPublisher
-
-    class Keep(MemoryPublisher):
-        def send(self, record) -> None:
-            self.kept.append(record)
-
     made = {}
     for name, env, catalogue in (
         ("chain", {"SEED": str(SEED), "FOOT_TRAFFIC_RESUME": "0"}, load_catalogue(stores_file)),
         ("one_store", {"SEED": str(SEED), "DAILY_CUSTOMERS": str(visits), "FOOT_TRAFFIC_RESUME": "0"}, None),
     ):
-        publisher = Keep()
-        publisher.kept = []
-        Runner(Settings.from_env(env), publisher, catalogue=catalogue).run([DAY])
-        made[name] = publisher.kept
+        kept: list = []
+        Runner(Settings.from_env(env), counting_delivery(kept)[0], catalogue=catalogue).run([DAY])
+        made[name] = kept
     out: dict = {name: {"records": len(rs), "value_bytes": sum(len(r.value) for r in rs) / len(rs),
                         "headers": len(rs[0].headers), "records_per_s": []} for name, rs in made.items()}
     os.environ["KAFKA_BROKER"] = bootstrap
@@ -347,12 +335,12 @@ def full_speed_catalogue() -> Path:
     return write_catalogue(WORK / f"chain-{STORES}-{VISITS_PER_STORE}.yaml", catalogue_doc(STORES, VISITS_PER_STORE))
 
 
-def chain_cli(path: Path, visits: int) -> dict:
+def chain_cli(path: Path, visits: int, client: str = "kafka-python") -> dict:
     from common import count_records, create_topics, env_for, fresh_broker, run_json
 
     with fresh_broker("chain-cli") as broker:
         create_topics(broker.bootstrap)
-        env = env_for(broker.bootstrap)
+        env = env_for(broker.bootstrap, KAFKA_CLIENT=client)
         env.pop("DAILY_CUSTOMERS")  # each store has its own
         result = run_json(["bench/chain.py", "cli", broker.bootstrap, str(path)], env=env, timeout=7200)
         landed = sum(count_records(broker.bootstrap).values())
@@ -401,6 +389,38 @@ def airflow_celery_env(home: Path, db_url: str, redis_url: str, bootstrap: str, 
     return env
 
 
+def _log_time(line: str) -> datetime | None:
+    """The time of a task log line (Airflow 3 writes JSON lines with a ``timestamp``)."""
+    try:
+        value = json.loads(line).get("timestamp")
+    except (ValueError, AttributeError):
+        value = line[:32].split(" ")[0] if line[:4].isdigit() else None
+    if not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def operator_spans(home: Path, task_id: str) -> list[float]:
+    """Each shard's time once its task has started, from its task log: the operator's first
+    line ("playing the local day ...", after the task process started, parsed the DAG file
+    and built the operator) to its last ("topics written: ..."): connect, take, sends, commits."""
+    spans = []
+    for path in sorted((home / "logs").glob(f"dag_id={DAG_ID}/run_id=*/task_id={task_id}/**/*.log")):
+        start = end = None
+        for line in path.read_text(errors="replace").splitlines():
+            if start is None and '"event":"playing ' in line.replace(": ", ":"):
+                start = _log_time(line)
+            if "topics written: " in line:
+                end = _log_time(line)
+        if start and end:
+            spans.append((end - start).total_seconds())
+    return spans
+
+
 def chain_dag_celery(path: Path, visits: int, workers: int) -> dict:
     """The chain's day through ``foot_traffic_chain_daily`` on CeleryExecutor with ``workers`` workers."""
     import services
@@ -441,6 +461,7 @@ def chain_dag_celery(path: Path, visits: int, workers: int) -> dict:
                 "topic": TOPIC, "topic_realistic": TOPIC_REALISTIC,
             }
             t0 = datetime.now(UTC)
+            load = os.getloadavg()
             services.airflow(BIN, env, "dags", "trigger", DAG_ID, "--run-id", "bench_chain",
                              "-l", f"{DAY.isoformat()}T00:00:00+00:00", "-c", json.dumps(conf))
             deadline = time.monotonic() + timeout
@@ -459,6 +480,7 @@ def chain_dag_celery(path: Path, visits: int, workers: int) -> dict:
         finally:
             for proc in reversed(started):
                 services.kill_tree(proc)
+            spans = operator_spans(home, "produce_shard")
             if state == "success":  # a failed run's logs stay for a look
                 shutil.rmtree(home, ignore_errors=True)
         if state != "success":
@@ -485,7 +507,350 @@ def chain_dag_celery(path: Path, visits: int, workers: int) -> dict:
         "run_seconds": (run_end - run_start).total_seconds(),
         "shard_seconds_sum": sum(task_seconds),
         "shard_seconds_max": max(task_seconds),
+        "operator_seconds": spans,  # per shard, once its task started (task logs)
+        "load": load,
+        "load_after": os.getloadavg(),
     }
+
+
+def _airflow_home() -> Path:
+    """A fresh Airflow home with its metadata database (SQLite)."""
+    from common import BIN, airflow_env
+
+    home = Path(tempfile.mkdtemp(prefix="airflow-home-", dir=WORK))
+    proc = subprocess.run([str(BIN / "airflow"), "db", "migrate"], env=airflow_env(home), capture_output=True,
+                          text=True, timeout=300)
+    if proc.returncode != 0:
+        raise RuntimeError(f"airflow db migrate failed (rc {proc.returncode}):\n{proc.stderr[-1500:]}")
+    return home
+
+
+def _stamp(line: str) -> datetime | None:
+    import re
+
+    m = re.match(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+)Z", line)
+    return datetime.fromisoformat(m.group(1)).replace(tzinfo=UTC) if m else None
+
+
+def chain_dags_test(path: Path, visits: int, shard_size: int) -> dict:
+    """The chain's day through ``airflow dags test foot_traffic_chain_daily DAY`` (SQLite, tasks
+    in the test process one after the other), shards of ``shard_size``: the process's wall,
+    and the run's (the first task's start to the run's end, the test command's own start-up
+    left out); what the topics hold afterwards (``fingerprint``)."""
+    from common import BIN, airflow_env, create_topics, fingerprint, fresh_broker
+
+    home = _airflow_home()
+    try:
+        with fresh_broker("chain-dagstest") as broker:
+            create_topics(broker.bootstrap)
+            env = airflow_env(home)
+            env["AIRFLOW_CONN_KAFKA_DEFAULT"] = json.dumps({"conn_type": "kafka",
+                                                           "extra": {"bootstrap.servers": broker.bootstrap}})
+            conf = {"seed": SEED, "stores_file": str(path), "shard_size": shard_size,
+                    "topic": TOPIC, "topic_realistic": TOPIC_REALISTIC}
+            started = time.perf_counter()
+            proc = subprocess.run([str(BIN / "airflow"), "dags", "test", DAG_ID, DAY.isoformat(), "-c", json.dumps(conf)],
+                                  env=env, capture_output=True, text=True, timeout=7200, cwd=ROOT)
+            wall = time.perf_counter() - started
+            out = proc.stdout + "\n" + proc.stderr
+            if proc.returncode != 0 or "DagRun Finished" not in out or "state=failed" in out:
+                raise RuntimeError(f"airflow dags test of the chain failed (rc {proc.returncode}):\n{out[-4000:]}")
+            lines = out.splitlines()
+            first = next(_stamp(line) for line in lines if "Task started" in line and _stamp(line))
+            last = max(t for t in map(_stamp, lines) if t is not None)
+            held = fingerprint(broker.bootstrap)
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+    records = sum(t["records"] for t in held.values())
+    if records != 3 * visits:
+        raise RuntimeError(f"chain dags test: {records} landed, {3 * visits} planned")
+    run_seconds = (last - first).total_seconds()
+    return {
+        "records": records, "shard_size": shard_size, "shards": out.count("starting task_id=produce_shard"),
+        "skipped_backfill_shard": "backfill_shard" in out and "skipped" in out,
+        "process_wall_s": wall, "seconds": run_seconds, "records_per_s": records / run_seconds,
+        "startup_s": wall - run_seconds, "held": held,
+    }
+
+
+def chain_cli_held(path: Path, visits: int) -> dict:
+    """``chain_cli`` and what its topics hold afterwards (``fingerprint``)."""
+    from common import create_topics, env_for, fingerprint, fresh_broker, run_json
+
+    with fresh_broker("chain-cli") as broker:
+        create_topics(broker.bootstrap)
+        env = env_for(broker.bootstrap)
+        env.pop("DAILY_CUSTOMERS")
+        started = time.perf_counter()
+        result = run_json(["bench/chain.py", "cli", broker.bootstrap, str(path)], env=env, timeout=7200)
+        result["process_wall_s"] = time.perf_counter() - started
+        result["held"] = fingerprint(broker.bootstrap)
+    if sum(t["records"] for t in result["held"].values()) != 3 * visits:
+        raise RuntimeError(f"chain cli: {result['held']} landed, {3 * visits} planned")
+    return result
+
+
+def run_dags_test(out: dict) -> None:
+    """Issue 24's Done-when: a catalogue of DAGS_TEST_STORES stores (10 time zones) of
+    DAGS_TEST_VISITS_PER_STORE visits, the chain DAG in shards of DAGS_TEST_SHARD_SIZE under
+    ``airflow dags test`` against ``foot-traffic produce --stores`` in one process, same
+    catalogue and day, alternating, DAGS_TEST_ROUNDS rounds; the same records (counts,
+    event ids, digest)."""
+    from common import median
+
+    path = write_catalogue(WORK / f"chain-{DAGS_TEST_STORES}-{DAGS_TEST_VISITS_PER_STORE}.yaml",
+                           catalogue_doc(DAGS_TEST_STORES, DAGS_TEST_VISITS_PER_STORE))
+    visits = planned_visits(path, DAY)
+    rounds = []
+    for index in range(DAGS_TEST_ROUNDS):
+        load = os.getloadavg()
+        cli = chain_cli_held(path, visits)
+        dag = chain_dags_test(path, visits, DAGS_TEST_SHARD_SIZE)
+        same = cli["held"] == dag["held"]
+        rounds.append({"cli": cli, "dag": dag, "same_records": same, "load": load, "load_after": os.getloadavg(),
+                       "ratio": dag["records_per_s"] / cli["records_per_s"],
+                       "ratio_process": cli["process_wall_s"] / dag["process_wall_s"]})
+        log(f"chain dags test round {index + 1}: {dag['shards']} shards of {DAGS_TEST_SHARD_SIZE}: "
+            f"{dag['records_per_s']:,.0f}/s (run), CLI {cli['records_per_s']:,.0f}/s: {rounds[-1]['ratio']:.2f} ×; "
+            f"same records: {same}; load {load[0]:.1f}")
+        if not same:
+            raise RuntimeError(f"chain dags test: not the CLI's records:\n{cli['held']}\n{dag['held']}")
+    out["dagstest"] = {"rounds": rounds, "shard_size": DAGS_TEST_SHARD_SIZE, "stores": DAGS_TEST_STORES,
+                       "visits_per_store": DAGS_TEST_VISITS_PER_STORE, "visits": visits,
+                       "ratio": median([r["ratio"] for r in rounds]),
+                       "ratio_process": median([r["ratio_process"] for r in rounds])}
+
+
+# The multi-day backfill (``backfill``): a chain of BACKFILL_STORES stores at
+# BACKFILL_VISITS_PER_STORE visits a store-day, `airflow backfill create` of BACKFILL_DAYS days
+# on CeleryExecutor with 2 workers (BACKFILL_WORKER_CONCURRENCY slots each), shards of
+# BACKFILL_SHARD_SIZE in a backfill pool of BACKFILL_POOL_SLOTS slots, --max-active-runs
+# BACKFILL_MAX_ACTIVE_RUNS; stopped (the DAG paused, the runs under way let finish) after
+# BACKFILL_BUDGET_SECONDS.
+BACKFILL_STORES = int(os.environ.get("BENCH_BACKFILL_STORES", "100"))
+BACKFILL_VISITS_PER_STORE = int(os.environ.get("BENCH_BACKFILL_VISITS_PER_STORE", "100"))
+BACKFILL_DAYS = int(os.environ.get("BENCH_BACKFILL_DAYS", "365"))
+BACKFILL_SHARD_SIZE = int(os.environ.get("BENCH_BACKFILL_SHARD_SIZE", "50"))
+BACKFILL_POOL_SLOTS = int(os.environ.get("BENCH_BACKFILL_POOL_SLOTS", "2"))
+BACKFILL_MAX_ACTIVE_RUNS = int(os.environ.get("BENCH_BACKFILL_MAX_ACTIVE_RUNS", "2"))
+BACKFILL_WORKER_CONCURRENCY = int(os.environ.get("BENCH_BACKFILL_WORKER_CONCURRENCY", "2"))
+BACKFILL_BUDGET_SECONDS = float(os.environ.get("BENCH_BACKFILL_BUDGET_SECONDS", "1200"))
+BACKFILL_POOL = "foot_traffic_backfill"
+# Read every record back afterwards to count each day's (off: the end offsets only). The
+# embedded broker holding millions of records answers a fetch with a frame larger than
+# kafka-python accepts ("Invalid frame length"), and the read never ends.
+BACKFILL_READBACK = os.environ.get("BENCH_BACKFILL_READBACK", "0") == "1"
+
+
+def _tree_rss_mb(pid: int) -> float:
+    import psutil
+
+    try:
+        root = psutil.Process(pid)
+        return sum(p.memory_info().rss for p in [root, *root.children(recursive=True)]) / 2**20
+    except psutil.Error:
+        return 0.0
+
+
+def chain_backfill_celery() -> dict:
+    """``airflow backfill create`` of the chain DAG on CeleryExecutor with 2 workers: per day
+    (run) its records, wall, shard durations, the workers' and the broker's RSS; what the
+    data topics and the writers topic hold afterwards. The first day is the last of the
+    range's (2025-11-07, the bench's day) minus BACKFILL_DAYS - 1."""
+    import threading
+    from datetime import timedelta
+
+    import services
+    from common import BIN, create_topics, fresh_broker, topic_counts
+    from foot_traffic.delivery.ledger import ledger_topic
+    from foot_traffic.local_broker import free_port
+    from foot_traffic_airflow.chain import chain_day
+
+    path = write_catalogue(WORK / f"chain-backfill-{BACKFILL_STORES}-{BACKFILL_VISITS_PER_STORE}.yaml",
+                           catalogue_doc(BACKFILL_STORES, BACKFILL_VISITS_PER_STORE))
+    first = DAY - timedelta(days=BACKFILL_DAYS - 1)
+    workers = 2
+    with (
+        services.postgres_database("ft_bench") as db_url,
+        services.redis_database(claim="foot-traffic-bench-claim") as redis_url,
+        fresh_broker("chain-backfill") as broker,
+    ):
+        create_topics(broker.bootstrap)
+        home = Path(tempfile.mkdtemp(prefix="airflow-celery-", dir=WORK))
+        logs = home / "component-logs"
+        logs.mkdir()
+        env = airflow_celery_env(home, db_url, redis_url, broker.bootstrap, free_port())
+        services.airflow(BIN, env, "db", "migrate", timeout=600)
+        services.airflow(BIN, env, "dags", "reserialize")
+        services.airflow(BIN, env, "pools", "set", BACKFILL_POOL, str(BACKFILL_POOL_SLOTS), "bench: chain backfills")
+        started, samples, stop = [], [], threading.Event()
+        try:
+            for component in ("api-server", "scheduler", "dag-processor"):
+                started.append(services.start(
+                    BIN, dict(env, AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT=str(free_port())), logs, component, component,
+                ))
+            names = [f"worker-{i + 1}" for i in range(workers)]
+            for name in names:
+                worker_env = dict(env, FT_TEST_WORKER_NAME=name, AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT=str(free_port()))
+                started.append(services.start(
+                    BIN, worker_env, logs, name, "celery", "worker", "--celery-hostname", f"{name}@%h",
+                    "--concurrency", str(BACKFILL_WORKER_CONCURRENCY),
+                ))
+            for proc, name in zip(started[-workers:], names):
+                services.wait_for_line(logs / f"{name}.log", "ready.", 180, proc)
+            worker_pids = [p.pid for p in started[-workers:]]
+
+            def sample() -> None:  # the workers' (process trees) and the broker's RSS, with the load
+                while not stop.wait(5.0):
+                    samples.append((datetime.now(UTC), [_tree_rss_mb(pid) for pid in worker_pids],
+                                    _tree_rss_mb(broker.process.pid), os.getloadavg()[0]))
+
+            sampler = threading.Thread(target=sample, daemon=True)
+            sampler.start()
+            services.airflow(BIN, env, "dags", "unpause", DAG_ID)
+            conf = {"seed": SEED, "stores_file": str(path), "shard_size": BACKFILL_SHARD_SIZE,
+                    "topic": TOPIC, "topic_realistic": TOPIC_REALISTIC}
+            # The run of day D is scheduled at 00:00 UTC+14 of D, i.e. 10:00 UTC of D-1.
+            t0 = datetime.now(UTC)
+            load0 = os.getloadavg()
+            services.airflow(BIN, env, "backfill", "create", "--dag-id", DAG_ID,
+                             "--from-date", (first - timedelta(days=1)).isoformat() + "T10:00:00+00:00",
+                             "--to-date", (DAY - timedelta(days=1)).isoformat() + "T10:00:00+00:00",
+                             "--max-active-runs", str(BACKFILL_MAX_ACTIVE_RUNS), "--dag-run-conf", json.dumps(conf))
+            deadline = time.monotonic() + BACKFILL_BUDGET_SECONDS
+            paused_at = None
+            while True:
+                states = services.query(db_url, "select state, count(*) from dag_run where dag_id = %s "
+                                        "and run_type = 'backfill' group by state", (DAG_ID,))
+                counts = dict(states)
+                if sum(counts.values()) and not counts.get("running") and not counts.get("queued"):
+                    break
+                if paused_at is None and time.monotonic() > deadline:
+                    # The budget is spent: the backfill is paused (the scheduler starts none of its
+                    # queued runs: what the API's pause does); the runs under way finish.
+                    _pause_backfills(db_url)
+                    paused_at = datetime.now(UTC)
+                    log(f"backfill: budget of {BACKFILL_BUDGET_SECONDS:.0f} s spent, backfill paused: {counts}")
+                if paused_at is not None and not counts.get("running"):
+                    break
+                time.sleep(5)
+            t_end = datetime.now(UTC)
+            stop.set()
+            runs = services.query(
+                db_url, "select run_id, logical_date, state, start_date, end_date from dag_run where dag_id = %s "
+                "and run_type = 'backfill' order by logical_date", (DAG_ID,))
+            tis = services.query(
+                db_url, "select run_id, task_id, map_index, state, hostname, start_date, end_date, pool, "
+                "priority_weight from task_instance where dag_id = %s order by run_id, task_id, map_index", (DAG_ID,))
+            scheduler_warned = "non-existent pool" in (logs / "scheduler.log").read_text(errors="replace")
+        finally:
+            stop.set()
+            for proc in reversed(started):
+                services.kill_tree(proc)
+        done = [r for r in runs if r[2] == "success"]
+        if not done:
+            shutil.rmtree(home, ignore_errors=True)
+            raise RuntimeError(f"backfill: no run succeeded\n{runs[:5]}\n{tis[:10]}\n{services.tails(logs)}")
+        writers = ledger_topic(TOPIC)
+        held = topic_counts(broker.bootstrap, (TOPIC, TOPIC_REALISTIC, writers))
+        per_day_held = _records_per_day(broker.bootstrap) if BACKFILL_READBACK else None
+        ledger_partitions = _nonempty_partitions(broker.bootstrap, writers)
+        broker_rss = _tree_rss_mb(broker.process.pid)
+        spans = operator_spans(home, "backfill_shard")
+        shutil.rmtree(home, ignore_errors=True)
+    by_run: dict[str, list] = {}
+    for ti in tis:
+        by_run.setdefault(ti[0], []).append(ti)
+    days = []
+    for run_id, logical, state, start, end in runs:
+        if state != "success":
+            continue
+        day = chain_day(logical)
+        planned = 3 * planned_visits(path, day)
+        shards = [t for t in by_run.get(run_id, []) if t[1] == "backfill_shard" and t[3] == "success"]
+        inside = [s for s in samples if start <= s[0] <= end]
+        days.append({
+            "day": day.isoformat(), "records": planned,
+            "landed": per_day_held.get(day.isoformat(), 0) if per_day_held is not None else None,
+            "start": start.isoformat(), "end": end.isoformat(), "run_s": (end - start).total_seconds(),
+            "shards": len(shards), "shard_s": [(t[6] - t[5]).total_seconds() for t in shards],
+            "shard_pools": sorted({t[7] for t in shards}), "shard_priority": sorted({t[8] for t in shards}),
+            "skipped_produce_shard": any(t[1] == "produce_shard" and t[3] == "skipped" for t in by_run.get(run_id, [])),
+            "workers": sorted({t[4] for t in shards}),
+            "worker_rss_mb": [max((s[1][i] for s in inside), default=None) for i in range(workers)],
+            "broker_rss_mb": max((s[2] for s in inside), default=None),
+            "load": max((s[3] for s in inside), default=None),
+        })
+    ends = sorted(datetime.fromisoformat(d["end"]) for d in days)
+    for d, previous in zip(sorted(days, key=lambda d: d["end"])[1:], ends):
+        d["wall_since_previous_s"] = (datetime.fromisoformat(d["end"]) - previous).total_seconds()
+    records = sum(d["records"] for d in days)
+    wall = (max(ends) - t0).total_seconds()
+    return {
+        "stores": BACKFILL_STORES, "visits_per_store": BACKFILL_VISITS_PER_STORE, "days_asked": BACKFILL_DAYS,
+        "first_day": first.isoformat(), "shard_size": BACKFILL_SHARD_SIZE, "pool_slots": BACKFILL_POOL_SLOTS,
+        "max_active_runs": BACKFILL_MAX_ACTIVE_RUNS, "workers": workers, "concurrency": BACKFILL_WORKER_CONCURRENCY,
+        "budget_s": BACKFILL_BUDGET_SECONDS, "paused_at": paused_at.isoformat() if paused_at else None,
+        "days_done": len(days), "runs": len(runs), "records": records, "wall_s": wall,
+        "records_per_s": records / wall, "load_start": load0, "end": t_end.isoformat(),
+        "held": held, "ledger_partitions_used": ledger_partitions, "broker_rss_end_mb": broker_rss,
+        "all_landed": all(d["landed"] == d["records"] for d in days) if per_day_held is not None else None,
+        "data_records_held": held[TOPIC] + held[TOPIC_REALISTIC],
+        "scheduler_warned_missing_pool": scheduler_warned, "days": days,
+        "operator_seconds_sum": sum(spans), "operator_spans": len(spans),
+    }
+
+
+def _pause_backfills(db_url: str) -> None:
+    import psycopg2
+
+    from tests.support.services import PG_HOST, PG_PORT
+
+    conn = psycopg2.connect(host=PG_HOST, port=PG_PORT, user="postgres", dbname=db_url.rsplit("/", 1)[1])
+    try:
+        conn.autocommit = True
+        conn.cursor().execute("update backfill set is_paused = true where dag_id = %s", (DAG_ID,))
+    finally:
+        conn.close()
+
+
+def _records_per_day(bootstrap: str) -> dict[str, int]:
+    """Committed records of both data topics per local day (header ``ft-day``)."""
+    from kafka import KafkaConsumer, TopicPartition
+
+    from foot_traffic.records.events import H_DAY
+
+    consumer = KafkaConsumer(
+        bootstrap_servers=bootstrap, enable_auto_commit=False, isolation_level="read_committed",
+        max_poll_records=50_000, fetch_max_bytes=64 * 1024 * 1024, max_partition_fetch_bytes=16 * 1024 * 1024,
+    )
+    out: dict[str, int] = {}
+    try:
+        tps = [TopicPartition(t, p) for t in (TOPIC, TOPIC_REALISTIC) for p in sorted(consumer.partitions_for_topic(t) or ())]
+        end = consumer.end_offsets(tps)
+        consumer.assign(tps)
+        consumer.seek_to_beginning(*tps)
+        deadline = time.monotonic() + 1800
+        while any(consumer.position(tp) < end[tp] for tp in tps) and time.monotonic() < deadline:
+            for tp, messages in consumer.poll(timeout_ms=500).items():
+                for m in messages:
+                    if m.offset < end[tp]:
+                        day = next((v.decode() for k, v in m.headers or () if k == H_DAY), "?")
+                        out[day] = out.get(day, 0) + 1
+        return out
+    finally:
+        consumer.close()
+
+
+def _nonempty_partitions(bootstrap: str, topic: str) -> int:
+    from kafka import KafkaConsumer, TopicPartition
+
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    try:
+        tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
+        return sum(1 for offset in consumer.end_offsets(tps).values() if offset > 0)
+    finally:
+        consumer.close()
 
 
 class Due:
@@ -663,6 +1028,16 @@ def run_cli(res: dict, out: dict, path: Path, visits: int) -> None:
     else:
         out["baseline"] = {**twice("one-store baseline", one_store_cli, visits), "source": "measured here"}
     log(f"one-store baseline ({out['baseline']['source']}): {out['baseline']['records_per_s']:,.0f}/s")
+    # Issue 24, item 5: what the librdkafka path reaches (the chain and its one-store baseline).
+    out["cli_confluent"] = twice("chain_cli_confluent", chain_cli, path, visits, "confluent")
+    confluent_runs = (res.get("delivery") or {}).get("runs", {}).get("cli_confluent")
+    if confluent_runs and visits == res["setup"]["visits"]:
+        out["baseline_confluent"] = {"records_per_s": median([r["records_per_s"] for r in confluent_runs]),
+                                     "source": "section 1"}
+    else:
+        out["baseline_confluent"] = {"records_per_s": None, "source": "not measured"}
+    log(f"chain_cli confluent: {out['cli_confluent']['records_per_s']:,.0f}/s; one store (confluent): "
+        f"{out['baseline_confluent']['records_per_s'] or 0:,.0f}/s")
 
 
 def run(res: dict) -> dict:
@@ -686,13 +1061,24 @@ def run(res: dict) -> dict:
                 except Unavailable as exc:
                     out["skipped"][f"dag_celery_{workers}"] = str(exc)
                     log(f"chain_dag_celery_{workers}: skipped: {exc}")
+        elif case == "backfill":
+            try:
+                out["backfill"] = chain_backfill_celery()
+                b = out["backfill"]
+                log(f"chain backfill: {b['days_done']} days, {b['records']:,} records in {b['wall_s']:.0f} s = "
+                    f"{b['records_per_s']:,.0f}/s")
+            except Unavailable as exc:
+                out["skipped"]["backfill"] = str(exc)
+                log(f"chain backfill: skipped: {exc}")
+        elif case == "dagstest":
+            run_dags_test(out)
         elif case == "live":
             out["live"] = chain_live()
             m = out["live"]["many"]
             log(f"chain_live: {m['stores']} stores, CPU {m['cpu_pct']:.2f} %, RSS {m['rss_peak_mb']:.0f} MB, "
                 f"{out['live']['bytes_per_store']:,.0f} bytes per store")
         else:
-            raise SystemExit(f"BENCH_CHAIN_CASES: unknown case {case!r} (cli, dag, live)")
+            raise SystemExit(f"BENCH_CHAIN_CASES: unknown case {case!r} (cli, dagstest, dag, backfill, live)")
         # What is measured so far survives a run stopped later (a long case, a deadline).
         (WORK / "chain-partial.json").write_text(json.dumps(out, indent=1, default=str))
     return out

@@ -153,6 +153,48 @@ def count_records(bootstrap: str, topics=(TOPIC, TOPIC_REALISTIC)) -> dict[str, 
         consumer.close()
 
 
+def fingerprint(bootstrap: str, topics=(TOPIC, TOPIC_REALISTIC)) -> dict[str, dict]:
+    """What each topic holds, read back (read_committed): its record count, its distinct
+    event ids (header ``ft-event-id``) and a digest of every record (key, value, headers,
+    timestamp) in a canonical order: two runs wrote the same records when these are equal."""
+    import hashlib
+
+    from kafka import KafkaConsumer, TopicPartition
+
+    from foot_traffic.records.events import H_EVENT_ID
+
+    consumer = KafkaConsumer(
+        bootstrap_servers=bootstrap, enable_auto_commit=False, isolation_level="read_committed",
+        max_poll_records=50_000, fetch_max_bytes=64 * 1024 * 1024, max_partition_fetch_bytes=16 * 1024 * 1024,
+    )
+    try:
+        out = {}
+        for topic in topics:
+            tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
+            end = consumer.end_offsets(tps) if tps else {}
+            rows: list[tuple] = []
+            ids: set[bytes] = set()
+            if tps:
+                consumer.assign(tps)
+                consumer.seek_to_beginning(*tps)
+                deadline = time.monotonic() + 600
+                while any(consumer.position(tp) < end[tp] for tp in tps) and time.monotonic() < deadline:
+                    for tp, messages in consumer.poll(timeout_ms=500).items():
+                        for m in messages:
+                            if m.offset < end[tp]:
+                                headers = tuple(m.headers or ())
+                                ids.update(v for k, v in headers if k == H_EVENT_ID)
+                                rows.append((m.key or b"", m.value or b"", headers, m.timestamp))
+            rows.sort()
+            digest = hashlib.sha256()
+            for row in rows:
+                digest.update(repr(row).encode())
+            out[topic] = {"records": len(rows), "event_ids": len(ids), "digest": digest.hexdigest()}
+        return out
+    finally:
+        consumer.close()
+
+
 def records_file(visits: int = VISITS) -> Path:
     """The day's records, pre-serialized by the engine once (marshal: fast to load)."""
     path = WORK / f"records-{DAY}-{SEED}-{visits}.marshal"
@@ -198,6 +240,25 @@ def run_json(args: list[str], env: dict[str, str] | None = None, timeout: float 
 def emit(result: dict) -> None:
     """A worker's result: one JSON line on stdout."""
     print(json.dumps(result), flush=True)
+
+
+def counting_delivery(keep: list | None = None):
+    """The runner's delivery into a producer that only counts what it is handed (and, with
+    ``keep``, keeps the records there): no Kafka, no scan, no ledger. The engine's cost,
+    not a broker's: ``Direct`` (the delivery of ``KAFKA_TRANSACTIONS=0``) on a
+    ``MemoryProducer`` whose ``send`` only counts. Returns (delivery, producer);
+    ``producer.acked_by_topic`` counts the records per topic."""
+    from foot_traffic.delivery.direct import Direct
+    from foot_traffic.testing import MemoryKafka, MemoryProducer
+
+    class Counting(MemoryProducer):
+        def send(self, record) -> None:
+            self.acked_by_topic[record.topic] += 1
+            if keep is not None:
+                keep.append(record)
+
+    producer = Counting(MemoryKafka())
+    return Direct(producer, None, lambda: None), producer
 
 
 def median(values):

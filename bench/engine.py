@@ -17,24 +17,14 @@ import statistics
 import sys
 import time
 
-from common import DAY, SEED, emit
-
-from foot_traffic.testing import MemoryPublisher
-
-
-class CountingPublisher(MemoryPublisher):
-    """The test double, keeping no record: the engine's cost, not a list's."""
-
-    def send(self, record) -> None:
-        self.acked_by_topic[record.topic] += 1
-
+from common import DAY, SEED, counting_delivery, emit
 
 def play(settings) -> tuple[int, float, float]:
     """One day: (records, CPU seconds, wall seconds)."""
     from foot_traffic.run.runner import Runner
 
     cpu0, wall0 = time.thread_time(), time.perf_counter()
-    summaries = Runner(settings, CountingPublisher()).run([DAY])
+    summaries = Runner(settings, counting_delivery()[0]).run([DAY])
     return summaries[0].sent, time.thread_time() - cpu0, time.perf_counter() - wall0
 
 

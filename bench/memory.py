@@ -14,23 +14,16 @@ import os
 import sys
 import time
 
-from common import DAY, SEED, emit, peak_rss_mb, rss_mb
-
-from foot_traffic.testing import MemoryPublisher
-
-
-class CountingPublisher(MemoryPublisher):
-    """The test double, keeping no record: what grows is the engine's own memory."""
-
-    def send(self, record) -> None:
-        self.acked_by_topic[record.topic] += 1
-
+from common import DAY, SEED, counting_delivery, emit, peak_rss_mb, rss_mb
 
 def main() -> None:
     visits = int(sys.argv[1])
     bootstrap = sys.argv[2] if len(sys.argv) > 2 else None
     from foot_traffic.delivery.options import KafkaOptions
-    from foot_traffic.delivery import delivery_for as publisher_for
+    import threading
+
+    from foot_traffic.delivery import delivery_for
+    from foot_traffic.delivery.ledger import describe_run
     from foot_traffic.run.runner import Runner
     from foot_traffic.settings import Settings
 
@@ -40,10 +33,14 @@ def main() -> None:
     settings = Settings.from_env(env)
     import kafka  # noqa: F401  (both variants pay for the client import)
 
-    publisher = publisher_for(settings, KafkaOptions.from_settings(settings)) if bootstrap else CountingPublisher()
+    if bootstrap:
+        delivery = delivery_for(settings, KafkaOptions.from_settings(settings), threading.Event(),
+                                describe_run("bench memory"))
+    else:  # the engine alone: a producer that only counts, keeping no record
+        delivery = counting_delivery()[0]
     base = rss_mb()
     started = time.perf_counter()
-    summaries = Runner(settings, publisher).run([DAY])
+    summaries = Runner(settings, delivery).run([DAY])
     elapsed = time.perf_counter() - started
     emit(
         {

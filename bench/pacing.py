@@ -149,7 +149,9 @@ class StartClock:
 def run_ours(bootstrap: str, seconds: float, prefix: str) -> dict:
     from foot_traffic.delivery.options import KafkaOptions
     from foot_traffic.plan.localday import day_start
+    from foot_traffic.delivery import delivery_for
     from foot_traffic.delivery.kafka_python import KafkaPublisher
+    from foot_traffic.delivery.ledger import describe_run
     from foot_traffic.run.runner import Runner
 
     settings = settings_for(bootstrap, prefix)
@@ -162,25 +164,30 @@ def run_ours(bootstrap: str, seconds: float, prefix: str) -> dict:
     started: list[tuple[float, float]] = []  # (CPU, wall) at the first send
     first_send_ms: dict[str, float] = {}  # how long the first send to each topic took
 
-    class TimedPublisher(KafkaPublisher):
-        def ensure_topics(self, topics):
-            super().ensure_topics(topics)
-            clock.arm()
+    real_send = KafkaPublisher.send
 
-        def send(self, record):
-            t = monotonic() - clock.t0
-            if not started:
-                started.append((cpu_seconds(), time.perf_counter()))
-            lateness.append((t, t - (record.due - sim0)))
-            if record.topic in first_send_ms:
-                super().send(record)
-            else:
-                s0 = monotonic()
-                super().send(record)
-                first_send_ms[record.topic] = 1e3 * (monotonic() - s0)
+    def timed_send(self, record):
+        t = monotonic() - clock.t0
+        if not started:
+            started.append((cpu_seconds(), time.perf_counter()))
+        lateness.append((t, t - (record.due - sim0)))
+        if record.topic in first_send_ms:
+            real_send(self, record)
+        else:
+            s0 = monotonic()
+            real_send(self, record)
+            first_send_ms[record.topic] = 1e3 * (monotonic() - s0)
 
-    publisher = TimedPublisher(KafkaOptions.from_settings(settings), stop)
-    runner = Runner(settings, publisher, None, clock=clock, stop=stop, sim_anchor=sim0, progress_every=60.0)
+    KafkaPublisher.send = timed_send  # this process's only producer class (the day ledger's records go by send_to)
+    delivery = delivery_for(settings, KafkaOptions.from_settings(settings), stop, describe_run("bench pacing"))
+    connect = delivery.connect
+
+    def connect_then_arm():
+        connect()  # the producer, then the topics made sure of
+        clock.arm()
+
+    delivery.connect = connect_then_arm
+    runner = Runner(settings, delivery, clock=clock, stop=stop, sim_anchor=sim0, progress_every=60.0)
     timer = threading.Timer(seconds, stop.set)
     timer.start()
     runner.run([DAY])
@@ -199,20 +206,22 @@ def run_polling(bootstrap: str, seconds: float, prefix: str) -> dict:
     from foot_traffic.plan.implicit import implicit_store
     from foot_traffic.plan.storeday import plan_store_day
     from foot_traffic.delivery.kafka_python import KafkaPublisher
+    from foot_traffic.delivery.topics import ensure_topics
     from foot_traffic.records.stream import StoreDayStream
 
     settings = settings_for(bootstrap, prefix)
     plan = plan_store_day(implicit_store(settings, load_profile(settings.profile_file)), DAY, settings)
     publisher = KafkaPublisher(KafkaOptions.from_settings(settings))
     publisher.connect()
-    publisher.ensure_topics([settings.kafka_topic, settings.kafka_topic_realistic])
+    ensure_topics(KafkaOptions.from_settings(settings), [settings.kafka_topic, settings.kafka_topic_realistic],
+                  threading.Event())
     for topic in (settings.kafka_topic, settings.kafka_topic_realistic):
         publisher.partition_count(topic)  # metadata first, so the first send keeps the loop's phase
     moments = iter(StoreDayStream(plan, settings.kafka_topic, settings.kafka_topic_realistic))
     lateness: list[tuple[float, float]] = []
     # Due times are whole seconds, so a 0.5 s poll's lateness is its phase against them:
     # start a quarter second past (the mean phase; any phase gives lateness in [0, 0.5)).
-    sim0 = plan.start.timestamp() - PHASE
+    sim0 = plan.start - PHASE
     c0, w0 = cpu_seconds(), time.perf_counter()
     t0 = time.monotonic()
     pending = next(moments, None)
@@ -224,7 +233,7 @@ def run_polling(bootstrap: str, seconds: float, prefix: str) -> dict:
         while pending is not None and pending.due <= sim_now:
             for record in pending.records:
                 t = time.monotonic() - t0 - PHASE
-                lateness.append((t, t - (record.due - plan.start.timestamp())))
+                lateness.append((t, t - (record.due - plan.start)))
                 publisher.send(record)
             pending = next(moments, None)
         time.sleep(settings.sleep)

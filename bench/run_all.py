@@ -6,7 +6,8 @@ noise hits all of them alike, and ratios are taken inside a round, then the medi
 
 Environment knobs (defaults in brackets): BENCH_REPEATS [3], BENCH_VISITS [100000],
 BENCH_PACING_SECONDS [126], BENCH_TXN_SECONDS [60] (the live stream with and without
-transactions), BENCH_SCAN_VISITS [2000] (visits per day of the resume-scan case's 30 days),
+transactions), BENCH_SCAN_VISITS [2000] (visits per day of the resume-scan case's chain, BENCH_SCAN_REAL_DAYS [30]
+days produced, its ledger filled to BENCH_SCAN_LEDGER_DAYS [365] days),
 BENCH_BUDGET_SECONDS [1080] (after it, delivery rounds past the first are skipped; the
 chain cases, run once each after the delivery rounds, are not cut by it),
 BENCH_OUTPUT [BENCHMARKS.md], BENCH_WORK_DIR [.data/bench].
@@ -350,7 +351,9 @@ def main() -> int:
     res["pacing"] = pacing(PACING_SECONDS)
     log(f"pacing ours p99 {res['pacing']['ours']['p99_ms']:.2f} ms, CPU {res['pacing']['ours']['cpu_share_pct']:.2f} %")
     res["resume_scan"] = resume_scan_case()
-    log(f"resume scan, old day among 30: read {res['resume_scan']['old_day']['records_read']:,} records")
+    rs = res["resume_scan"]
+    log(f"day ledger with {rs['ledger_days']} days: a take of the first day read {rs['old_day']['ledger_records_read']:,} "
+        f"of {rs['ledger_records_in_topic']:,} ledger records ({rs['old_day']['ledger']['wall_s'][0] * 1e3:.1f} ms)")
     res["memory"] = memory()
     # The engine's CPU per record (the control case's busy work): an engine-only day, its
     # thread's CPU time per record (a busy machine stretches wall time, not this), median.

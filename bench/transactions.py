@@ -38,7 +38,7 @@ def pct(values, q):
 def run(mode: str, client: str, bootstrap: str, seconds: float, prefix: str) -> dict:
     from kafka import KafkaConsumer, TopicPartition
 
-    from foot_traffic import runner as runner_module
+    from foot_traffic.run import runner as runner_module
     from foot_traffic.build import build_runner
     from foot_traffic.records.events import H_EVENT_ID
     from foot_traffic.run.pacing import Pacer, SystemClock
@@ -136,7 +136,7 @@ def run(mode: str, client: str, bootstrap: str, seconds: float, prefix: str) -> 
         lateness.append(t_sent - due_wall)
         if event_id in seen:
             visible.append(seen[event_id] - t_sent)
-    publishers = runner.publisher
+    delivery = runner.delivery
     return {
         "mode": mode,
         "client": client,
@@ -150,7 +150,7 @@ def run(mode: str, client: str, bootstrap: str, seconds: float, prefix: str) -> 
         "visible_p90_ms": 1e3 * pct(visible, 0.9),
         "visible_p99_ms": 1e3 * pct(visible, 0.99),
         "visible_max_ms": 1e3 * max(visible),
-        "transactions": getattr(publishers, "transactions", 0),
+        "transactions": getattr(delivery, "transactions", 0),
         "seconds": seconds,
         "producing_wall_s": wall,
         "cpu_s": cpu,  # the whole process: producer and the measuring consumer

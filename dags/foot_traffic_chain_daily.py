@@ -12,7 +12,11 @@ and every setting and fails at once, without retries and before anything is sent
 one is wrong. It cuts the stores into shards of `shard_size`, in the order of their local
 midnights (east first). `produce_shard` is mapped over the shards (one mapped task per
 shard, named after its stores): each plays its stores' local day through one Kafka
-producer. A retry resumes each store where it stopped.
+producer. A retry resumes each store where it stopped. `choose_shards` runs the shards of
+an `airflow backfill create` run as `backfill_shard` instead (the same task in its own pool,
+`FOOT_TRAFFIC_CHAIN_BACKFILL_POOL`, default `foot_traffic_backfill`: create it with
+`airflow pools set foot_traffic_backfill 2 "chain backfills"`, at a priority below the live
+shards'), so a backfill never takes the live run's slots.
 
 **Which day, and when.** A run plays the local day D of every store, D being the
 calendar date of the run's logical date at UTC+14 (`Pacific/Kiritimati`), the first place
@@ -35,8 +39,9 @@ exits (UTC−12: about 50 hours), so up to three runs overlap (`max_active_runs=
 **Load on the brokers.** `shard_size` sets stores per task (one producer connection
 each); `max_active_tis_per_dag` (env `FOOT_TRAFFIC_CHAIN_MAX_ACTIVE_SHARDS`, default 16)
 caps shards running at once; `pool` (env `FOOT_TRAFFIC_CHAIN_POOL`, default
-`default_pool`) lets a pool's slots bound them together with other DAGs. See the README,
-section "Store chains".
+`default_pool`) lets a pool's slots bound them together with other DAGs; their priority is
+`FOOT_TRAFFIC_CHAIN_PRIORITY` (10). A backfill's: `FOOT_TRAFFIC_CHAIN_BACKFILL_POOL`,
+`..._BACKFILL_PRIORITY` (1), `..._BACKFILL_MAX_ACTIVE_SHARDS` (4). See the docs, "Store chains".
 
 **Triggering it by hand.** The trigger form starts with the chain's own fields (section
 *Chain*: the catalogue, stores per shard, closing grace), then *Day*, *Model*, *Kafka* and
@@ -61,14 +66,23 @@ import pendulum
 from airflow.sdk import DAG, XComArg
 
 from foot_traffic_airflow.assets import TOPIC_ASSETS_XCOM, announce_topics_task
-from foot_traffic_airflow.chain import CHAIN_DAY_ZONE, chain_dag_options, check_catalogue_task
+from foot_traffic_airflow.chain import (
+    BACKFILL_SHARD_TASK_ID,
+    CHAIN_DAY_ZONE,
+    SHARD_TASK_ID,
+    chain_dag_options,
+    check_catalogue_task,
+    choose_shards_task,
+)
 from foot_traffic_airflow.dag_defaults import producer_default_args
 from foot_traffic_airflow.operators import FootTrafficProducerOperator
 from foot_traffic_airflow.params import chain_params
 from foot_traffic_airflow.timetables import ZonedCronTriggerTimetable
 
 default_args = producer_default_args()
-options = chain_dag_options()  # FOOT_TRAFFIC_CHAIN_MAX_ACTIVE_SHARDS, ..._POOL (and ..._SHARD_SIZE, in the Params)
+# FOOT_TRAFFIC_CHAIN_MAX_ACTIVE_SHARDS, ..._POOL, ..._PRIORITY, their ..._BACKFILL_ twins (and
+# ..._SHARD_SIZE, in the Params)
+options = chain_dag_options()
 
 with DAG(
     dag_id="foot_traffic_chain_daily",
@@ -85,18 +99,37 @@ with DAG(
     tags=["foot-traffic", "kafka", "producer", "simulation", "chain"],
 ) as dag:
     shards = check_catalogue_task()()
-    # The operator reads the Params above by name, as values (see Settings.params()).
-    produce = FootTrafficProducerOperator.partial(
-        task_id="produce_shard",
+    # A backfill's shards run as a task of their own (pool, priority and cap are fixed at
+    # parse time): the branch follows one of the two, the other is skipped.
+    choose = choose_shards_task(options)()
+    shard_kwargs = dict(
         chain=True,
         day_timezone=CHAIN_DAY_ZONE,
         kafka_config_id="kafka_default",
         map_index_template="{{ task.stores | join(', ') | truncate(240) }}",
-        max_active_tis_per_dag=options["max_active_shards"],
-        pool=options["pool"],
+        # The priorities are the ones set, not summed with the tasks downstream.
+        weight_rule="absolute",
         # The wait for the shard's first midnight (up to ~26 h, in the triggerer), its
         # stores' days (up to 25 h each, spread over the shard's time zones) and late exits.
         execution_timeout=timedelta(hours=56),
+    )
+    # The operator reads the Params above by name, as values (see Settings.params()).
+    produce = FootTrafficProducerOperator.partial(
+        task_id=SHARD_TASK_ID,
+        max_active_tis_per_dag=options["max_active_shards"],
+        pool=options["pool"],
+        priority_weight=options["priority"],
+        **shard_kwargs,
     ).expand_kwargs(shards)
+    backfill = FootTrafficProducerOperator.partial(
+        task_id=BACKFILL_SHARD_TASK_ID,
+        max_active_tis_per_dag=options["backfill_max_active_shards"],
+        pool=options["backfill_pool"],
+        priority_weight=options["backfill_priority"],
+        **shard_kwargs,
+    ).expand_kwargs(shards)
+    shards >> choose >> [produce, backfill]
     # One event per topic when every shard has delivered (see foot_traffic_airflow/assets.py).
-    announce_topics_task()(XComArg(produce, key=TOPIC_ASSETS_XCOM))
+    announce_topics_task(trigger_rule="none_failed_min_one_success")(
+        XComArg(produce, key=TOPIC_ASSETS_XCOM), XComArg(backfill, key=TOPIC_ASSETS_XCOM),
+    )

@@ -105,10 +105,14 @@ def per_task(value: Any) -> list[Any]:
     return [values] if isinstance(values[0], Mapping) else values
 
 
-def announce_topics_task():
+def announce_topics_task(**task_kwargs: Any):
     """The TaskFlow task ending each producer DAG (built here: the DAG files only wire)::
 
         announce_topics_task()(XComArg(produce, key=TOPIC_ASSETS_XCOM))
+
+    A DAG whose producer is one of two tasks chosen by a branch (the chain's ``produce_shard``
+    or ``backfill_shard``) passes both, and ``trigger_rule="none_failed_min_one_success"``
+    (``task_kwargs``), so that the skipped one does not skip the announcement.
     """
     from airflow.sdk import Asset, get_current_context, task
 
@@ -116,10 +120,10 @@ def announce_topics_task():
 
     alias = topics_alias()
 
-    @task(task_id=ANNOUNCE_TASK_ID, outlets=[alias], max_active_tis_per_dag=1)
-    def announce_topics(topic_assets: Any) -> list[str]:
+    @task(task_id=ANNOUNCE_TASK_ID, outlets=[alias], max_active_tis_per_dag=1, **task_kwargs)
+    def announce_topics(topic_assets: Any, other_assets: Any = None) -> list[str]:
         """Emit the run's topic asset events (one per topic), one run at a time."""
-        events = merge_topic_asset_events(per_task(topic_assets))
+        events = merge_topic_asset_events([*per_task(topic_assets), *per_task(other_assets)])
         outlet_events = get_current_context()["outlet_events"]
         for event in events:
             outlet_events[alias].add(Asset(event["uri"]), extra=event["extra"])

@@ -102,17 +102,21 @@ def test_foot_traffic_daily_shape(dagbag):
         assert {"maximum", "exclusiveMaximum"} & set(schema), f"{name}: no maximum"
 
 
-def assert_announced_after(dag, producer_task_id):
+def assert_announced_after(dag, *producer_task_ids):
     """The topics' asset events come from the DAG's last task, one run at a time: the
-    producer has no outlet (Airflow's first creation of an asset races; see assets.py)."""
+    producer has no outlet (Airflow's first creation of an asset races; see assets.py).
+    Two producer tasks (one skipped by a branch): the announcement runs after either."""
     from foot_traffic_airflow.assets import ANNOUNCE_TASK_ID
 
-    producer, announce = dag.get_task(producer_task_id), dag.get_task(ANNOUNCE_TASK_ID)
-    assert announce.upstream_task_ids == {producer_task_id} and not announce.downstream_task_ids
+    announce = dag.get_task(ANNOUNCE_TASK_ID)
+    assert announce.upstream_task_ids == set(producer_task_ids) and not announce.downstream_task_ids
     assert announce.max_active_tis_per_dag == 1
     assert [type(o).__name__ for o in announce.outlets] == ["AssetAlias"]
     assert announce.outlets[0].name == "foot_traffic_topics"  # resolved at run time to the broker really used
-    assert not producer.outlets
+    expected_rule = "all_success" if len(producer_task_ids) == 1 else "none_failed_min_one_success"
+    assert str(getattr(announce.trigger_rule, "value", announce.trigger_rule)) == expected_rule
+    for producer_task_id in producer_task_ids:
+        assert not dag.get_task(producer_task_id).outlets
 
 
 def test_param_defaults_follow_the_original_environment():
@@ -143,15 +147,19 @@ def test_foot_traffic_chain_daily_shape(dagbag):
     assert dag.catchup is False and dag.max_active_runs == 3
     assert str(getattr(dag.timetable.timezone, "name", dag.timetable.timezone)) == CHAIN_DAY_ZONE
     assert dag.timetable.expression == "0 0 * * *"
-    check, produce = dag.get_task("check_catalogue"), dag.get_task("produce_shard")
-    assert produce.upstream_task_ids == {"check_catalogue"}
-    assert type(produce).__name__ == "MappedOperator" and produce.operator_class.__name__ == "FootTrafficProducerOperator"
-    partial = produce.partial_kwargs
-    assert partial["chain"] is True and partial["day_timezone"] == CHAIN_DAY_ZONE
-    assert "task.stores" in partial.get("map_index_template", produce.map_index_template or "")
-    assert produce.max_active_tis_per_dag >= 1 and produce.execution_timeout > timedelta(days=2)
-    assert not produce.partial_kwargs.get("outlets", produce.outlets)
-    assert_announced_after(dag, "produce_shard")
+    check = dag.get_task("check_catalogue")
+    assert dag.get_task("choose_shards").upstream_task_ids == {"check_catalogue"}
+    for task_id in ("produce_shard", "backfill_shard"):
+        produce = dag.get_task(task_id)
+        assert produce.upstream_task_ids == {"check_catalogue", "choose_shards"}
+        assert type(produce).__name__ == "MappedOperator"
+        assert produce.operator_class.__name__ == "FootTrafficProducerOperator"
+        partial = produce.partial_kwargs
+        assert partial["chain"] is True and partial["day_timezone"] == CHAIN_DAY_ZONE
+        assert "task.stores" in partial.get("map_index_template", produce.map_index_template or "")
+        assert produce.max_active_tis_per_dag >= 1 and produce.execution_timeout > timedelta(days=2)
+        assert not produce.partial_kwargs.get("outlets", produce.outlets)
+    assert_announced_after(dag, "produce_shard", "backfill_shard")
     assert set(dag.params) == {
         "stores_file", "shard_size", "seed", "time_scale", "from_midnight", "daily_variation_pct",
         "disable_daily_variation", "closing_grace_minutes", "topic", "topic_realistic", "validate",
@@ -164,6 +172,72 @@ def test_foot_traffic_chain_daily_shape(dagbag):
     assert check.retries >= 2
     # the one-store DAG keeps its Params and gets none of the chain's
     assert not {"stores_file", "shard_size", "closing_grace_minutes"} & set(dagbag.dags["foot_traffic_daily"].params)
+
+
+def chose(dag, run_type) -> str:
+    """What the chain DAG's branch returns for a run of ``run_type`` (its callable, run as
+    the task would: the run from the task's context)."""
+    from types import SimpleNamespace
+
+    from airflow.sdk.execution_time.context import set_current_context
+
+    choose = dag.get_task("choose_shards")
+    with set_current_context({"dag_run": SimpleNamespace(run_type=run_type)}):
+        return choose.python_callable()
+
+
+def test_a_backfill_runs_its_shards_in_their_own_pool_below_the_live_ones(dagbag):
+    from airflow.utils.types import DagRunType
+
+    dag = dagbag.dags["foot_traffic_chain_daily"]
+    live, backfill = dag.get_task("produce_shard"), dag.get_task("backfill_shard")
+    choose = dag.get_task("choose_shards")
+    assert choose.downstream_task_ids == {"produce_shard", "backfill_shard"}
+    assert type(choose).__name__ == "_BranchPythonDecoratedOperator"
+    # the branch: a backfill's shards, else the live task (the other one is skipped)
+    assert chose(dag, DagRunType.BACKFILL_JOB) == "backfill_shard"
+    for run_type in (DagRunType.SCHEDULED, DagRunType.MANUAL, DagRunType.ASSET_TRIGGERED, "scheduled", None):
+        assert chose(dag, run_type) == "produce_shard", run_type
+    assert chose(dag, "backfill") == "backfill_shard"
+    # the defaults: a pool of its own, a lower priority (absolute: not summed downstream), own cap
+    assert live.pool == "default_pool" and backfill.pool == "foot_traffic_backfill"
+    assert backfill.priority_weight < live.priority_weight
+    assert {str(getattr(t.weight_rule, "value", t.weight_rule)) for t in (live, backfill)} == {"absolute"}
+    assert (live.max_active_tis_per_dag, backfill.max_active_tis_per_dag) == (16, 4)
+
+
+def test_the_shard_tasks_pools_and_priorities_come_from_the_environment(monkeypatch):
+    from airflow.dag_processing.dagbag import DagBag
+
+    env = {"FOOT_TRAFFIC_CHAIN_POOL": "kafka_live", "FOOT_TRAFFIC_CHAIN_PRIORITY": "50",
+           "FOOT_TRAFFIC_CHAIN_BACKFILL_POOL": "kafka_backfill", "FOOT_TRAFFIC_CHAIN_BACKFILL_PRIORITY": "5",
+           "FOOT_TRAFFIC_CHAIN_BACKFILL_MAX_ACTIVE_SHARDS": "2", "FOOT_TRAFFIC_CHAIN_MAX_ACTIVE_SHARDS": "8"}
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    bag = DagBag(dag_folder=str(DAGS / "foot_traffic_chain_daily.py"))
+    assert bag.import_errors == {}
+    dag = bag.dags["foot_traffic_chain_daily"]
+    assert {t: (dag.get_task(t).pool, dag.get_task(t).priority_weight, dag.get_task(t).max_active_tis_per_dag)
+            for t in ("produce_shard", "backfill_shard")} == {
+        "produce_shard": ("kafka_live", 50, 8), "backfill_shard": ("kafka_backfill", 5, 2)}
+    monkeypatch.setenv("FOOT_TRAFFIC_CHAIN_BACKFILL_PRIORITY", "50")
+    bag = DagBag(dag_folder=str(DAGS / "foot_traffic_chain_daily.py"))
+    (error,) = bag.import_errors.values()
+    assert "FOOT_TRAFFIC_CHAIN_BACKFILL_PRIORITY=50 must be lower than FOOT_TRAFFIC_CHAIN_PRIORITY=50" in error
+
+
+@pytest.mark.parametrize(("env", "message"), [
+    ({"FOOT_TRAFFIC_CHAIN_BACKFILL_PRIORITY": "10"}, "FOOT_TRAFFIC_CHAIN_BACKFILL_PRIORITY=10 must be lower than "
+                                                     "FOOT_TRAFFIC_CHAIN_PRIORITY=10"),
+    ({"FOOT_TRAFFIC_CHAIN_PRIORITY": "high"}, "FOOT_TRAFFIC_CHAIN_PRIORITY='high': must be a whole number 1"),
+    ({"FOOT_TRAFFIC_CHAIN_BACKFILL_MAX_ACTIVE_SHARDS": "0"},
+     "FOOT_TRAFFIC_CHAIN_BACKFILL_MAX_ACTIVE_SHARDS='0': must be a whole number 1"),
+])
+def test_a_backfill_priority_not_below_the_live_one_is_refused_naming_both(env, message):
+    from foot_traffic_airflow.chain import chain_dag_options
+
+    with pytest.raises(ValueError, match=re.escape(message)):
+        chain_dag_options(env)
 
 
 def test_foot_traffic_demo_plays_yesterday_in_a_minute_with_every_field_editable(dagbag):

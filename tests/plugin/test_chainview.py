@@ -167,3 +167,18 @@ def test_the_plan_page_link_shows_the_same_plan_and_the_same_week():
     assert on_the_plan_page.week == run_plan.week
     assert len({n for _, _, n in run_plan.week}) > 1, "a week with variation: not one total seven times"
     assert task.map_index == -1
+
+
+def test_a_backfill_shard_of_a_pool_that_does_not_exist_says_so_and_how_to_create_it():
+    def waiting(index: int) -> ProducerTask:
+        return ProducerTask("backfill_shard", index, "scheduled", 0, None, None, None, "…", day=DAY,
+                            missing_pool="foot_traffic_backfill")
+
+    run = chain_run(waiting(0), waiting(1))
+    view = chain_view(run, [], run_stores(run))
+    for row in view.shards:
+        assert row.status == "pending"
+        assert row.text.startswith("waits for pool foot_traffic_backfill, which does not exist")
+        assert "airflow pools set foot_traffic_backfill" in row.text and "FOOT_TRAFFIC_CHAIN_BACKFILL_POOL" in row.text
+    status, text = rows_of(view)["tokyo"]
+    assert status == "pending" and "pool foot_traffic_backfill, which does not exist" in text

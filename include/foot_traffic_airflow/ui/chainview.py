@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from foot_traffic_airflow.ui.readback import Readback
-from foot_traffic_airflow.ui.runs import ProducerRun, ProducerTask, shard_of
+from foot_traffic_airflow.ui.runs import ProducerRun, ProducerTask, missing_pool_text, shard_of
 from foot_traffic_airflow.ui.views import ACTIVE_STATES, Delivery, failure_text
 
 RECORDS_PER_VISIT = 3  # one session record, an entry and an exit (without the door sensor's flaws)
@@ -91,7 +91,9 @@ def shard_row(task: ProducerTask, stores: list[str]) -> ShardRow:
     row = ShardRow(task.map_index, stores, task.state, task.try_number, task.duration, "pending", f"task {state}")
     progress = task.progress or {}
     reported = opened(task)
-    if task.summaries and state == "success":
+    if task.missing_pool and state in {"scheduled", "none"}:
+        row.status, row.text = "pending", missing_pool_text(task)
+    elif task.summaries and state == "success":
         row.status = "done"
         row.text = (f"{len(task.summaries)} stores, {sum(_sent(s) for s in task.summaries):,} records in the topics")
     elif state in {"failed", "upstream_failed"}:
@@ -159,6 +161,8 @@ def store_row(store: str, info: dict[str, Any], delivery: Delivery | None, task:
         row.status, row.text = "waiting", "its local day has not opened yet"
     elif state in ACTIVE_STATES:
         row.status, row.text = "pending", f"its shard has not started (task {state})"
+        if task.missing_pool:
+            row.text += f": its task {missing_pool_text(task)}"
     else:
         row.status, row.text = "unknown", f"its shard ended ({state}) without naming it"
     return row

@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from foot_traffic_airflow.chain import STORE_DAYS_XCOM
+from foot_traffic_airflow.chain import BACKFILL_SHARD_TASK_ID, SHARD_TASK_IDS, STORE_DAYS_XCOM
 from foot_traffic_airflow.task_xcoms import DAY_XCOM, FAILURE_XCOM, PROGRESS_XCOM
 
 log = logging.getLogger(__name__)
@@ -45,6 +45,7 @@ class ProducerTask:
     day: str | None = None  # the day it plays
     progress: dict[str, Any] | None = None  # how far it is (while it runs)
     failure: dict[str, Any] | None = None  # why it failed: {"error", "message"}
+    missing_pool: str | None = None  # the pool it waits for, which does not exist (it never starts)
 
 
 @dataclass
@@ -168,6 +169,23 @@ def is_chain(run: ProducerRun) -> bool:
     return run.store_days is not None or any(store_days(task) for task in run.tasks)
 
 
+# States of a task the scheduler has not started: a task of a pool that does not exist stays in them.
+WAITING_STATES = frozenset({None, "scheduled", "none"})
+
+
+def _pools(session: Session) -> set[str]:
+    from airflow.models.pool import Pool
+
+    return set(session.scalars(select(Pool.pool)))
+
+
+def missing_pool_text(task: ProducerTask) -> str:
+    """Why a task of a pool that does not exist never starts, and the remedy."""
+    variable = "FOOT_TRAFFIC_CHAIN_BACKFILL_POOL" if task.task_id == BACKFILL_SHARD_TASK_ID else "FOOT_TRAFFIC_CHAIN_POOL"
+    return (f"waits for pool {task.missing_pool}, which does not exist: the scheduler starts no task of it. Create "
+            f"it (airflow pools set {task.missing_pool} <slots> \"...\") or set {variable} to a pool that exists")
+
+
 def load_run(session: Session, dag_id: str, run_id: str) -> ProducerRun | None:
     """The run with its producer tasks, or None when the run does not exist."""
     from airflow.models.dagrun import DagRun
@@ -183,11 +201,15 @@ def load_run(session: Session, dag_id: str, run_id: str) -> ProducerRun | None:
         .where(TI.dag_id == dag_id, TI.run_id == run_id, TI.operator == PRODUCER_OPERATOR)
         .order_by(TI.task_id, TI.map_index)
     ).all()
+    # A chain run's shards run as one of two tasks; the other one, skipped by the branch, is not a shard.
+    tis = [ti for ti in tis if not (ti.task_id in SHARD_TASK_IDS and _text(ti.state) == "skipped")]
+    known_pools = _pools(session) if any(_text(ti.state) in WAITING_STATES for ti in tis) else set()
     tasks = {
         (ti.task_id, ti.map_index): ProducerTask(
             task_id=ti.task_id, map_index=ti.map_index, state=_text(ti.state), try_number=ti.try_number or 0,
             start_date=ti.start_date, end_date=ti.end_date, duration=ti.duration,
             label=ti.rendered_map_index if ti.map_index >= 0 else None,
+            missing_pool=ti.pool if _text(ti.state) in WAITING_STATES and ti.pool not in known_pools else None,
         )
         for ti in tis
     }
