@@ -899,6 +899,16 @@ def scale_out(res: dict) -> list[str]:
             ratio = d2["records_per_s"] / d1["records_per_s"]
             met = "met" if ratio >= TWO_WORKERS_VS_ONE else "**missed**"
             lines += ["", f"Two workers / one (trigger to success): {ratio:.2f} × (target ≥ {TWO_WORKERS_VS_ONE:g}: {met})."]
+            f1, f2 = ch.get("dag_celery_1_first"), ch.get("dag_celery_2_first")
+            if f1 and f2:
+                lines.append(
+                    f"These two rows were measured again at the end of the run (the first pair lost its task logs); the "
+                    f"first pair, at load {f1['load'][0]:.1f} and {f2['load'][0]:.1f}: 1 worker {rate_text(f1['records_per_s'])} "
+                    f"records/s (shard task time {f1['shard_seconds_sum']:.0f} s), 2 workers "
+                    f"{rate_text(f2['records_per_s'])} (shard task time {f2['shard_seconds_sum']:.0f} s): "
+                    f"{f2['records_per_s'] / f1['records_per_s']:.2f} ×. On 2 cores shared with the broker, Airflow's "
+                    "components and other jobs, the second worker gains only what the machine has left."
+                )
         lines.append("")
     if bf:
         t = _backfill_trend(bf)
@@ -1134,6 +1144,17 @@ def chain_gaps(res: dict) -> list[str]:
             "cores', not Airflow's: measure it on workers with cores of their own."
         )
     bf = ch.get("backfill")
+    if bf and bf.get("operator_spans") and cli_rate:
+        ratio = bf["records"] / bf["operator_seconds_sum"] / cli_rate
+        if ratio < CELERY_SHARD_VS_CLI:
+            out.append(
+                f"- **A backfill shard once started = {ratio:.2f} × the CLI, target {CELERY_SHARD_VS_CLI:g}.** Its shards "
+                f"hold as many records as the Celery rows' ({3 * bf['visits_per_store'] * bf['shard_size']:,}), but ran "
+                f"{bf['pool_slots']} at a time beside the run's short tasks on 2 cores shared with the broker, Airflow's "
+                f"components and other jobs (load {bf['load_start'][0]:.1f} at its start, up to about 9 during it); "
+                "the Celery rows' shards, one at a time per worker at a lower load, reached the target: the shard is "
+                "not slower on Celery, the machine was busier."
+            )
     if bf and bf["days_done"] < BACKFILL_DAYS_TARGET:
         per_day = bf["wall_s"] / bf["days_done"]
         out.append(
