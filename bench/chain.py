@@ -421,6 +421,24 @@ def operator_spans(home: Path, task_id: str) -> list[float]:
     return spans
 
 
+def start_celery_stack(env: dict[str, str], logs: Path, workers: int, concurrency: int, started: list) -> None:
+    """api-server, scheduler, dag-processor and ``workers`` Celery workers (appended to
+    ``started`` as they start, so that the caller stops whatever did), the workers ready."""
+    for component in ("api-server", "scheduler", "dag-processor"):
+        started.append(services.start(
+            BIN, dict(env, AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT=str(free_port())), logs, component, component,
+        ))
+    names = [f"worker-{i + 1}" for i in range(workers)]
+    for name in names:
+        worker_env = dict(env, FT_TEST_WORKER_NAME=name, AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT=str(free_port()))
+        started.append(services.start(
+            BIN, worker_env, logs, name, "celery", "worker", "--celery-hostname", f"{name}@%h",
+            "--concurrency", str(concurrency),
+        ))
+    for proc, name in zip(started[-workers:], names):
+        services.wait_for_line(logs / f"{name}.log", "ready.", 180, proc)
+
+
 def chain_dag_celery(path: Path, visits: int, workers: int) -> dict:
     """The chain's day through ``foot_traffic_chain_daily`` on CeleryExecutor with ``workers`` workers."""
     import services
@@ -442,19 +460,7 @@ def chain_dag_celery(path: Path, visits: int, workers: int) -> dict:
         services.airflow(BIN, env, "dags", "reserialize")
         started = []
         try:
-            for component in ("api-server", "scheduler", "dag-processor"):
-                started.append(services.start(
-                    BIN, dict(env, AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT=str(free_port())), logs, component, component,
-                ))
-            names = [f"worker-{i + 1}" for i in range(workers)]
-            for name in names:
-                worker_env = dict(env, FT_TEST_WORKER_NAME=name, AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT=str(free_port()))
-                started.append(services.start(
-                    BIN, worker_env, logs, name, "celery", "worker", "--celery-hostname", f"{name}@%h",
-                    "--concurrency", str(WORKER_CONCURRENCY),
-                ))
-            for proc, name in zip(started[-workers:], names):
-                services.wait_for_line(logs / f"{name}.log", "ready.", 180, proc)
+            start_celery_stack(env, logs, workers, WORKER_CONCURRENCY, started)
             services.airflow(BIN, env, "dags", "unpause", DAG_ID)
             conf = {
                 "seed": SEED, "stores_file": str(path), "shard_size": SHARD_SIZE,
@@ -685,19 +691,7 @@ def chain_backfill_celery() -> dict:
         services.airflow(BIN, env, "pools", "set", BACKFILL_POOL, str(BACKFILL_POOL_SLOTS), "bench: chain backfills")
         started, samples, stop = [], [], threading.Event()
         try:
-            for component in ("api-server", "scheduler", "dag-processor"):
-                started.append(services.start(
-                    BIN, dict(env, AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT=str(free_port())), logs, component, component,
-                ))
-            names = [f"worker-{i + 1}" for i in range(workers)]
-            for name in names:
-                worker_env = dict(env, FT_TEST_WORKER_NAME=name, AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT=str(free_port()))
-                started.append(services.start(
-                    BIN, worker_env, logs, name, "celery", "worker", "--celery-hostname", f"{name}@%h",
-                    "--concurrency", str(BACKFILL_WORKER_CONCURRENCY),
-                ))
-            for proc, name in zip(started[-workers:], names):
-                services.wait_for_line(logs / f"{name}.log", "ready.", 180, proc)
+            start_celery_stack(env, logs, workers, BACKFILL_WORKER_CONCURRENCY, started)
             worker_pids = [p.pid for p in started[-workers:]]
 
             def sample() -> None:  # the workers' (process trees) and the broker's RSS, with the load
