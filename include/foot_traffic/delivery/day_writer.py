@@ -59,7 +59,7 @@ class DayWriter:
     """The writer of one local day for the run's stores: one transactional producer."""
 
     def __init__(self, txns: Transactions, producer: ConfirmedPublisher, tid: str, day: date,
-                 links: dict[str | None, StoreDayLink]):
+                 links: dict[str | None, StoreDayLink], lost_at_take: int = 0):
         self.txns = txns
         self.producer = producer
         self.transactional_id = tid
@@ -73,7 +73,7 @@ class DayWriter:
         self.fenced: Fenced | None = None  # once fenced, every later call raises it again
         self.closed = False  # every store-day finished: the producer is closed
         self.dirty: set[StoreDayLink] = set()
-        self.lost_at_take = producer.connections_lost()
+        self.lost_at_take = lost_at_take  # the producer's lost connections when it took the day
 
     @property
     def stores(self) -> tuple[str | None, ...]:

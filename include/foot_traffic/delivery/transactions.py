@@ -184,9 +184,8 @@ class Transactions:
             entry = Entry(key, takes[key], -1)
             self._takes[key] = entry
             links[store] = StoreDayLink(store, key, states[store], entry.take)
-        writer = DayWriter(self, producer, tid, day, links)
+        writer = DayWriter(self, producer, tid, day, links, lost_at_take=lost)
         writer.partition = partition
-        writer.lost_at_take = lost
         self._writers[day] = writer
         if not self._said_hello:
             self._said_hello = True
