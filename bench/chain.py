@@ -35,7 +35,9 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from common import DAY, PYTHON, ROOT, SEED, TOPIC, TOPIC_REALISTIC, VISITS, WORK, counting_delivery, emit, peak_rss_mb
+from common import (
+    DAY, PYTHON, ROOT, SEED, TOPIC, TOPIC_REALISTIC, VISITS, WORK, committed_records, counting_delivery, emit, peak_rss_mb,
+)
 
 STORES = int(os.environ.get("BENCH_CHAIN_STORES", "1000"))
 # Visits of each store's day at full speed: the chain's day totals section 1's day.
@@ -421,9 +423,30 @@ def operator_spans(home: Path, task_id: str) -> list[float]:
     return spans
 
 
+def celery_home(db_url: str, redis_url: str, bootstrap: str) -> tuple[Path, Path, dict[str, str]]:
+    """A fresh Airflow home for the Celery cases (the topics created, the metadata database
+    migrated, the DAGs serialized): (home, its component logs' folder, the environment)."""
+    import services
+    from common import BIN, create_topics
+    from foot_traffic.local_broker import free_port
+
+    create_topics(bootstrap)
+    home = Path(tempfile.mkdtemp(prefix="airflow-celery-", dir=WORK))
+    logs = home / "component-logs"
+    logs.mkdir()
+    env = airflow_celery_env(home, db_url, redis_url, bootstrap, free_port())
+    services.airflow(BIN, env, "db", "migrate", timeout=600)
+    services.airflow(BIN, env, "dags", "reserialize")
+    return home, logs, env
+
+
 def start_celery_stack(env: dict[str, str], logs: Path, workers: int, concurrency: int, started: list) -> None:
     """api-server, scheduler, dag-processor and ``workers`` Celery workers (appended to
     ``started`` as they start, so that the caller stops whatever did), the workers ready."""
+    import services
+    from common import BIN
+    from foot_traffic.local_broker import free_port
+
     for component in ("api-server", "scheduler", "dag-processor"):
         started.append(services.start(
             BIN, dict(env, AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT=str(free_port())), logs, component, component,
@@ -451,13 +474,7 @@ def chain_dag_celery(path: Path, visits: int, workers: int) -> dict:
         services.redis_database(claim="foot-traffic-bench-claim") as redis_url,
         fresh_broker(f"chain-dag-{workers}") as broker,
     ):
-        create_topics(broker.bootstrap)
-        home = Path(tempfile.mkdtemp(prefix="airflow-celery-", dir=WORK))
-        logs = home / "component-logs"
-        logs.mkdir()
-        env = airflow_celery_env(home, db_url, redis_url, broker.bootstrap, free_port())
-        services.airflow(BIN, env, "db", "migrate", timeout=600)
-        services.airflow(BIN, env, "dags", "reserialize")
+        home, logs, env = celery_home(db_url, redis_url, broker.bootstrap)
         started = []
         try:
             start_celery_stack(env, logs, workers, WORKER_CONCURRENCY, started)
@@ -681,13 +698,7 @@ def chain_backfill_celery() -> dict:
         services.redis_database(claim="foot-traffic-bench-claim") as redis_url,
         fresh_broker("chain-backfill") as broker,
     ):
-        create_topics(broker.bootstrap)
-        home = Path(tempfile.mkdtemp(prefix="airflow-celery-", dir=WORK))
-        logs = home / "component-logs"
-        logs.mkdir()
-        env = airflow_celery_env(home, db_url, redis_url, broker.bootstrap, free_port())
-        services.airflow(BIN, env, "db", "migrate", timeout=600)
-        services.airflow(BIN, env, "dags", "reserialize")
+        home, logs, env = celery_home(db_url, redis_url, broker.bootstrap)
         services.airflow(BIN, env, "pools", "set", BACKFILL_POOL, str(BACKFILL_POOL_SLOTS), "bench: chain backfills")
         started, samples, stop = [], [], threading.Event()
         try:
@@ -810,30 +821,13 @@ def _pause_backfills(db_url: str) -> None:
 
 def _records_per_day(bootstrap: str) -> dict[str, int]:
     """Committed records of both data topics per local day (header ``ft-day``)."""
-    from kafka import KafkaConsumer, TopicPartition
-
     from foot_traffic.records.events import H_DAY
 
-    consumer = KafkaConsumer(
-        bootstrap_servers=bootstrap, enable_auto_commit=False, isolation_level="read_committed",
-        max_poll_records=50_000, fetch_max_bytes=64 * 1024 * 1024, max_partition_fetch_bytes=16 * 1024 * 1024,
-    )
     out: dict[str, int] = {}
-    try:
-        tps = [TopicPartition(t, p) for t in (TOPIC, TOPIC_REALISTIC) for p in sorted(consumer.partitions_for_topic(t) or ())]
-        end = consumer.end_offsets(tps)
-        consumer.assign(tps)
-        consumer.seek_to_beginning(*tps)
-        deadline = time.monotonic() + 1800
-        while any(consumer.position(tp) < end[tp] for tp in tps) and time.monotonic() < deadline:
-            for tp, messages in consumer.poll(timeout_ms=500).items():
-                for m in messages:
-                    if m.offset < end[tp]:
-                        day = next((v.decode() for k, v in m.headers or () if k == H_DAY), "?")
-                        out[day] = out.get(day, 0) + 1
-        return out
-    finally:
-        consumer.close()
+    for _, m in committed_records(bootstrap, (TOPIC, TOPIC_REALISTIC), timeout=1800):
+        day = next((v.decode() for k, v in m.headers or () if k == H_DAY), "?")
+        out[day] = out.get(day, 0) + 1
+    return out
 
 
 def _nonempty_partitions(bootstrap: str, topic: str) -> int:

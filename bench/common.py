@@ -123,9 +123,9 @@ def topic_counts(bootstrap: str, topics=(TOPIC, TOPIC_REALISTIC)) -> dict[str, i
         consumer.close()
 
 
-def count_records(bootstrap: str, topics=(TOPIC, TOPIC_REALISTIC)) -> dict[str, int]:
-    """Committed records each topic holds, counted by reading them (read_committed): with
-    transactions the end offsets also count the commit markers."""
+def committed_records(bootstrap: str, topics, timeout: float = 300):
+    """Every committed record of ``topics`` (read_committed, from the beginning up to the end
+    offsets when the read began), one topic after the other: (topic, message) pairs."""
     from kafka import KafkaConsumer, TopicPartition
 
     consumer = KafkaConsumer(
@@ -133,24 +133,30 @@ def count_records(bootstrap: str, topics=(TOPIC, TOPIC_REALISTIC)) -> dict[str, 
         max_poll_records=50_000, fetch_max_bytes=64 * 1024 * 1024, max_partition_fetch_bytes=16 * 1024 * 1024,
     )
     try:
-        out = {}
         for topic in topics:
             tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
             if not tps:
-                out[topic] = 0
                 continue
             end = consumer.end_offsets(tps)
             consumer.assign(tps)
             consumer.seek_to_beginning(*tps)
-            count = 0
-            deadline = time.monotonic() + 300
+            deadline = time.monotonic() + timeout
             while any(consumer.position(tp) < end[tp] for tp in tps) and time.monotonic() < deadline:
                 for tp, messages in consumer.poll(timeout_ms=500).items():
-                    count += sum(1 for m in messages if m.offset < end[tp])
-            out[topic] = count
-        return out
+                    for m in messages:
+                        if m.offset < end[tp]:
+                            yield topic, m
     finally:
         consumer.close()
+
+
+def count_records(bootstrap: str, topics=(TOPIC, TOPIC_REALISTIC)) -> dict[str, int]:
+    """Committed records each topic holds, counted by reading them (read_committed): with
+    transactions the end offsets also count the commit markers."""
+    out = dict.fromkeys(topics, 0)
+    for topic, _ in committed_records(bootstrap, topics):
+        out[topic] += 1
+    return out
 
 
 def fingerprint(bootstrap: str, topics=(TOPIC, TOPIC_REALISTIC)) -> dict[str, dict]:
@@ -159,40 +165,21 @@ def fingerprint(bootstrap: str, topics=(TOPIC, TOPIC_REALISTIC)) -> dict[str, di
     timestamp) in a canonical order: two runs wrote the same records when these are equal."""
     import hashlib
 
-    from kafka import KafkaConsumer, TopicPartition
-
     from foot_traffic.records.events import H_EVENT_ID
 
-    consumer = KafkaConsumer(
-        bootstrap_servers=bootstrap, enable_auto_commit=False, isolation_level="read_committed",
-        max_poll_records=50_000, fetch_max_bytes=64 * 1024 * 1024, max_partition_fetch_bytes=16 * 1024 * 1024,
-    )
-    try:
-        out = {}
-        for topic in topics:
-            tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
-            end = consumer.end_offsets(tps) if tps else {}
-            rows: list[tuple] = []
-            ids: set[bytes] = set()
-            if tps:
-                consumer.assign(tps)
-                consumer.seek_to_beginning(*tps)
-                deadline = time.monotonic() + 600
-                while any(consumer.position(tp) < end[tp] for tp in tps) and time.monotonic() < deadline:
-                    for tp, messages in consumer.poll(timeout_ms=500).items():
-                        for m in messages:
-                            if m.offset < end[tp]:
-                                headers = tuple(m.headers or ())
-                                ids.update(v for k, v in headers if k == H_EVENT_ID)
-                                rows.append((m.key or b"", m.value or b"", headers, m.timestamp))
-            rows.sort()
-            digest = hashlib.sha256()
-            for row in rows:
-                digest.update(repr(row).encode())
-            out[topic] = {"records": len(rows), "event_ids": len(ids), "digest": digest.hexdigest()}
-        return out
-    finally:
-        consumer.close()
+    rows: dict[str, list[tuple]] = {topic: [] for topic in topics}
+    ids: dict[str, set[bytes]] = {topic: set() for topic in topics}
+    for topic, m in committed_records(bootstrap, topics, timeout=600):
+        headers = tuple(m.headers or ())
+        ids[topic].update(v for k, v in headers if k == H_EVENT_ID)
+        rows[topic].append((m.key or b"", m.value or b"", headers, m.timestamp))
+    out = {}
+    for topic in topics:
+        digest = hashlib.sha256()
+        for row in sorted(rows[topic]):
+            digest.update(repr(row).encode())
+        out[topic] = {"records": len(rows[topic]), "event_ids": len(ids[topic]), "digest": digest.hexdigest()}
+    return out
 
 
 def records_file(visits: int = VISITS) -> Path:
